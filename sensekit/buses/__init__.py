@@ -1,0 +1,1 @@
+"""Transports: I2C over smbus2 and serial over pyserial URLs, and the emulated buses."""

@@ -1,0 +1,67 @@
+"""The ``sensekit`` command.
+
+Subcommands sit in a lazy table of module names, so ``sensekit --help`` imports nothing heavy.
+A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``; it may add
+sub-subcommands of its own (``sensekit log repair``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from ._version import __version__
+from .errors import SensekitError
+
+#: name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bench": ("sensekit.bench.cli", "run a benchmark against its peer library"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    lines = "\n".join(f"  {name:<16} {text}" for name, (_, text) in sorted(COMMANDS.items()))
+    parser = argparse.ArgumentParser(
+        prog="sensekit", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Energy-aware sensing and sensor fusion for Raspberry Pi and Jetson.",
+        epilog=f"commands:\n{lines}\n\nRun 'sensekit COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"sensekit {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv for debug)")
+    parser.add_argument("command", nargs="?", help="the command to run")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    top = _top_parser()
+    split = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
+    ns = top.parse_args(args[:split + 1])
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(ns.verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s")
+    if ns.command is None:
+        top.print_help()
+        return 0
+    if ns.command not in COMMANDS:
+        top.error(f"unknown command {ns.command!r}; commands: {', '.join(sorted(COMMANDS))}")
+    module_name, text = COMMANDS[ns.command]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"sensekit {ns.command}", description=text)
+    module.add_arguments(parser)
+    sub_args = parser.parse_args(args[split + 1:])
+    try:
+        return int(module.run(sub_args) or 0)
+    except SensekitError as exc:
+        print(f"sensekit {ns.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sensekit {ns.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

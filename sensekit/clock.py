@@ -1,0 +1,187 @@
+"""Clocks and sample-time fitting.
+
+All ordering in sensekit uses int64 nanoseconds of a monotonic host clock. Code takes a
+:class:`Clock` instead of calling :mod:`time`, so tests run on a :class:`FakeClock` and never
+sleep for real.
+
+:class:`RateFitter` turns "the reader found N new samples at host time r" into one timestamp
+per sample. Device clocks drift (an MPU-6050's sample clock is off by up to about 1 %, USB
+microphones by about 100 ppm) and readers wake late, so the sample period is fitted from the
+sample count against host time, and bursts are joined so they neither overlap nor leave gaps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Clock", "FakeClock", "MonotonicClock", "RateFitter", "default_clock"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Source of host monotonic time and of waiting."""
+
+    def now_ns(self) -> int:
+        """Monotonic time in integer nanoseconds."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of this clock's time."""
+        ...
+
+
+class MonotonicClock:
+    """The host's monotonic clock (``time.monotonic_ns``)."""
+
+    def now_ns(self) -> int:
+        return time.monotonic_ns()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def __repr__(self) -> str:
+        return "MonotonicClock()"
+
+
+class FakeClock:
+    """A clock that only moves when told to; ``sleep`` advances it instantly.
+
+    Safe to share between threads. ``sleep`` from several threads each advance the clock,
+    which suits single-threaded simulations; threaded tests should call :meth:`advance` from
+    the test and let workers poll.
+    """
+
+    def __init__(self, start_ns: int = 1_000_000_000) -> None:
+        self._t = int(start_ns)
+        self._lock = threading.Lock()
+
+    def now_ns(self) -> int:
+        with self._lock:
+            return self._t
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> int:
+        """Move time forward by ``seconds`` (negative is refused); return the new time."""
+        if seconds < 0:
+            raise ValueError(f"a monotonic clock cannot go back ({seconds} s)")
+        with self._lock:
+            self._t += round(seconds * 1e9)
+            return self._t
+
+    def set_ns(self, t_ns: int) -> None:
+        """Jump to ``t_ns`` (never backwards)."""
+        with self._lock:
+            if t_ns < self._t:
+                raise ValueError(f"a monotonic clock cannot go back ({t_ns} < {self._t})")
+            self._t = int(t_ns)
+
+    def __repr__(self) -> str:
+        return f"FakeClock(now_ns={self._t})"
+
+
+_DEFAULT = MonotonicClock()
+
+
+def default_clock() -> Clock:
+    """The process-wide monotonic clock."""
+    return _DEFAULT
+
+
+class RateFitter:
+    """Timestamps for samples produced by a device clock and read in bursts.
+
+    Model: sample ``k`` (counted from the first sample read) was taken at ``a + b*k`` host
+    nanoseconds. The period ``b`` is the least-squares slope of read time against sample count
+    over the last ``window`` reads, so it follows the device's real clock, not its nominal rate.
+    The offset ``a`` is the lower envelope of ``read_time - b*k_last`` over the same reads: a
+    sample is always taken before it is read, and the read with the least delay bounds it best.
+
+    Consecutive bursts are joined: a new burst starts one period after the previous burst's last
+    stamp and slews towards the fitted line, with each step held within [0.5, 1.5] periods, so
+    bursts never overlap and never leave a gap.
+
+    Args:
+        nominal_rate_hz: The rate the device was configured for (the starting estimate).
+        window: How many recent reads the fit uses.
+    """
+
+    def __init__(self, nominal_rate_hz: float, window: int = 256) -> None:
+        if nominal_rate_hz <= 0:
+            raise ValueError(f"nominal rate must be positive, got {nominal_rate_hz}")
+        self.nominal_period_ns = 1e9 / nominal_rate_hz
+        self._reads: deque[tuple[int, int]] = deque(maxlen=window)
+        self._count = 0
+        self._last_stamp: int | None = None
+        self._origin: int | None = None
+
+    @property
+    def period_ns(self) -> float:
+        """The fitted sample period in nanoseconds."""
+        reads = self._reads
+        if len(reads) < 8:
+            return self.nominal_period_ns
+        k = np.fromiter((r[0] for r in reads), np.float64, len(reads))
+        t = np.fromiter((r[1] for r in reads), np.float64, len(reads))
+        k -= k.mean()
+        denom = float(k @ k)
+        if denom <= 0:
+            return self.nominal_period_ns
+        slope = float(k @ (t - t.mean())) / denom
+        # A fit far from nominal means the reads were too few or too bunched to trust.
+        lo, hi = 0.9 * self.nominal_period_ns, 1.1 * self.nominal_period_ns
+        return min(max(slope, lo), hi)
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples stamped so far, plus any skipped with :meth:`skip`."""
+        return self._count
+
+    def stamp(self, n: int, read_ns: int) -> npt.NDArray[np.int64]:
+        """Timestamps for ``n`` new samples, the newest of which was available at ``read_ns``."""
+        if n <= 0:
+            return np.empty(0, np.int64)
+        if self._origin is None:
+            self._origin = read_ns
+        last_index = self._count + n - 1
+        self._reads.append((last_index, read_ns - self._origin))
+        b = self.period_ns
+        a = min(t - b * k for k, t in self._reads)
+        end = self._origin + a + b * last_index
+        if self._last_stamp is None:
+            stamps = end - b * np.arange(n - 1, -1, -1, dtype=np.float64)
+        else:
+            start = self._last_stamp + b
+            step = (end - start) / (n - 1) if n > 1 else 0.0
+            step = min(max(step, 0.5 * b), 1.5 * b)
+            if n == 1:
+                start = min(max(end, self._last_stamp + 0.5 * b), self._last_stamp + 1.5 * b)
+            stamps = start + step * np.arange(n, dtype=np.float64)
+        out = np.round(stamps).astype(np.int64)
+        self._count += n
+        self._last_stamp = int(out[-1])
+        return out
+
+    def skip(self, n: int) -> None:
+        """Account for ``n`` samples known to be lost (e.g. counted by an emulator)."""
+        if n < 0:
+            raise ValueError(f"cannot skip {n} samples")
+        self._count += n
+        if self._last_stamp is not None:
+            self._last_stamp += round(self.period_ns * n)
+
+    def restart(self) -> None:
+        """Forget the offset after an unknown loss (keeps the fitted period as nominal)."""
+        self.nominal_period_ns = self.period_ns
+        self._reads.clear()
+        self._count = 0
+        self._last_stamp = None
+        self._origin = None

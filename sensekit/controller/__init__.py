@@ -1,0 +1,1 @@
+"""The sampling controller: policies, dual-mode camera switching, energy budget."""

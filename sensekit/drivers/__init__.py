@@ -1,0 +1,90 @@
+"""Device drivers and the driver registry.
+
+Built-in drivers sit in a lazy table of ``(module, class)`` strings, so listing or opening one
+imports only that driver. Third-party drivers register through the ``sensekit.drivers``
+entry-point group (``name = "package.module:Class"``). :func:`sensekit.open` is the front door.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from ..driver import Driver
+from ..errors import ConfigError, DriverUnavailable
+from ..url import parse_url
+
+__all__ = ["BUILTIN_DRIVERS", "available_drivers", "driver_class", "open_device"]
+
+#: name -> (module, class). Keep sorted by area; the module must import without its extras.
+BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
+    # I2C inertial, light and power monitors
+    "mpu6050": ("sensekit.drivers.imu.mpu6050", "Mpu6050"),
+    "bh1750": ("sensekit.drivers.light.bh1750", "Bh1750"),
+    "veml7700": ("sensekit.drivers.light.veml7700", "Veml7700"),
+    "ina219": ("sensekit.drivers.power.ina219", "Ina219"),
+    "ina226": ("sensekit.drivers.power.ina226", "Ina226"),
+    "ina3221": ("sensekit.drivers.power.ina3221", "Ina3221"),
+    # GPS
+    "nmea": ("sensekit.drivers.gps.nmea_gps", "NmeaGps"),
+    # audio and camera
+    "audio": ("sensekit.drivers.audio.microphone", "Microphone"),
+    "camera": ("sensekit.drivers.camera.camera", "Camera"),
+    # recorded streams
+    "replay": ("sensekit.log.replay", "ReplaySource"),
+}
+
+ENTRY_POINT_GROUP = "sensekit.drivers"
+
+
+def _plugins() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_drivers() -> list[str]:
+    """Names of every built-in and plugin driver."""
+    return sorted(set(BUILTIN_DRIVERS) | set(_plugins()))
+
+
+def driver_class(name: str) -> type[Driver]:
+    """The driver class registered as ``name``.
+
+    Raises:
+        ConfigError: no driver of that name (the message suggests close names).
+        DriverUnavailable: the driver's module needs a package that is not installed.
+    """
+    key = name.lower()
+    if key in BUILTIN_DRIVERS:
+        module_name, class_name = BUILTIN_DRIVERS[key]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and not exc.name.startswith("sensekit"):
+                raise DriverUnavailable(f"driver {name!r} needs {exc.name!r}: {exc}") from exc
+            raise ConfigError(f"driver {name!r} is listed but not built into this sensekit "
+                              f"({module_name} is missing)") from exc
+        cls = getattr(module, class_name)
+    else:
+        plugins = _plugins()
+        if key not in plugins:
+            close = difflib.get_close_matches(key, available_drivers(), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"unknown driver {name!r}{hint} Known drivers: "
+                              f"{', '.join(available_drivers())}")
+        cls = plugins[key].load()
+    if not (isinstance(cls, type) and issubclass(cls, Driver)):
+        raise ConfigError(f"driver {name!r} resolves to {cls!r}, which is not a Driver")
+    return cls
+
+
+def open_device(driver: str, url: str | None = None, **options: Any) -> Driver:
+    """Create and open a driver; see :func:`sensekit.open`."""
+    if url is None:
+        if "://" not in driver:
+            raise ConfigError(f"open({driver!r}) needs a URL saying where the device is, "
+                              f"e.g. open({driver!r}, 'emu://')")
+        url, driver = driver, parse_url(driver).scheme
+    device = driver_class(driver)(url, **options)
+    return device.open()

@@ -1,0 +1,1 @@
+"""Audio capture and audio features."""

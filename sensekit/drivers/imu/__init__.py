@@ -1,0 +1,1 @@
+"""Inertial measurement units."""

@@ -1,0 +1,1 @@
+"""Power monitors (current/voltage sensors on I2C)."""

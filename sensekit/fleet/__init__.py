@@ -1,0 +1,1 @@
+"""Processing many recordings on a distributed engine (Dask)."""

@@ -1,0 +1,1 @@
+"""The multi-modal, multi-resolution fusion network (needs the fusion extra: torch)."""

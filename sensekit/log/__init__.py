@@ -1,0 +1,1 @@
+"""Recording and replay: MCAP recorder and reader, replay source, importers, exporters."""
