@@ -26,7 +26,8 @@ import importlib, pkgutil, sys
 import sensekit
 from sensekit.power.model import available_models, load_power_model
 
-names = [m.name for m in pkgutil.walk_packages(sensekit.__path__, "sensekit.")]
+names = [m.name for m in pkgutil.walk_packages(sensekit.__path__, "sensekit.")
+         if not m.name.endswith("__main__")]  # importing __main__ runs the CLI
 failed = []
 for name in names:
     try:
