@@ -29,6 +29,8 @@ class FieldSpec:
     """One payload field: dtype, shape of one sample (``()`` for a scalar), unit and meaning.
 
     A ``None`` in ``shape`` means "any size" (camera height/width, audio channels, power rails).
+    ``also`` lists other dtypes the field may carry (audio PCM is int16 or float32); writers use
+    the array's own dtype.
     """
 
     dtype: str
@@ -36,10 +38,11 @@ class FieldSpec:
     unit: str = ""
     doc: str = ""
     optional: bool = False
+    also: tuple[str, ...] = ()
 
     def accepts(self, array: npt.NDArray[Any]) -> bool:
         """Whether ``array`` (N samples) has this field's dtype and per-sample shape."""
-        if array.dtype != np.dtype(self.dtype):
+        if array.dtype != np.dtype(self.dtype) and array.dtype not in map(np.dtype, self.also):
             return False
         if array.ndim != len(self.shape) + 1:
             return False
@@ -102,7 +105,8 @@ SPECS: Mapping[str, ModalitySpec] = MappingProxyType({
     ),
     "audio": _spec(
         "audio", 16000.0, "PCM frames; int16 full scale 32768 or float32 full scale 1.0.",
-        pcm=FieldSpec("int16", (None,), "FS", "one frame per row, one column per channel"),
+        pcm=FieldSpec("int16", (None,), "FS", "one frame per row, one column per channel",
+                      also=("float32",)),
     ),
     "camera": _spec(
         "camera", 15.0, "Frames, one per row; sensor timestamps where the backend has them.",
