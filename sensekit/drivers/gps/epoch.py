@@ -1,0 +1,430 @@
+"""Epoch assembly: sentences of one navigation cycle merged into one fix.
+
+A receiver sends a burst of sentences per cycle (GGA, GSA, GSV, RMC...). :class:`EpochAssembler`
+groups them by their UTC time of day (sentences without a time join the epoch being built),
+lets the last sentence that gives a value win, and converts values once per epoch (fields are
+kept as raw bytes until the epoch closes: lazy conversion, most are overwritten anyway).
+
+Dates come from RMC or ZDA, are carried forward and rolled over at midnight; epochs seen before
+the first dated sentence wait for it (or take ``date=``). A fix's ``t_ns`` is the host time of
+the first byte of its epoch's burst.
+
+An epoch closes when a sentence with another time arrives, on :meth:`EpochAssembler.flush`, or
+(``eager=True``) as soon as the sentence that ended the last cycles arrives again, so a live
+receiver's fix is out at the end of its burst rather than a cycle later.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from .fields import (
+    DAY_NS,
+    KNOT_MPS,
+    UNIX_EPOCH_ORDINAL,
+    angle,
+    day_number,
+    float_or_nan,
+    rmc_date,
+    tod_ns,
+)
+from .nmea import Sentence
+
+__all__ = ["UTC_UNKNOWN", "EpochAssembler", "EpochStats", "Fix", "SatView"]
+
+#: ``utc_ns`` of a fix whose date (or time) is not known.
+UTC_UNKNOWN = -(2**63)
+
+#: u-blox gnssId numbering: 0 GPS, 1 SBAS, 2 Galileo, 3 BeiDou, 5 QZSS, 6 GLONASS.
+_TALKER_GNSS = {b"GP": 0, b"GL": 6, b"GA": 2, b"GB": 3, b"BD": 3, b"GQ": 5, b"QZ": 5}
+#: NMEA 4.10 GSA system id -> gnssId.
+_SYSTEM_GNSS = {b"1": 0, b"2": 6, b"3": 2, b"4": 3, b"5": 5}
+
+
+class SatView(NamedTuple):
+    """One satellite in view. ``gnss`` uses u-blox gnssId numbers; NaN where not given."""
+
+    gnss: int
+    svid: int
+    elevation_deg: float
+    azimuth_deg: float
+    snr_dbhz: float
+    used: bool
+
+
+class Fix:
+    """One epoch's fix. NaN (or -1 for counts) where the receiver gave no value.
+
+    Attributes:
+        t_ns: Host monotonic time of the first byte of the epoch's burst.
+        utc_ns: Receiver UTC since the Unix epoch, :data:`UTC_UNKNOWN` when not known.
+        tod_ns: UTC time of day in ns (None when the epoch had no time).
+        mode: 1 no fix, 2 2D, 3 3D (0 unknown).
+        satellites: Satellites in view reported in this epoch (GSV), may be empty.
+        sentences: Sentence types that made this fix (``{"GGA", "RMC"}``).
+    """
+
+    __slots__ = ("alt_err_m", "alt_msl_m", "hdop", "lat_deg", "lat_err_m", "lon_deg",
+                 "lon_err_m", "mode", "pdop", "satellites", "sats_used", "sentences",
+                 "speed_mps", "t_ns", "tod_ns", "track_deg", "utc_ns", "vdop")
+
+    def __init__(self, t_ns: int, tod: int | None) -> None:
+        nan = math.nan
+        self.t_ns = t_ns
+        self.tod_ns = tod
+        self.utc_ns = UTC_UNKNOWN
+        self.lat_deg = self.lon_deg = self.alt_msl_m = nan
+        self.speed_mps = self.track_deg = self.hdop = self.pdop = self.vdop = nan
+        self.lat_err_m = self.lon_err_m = self.alt_err_m = nan
+        self.mode = 0
+        self.sats_used = -1
+        self.satellites: list[SatView] = []
+        self.sentences: frozenset[str] = frozenset()
+
+    @property
+    def has_fix(self) -> bool:
+        """Whether the receiver reported a 2D or 3D fix with a position."""
+        return self.mode >= 2 and not math.isnan(self.lat_deg)
+
+    @property
+    def time_iso(self) -> str | None:
+        """UTC as ISO 8601 to the millisecond (``2015-04-13T20:26:40.000Z``), None if unknown."""
+        if self.utc_ns == UTC_UNKNOWN:
+            return None
+        sec, ns = divmod(self.utc_ns, 1_000_000_000)
+        stamp = _dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=sec)
+        return f"{stamp:%Y-%m-%dT%H:%M:%S}.{ns // 1_000_000:03d}Z"
+
+    def __repr__(self) -> str:
+        return (f"Fix({self.time_iso or self.tod_ns}, mode={self.mode}, lat={self.lat_deg:.7f}, "
+                f"lon={self.lon_deg:.7f}, alt={self.alt_msl_m})")
+
+
+class _Epoch:
+    """Raw field bytes of one cycle, last sentence wins; converted once in :meth:`fix`."""
+
+    __slots__ = ("alt", "date", "ew", "fix_ok", "gsa_mode", "gst", "hdop", "kinds", "lat", "lon",
+                 "ns",
+                 "pdop", "sats", "speed", "speed_scale", "t_ns", "tod", "track", "used",
+                 "used_count", "vdop", "views")
+
+    def __init__(self, t_ns: int, tod: int | None) -> None:
+        self.t_ns = t_ns
+        self.tod = tod
+        self.lat = self.lon = self.ns = self.ew = self.alt = b""
+        self.speed = self.track = self.hdop = self.pdop = self.vdop = self.sats = b""
+        self.speed_scale = KNOT_MPS
+        self.fix_ok: bool | None = None
+        self.gsa_mode = 0
+        self.date: int | None = None
+        self.gst: list[bytes] | None = None
+        self.used: set[tuple[int, int]] = set()
+        self.used_count = 0
+        self.views: dict[tuple[int, int], SatView] = {}
+        self.kinds: set[bytes] = set()
+
+    def position(self, f: list[bytes], i: int, valid: bool) -> None:
+        self.fix_ok = valid
+        if valid and f[i]:
+            self.lat, self.ns, self.lon, self.ew = f[i], f[i + 1], f[i + 2], f[i + 3]
+
+
+@dataclass
+class EpochStats:
+    """Counts of what the assembler did."""
+
+    epochs: int = 0
+    fixes: int = 0
+    bad_fields: int = 0
+    short_sentences: int = 0
+    vendor: int = 0
+    unknown: int = 0
+
+
+# -- per-sentence handlers: copy raw fields into the epoch ------------------------------------
+
+def _gga(ep: _Epoch, f: list[bytes]) -> None:
+    ep.position(f, 2, f[6] not in (b"0", b""))
+    if f[6] not in (b"0", b""):
+        if f[9]:
+            ep.alt = f[9]
+        if f[7]:
+            ep.sats = f[7]
+    if f[8]:
+        ep.hdop = f[8]
+
+
+def _rmc(ep: _Epoch, f: list[bytes]) -> None:
+    valid = f[2] == b"A" and (len(f) < 13 or f[12] != b"N")
+    ep.position(f, 3, valid)
+    if valid:
+        if f[7]:
+            ep.speed, ep.speed_scale = f[7], KNOT_MPS
+        if f[8]:
+            ep.track = f[8]
+    if f[9]:
+        ep.date = rmc_date(f[9])
+
+
+def _gll(ep: _Epoch, f: list[bytes]) -> None:
+    ep.position(f, 1, f[6] == b"A" and (len(f) < 8 or f[7] != b"N"))
+
+
+def _gns(ep: _Epoch, f: list[bytes]) -> None:
+    valid = bool(f[6].strip(b"N"))
+    ep.position(f, 2, valid)
+    if valid and f[9]:
+        ep.alt = f[9]
+    if f[8]:
+        ep.hdop = f[8]
+
+
+def _gsa(ep: _Epoch, f: list[bytes]) -> None:
+    if f[2] in (b"1", b"2", b"3"):
+        ep.gsa_mode = f[2][0] - 48
+    gnss = _SYSTEM_GNSS.get(f[18], -1) if len(f) > 18 else _TALKER_GNSS.get(f[0][:2], -1)
+    for prn in f[3:15]:
+        if prn:
+            ep.used.add((gnss, int(prn)))
+            ep.used_count += 1
+    ep.pdop, ep.hdop, ep.vdop = f[15] or ep.pdop, f[16] or ep.hdop, f[17] or ep.vdop
+
+
+def _vtg(ep: _Epoch, f: list[bytes]) -> None:
+    if f[2] == b"T":           # NMEA 2.x: value, unit letter pairs
+        if len(f) > 9 and f[9] == b"N":
+            return
+        track, knots, kmh = f[1], f[5], f[7]
+    else:                      # NMEA 1.x: track, magnetic track, knots, km/h
+        track, knots, kmh = f[1], f[3], f[4]
+    if track:
+        ep.track = track
+    if knots:
+        ep.speed, ep.speed_scale = knots, KNOT_MPS
+    elif kmh:
+        ep.speed, ep.speed_scale = kmh, 1.0 / 3.6
+
+
+def _zda(ep: _Epoch, f: list[bytes]) -> None:
+    if f[2] and f[3] and f[4]:
+        ep.date = day_number(int(f[2]), int(f[3]), int(f[4]))
+
+
+def _gst(ep: _Epoch, f: list[bytes]) -> None:
+    ep.gst = f
+
+
+def _gsv(ep: _Epoch, f: list[bytes]) -> None:
+    talker = _TALKER_GNSS.get(f[0][:2], 0)
+    end = len(f) - 1 if len(f) % 4 == 1 else len(f)     # NMEA 4.10 appends a signal id
+    for i in range(4, end - 3, 4):
+        if not f[i]:
+            continue
+        prn = int(f[i])
+        gnss = talker
+        if talker == 0 and 33 <= prn <= 64:
+            gnss = 1
+        elif talker == 0 and 65 <= prn <= 96:
+            gnss = 6
+        ep.views[(gnss, prn)] = SatView(gnss, prn, float_or_nan(f[i + 1]),
+                                        float_or_nan(f[i + 2]), float_or_nan(f[i + 3]), False)
+
+
+#: kind -> (index of the UTC time field or 0, minimum field count, handler)
+_HANDLERS: dict[bytes, tuple[int, int, Callable[[_Epoch, list[bytes]], None]]] = {
+    b"GGA": (1, 10, _gga), b"RMC": (1, 10, _rmc), b"GLL": (5, 7, _gll), b"GNS": (1, 10, _gns),
+    b"GSA": (0, 18, _gsa), b"VTG": (0, 5, _vtg), b"ZDA": (1, 5, _zda), b"GST": (1, 9, _gst),
+    b"GSV": (0, 4, _gsv),
+}
+
+
+class EpochAssembler:
+    """Turns sentences into one :class:`Fix` per epoch.
+
+    Args:
+        date: Date of epochs seen before any RMC/ZDA date (gpsd logs' ``# Date:`` header).
+        eager: Close an epoch on the sentence that ended the previous cycles (live receivers).
+        hold_undated: How many timed epochs may wait for a date before they are given out with
+            ``utc_ns = UTC_UNKNOWN`` (None: wait until :meth:`flush`).
+        on_vendor: Called with each vendor (``$P...``) or unknown sentence.
+    """
+
+    def __init__(self, *, date: _dt.date | None = None, eager: bool = False,
+                 hold_undated: int | None = None,
+                 on_vendor: Callable[[Sentence], None] | None = None) -> None:
+        self.stats = EpochStats()
+        self.eager = eager
+        self.hold_undated = hold_undated
+        self.on_vendor = on_vendor
+        self._day: int | None = None if date is None else date.toordinal() - UNIX_EPOCH_ORDINAL
+        self._last_tod: int | None = None
+        self._ep: _Epoch | None = None
+        self._closed: _Epoch | None = None
+        self._held: list[tuple[_Epoch, Fix]] = []
+        self._last_key: bytes | None = None
+        self._prev_key: bytes | None = None
+        self._ender: bytes | None = None
+
+    def push(self, sentence: Sentence) -> list[Fix]:
+        """Fixes completed by ``sentence`` (usually none or one)."""
+        return self.push_all((sentence,))
+
+    def push_all(self, sentences: Iterable[Sentence]) -> list[Fix]:
+        """Fixes completed by ``sentences``, in order."""
+        out: list[Fix] = []
+        handlers = _HANDLERS
+        for s in sentences:
+            f = s.fields
+            address = f[0]
+            entry = handlers.get(address[2:]) if address[:1] != b"P" else None
+            if entry is None:
+                self._vendor(s)
+                continue
+            where, need, handler = entry
+            if len(f) < need:
+                self.stats.short_sentences += 1
+                continue
+            ep = self._epoch_for(f[where] if where else b"", s.t_ns, out)
+            ep.kinds.add(address[2:])
+            try:
+                handler(ep, f)
+            except ValueError:
+                self.stats.bad_fields += 1
+            key = address + f[1] if address[2:] == b"GSV" and f[1] == f[2] else address
+            self._last_key = key
+            if self.eager and key == self._ender:
+                self._close(out)
+        return out
+
+    def flush(self) -> list[Fix]:
+        """Close the epoch being built and give out every held fix."""
+        out: list[Fix] = []
+        if self._ep is not None:
+            self._close(out)
+        out.extend(fix for _, fix in self._held)
+        self._held.clear()
+        return out
+
+    def _vendor(self, s: Sentence) -> None:
+        if s.fields[0][:1] == b"P":
+            self.stats.vendor += 1
+        else:
+            self.stats.unknown += 1
+        if self.on_vendor is not None:
+            self.on_vendor(s)
+
+    def _epoch_for(self, time_field: bytes, t_ns: int, out: list[Fix]) -> _Epoch:
+        ep = self._ep
+        tod = tod_ns(time_field) if time_field else None
+        if ep is None:
+            if tod is not None and self._closed is not None and self._closed.tod == tod:
+                self._ender = None          # the cycle was longer than learned: reopen it
+                ep = self._ep = self._closed
+                return ep
+            ep = self._ep = _Epoch(t_ns, tod)
+            return ep
+        if tod is None or tod == ep.tod:
+            return ep
+        if ep.tod is None:
+            ep.tod = tod
+            return ep
+        self._learn_ender()
+        self._close(out)
+        ep = self._ep = _Epoch(t_ns, tod)
+        return ep
+
+    def _learn_ender(self) -> None:
+        if self._last_key is not None and self._last_key == self._prev_key:
+            self._ender = self._last_key
+        self._prev_key = self._last_key
+
+    def _close(self, out: list[Fix]) -> None:
+        ep = self._ep
+        assert ep is not None
+        self._ep = None
+        self._closed = ep
+        self.stats.epochs += 1
+        fix = self._convert(ep)
+        if fix.mode >= 2:
+            self.stats.fixes += 1
+        if ep.tod is None:
+            out.append(fix)
+            return
+        self._date(ep, fix, out)
+
+    def _date(self, ep: _Epoch, fix: Fix, out: list[Fix]) -> None:
+        tod = ep.tod
+        assert tod is not None
+        if ep.date is not None:
+            self._day = ep.date
+        elif self._day is not None and self._last_tod is not None and tod < self._last_tod \
+                - DAY_NS // 2:
+            self._day += 1                       # midnight passed without a dated sentence
+        self._last_tod = tod
+        if self._day is None:
+            self._held.append((ep, fix))
+            if self.hold_undated is not None and len(self._held) > self.hold_undated:
+                out.append(self._held.pop(0)[1])
+            return
+        for held_ep, held in self._held:
+            assert held_ep.tod is not None
+            day = self._day - 1 if held_ep.tod > tod else self._day
+            held.utc_ns = day * DAY_NS + held_ep.tod
+            out.append(held)
+        self._held.clear()
+        fix.utc_ns = self._day * DAY_NS + tod
+        out.append(fix)
+
+    def _convert(self, ep: _Epoch) -> Fix:
+        fix = Fix(ep.t_ns, ep.tod)
+        fix.sentences = frozenset(k.decode() for k in ep.kinds)
+        try:
+            if ep.lat:
+                fix.lat_deg = angle(ep.lat, ep.ns, 90)
+                fix.lon_deg = angle(ep.lon, ep.ew, 180)
+        except ValueError:
+            self.stats.bad_fields += 1
+            fix.lat_deg = fix.lon_deg = math.nan
+        fix.alt_msl_m = self._number(ep.alt)
+        fix.speed_mps = self._number(ep.speed) * ep.speed_scale
+        fix.track_deg = self._number(ep.track)
+        fix.hdop = self._dop(ep.hdop)
+        fix.pdop = self._dop(ep.pdop)
+        fix.vdop = self._dop(ep.vdop)
+        sats = self._number(ep.sats)
+        fix.sats_used = int(sats) if not math.isnan(sats) else (ep.used_count or -1)
+        fix.mode = self._mode(ep, fix)
+        if ep.gst is not None:
+            fix.lat_err_m = self._number(ep.gst[6])
+            fix.lon_err_m = self._number(ep.gst[7])
+            fix.alt_err_m = self._number(ep.gst[8])
+        if ep.views:
+            used = ep.used
+            fix.satellites = [v._replace(used=(v.gnss, v.svid) in used
+                                         or (-1, v.svid) in used) for v in ep.views.values()]
+        return fix
+
+    @staticmethod
+    def _mode(ep: _Epoch, fix: Fix) -> int:
+        if ep.fix_ok is None:
+            return ep.gsa_mode if ep.gsa_mode == 1 else 0
+        if not ep.fix_ok or math.isnan(fix.lat_deg):
+            return 1
+        if ep.gsa_mode >= 2:
+            return ep.gsa_mode
+        return 2 if math.isnan(fix.alt_msl_m) else 3
+
+    def _number(self, text: bytes) -> float:
+        try:
+            return float_or_nan(text)
+        except ValueError:
+            self.stats.bad_fields += 1
+            return math.nan
+
+    def _dop(self, text: bytes) -> float:
+        value = self._number(text)
+        return math.nan if value >= 99.99 or value <= 0.0 else value    # 99.99: "no DOP"
