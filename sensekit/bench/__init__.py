@@ -17,7 +17,9 @@ from typing import Any, TextIO
 __all__ = ["BENCHMARKS", "Case", "case", "format_table", "write_json"]
 
 #: name -> (module, one-line description). Modules are imported only when run.
-BENCHMARKS: dict[str, tuple[str, str]] = {}
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "align": ("sensekit.bench.align", "multi-rate windows with masks vs pandas.merge_asof"),
+}
 
 
 @dataclass(frozen=True)
