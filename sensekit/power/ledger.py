@@ -1,0 +1,363 @@
+"""The energy ledger: what each sensor, mode, inference and phase cost, in joules.
+
+Two accounts are kept side by side:
+
+- **modelled**: each sensor is charged, from its power-model table, for the time it spent in
+  each mode at each rate (from the :class:`~sensekit.driver.ModeChange` events its driver
+  reports), plus the listed transition cost of every wake-up and mode switch; each inference
+  is charged what it was given or what its model costs; the platform's own floor (the table's
+  ``idle`` mode, a Pi draws 2-3 W doing nothing) is charged for the whole time, beside the
+  sensors, never hidden in them;
+- **measured**: power packets from a meter, integrated by the trapezoid over their real
+  timestamps, gaps reported and not bridged (:mod:`sensekit.power.integrate`).
+
+Typical use::
+
+    ledger = EnergyLedger(platform="pi5")
+    ledger.attach(imu)                       # charges imu by its mode changes from now on
+    ledger.charge_inference(t_ns, 0.012, label="fusion")
+    ledger.add_power(packet)                 # from a meter, if there is one
+    with ledger.phase("walk"):
+        ...
+    summary = ledger.summary()
+    print(summary.by_sensor, summary.average_w, summary.battery_life_h(10.0))
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..clock import Clock, default_clock
+from ..driver import Driver, ModeChange
+from ..errors import ConfigError
+from ..packets import Packet
+from .integrate import Integral, trapezoid
+from .meters.base import total_power_w
+from .model import PowerModel, load_power_model
+
+__all__ = ["Charge", "EnergyLedger", "LedgerSummary", "PhaseEnergy"]
+
+SLEEP_MODE = "sleep"
+_PIXELS = re.compile(r"(\d+)x(\d+)")
+
+
+@dataclass(frozen=True)
+class Charge:
+    """Energy charged to one sensor over ``[start_ns, end_ns)``: ``watts`` for the span plus a
+    ``lump_j`` at its start (``kind`` is ``"mode"``, ``"transition"`` or ``"inference"``)."""
+
+    sensor: str
+    mode: str
+    start_ns: int
+    end_ns: int
+    watts: float
+    kind: str = "mode"
+    lump_j: float = 0.0
+    estimate: bool = False
+
+    def energy_j(self, a: int, b: int) -> float:
+        """Joules of this charge inside ``[a, b)``."""
+        span = max(0, min(self.end_ns, b) - max(self.start_ns, a)) / 1e9
+        lump = self.lump_j if a <= self.start_ns < b else 0.0
+        return self.watts * span + lump
+
+
+@dataclass
+class _Sensor:
+    model: PowerModel
+    mode: str
+    rate_hz: float
+    pixels: int | None
+    asleep: bool
+    since_ns: int
+
+
+@dataclass(frozen=True)
+class PhaseEnergy:
+    """Energy of one phase: measured (when a meter ran) and modelled."""
+
+    name: str
+    start_ns: int
+    end_ns: int
+    measured: Integral | None
+    sensors_j: float
+    inference_j: float
+    floor_j: float
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+    @property
+    def modelled_j(self) -> float:
+        return self.floor_j + self.sensors_j + self.inference_j
+
+
+@dataclass(frozen=True)
+class LedgerSummary:
+    """The ledger's answers over one window (see :meth:`EnergyLedger.summary`)."""
+
+    start_ns: int
+    end_ns: int
+    by_sensor: dict[str, float]
+    by_mode: dict[tuple[str, str], float]
+    inference_j: dict[str, float]
+    inference_count: int
+    floor_j: float
+    floor_w: float
+    platform: str
+    measured: Integral | None
+    phases: list[PhaseEnergy] = field(default_factory=list)
+    estimates: tuple[str, ...] = ()
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+    @property
+    def sensors_j(self) -> float:
+        return sum(self.by_sensor.values())
+
+    @property
+    def modelled_j(self) -> float:
+        """Floor + sensors + inferences, from the power models."""
+        return self.floor_j + self.sensors_j + sum(self.inference_j.values())
+
+    @property
+    def average_w(self) -> float:
+        """Measured mean power when a meter covered the window, else the modelled mean."""
+        if self.measured is not None and self.measured.covered_s > 0:
+            return self.measured.average_w
+        return self.modelled_j / self.duration_s if self.duration_s > 0 else float("nan")
+
+    def battery_life_h(self, capacity_wh: float, *, usable: float = 1.0) -> float:
+        """Hours a battery of ``capacity_wh`` (times the ``usable`` fraction) lasts at
+        :attr:`average_w`."""
+        if capacity_wh <= 0 or not 0 < usable <= 1:
+            raise ConfigError(f"battery capacity must be > 0 Wh and usable in (0, 1], got "
+                              f"{capacity_wh} Wh, {usable}")
+        return capacity_wh * usable / self.average_w
+
+
+class EnergyLedger:
+    """Charges sensors, modes, inferences and phases; integrates measured power.
+
+    Args:
+        platform: Power table of the board (``"pi5"``...) whose ``idle`` mode is the floor;
+            None for no floor.
+        clock: Host clock (phases and the default end of a summary).
+        max_gap_s: Longest interval between meter samples that is bridged (default: three
+            median sample intervals).
+    """
+
+    def __init__(self, platform: str | None = None, *, clock: Clock | None = None,
+                 max_gap_s: float | None = None) -> None:
+        self.clock = clock or default_clock()
+        self.platform = platform or ""
+        self.floor_w = load_power_model(platform).mode("idle").power_w if platform else 0.0
+        self.max_gap_ns = None if max_gap_s is None else round(max_gap_s * 1e9)
+        self.charges: list[Charge] = []
+        self.phases: list[tuple[str, int, int]] = []
+        self._sensors: dict[str, _Sensor] = {}
+        self._costs: dict[str, float] = {}
+        self._t: list[np.ndarray] = []
+        self._w: list[np.ndarray] = []
+        self._start_ns: int | None = None
+        self._lock = threading.Lock()
+
+    # -- sensors -------------------------------------------------------------------------
+    def attach(self, driver: Driver, model: PowerModel | None = None) -> None:
+        """Charge ``driver`` from its current state on, following its mode changes.
+
+        ``model`` overrides the driver's own power table (``driver.power_model``).
+        """
+        table = model or driver.power_model
+        if not table:
+            raise ConfigError(f"{driver.describe()} names no power model; the ledger cannot "
+                              "charge it")
+        self.add_sensor(driver.stream, table, mode=driver.mode,
+                        rate_hz=driver.rate_hz or 0.0, asleep=driver.asleep)
+        driver.on_change(self.record)
+
+    def add_sensor(self, stream: str, power_model: str | PowerModel, *, mode: str,
+                   rate_hz: float = 0.0, t_ns: int | None = None, asleep: bool = False,
+                   pixels: int | None = None) -> None:
+        """Start charging ``stream`` in ``mode`` at ``rate_hz`` from ``t_ns`` (default now).
+
+        ``pixels`` per frame scales camera modes (``per_pixel_w``); by default it is read
+        from a ``WIDTHxHEIGHT`` in the mode name.
+        """
+        model = load_power_model(power_model) if isinstance(power_model, str) else power_model
+        model.mode(mode)  # fail now, naming the table, if the mode is unknown
+        t = self.clock.now_ns() if t_ns is None else t_ns
+        with self._lock:
+            self._sensors[stream] = _Sensor(model, mode, rate_hz, pixels, asleep, t)
+            self._touch(t)
+
+    def record(self, change: ModeChange) -> None:
+        """Take one :class:`ModeChange` (a driver's ``on_change`` callback)."""
+        with self._lock:
+            sensor = self._sensors.get(change.stream)
+            if sensor is None:
+                raise ConfigError(f"ledger: change for unknown stream {change.stream!r} "
+                                  f"({change.device}); attach its driver first")
+            self._close(change.stream, sensor, change.t_ns)
+            if change.setting == "rate":
+                sensor.rate_hz = float(change.new)
+            elif change.setting == "mode":
+                self._transition(change.stream, sensor, str(change.old), str(change.new),
+                                 change.t_ns)
+                sensor.mode = str(change.new)
+            elif change.setting == "power":
+                asleep = change.new == "asleep"
+                src, dst = (sensor.mode, SLEEP_MODE) if asleep else (SLEEP_MODE, sensor.mode)
+                self._transition(change.stream, sensor, src, dst, change.t_ns)
+                sensor.asleep = asleep
+
+    def _state(self, sensor: _Sensor) -> tuple[str, float, bool]:
+        if sensor.asleep:
+            if SLEEP_MODE in sensor.model.modes:
+                m = sensor.model.modes[SLEEP_MODE]
+                return SLEEP_MODE, m.watts(), m.estimate
+            return SLEEP_MODE, 0.0, True
+        m = sensor.model.mode(sensor.mode)
+        pixels = sensor.pixels
+        if pixels is None:
+            found = _PIXELS.search(sensor.mode)
+            pixels = int(found[1]) * int(found[2]) if found else 0
+        return sensor.mode, m.watts(sensor.rate_hz, pixels), m.estimate
+
+    def _close(self, stream: str, sensor: _Sensor, t_ns: int) -> None:
+        mode, watts, estimate = self._state(sensor)
+        if t_ns > sensor.since_ns:
+            self.charges.append(Charge(stream, mode, sensor.since_ns, t_ns, watts,
+                                       estimate=estimate))
+        sensor.since_ns = max(sensor.since_ns, t_ns)
+        self._touch(t_ns)
+
+    def _transition(self, stream: str, sensor: _Sensor, src: str, dst: str, t_ns: int) -> None:
+        step = sensor.model.transition(src, dst)
+        if step is None:
+            return
+        end = t_ns + round(step.time_s * 1e9)
+        watts = step.energy_j / step.time_s if step.time_s > 0 else 0.0
+        lump = 0.0 if step.time_s > 0 else step.energy_j
+        self.charges.append(Charge(stream, f"{src}->{dst}", t_ns, end, watts, "transition",
+                                   lump, step.estimate))
+        # The new mode is charged once the transition is over.
+        sensor.since_ns = max(sensor.since_ns, end)
+
+    # -- inferences ----------------------------------------------------------------------
+    def set_inference_cost(self, model: str, joules: float) -> None:
+        """Joules one inference of ``model`` costs (measured once, charged each time)."""
+        self._costs[model] = float(joules)
+
+    def charge_inference(self, t_ns: int, joules: float | None = None, *,
+                         model: str | None = None, label: str | None = None) -> float:
+        """Charge one inference at ``t_ns``: ``joules``, or the cost set for ``model``.
+
+        Returns the joules charged.
+        """
+        if joules is None:
+            if model is None or model not in self._costs:
+                raise ConfigError(f"ledger: inference of {model!r} has no cost; pass joules "
+                                  "or call set_inference_cost first")
+            joules = self._costs[model]
+        name = label or model or "inference"
+        with self._lock:
+            self.charges.append(Charge(name, "inference", t_ns, t_ns, 0.0, "inference",
+                                       float(joules)))
+            self._touch(t_ns)
+        return float(joules)
+
+    # -- measured power and phases -------------------------------------------------------
+    def add_power(self, packet: Packet) -> None:
+        """Add a meter's power packet (its board total is integrated)."""
+        with self._lock:
+            self._t.append(np.asarray(packet.t_ns, np.int64))
+            self._w.append(total_power_w(packet))
+            if len(packet):
+                self._touch(int(packet.t_ns[0]))
+
+    def add_phase(self, name: str, start_ns: int, end_ns: int) -> None:
+        """Record that phase ``name`` ran over ``[start_ns, end_ns]``."""
+        if end_ns < start_ns:
+            raise ConfigError(f"phase {name!r} ends before it starts")
+        self.phases.append((name, start_ns, end_ns))
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Record the ``with`` block as phase ``name`` on the ledger's clock."""
+        start = self.clock.now_ns()
+        try:
+            yield
+        finally:
+            self.add_phase(name, start, self.clock.now_ns())
+
+    def _touch(self, t_ns: int) -> None:
+        if self._start_ns is None or t_ns < self._start_ns:
+            self._start_ns = t_ns
+
+    # -- answers -------------------------------------------------------------------------
+    def _all_charges(self, end_ns: int) -> list[Charge]:
+        """Recorded charges plus each sensor's open span up to ``end_ns``."""
+        out = list(self.charges)
+        for stream, sensor in self._sensors.items():
+            if end_ns > sensor.since_ns:
+                mode, watts, estimate = self._state(sensor)
+                out.append(Charge(stream, mode, sensor.since_ns, end_ns, watts,
+                                  estimate=estimate))
+        return out
+
+    def measured(self, start_ns: int, end_ns: int) -> Integral | None:
+        """Integral of the measured board power over the window, None without a meter."""
+        if not self._t:
+            return None
+        return trapezoid(np.concatenate(self._t), np.concatenate(self._w), start_ns, end_ns,
+                         self.max_gap_ns)
+
+    def summary(self, start_ns: int | None = None, end_ns: int | None = None) -> LedgerSummary:
+        """Energy per sensor, mode, inference and phase over ``[start_ns, end_ns]``.
+
+        Defaults: from the first thing recorded to now.
+        """
+        with self._lock:
+            end = self.clock.now_ns() if end_ns is None else end_ns
+            start = (self._start_ns if self._start_ns is not None else end) \
+                if start_ns is None else start_ns
+            charges = self._all_charges(end)
+        by_sensor: dict[str, float] = defaultdict(float)
+        by_mode: dict[tuple[str, str], float] = defaultdict(float)
+        inference: dict[str, float] = defaultdict(float)
+        count = 0
+        estimates = set()
+        for c in charges:
+            if c.kind == "inference":
+                if start <= c.start_ns <= end:
+                    inference[c.sensor] += c.lump_j
+                    count += 1
+                continue
+            joules = c.energy_j(start, end)
+            by_sensor[c.sensor] += joules
+            by_mode[(c.sensor, c.mode)] += joules
+            if c.estimate and joules > 0:
+                estimates.add(f"{c.sensor}:{c.mode}")
+        phases = [self._phase(name, a, b, charges) for name, a, b in self.phases
+                  if b > start and a < end]
+        return LedgerSummary(start, end, dict(by_sensor), dict(by_mode), dict(inference),
+                             count, self.floor_w * (end - start) / 1e9, self.floor_w,
+                             self.platform, self.measured(start, end), phases,
+                             tuple(sorted(estimates)))
+
+    def _phase(self, name: str, a: int, b: int, charges: list[Charge]) -> PhaseEnergy:
+        sensors = sum(c.energy_j(a, b) for c in charges if c.kind != "inference")
+        inference = sum(c.lump_j for c in charges if c.kind == "inference" and a <= c.start_ns <= b)
+        return PhaseEnergy(name, a, b, self.measured(a, b), sensors, inference,
+                           self.floor_w * (b - a) / 1e9)

@@ -1,0 +1,158 @@
+"""The energy ledger and the trapezoid integration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sensekit.clock import FakeClock
+from sensekit.driver import Driver
+from sensekit.errors import ConfigError
+from sensekit.packets import Packet
+from sensekit.power.integrate import trapezoid
+from sensekit.power.ledger import EnergyLedger
+from sensekit.power.model import parse_power_model
+
+S = 1_000_000_000
+
+IMU = parse_power_model({
+    "device": "imu", "supply_v": 3.3,
+    "modes": {
+        "accel_gyro": {"current_a": 3.8e-3, "source": "test", "per_hz_w": 1e-5},
+        "accel": {"current_a": 0.5e-3, "source": "test"},
+        "sleep": {"current_a": 5e-6, "source": "test"},
+    },
+    "transition": [
+        {"from": "sleep", "to": "accel_gyro", "time_s": 0.030, "current_a": 3.8e-3,
+         "source": "test"},
+        {"from": "accel", "to": "accel_gyro", "time_s": 0.0, "energy_j": 0.002,
+         "source": "test"},
+    ],
+}, "imu table")
+CAM = parse_power_model({
+    "device": "cam",
+    "modes": {"640x480": {"power_w": 0.2, "per_pixel_w": 1e-8, "source": "test"}},
+}, "cam table")
+
+
+class FakeImu(Driver):
+    name = "fakeimu"
+    modality = "imu"
+    modes = ("accel_gyro", "accel")
+    default_rate_hz = 100.0
+
+    def _open(self) -> None: ...
+    def _read_packet(self, timeout_s: float) -> Packet | None: return None
+    def _close(self) -> None: ...
+    def _set_rate(self, rate_hz: float) -> float: return rate_hz
+    def _set_mode(self, mode: str, **options: Any) -> None: ...
+    def _sleep(self) -> None: ...
+    def _wake(self) -> None: ...
+
+
+def test_trapezoid_matches_a_ramp_and_cuts_windows_between_samples() -> None:
+    t = np.arange(0, 11, dtype=np.int64) * S // 10  # 0.0 .. 1.0 s
+    w = 2.0 + 3.0 * t / S                           # 2 W rising to 5 W
+    whole = trapezoid(t, w)
+    assert whole.energy_j == pytest.approx(3.5)
+    part = trapezoid(t, w, start_ns=S // 4, end_ns=3 * S // 4)  # not on sample times
+    assert part.energy_j == pytest.approx(0.5 * (2.75 + 4.25) * 0.5)
+    assert part.gaps == () and part.coverage == pytest.approx(1.0)
+
+
+def test_trapezoid_reports_gaps_and_does_not_bridge_them() -> None:
+    t = np.array([0, 1, 2, 3, 10, 11, 12], np.int64) * S // 10
+    w = np.full(len(t), 4.0)
+    result = trapezoid(t, w, start_ns=0, end_ns=14 * S // 10)
+    assert result.gaps == ((3 * S // 10, S), (12 * S // 10, 14 * S // 10))
+    assert result.covered_s == pytest.approx(0.5)
+    assert result.energy_j == pytest.approx(4.0 * 0.5)
+    assert result.average_w == pytest.approx(4.0)
+    w[5] = np.nan  # a missing reading opens a gap on both sides of it
+    assert trapezoid(t, w).covered_s == pytest.approx(0.3)
+
+
+def test_ledger_charges_modes_rates_transitions_and_sleep(clock: FakeClock) -> None:
+    ledger = EnergyLedger(clock=clock)
+    imu = FakeImu("emu://", clock=clock).open()
+    t0 = clock.now_ns()
+    ledger.attach(imu, IMU)
+    clock.advance(10)
+    imu.set_rate(200)            # 10 s at 100 Hz
+    clock.advance(10)
+    imu.sleep()                  # 10 s at 200 Hz
+    clock.advance(5)
+    imu.wake()                   # 5 s asleep, then a 30 ms wake-up
+    clock.advance(5)
+    imu.set_mode("accel")        # 4.97 s in accel_gyro at 200 Hz after the wake-up
+    clock.advance(2)
+    imu.set_mode("accel_gyro")   # 2 s in accel, a 2 mJ switch
+    clock.advance(1)
+    s = ledger.summary(t0, clock.now_ns())
+    ag = 3.8e-3 * 3.3
+    expect_ag = (ag + 1e-5 * 100) * 10 + (ag + 1e-5 * 200) * (10 + 4.97 + 1)
+    assert s.by_mode[("imu", "accel_gyro")] == pytest.approx(expect_ag)
+    assert s.by_mode[("imu", "sleep")] == pytest.approx(5e-6 * 3.3 * 5)
+    assert s.by_mode[("imu", "sleep->accel_gyro")] == pytest.approx(ag * 0.030)
+    assert s.by_mode[("imu", "accel->accel_gyro")] == pytest.approx(0.002)
+    assert s.by_mode[("imu", "accel")] == pytest.approx(0.5e-3 * 3.3 * 2)
+    assert s.by_sensor["imu"] == pytest.approx(sum(s.by_mode.values()))
+    assert s.duration_s == pytest.approx(33)
+
+
+def test_ledger_floor_inferences_battery_and_camera_pixels(clock: FakeClock) -> None:
+    ledger = EnergyLedger(platform="pi4", clock=clock)
+    t0 = clock.now_ns()
+    ledger.add_sensor("cam", CAM, mode="640x480", rate_hz=15)
+    ledger.set_inference_cost("tiny", 0.05)
+    for k in range(10):
+        ledger.charge_inference(t0 + k * S, model="tiny")
+    ledger.charge_inference(t0 + S, 0.5, label="big")
+    clock.advance(100)
+    s = ledger.summary()
+    cam_w = 0.2 + 1e-8 * 640 * 480 * 15
+    assert s.by_sensor["cam"] == pytest.approx(cam_w * 100)
+    assert s.inference_j == pytest.approx({"tiny": 0.5, "big": 0.5})
+    assert s.inference_count == 11
+    assert s.floor_w == pytest.approx(2.7) and s.floor_j == pytest.approx(270)
+    assert s.modelled_j == pytest.approx(270 + cam_w * 100 + 1.0)
+    assert s.measured is None
+    assert s.average_w == pytest.approx(s.modelled_j / 100)
+    assert s.battery_life_h(10.0) == pytest.approx(10.0 / s.average_w)
+    with pytest.raises(ConfigError, match="no cost"):
+        ledger.charge_inference(t0, model="unknown")
+
+
+def test_ledger_measured_power_by_phase_with_gap(clock: FakeClock) -> None:
+    ledger = EnergyLedger(platform="pi5", clock=clock)
+    t0 = clock.now_ns()
+    t = t0 + np.arange(0, 101, dtype=np.int64) * S // 10  # 10 s at 10 Hz
+    t = np.delete(t, np.arange(40, 60))                   # 2.1 s without samples
+    w = np.where(t < t0 + 5 * S, 3.0, 6.0).astype(np.float32)
+    packet = Packet("power", t, {"voltage_v": np.full((len(t), 1), 5.0, np.float32),
+                                 "power_w": w[:, None]}, "power",
+                    {"rails": ("in",), "total": "in"})
+    ledger.add_power(packet)
+    ledger.add_phase("quiet", t0, t0 + 3 * S)
+    ledger.add_phase("busy", t0 + 7 * S, t0 + 10 * S)
+    s = ledger.summary(t0, t0 + 10 * S)
+    assert s.measured is not None
+    assert s.measured.gaps == ((t0 + 39 * S // 10, t0 + 6 * S),)
+    quiet, busy = s.phases
+    assert quiet.measured is not None and busy.measured is not None
+    assert quiet.measured.energy_j == pytest.approx(9.0)
+    assert busy.measured.energy_j == pytest.approx(18.0)
+    assert quiet.floor_j == pytest.approx(2.7 * 3)
+    assert s.average_w == pytest.approx(s.measured.energy_j / s.measured.covered_s)
+
+
+def test_ledger_rejects_unknown_streams_and_modes(clock: FakeClock) -> None:
+    ledger = EnergyLedger(clock=clock)
+    with pytest.raises(ConfigError, match="no mode 'video'"):
+        ledger.add_sensor("imu", IMU, mode="video")
+    imu = FakeImu("emu://", clock=clock).open()
+    imu.on_change(ledger.record)
+    with pytest.raises(ConfigError, match="unknown stream"):
+        imu.set_rate(50)
