@@ -1,0 +1,475 @@
+"""The hub: one copy of every packet, shared by any number of readers.
+
+Producers (drivers through :meth:`Hub.attach`, or any code through :meth:`Hub.publish`) put
+each packet once into its stream's ring. Every :class:`Subscriber` has its own cursor per
+stream. A subscriber that falls behind loses the oldest packets, is told how many samples it
+lost (its :attr:`Subscriber.lost` counter and a :class:`~sensekit.errors.SampleDropped`
+warning naming it and the stream), and never slows the producer or the other subscribers.
+
+In one process the rings hold references: packets are immutable and are returned as they were
+published, with no copy, and stay valid for as long as the caller keeps them.
+
+Other processes read through shared memory: ``Hub(shared="cam-node")`` also writes each stream
+into a :class:`~sensekit.hub_shm.SharedRing` named ``"cam-node.<stream>"``, and a process calls
+:func:`connect` (``connect("cam-node", "camera")``) to get a :class:`SharedSubscriber` with the
+same ``poll``/``lost``/``close`` API. Its packets are zero-copy views of the ring, valid until
+the producer overwrites their slot; :meth:`SharedSubscriber.validate` tells whether that
+happened while the view was in use (the sequence lock of :mod:`sensekit.hub_shm`), and
+``poll(copy=True)`` returns checked private copies. Only the producer unlinks its segments: on
+:meth:`Hub.close`, at exit, and, after a SIGKILL, when the next producer creates the same name
+(see :mod:`sensekit._shm`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+
+from ._shm import SHM_DIR
+from .clock import Clock, default_clock
+from .driver import Driver, ReaderThread
+from .errors import ConfigError, SensekitError, warn_dropped
+from .hub_shm import RingReader, SharedRing
+from .packets import Packet
+
+__all__ = ["Hub", "SharedRing", "SharedSubscriber", "StreamInfo", "Subscriber", "connect"]
+
+_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What the hub knows about one stream.
+
+    Attributes:
+        name: Stream name.
+        modality: Modality of its packets (``""`` for custom streams).
+        packets: Packets published so far.
+        samples: Samples published so far.
+        kept_packets: Packets currently held in the in-process ring.
+        kept_bytes: Payload bytes currently held (the packets' arrays).
+        last_t_ns: Hub clock time of the last publish.
+        shared_name: Name of its shared-memory ring, if the hub is shared.
+        shared_dropped: Samples that did not fit a shared-memory slot (each warned).
+    """
+
+    name: str
+    modality: str
+    packets: int
+    samples: int
+    kept_packets: int
+    kept_bytes: int
+    last_t_ns: int
+    shared_name: str | None = None
+    shared_dropped: int = 0
+
+
+def _nbytes(packet: Packet) -> int:
+    return int(packet.t_ns.nbytes) + sum(int(a.nbytes) for a in packet.fields.values())
+
+
+class _Stream:
+    """One stream's ring of packet references, with sample counts for exact loss counting."""
+
+    def __init__(self, name: str, modality: str, max_packets: int, max_bytes: int) -> None:
+        self.name = name
+        self.modality = modality
+        self.max_packets = max_packets
+        self.max_bytes = max_bytes
+        # (stream seq, hub-wide order, samples published before it, packet)
+        self.ring: deque[tuple[int, int, int, Packet]] = deque()
+        self.next_seq = 0
+        self.samples = 0
+        self.kept_bytes = 0
+        self.last_t_ns = 0
+        self.shared: SharedRing | None = None
+        self.shared_dropped = 0
+
+    @property
+    def first_seq(self) -> int:
+        return self.ring[0][0] if self.ring else self.next_seq
+
+    @property
+    def samples_before_first(self) -> int:
+        return self.ring[0][2] if self.ring else self.samples
+
+    def append(self, packet: Packet, order: int, now_ns: int) -> None:
+        self.ring.append((self.next_seq, order, self.samples, packet))
+        self.next_seq += 1
+        self.samples += len(packet)
+        self.kept_bytes += _nbytes(packet)
+        self.last_t_ns = now_ns
+        # Keep at least the newest packet, even one larger than the byte budget.
+        while len(self.ring) > 1 and (len(self.ring) > self.max_packets
+                                      or self.kept_bytes > self.max_bytes):
+            self.kept_bytes -= _nbytes(self.ring.popleft()[3])
+
+    def info(self) -> StreamInfo:
+        return StreamInfo(self.name, self.modality, self.next_seq, self.samples, len(self.ring),
+                          self.kept_bytes, self.last_t_ns,
+                          self.shared.name if self.shared else None, self.shared_dropped)
+
+
+class Subscriber:
+    """One reader's cursors into a :class:`Hub` (create with :meth:`Hub.subscribe`).
+
+    Attributes:
+        name: How warnings and errors name this subscriber.
+        lost: Samples lost per stream because this subscriber fell behind (exact).
+    """
+
+    def __init__(self, hub: Hub, streams: tuple[str, ...], name: str) -> None:
+        self.hub = hub
+        self.name = name
+        self.every_stream = not streams
+        self.streams = set(streams)
+        self.lost: dict[str, int] = {s: 0 for s in streams}
+        # stream -> (next stream seq to read, samples published before it)
+        self._cursor: dict[str, tuple[int, int]] = {}
+        self.closed = False
+
+    def _wants(self, stream: str) -> bool:
+        return self.every_stream or stream in self.streams
+
+    def poll(self, timeout_s: float = 0.1, max_packets: int | None = None) -> list[Packet]:
+        """Packets published since the last poll, in publish order; ``[]`` after ``timeout_s``.
+
+        Waits (real time) only while nothing is there. Packets are the published objects
+        themselves (no copy). A loss found here is added to :attr:`lost` and warned about.
+        """
+        return self.hub._poll(self, timeout_s, max_packets)
+
+    def validate(self, packet: Packet) -> bool:
+        """Always True in one process: packets are immutable and held by reference."""
+        return True
+
+    def close(self) -> None:
+        """Stop reading; later polls return ``[]``."""
+        self.hub._unsubscribe(self)
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        what = "every stream" if self.every_stream else ", ".join(sorted(self.streams))
+        return f"<Subscriber {self.name!r} on {what}{' closed' if self.closed else ''}>"
+
+
+class Hub:
+    """Per-stream ring buffers of packets, shared by any number of subscribers.
+
+    Args:
+        clock: Stamps :attr:`StreamInfo.last_t_ns` (default: the monotonic clock). Poll
+            timeouts are real time, since they wait for other threads.
+        capacity_packets: Packets kept per stream (the default for every stream).
+        capacity_bytes: Payload bytes kept per stream; the newest packet is always kept.
+        shared: If given, also publish every stream into shared memory as
+            ``"<shared>.<stream>"`` for other processes (see :func:`connect`).
+        shared_slots: Slots of each shared ring (default: ``capacity_packets``, bounded by
+            ``capacity_bytes``).
+        shared_slot_bytes: Bytes per shared slot (default: twice the stream's first packet,
+            at least 4 KiB); larger packets are split into several slots.
+    """
+
+    def __init__(self, clock: Clock | None = None, *, capacity_packets: int = 256,
+                 capacity_bytes: int = 64 << 20, shared: str | None = None,
+                 shared_slots: int | None = None, shared_slot_bytes: int | None = None) -> None:
+        if capacity_packets < 1 or capacity_bytes < 1:
+            raise ConfigError("hub capacity must be at least one packet and one byte, got "
+                              f"{capacity_packets} packets and {capacity_bytes} bytes")
+        self.clock = clock or default_clock()
+        self.shared = shared
+        self._capacity: dict[str, tuple[int, int]] = {}
+        self._default_capacity = (capacity_packets, capacity_bytes)
+        self._shared_size = (shared_slots, shared_slot_bytes)
+        self._streams: dict[str, _Stream] = {}
+        self._subscribers: list[Subscriber] = []
+        self._readers: list[ReaderThread] = []
+        self._cond = threading.Condition()
+        self._order = itertools.count()
+        self._closed = False
+
+    # -- configuration -------------------------------------------------------------------
+    def set_capacity(self, stream: str, *, packets: int | None = None,
+                     nbytes: int | None = None) -> None:
+        """Change how much of ``stream`` is kept (before or after it exists)."""
+        with self._cond:
+            old = self._capacity.get(stream, self._default_capacity)
+            new = (packets or old[0], nbytes or old[1])
+            self._capacity[stream] = new
+            if stream in self._streams:
+                self._streams[stream].max_packets, self._streams[stream].max_bytes = new
+
+    @property
+    def streams(self) -> dict[str, StreamInfo]:
+        """A snapshot of every stream's counters."""
+        with self._cond:
+            return {name: s.info() for name, s in self._streams.items()}
+
+    # -- producing -----------------------------------------------------------------------
+    def publish(self, packet: Packet) -> None:
+        """Add ``packet`` to its stream (created on its first packet). Never blocks on readers.
+
+        Raises:
+            SensekitError: The hub is closed.
+        """
+        now = self.clock.now_ns()
+        with self._cond:
+            if self._closed:
+                raise SensekitError(f"hub is closed; cannot publish to stream {packet.stream!r}")
+            stream = self._streams.get(packet.stream) or self._new_stream(packet)
+            stream.append(packet, next(self._order), now)
+            self._cond.notify_all()
+        if stream.shared is not None:
+            self._publish_shared(stream, packet)
+
+    def _new_stream(self, packet: Packet) -> _Stream:
+        packets, nbytes = self._capacity.get(packet.stream, self._default_capacity)
+        stream = _Stream(packet.stream, packet.modality, packets, nbytes)
+        if self.shared is not None:
+            stream.shared = self._create_ring(packet, packets, nbytes)
+        self._streams[packet.stream] = stream
+        return stream
+
+    def _create_ring(self, packet: Packet, packets: int, nbytes: int) -> SharedRing:
+        slots, slot_bytes = self._shared_size
+        if slot_bytes is None:
+            slot_bytes = max(4096, 2 * _nbytes(packet) + 64 * (len(packet.fields) + 1) + 1024)
+        if slots is None:
+            slots = max(2, min(packets, nbytes // slot_bytes))
+        return SharedRing.create(f"{self.shared}.{packet.stream}", slot_bytes, slots,
+                                 info={"stream": packet.stream, "modality": packet.modality,
+                                       "pid": os.getpid()})
+
+    def _publish_shared(self, stream: _Stream, packet: Packet) -> None:
+        assert stream.shared is not None
+        try:
+            stream.shared.write(packet)
+        except ConfigError as exc:
+            stream.shared_dropped += len(packet)
+            warn_dropped(len(packet), where=f"shared ring {stream.shared.name!r}",
+                         why=str(exc), stacklevel=3)
+        except SensekitError:
+            pass  # closed while this packet was in flight: the hub is shutting down
+
+    def attach(self, driver: Driver) -> ReaderThread:
+        """Read ``driver`` in its own thread and publish its packets; stopped by :meth:`close`."""
+        reader = ReaderThread(driver, self.publish).start()
+        with self._cond:
+            self._readers.append(reader)
+        return reader
+
+    # -- consuming -----------------------------------------------------------------------
+    def subscribe(self, *streams: str, name: str | None = None,
+                  backlog: bool = False) -> Subscriber:
+        """A new subscriber to ``streams`` (none: every stream, including later ones).
+
+        It sees packets published from now on, or with ``backlog=True`` also the ones the
+        hub still keeps. A stream created later is read from its first packet.
+        """
+        sub = Subscriber(self, streams, name or f"subscriber-{next(_names)}")
+        with self._cond:
+            if self._closed:
+                raise SensekitError("hub is closed; cannot subscribe")
+            for s in self._streams.values():
+                if sub._wants(s.name):
+                    sub._cursor[s.name] = ((s.first_seq, s.samples_before_first) if backlog
+                                           else (s.next_seq, s.samples))
+            self._subscribers.append(sub)
+        return sub
+
+    def _poll(self, sub: Subscriber, timeout_s: float,
+              max_packets: int | None) -> list[Packet]:
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        with self._cond:
+            while not sub.closed:
+                taken, losses = self._take(sub, max_packets)
+                if taken or losses:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._cond.wait(left):
+                    return []
+            else:
+                return []
+        for stream, count in losses:
+            warn_dropped(count, where=f"hub subscriber {sub.name!r}, stream {stream!r}",
+                         why="the subscriber fell behind and the oldest packets were "
+                         "overwritten", stacklevel=3)
+        taken.sort(key=lambda item: item[0])
+        return [packet for _, packet in taken]
+
+    def _take(self, sub: Subscriber,
+              limit: int | None) -> tuple[list[tuple[int, Packet]], list[tuple[str, int]]]:
+        taken: list[tuple[int, Packet]] = []
+        losses: list[tuple[str, int]] = []
+        for name, stream in self._streams.items():
+            if not sub._wants(name):
+                continue
+            seq, samples = sub._cursor.get(name, (0, 0))
+            if seq < stream.first_seq:
+                lost = stream.samples_before_first - samples
+                sub.lost[name] = sub.lost.get(name, 0) + lost
+                losses.append((name, lost))
+                seq, samples = stream.first_seq, stream.samples_before_first
+            start = seq - stream.first_seq
+            room = None if limit is None else max(0, limit - len(taken))
+            stop = None if room is None else start + room
+            for entry in itertools.islice(stream.ring, start, stop):
+                taken.append((entry[1], entry[3]))
+                seq, samples = entry[0] + 1, entry[2] + len(entry[3])
+            sub._cursor[name] = (seq, samples)
+            sub.lost.setdefault(name, 0)
+        return taken, losses
+
+    def _unsubscribe(self, sub: Subscriber) -> None:
+        with self._cond:
+            sub.closed = True
+            if sub in self._subscribers:
+                self._subscribers.remove(sub)
+            self._cond.notify_all()
+
+    # -- closing -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop attached readers, close every subscription and unlink shared rings."""
+        with self._cond:
+            if self._closed:
+                return
+            readers = list(self._readers)
+        for reader in readers:
+            reader.stop()
+        with self._cond:
+            self._closed = True
+            for sub in list(self._subscribers):
+                sub.closed = True
+            self._subscribers.clear()
+            self._cond.notify_all()
+            rings = [s.shared for s in self._streams.values() if s.shared is not None]
+        for ring in rings:
+            with ring._lock:  # waits for a write in flight
+                ring.close()
+
+    def __enter__(self) -> Hub:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Hub {len(self._streams)} streams, {len(self._subscribers)} subscribers>"
+
+
+class SharedSubscriber:
+    """A subscriber in another process, reading a shared hub's rings (see :func:`connect`).
+
+    Attributes:
+        name: How warnings name this subscriber.
+        lost: Samples lost per stream (exact; see :class:`~sensekit.hub_shm.RingReader`).
+    """
+
+    def __init__(self, hub_name: str, streams: tuple[str, ...], name: str,
+                 timeout_s: float) -> None:
+        self.hub_name = hub_name
+        self.name = name
+        self.every_stream = not streams
+        self._readers: dict[str, RingReader] = {}
+        self._reported: dict[str, int] = {}
+        self._next_scan = 0.0
+        self.closed = False
+        for stream in streams:
+            self._add(stream, timeout_s)
+
+    def _add(self, stream: str, timeout_s: float) -> None:
+        ring = SharedRing.attach(f"{self.hub_name}.{stream}", timeout_s)
+        self._readers[stream] = ring.reader(self.name, from_oldest=self.every_stream)
+        self._reported[stream] = 0
+
+    def _scan(self) -> None:
+        """Pick up streams the hub created since the last scan (every 0.2 s at most)."""
+        if not self.every_stream or time.monotonic() < self._next_scan:
+            return
+        self._next_scan = time.monotonic() + 0.2
+        prefix = f"{self.hub_name}."
+        try:
+            names = os.listdir(SHM_DIR)
+        except OSError:
+            return
+        for seg in names:
+            stream = seg[len(prefix):]
+            if seg.startswith(prefix) and stream not in self._readers:
+                try:
+                    self._add(stream, 0.0)
+                except (FileNotFoundError, SensekitError):
+                    continue
+
+    @property
+    def lost(self) -> dict[str, int]:
+        return {stream: reader.lost for stream, reader in self._readers.items()}
+
+    def poll(self, timeout_s: float = 0.1, max_packets: int | None = None, *,
+             copy: bool = False) -> list[Packet]:
+        """Packets written since the last poll, stream by stream; ``[]`` after ``timeout_s``.
+
+        Views of the ring unless ``copy=True``: use them, then :meth:`validate` them.
+        """
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        delay = 5e-5
+        while not self.closed:
+            self._scan()
+            out: list[Packet] = []
+            for reader in self._readers.values():
+                room = None if max_packets is None else max_packets - len(out)
+                out += reader.read(room, copy=copy)
+            self._report()
+            left = deadline - time.monotonic()
+            if out or left <= 0:
+                return out
+            time.sleep(min(delay, left))
+            delay = min(2 * delay, 1e-3)
+        return []
+
+    def validate(self, packet: Packet) -> bool:
+        """Whether a view from :meth:`poll` was intact until now (False counts it as lost)."""
+        ok = self._readers[packet.stream].validate(packet)
+        if not ok:
+            self._report()
+        return ok
+
+    def _report(self) -> None:
+        for stream, reader in self._readers.items():
+            new = reader.lost - self._reported[stream]
+            if new > 0:
+                self._reported[stream] = reader.lost
+                warn_dropped(new, where=f"shared subscriber {self.name!r}, stream {stream!r} "
+                             f"of hub {self.hub_name!r}", why="the subscriber fell behind and "
+                             "the producer overwrote the data", stacklevel=4)
+
+    def close(self) -> None:
+        """Unmap the rings (never unlinks them: the producer owns them)."""
+        self.closed = True
+        for reader in self._readers.values():
+            reader.ring.close()
+
+    def __enter__(self) -> SharedSubscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(hub_name: str, *streams: str, name: str | None = None,
+            timeout_s: float = 5.0) -> SharedSubscriber:
+    """Subscribe from another process to ``Hub(shared=hub_name)``'s ``streams``.
+
+    With no streams it reads every stream, including ones created later (found in
+    ``/dev/shm``, Linux). Waits up to ``timeout_s`` for each named stream to appear.
+    """
+    return SharedSubscriber(hub_name, streams, name or f"pid-{os.getpid()}", timeout_s)
