@@ -1,1 +1,40 @@
-"""The multi-modal, multi-resolution fusion network (needs the fusion extra: torch)."""
+"""The multi-modal, multi-resolution fusion network (needs the fusion extra: torch).
+
+``import sensekit.fusion`` stays light (no torch): the training side is imported on first use
+of :func:`create_model` and friends, and :mod:`sensekit.fusion.runtime` runs exported networks
+under ONNX Runtime without torch.
+
+Example::
+
+    from sensekit.fusion import create_model, sensor_modalities
+    net = create_model("fusion_small", modalities=sensor_modalities(),
+                       tasks={"activity": ["still", "walking", "running", "cycling", "vehicle"]})
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .inputs import (
+    Configuration,
+    ModalityInput,
+    configurations,
+    default_configuration,
+    sensor_modalities,
+)
+
+__all__ = ["Configuration", "ModalityInput", "configurations", "create_model",
+           "default_configuration", "list_models", "load_model", "sensor_modalities"]
+
+_LAZY = {"create_model": "sensekit.fusion.model", "list_models": "sensekit.fusion.model",
+         "load_model": "sensekit.fusion.weights"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from .._optional import require
+
+        require("torch", extra="fusion", what=f"sensekit.fusion.{name}")
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'sensekit.fusion' has no attribute {name!r}")

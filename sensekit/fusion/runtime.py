@@ -1,0 +1,94 @@
+"""Inference under ONNX Runtime: numpy and onnxruntime only (no torch, nothing from training).
+
+Example::
+
+    from sensekit.fusion.runtime import OnnxFusion
+    net = OnnxFusion("exported/sim_har.onnx.json")          # or OnnxFusion.shipped("sim_har")
+    probs = net.predict({"imu": imu_batch, "light": light_batch})   # only the sensors that are on
+    probs["activity"]   # (B, classes), calibrated probabilities
+
+Only the encoders of the modalities passed in are run; the fusion graph gets a presence mask.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._optional import require
+from ..errors import ConfigError
+from .inputs import Configuration, modalities_from_json
+from .metrics import softmax
+
+__all__ = ["OnnxFusion"]
+
+SHIPPED = Path(__file__).resolve().parent / "weights"
+F32 = npt.NDArray[np.float32]
+
+
+class OnnxFusion:
+    """An exported fusion network run by ONNX Runtime.
+
+    Args:
+        manifest: Path of ``PREFIX.onnx.json`` written by ``export_onnx``.
+        int8: Run the int8 graphs (``quantize_int8``) instead of the float ones.
+        threads: Intra-op threads (1 on a busy Pi keeps latency predictable).
+    """
+
+    def __init__(self, manifest: str | Path, *, int8: bool = False, threads: int = 1) -> None:
+        self.path = Path(manifest)
+        if not self.path.is_file():
+            raise ConfigError(f"no ONNX manifest at {self.path}. Hint: export with "
+                              f"sensekit.fusion.export.export_onnx")
+        self.manifest: dict[str, Any] = json.loads(self.path.read_text())
+        self.modalities = modalities_from_json(self.manifest["modalities"])
+        self.order: list[str] = list(self.manifest["order"])
+        self.tasks: dict[str, list[str]] = self.manifest["tasks"]
+        files = self.manifest["int8_files" if int8 else "files"]
+        if not files:
+            raise ConfigError(f"{self.path}: no int8 graphs. Hint: run quantize_int8 first")
+        ort = require("onnxruntime", extra="fusion", what="ONNX Runtime fusion inference")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self._sessions = {part: ort.InferenceSession(str(self.path.parent / name), opts,
+                                                     providers=["CPUExecutionProvider"])
+                          for part, name in files.items()}
+
+    @classmethod
+    def shipped(cls, name: str, **kwargs: Any) -> OnnxFusion:
+        """The exported network shipped with sensekit under ``name``."""
+        return cls(SHIPPED / f"{name}.onnx.json", **kwargs)
+
+    def check(self, config: Configuration) -> None:
+        """Refuse a configuration the network was not trained for."""
+        config.check(self.modalities)
+
+    def logits(self, inputs: Mapping[str, F32],
+               present: Mapping[str, npt.NDArray[np.bool_]] | None = None) -> dict[str, F32]:
+        """Temperature-scaled logits per task for a batch of windows."""
+        unknown = set(inputs) - set(self.order)
+        if unknown or not inputs:
+            raise ConfigError(f"inputs {sorted(inputs)}: this network takes a non-empty "
+                              f"subset of {self.order}")
+        b = next(iter(inputs.values())).shape[0]
+        tokens = np.zeros((b, len(self.order), self.manifest["dim"]), np.float32)
+        mask = np.zeros((b, len(self.order)), np.float32)
+        for i, m in enumerate(self.order):
+            if m in inputs:  # encoders of absent modalities are not run
+                x = np.ascontiguousarray(inputs[m], dtype=np.float32)
+                tokens[:, i] = self._sessions[m].run(None, {"x": x})[0]
+                mask[:, i] = 1.0 if present is None or m not in present else present[m]
+        outs = self._sessions["fusion"].run(None, {"tokens": tokens, "present": mask})
+        return dict(zip(self.tasks, outs, strict=True))
+
+    def predict(self, inputs: Mapping[str, F32],
+                present: Mapping[str, npt.NDArray[np.bool_]] | None = None
+                ) -> dict[str, npt.NDArray[np.float64]]:
+        """Calibrated class probabilities per task, (B, classes) each."""
+        return {t: softmax(z) for t, z in self.logits(inputs, present).items()}

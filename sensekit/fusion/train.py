@@ -1,0 +1,188 @@
+"""Training and evaluation of fusion networks on :class:`~sensekit.fusion.data.WindowSet` s.
+
+One set of weights is trained across the controller's configurations: every batch draws a rate
+per modality from its rate set (rate augmentation) and switches whole sensors off per window
+(modality dropout), so the same weights are then evaluated in every configuration.
+Reproducible with a seed; progress bar; checkpoint of the best epoch; early stopping.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import Tensor, nn
+
+from ..progress import Progress
+from .augment import Augment, draw_configuration, resample
+from .data import WindowSet
+from .inputs import Configuration, default_configuration
+from .metrics import task_scores
+from .model import Normalise
+
+__all__ = ["TrainOptions", "TrainResult", "batch_tensors", "evaluate", "fit", "predict_logits",
+           "set_normalisation"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainOptions:
+    """How to train (defaults suit the small sensekit networks on a CPU)."""
+
+    epochs: int = 40
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-3
+    patience: int = 10
+    seed: int = 0
+    modality_dropout: float = 0.25
+    rate_augment: bool = True
+    augment: Augment | None = field(default_factory=Augment)
+    checkpoint: Path | None = None
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    """What happened: per-epoch validation score, the best epoch and its score."""
+
+    history: list[float]
+    best_epoch: int
+    best_score: float
+
+
+def set_normalisation(model: nn.Module, stats: Mapping[str, tuple[Any, Any]]) -> None:
+    """Write per-channel mean/std of the training data into the model's normalisers."""
+    mods = getattr(model, "modalities", {})
+    encoders = getattr(model, "encoders", None)
+    if encoders is not None:
+        for m, (mean, std) in stats.items():
+            _copy_norm(encoders[m].norm, mean, std)
+    elif isinstance(getattr(model, "norm", None), Normalise):  # early fusion: stacked channels
+        _copy_norm(getattr(model, "norm"), np.concatenate([stats[m][0] for m in mods]),  # noqa: B009
+                   np.concatenate([stats[m][1] for m in mods]))
+
+
+def _copy_norm(norm: Normalise, mean: Any, std: Any) -> None:
+    with torch.no_grad():
+        norm.mean.copy_(torch.as_tensor(mean).reshape(norm.mean.shape))
+        norm.std.copy_(torch.as_tensor(std).reshape(norm.std.shape))
+
+
+def batch_tensors(ws: WindowSet, idx: npt.NDArray[np.int64], rates: Mapping[str, float]
+                  ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Inputs of modalities in ``rates`` (resampled to those rates) and their presence flags."""
+    inputs, present = {}, {}
+    for m, rate in rates.items():
+        x = torch.from_numpy(ws.inputs[m][idx])
+        inputs[m] = resample(x, ws.modalities[m], rate)
+        present[m] = torch.from_numpy(ws.present[m][idx])
+    return inputs, present
+
+
+def _drop_modalities(present: dict[str, Tensor], p: float, gen: torch.Generator) -> None:
+    """Switch whole sensors off per window, keeping at least one modality on."""
+    if p <= 0 or len(present) < 2:
+        return
+    names = list(present)
+    keep = torch.stack([present[m] for m in names], 1)
+    drop = torch.rand(keep.shape, generator=gen) < p
+    new = keep & ~drop
+    empty = ~new.any(1) & keep.any(1)
+    if empty.any():  # give back one of the sensors that was on
+        choice = torch.multinomial(keep[empty].float(), 1, generator=gen).squeeze(1)
+        new[empty.nonzero().squeeze(1), choice] = True
+    for i, m in enumerate(names):
+        present[m] = new[:, i]
+
+
+def _loss(model: nn.Module, ws: WindowSet, idx: npt.NDArray[np.int64], opts: TrainOptions,
+          gen: torch.Generator) -> Tensor:
+    rates = draw_configuration(ws.modalities, gen, opts.rate_augment)
+    inputs, present = batch_tensors(ws, idx, rates)
+    if opts.augment is not None:
+        inputs = opts.augment(inputs, ws.modalities, gen)
+    _drop_modalities(present, opts.modality_dropout, gen)
+    logits = model(inputs, present)
+    losses = [F.cross_entropy(logits[t], torch.from_numpy(ws.labels[t][idx]), ignore_index=-1)
+              for t in logits if (ws.labels[t][idx] >= 0).any()]
+    return torch.stack(losses).sum()
+
+
+def fit(model: nn.Module, train: WindowSet, val: WindowSet | None = None,
+        opts: TrainOptions | None = None) -> TrainResult:
+    """Train ``model`` on ``train``; keep the weights of the best epoch on ``val``.
+
+    The validation score is the mean macro-F1 over tasks with every modality on; without
+    ``val`` the last epoch is kept. The best weights are also saved to ``opts.checkpoint``.
+    """
+    opts = opts or TrainOptions()
+    torch.manual_seed(opts.seed)
+    gen = torch.Generator().manual_seed(opts.seed)
+    rng = np.random.default_rng(opts.seed)
+    set_normalisation(model, train.stats())
+    optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    steps = max(1, len(train) // opts.batch_size) * opts.epochs
+    sched = torch.optim.lr_scheduler.OneCycleLR(optim, opts.lr, total_steps=steps)
+    history: list[float] = []
+    best = (-1.0, -1, copy.deepcopy(model.state_dict()))
+    bar = Progress("train", opts.epochs, unit=" epochs", enabled=opts.progress)
+    for epoch in range(opts.epochs):
+        model.train()
+        order = rng.permutation(len(train))
+        for i in range(max(1, len(train) // opts.batch_size)):
+            idx = order[i * opts.batch_size:(i + 1) * opts.batch_size]
+            optim.zero_grad()
+            _loss(model, train, idx, opts, gen).backward()  # type: ignore[no-untyped-call]
+            optim.step()
+            sched.step()
+        score = _score(model, val) if val is not None else float(epoch)
+        history.append(score)
+        if score > best[0]:
+            best = (score, epoch, copy.deepcopy(model.state_dict()))
+            if opts.checkpoint is not None:
+                torch.save(best[2], opts.checkpoint)
+        bar.update(1, info=f"val macro-F1 {score:.3f}" if val is not None else "")
+        if val is not None and epoch - best[1] >= opts.patience:
+            log.info("early stop at epoch %d (best %d)", epoch, best[1])
+            break
+    bar.close()
+    model.load_state_dict(best[2])
+    model.eval()
+    return TrainResult(history, best[1], best[0])
+
+
+def _score(model: nn.Module, ws: WindowSet) -> float:
+    scores = evaluate(model, ws)
+    return float(np.mean([s["macro_f1"] for s in scores.values()]))
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, ws: WindowSet, config: Configuration | None = None,
+                   batch_size: int = 256) -> dict[str, npt.NDArray[np.float32]]:
+    """Logits per task for every window, the model fed only the modalities of ``config``."""
+    model.eval()
+    cfg = config or default_configuration(ws.modalities)
+    out: dict[str, list[npt.NDArray[np.float32]]] = {}
+    for start in range(0, len(ws), batch_size):
+        idx = np.arange(start, min(len(ws), start + batch_size))
+        inputs, present = batch_tensors(ws, idx, cfg.rates)
+        for t, z in model(inputs, present).items():
+            out.setdefault(t, []).append(z.numpy())
+    return {t: np.concatenate(v) for t, v in out.items()}
+
+
+def evaluate(model: nn.Module, ws: WindowSet,
+             config: Configuration | None = None) -> dict[str, dict[str, float]]:
+    """Accuracy, macro-F1 and ECE per task on ``ws`` in ``config`` (default: all on)."""
+    logits = predict_logits(model, ws, config)
+    return {t: task_scores(z, ws.labels[t], len(ws.classes[t])) for t, z in logits.items()}

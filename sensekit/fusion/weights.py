@@ -1,0 +1,143 @@
+"""Weights that carry what they need: modalities, rates, window, normalisation, classes, data.
+
+A network is saved as two files side by side: ``NAME.pt`` (the state dict, loaded only with
+``torch.load(weights_only=True)``) and ``NAME.json`` (metadata: builder and its arguments,
+modalities with their rates and window, the configurations it was trained across,
+normalisation, classes, temperatures, training-data hash, the recipe and its scores, and the
+SHA-256 of the ``.pt``). Default weights ship as package data in ``sensekit/fusion/weights/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from .inputs import ModalityInput, configurations, modalities_from_json
+from .model import create_model
+
+__all__ = ["FORMAT", "SHIPPED", "load_model", "read_metadata", "save_model"]
+
+FORMAT = "sensekit.fusion.weights/1"
+#: Folder of the weights that ship with sensekit.
+SHIPPED = Path(__file__).resolve().parent / "weights"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _normalisation(model: nn.Module) -> dict[str, Any]:
+    out = {}
+    for name, buf in model.named_buffers():
+        if name.endswith("norm.mean") or name.endswith("norm.std"):
+            out[name] = [round(float(v), 6) for v in buf.flatten()]
+    return out
+
+
+def save_model(model: nn.Module, path: str | Path, *, data_hash: str = "",
+               training: Mapping[str, Any] | None = None) -> Path:
+    """Write ``path.pt`` and ``path.json``; returns the ``.json`` path.
+
+    Args:
+        model: A network made by :func:`~sensekit.fusion.model.create_model`.
+        path: Destination without suffix (``weights/sim_har``).
+        data_hash: :meth:`WindowSet.data_hash` of the training data.
+        training: Recipe, seed, scores... anything that tells how the weights were made.
+    """
+    info = getattr(model, "build_info", None)
+    if info is None:
+        raise ConfigError("save_model needs a network made by sensekit.fusion.create_model")
+    base = Path(path)
+    pt = base.with_suffix(".pt")
+    torch.save(model.state_dict(), pt)
+    mods = modalities_from_json(info["modalities"])
+    temps: Any = getattr(model, "temperature", torch.ones(0))
+    meta = {
+        "format": FORMAT, **info,
+        "window_s": next(iter(mods.values())).window_s,
+        "configurations": [c.name() for c in configurations(mods)],
+        "normalisation": _normalisation(model),
+        "temperature": dict(zip(info["tasks"], [float(t) for t in temps], strict=False)),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "data_hash": data_hash, "training": dict(training or {}),
+        "weights_file": pt.name, "weights_sha256": _sha256(pt),
+    }
+    out = base.with_suffix(".json")
+    out.write_text(json.dumps(meta, indent=1, sort_keys=False) + "\n")
+    return out
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata of saved weights (``NAME``, ``NAME.json`` or ``NAME.pt``); a shipped name
+    without folder is looked up in :data:`SHIPPED`."""
+    p = Path(path)
+    if not p.suffix and not p.parent.parts and not p.with_suffix(".json").exists():
+        p = SHIPPED / p
+    p = p.with_suffix(".json")
+    if not p.is_file():
+        shipped = sorted(x.stem for x in SHIPPED.glob("*.json") if not x.stem.endswith(".onnx"))
+        raise ConfigError(f"no fusion weights metadata at {p}; shipped weights: {shipped}")
+    meta: dict[str, Any] = json.loads(p.read_text())
+    if meta.get("format") != FORMAT:
+        raise ConfigError(f"{p}: format {meta.get('format')!r}, this sensekit reads {FORMAT}")
+    meta["_path"] = str(p)
+    return meta
+
+
+def check_inputs(meta: Mapping[str, Any], modalities: Mapping[str, ModalityInput] | None,
+                 tasks: Mapping[str, Sequence[str]] | None) -> None:
+    """Raise :class:`ConfigError` saying what differs if the caller's inputs do not match."""
+    where = meta.get("_path", "weights")
+    if modalities is not None:
+        have = modalities_from_json(meta["modalities"])
+        for m in sorted(set(have) | set(modalities)):
+            if m not in have or m not in modalities:
+                raise ConfigError(f"{where}: trained on modalities {sorted(have)}, asked for "
+                                  f"{sorted(modalities)}. Hint: a modality that is off at run "
+                                  f"time is left out of the inputs, not out of the model")
+            if have[m] != modalities[m]:
+                raise ConfigError(f"{where}: modality {m!r} was trained as {have[m].as_json()}, "
+                                  f"asked for {modalities[m].as_json()}")
+    if tasks is not None:
+        for t, classes in tasks.items():
+            if list(meta["tasks"].get(t, [])) != list(classes):
+                raise ConfigError(f"{where}: task {t!r} has classes "
+                                  f"{meta['tasks'].get(t)}, asked for {list(classes)}")
+
+
+def load_model(path: str | Path, *, modalities: Mapping[str, ModalityInput] | None = None,
+               tasks: Mapping[str, Sequence[str]] | None = None) -> nn.Module:
+    """Rebuild a network from saved weights, in eval mode.
+
+    Args:
+        path: ``NAME`` (with or without suffix), or a shipped name such as ``"basicmotions"``.
+        modalities: The inputs the caller will feed; refused if they differ from training.
+        tasks: The classes the caller expects per task; refused if they differ.
+
+    Raises:
+        ConfigError: missing files, a changed weights file, or mismatched inputs or classes.
+    """
+    meta = read_metadata(path)
+    check_inputs(meta, modalities, tasks)
+    pt = Path(meta["_path"]).with_name(meta["weights_file"])
+    if not pt.is_file() or _sha256(pt) != meta["weights_sha256"]:
+        raise ConfigError(f"{pt}: missing or not the file its metadata describes (SHA-256 "
+                          f"differs). Hint: save weights and metadata together with save_model")
+    model = create_model(meta["name"], modalities=modalities_from_json(meta["modalities"]),
+                         tasks=meta["tasks"], **meta.get("kwargs", {}))
+    model.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
+    model.eval()
+    return model
+
+
+def metadata_modalities(meta: Mapping[str, Any]) -> dict[str, ModalityInput]:
+    """The modalities recorded in metadata."""
+    return modalities_from_json(meta["modalities"])
+
