@@ -1,0 +1,345 @@
+"""Reading recordings: streams, time ranges, and files that were cut off or damaged.
+
+:func:`open` returns a :class:`LogReader`. It uses the chunk index when the file has one and a
+sequential scan when it does not (a recording cut by power loss or ``kill -9``), and reads a
+time range by decompressing only the chunks that overlap it.
+
+A chunk that fails to decompress or fails its CRC raises :class:`~sensekit.errors.LogFormatError`
+naming the file and the chunk's byte offset; with ``skip_corrupt=True`` the reader skips it,
+counts the messages lost in ``lost_messages`` (from the chunk's message index, when it
+survived), warns with :class:`~sensekit.errors.SampleDropped` and reads on.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import os
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import LogFormatError, SampleDropped
+from ..packets import Packet, concat
+from .codec import Codec, codec_for_channel
+from .scan import ChannelRecord, ChunkRecord, Entry, Layout, open_map, scan_layout, split_chunk
+
+__all__ = ["LogReader", "StreamInfo", "open"]
+
+log = logging.getLogger(__name__)
+
+#: A packet's message is stamped with its first sample; chunks ending this long before a
+#: requested range may still hold samples inside it.
+PACKET_SPAN_MARGIN_NS = 5_000_000_000
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """One stream of a recording.
+
+    Attributes:
+        name: Stream (MCAP topic).
+        modality: Packet modality (``"imu"``, ``"gps"``...).
+        schema: Schema name in the file.
+        samples: Samples recorded.
+        messages: MCAP messages holding them.
+        start_ns, end_ns: First and last sample time (host monotonic ns).
+        rate_hz: Mean sample rate over the stream's duration.
+        gaps: Steps longer than three sample periods.
+        gap_s: Time lost in those gaps.
+    """
+
+    name: str
+    modality: str
+    schema: str
+    samples: int
+    messages: int
+    start_ns: int
+    end_ns: int
+    rate_hz: float
+    gaps: int
+    gap_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+
+class LogReader:
+    """A recording open for reading. Use :func:`open`.
+
+    Attributes:
+        path: The file.
+        indexed: Whether the chunk index was used (False for cut files).
+        truncated_at: Byte offset where a cut or zero-filled tail began, else None.
+        lost_messages: Messages in corrupt chunks skipped so far.
+        corrupt_chunks: Byte offsets of the chunks skipped.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, skip_corrupt: bool = False) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise LogFormatError(f"{self.path}: no such recording")
+        self.skip_corrupt = skip_corrupt
+        self._data = open_map(self.path)
+        self.layout: Layout = scan_layout(self.path, self._data, resync=skip_corrupt)
+        self.lost_messages = 0
+        self.corrupt_chunks: list[int] = []
+        self._unknown_lost = 0
+        for offset, why in self.layout.damaged:
+            self._report(offset, None, why)
+        self._channels: dict[int, ChannelRecord] = dict(self.layout.channels)
+        self._codecs: dict[int, Codec] = {}
+        self._learn_from_metadata()
+        self._streams: dict[str, StreamInfo] | None = None
+
+    # -- file facts -----------------------------------------------------------------------
+    @property
+    def indexed(self) -> bool:
+        return self.layout.indexed
+
+    @property
+    def truncated_at(self) -> int | None:
+        return self.layout.truncated_at
+
+    def metadata(self, name: str) -> list[dict[str, str]]:
+        """All metadata records called ``name`` (e.g. ``sensekit.log``), in file order."""
+        return [m for n, m in self.layout.metadata if n == name]
+
+    @property
+    def wall_offset_ns(self) -> int:
+        """Wall-clock ns minus host monotonic ns when recording began (0 if unknown)."""
+        meta = self.metadata("sensekit.log")
+        return int(meta[0].get("wall_offset_ns", 0)) if meta else 0
+
+    @property
+    def clock_synchronized(self) -> str:
+        """``"true"``, ``"false"`` or ``"unknown"``: whether the wall clock was synchronised."""
+        meta = self.metadata("sensekit.log")
+        return meta[0].get("clock_synchronized", "unknown") if meta else "unknown"
+
+    def devices(self) -> dict[str, dict[str, str]]:
+        """Driver metadata per stream."""
+        prefix = "sensekit.device."
+        return {n[len(prefix):]: m for n, m in self.layout.metadata if n.startswith(prefix)}
+
+    def attachment(self, name: str) -> bytes:
+        """The bytes of the attachment called ``name`` (``rig.toml``)."""
+        for a_name, _, offset, size in self.layout.attachments:
+            if a_name == name:
+                return bytes(self._data[offset:offset + size])
+        raise KeyError(f"{self.path} has no attachment {name!r}; it has "
+                       f"{[a[0] for a in self.layout.attachments]}")
+
+    # -- streams --------------------------------------------------------------------------
+    @property
+    def streams(self) -> dict[str, StreamInfo]:
+        """Every stream with its rate, sample count, duration and gaps."""
+        if self._streams is None:
+            self._streams = self._stream_infos()
+        return self._streams
+
+    def _stream_infos(self) -> dict[str, StreamInfo]:
+        times: dict[str, list[np.ndarray[Any, np.dtype[np.int64]]]] = {}
+        messages: dict[str, int] = {}
+        for cid, entries in self._entries_by_chunk(self.layout.chunks):
+            codec = self._codec(cid)
+            if codec is None:
+                continue
+            for _, _, data in entries:
+                times.setdefault(codec.stream, []).append(codec.decode_times(data))
+            messages[codec.stream] = messages.get(codec.stream, 0) + len(entries)
+        out = {}
+        for name, parts in times.items():
+            t = np.sort(np.concatenate(parts))
+            codec = next(c for c in self._all_codecs() if c.stream == name)
+            out[name] = _info(name, codec, t, messages[name])
+        return dict(sorted(out.items()))
+
+    def read(self, stream: str, start_ns: int | None = None,
+             end_ns: int | None = None) -> Packet:
+        """All samples of ``stream`` with ``start_ns <= t_ns < end_ns``, as one packet.
+
+        Only chunks overlapping the range are decompressed.
+        """
+        parts = [p for p in self.packets([stream], start_ns, end_ns)]
+        if not parts:
+            if stream not in self.stream_names():
+                raise KeyError(f"{self.path} has no stream {stream!r}; it has "
+                               f"{self.stream_names()}")
+            return self._empty(stream)
+        return concat(parts)
+
+    def stream_names(self) -> list[str]:
+        """Names of the streams whose channels are known (without scanning all chunks)."""
+        if not self._channels and self.layout.chunks:
+            self._load(self.layout.chunks[0])
+        return sorted({c.topic for c in self._channels.values()})
+
+    def packets(self, streams: Iterable[str] | None = None, start_ns: int | None = None,
+                end_ns: int | None = None) -> Iterator[Packet]:
+        """Packets of ``streams`` (all by default) in time order, trimmed to the range."""
+        wanted = None if streams is None else set(streams)
+        lo = -(2**63) if start_ns is None else start_ns
+        hi = 2**63 - 1 if end_ns is None else end_ns
+        chunks = [c for c in self.layout.chunks
+                  if c.end_ns >= lo - PACKET_SPAN_MARGIN_NS and c.start_ns < hi]
+        for _, cid, data in self._merged(chunks):
+            codec = self._codec(cid)
+            if codec is None or (wanted is not None and codec.stream not in wanted):
+                continue
+            packet = codec.decode(data)
+            t = packet.t_ns
+            if len(t) and (t[0] < lo or t[-1] >= hi):
+                packet = packet.select((t >= lo) & (t < hi))
+            if len(packet):
+                yield packet
+
+    def raw_messages(self, start_ns: int | None = None, end_ns: int | None = None,
+                     ) -> Iterator[tuple[ChannelRecord, int, memoryview]]:
+        """``(channel, log_time, data)`` of every message in log-time order, undecoded."""
+        lo = -(2**63) if start_ns is None else start_ns
+        hi = 2**63 - 1 if end_ns is None else end_ns
+        chunks = [c for c in self.layout.chunks if c.end_ns >= lo and c.start_ns < hi]
+        for log_time, cid, data in self._merged(chunks):
+            channel = self._channels.get(cid)
+            if channel is not None and lo <= log_time < hi:
+                yield channel, log_time, data
+
+    # -- internals ------------------------------------------------------------------------
+    def _merged(self, chunks: list[ChunkRecord]) -> Iterator[Entry]:
+        """Messages of ``chunks`` in log-time order (chunks may overlap in time)."""
+        order = sorted(chunks, key=lambda c: (c.start_ns, c.offset))
+        heap: list[tuple[int, int, int, Entry]] = []
+        seq = 0
+        i = 0
+        while i < len(order) or heap:
+            # Load every chunk that may hold a message before the earliest one pending.
+            while i < len(order) and (not heap or order[i].start_ns <= heap[0][0]):
+                for entry in self._load(order[i]):
+                    heapq.heappush(heap, (entry[0], order[i].offset, seq, entry))
+                    seq += 1
+                i += 1
+            if heap:
+                yield heapq.heappop(heap)[3]
+
+    def _entries_by_chunk(self, chunks: list[ChunkRecord]) -> Iterator[tuple[int, list[Entry]]]:
+        for chunk in chunks:
+            by_channel: dict[int, list[Entry]] = {}
+            for entry in self._load(chunk):
+                by_channel.setdefault(entry[1], []).append(entry)
+            yield from by_channel.items()
+
+    def _load(self, chunk: ChunkRecord) -> list[Entry]:
+        try:
+            return split_chunk(self.path, self._data, chunk, self._channels,
+                               self.layout.schemas)
+        except LogFormatError as exc:
+            if not self.skip_corrupt:
+                raise
+            if chunk.offset not in self.corrupt_chunks:
+                self._report(chunk.offset, self._lost_in(chunk), str(exc))
+            return []
+
+    def _lost_in(self, chunk: ChunkRecord) -> int | None:
+        if chunk.counts:
+            return sum(chunk.counts.values())
+        if chunk.index_offsets:
+            total = 0
+            for off in chunk.index_offsets.values():
+                total += int.from_bytes(self._data[off + 11:off + 15], "little") // 16
+            return total
+        return None
+
+    def _report(self, offset: int, lost: int | None, why: str) -> None:
+        self.corrupt_chunks.append(offset)
+        if lost is None:
+            self._unknown_lost += 1
+            text = "an unknown number of"
+        else:
+            self.lost_messages += lost
+            text = str(lost)
+        warnings.warn(f"{self.path}: skipped corrupt data at byte {offset}, {text} messages "
+                      f"lost ({why})", SampleDropped, stacklevel=3)
+
+    def _learn_from_metadata(self) -> None:
+        for name, meta in self.layout.metadata:
+            if name != "sensekit.channel":
+                continue
+            cid = int(meta["channel_id"])
+            self._channels.setdefault(cid, ChannelRecord(
+                cid, meta["topic"], meta["message_encoding"], meta["schema_name"],
+                meta["schema_encoding"], meta["schema_data"].encode(),
+                json.loads(meta.get("metadata", "{}"))))
+
+    def _codec(self, cid: int) -> Codec | None:
+        codec = self._codecs.get(cid)
+        if codec is None:
+            ch = self._channels.get(cid)
+            if ch is None:
+                return None
+            codec = codec_for_channel(ch.topic, ch.message_encoding, ch.schema_name,
+                                      ch.schema_encoding, ch.schema_data, ch.metadata)
+            self._codecs[cid] = codec
+        return codec
+
+    def _all_codecs(self) -> list[Codec]:
+        return [c for cid in self._channels if (c := self._codec(cid)) is not None]
+
+    def _empty(self, stream: str) -> Packet:
+        codec = next((c for c in self._all_codecs() if c.stream == stream), None)
+        fields = {name: np.zeros((0, *shape), dtype) for name, dtype, shape in
+                  (codec.fields if codec else ())}
+        return Packet(stream, np.zeros(0, np.int64), fields, codec.modality if codec else "")
+
+    def close(self) -> None:
+        """Release the file mapping."""
+        close = getattr(self._data, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> LogReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "indexed" if self.indexed else "scanned"
+        if self.truncated_at is not None:
+            state += f", cut at byte {self.truncated_at}"
+        return f"<LogReader {self.path} {state}, {len(self.layout.chunks)} chunks>"
+
+
+def _info(name: str, codec: Codec, t: np.ndarray[Any, np.dtype[np.int64]],
+          messages: int) -> StreamInfo:
+    n = len(t)
+    duration = (int(t[-1]) - int(t[0])) / 1e9 if n else 0.0
+    rate = (n - 1) / duration if n > 1 and duration > 0 else 0.0
+    gaps, gap_s = 0, 0.0
+    if n > 2:
+        steps = np.diff(t)
+        period = float(np.median(steps))
+        big = steps[steps > 3 * period] if period > 0 else steps[:0]
+        gaps, gap_s = len(big), float((big - period).sum()) / 1e9
+    return StreamInfo(name, codec.modality, codec.schema_name, n, messages,
+                      int(t[0]) if n else 0, int(t[-1]) if n else 0, rate, gaps, gap_s)
+
+
+def open(path: str | os.PathLike[str], *, skip_corrupt: bool = False) -> LogReader:
+    """Open a recording.
+
+    Args:
+        path: An MCAP file, complete or cut off.
+        skip_corrupt: Skip damaged chunks (counting the messages lost) instead of raising.
+
+    Raises:
+        LogFormatError: not an MCAP file, or (without ``skip_corrupt``) damaged in the middle;
+            the message names the file and the byte offset.
+    """
+    return LogReader(path, skip_corrupt=skip_corrupt)

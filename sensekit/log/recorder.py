@@ -1,0 +1,335 @@
+"""The recorder: every stream of a hub into MCAP files that survive power loss.
+
+One channel per stream, schemas stated in the file (see :mod:`sensekit.log.codec`), lz4
+chunks closed by size (``chunk_bytes``) and by time (``flush_s``). Each flush closes the
+chunk in progress, writes it and ``fsync``s, so a power cut loses at most one flush interval;
+:mod:`sensekit.log.reader` reads such a cut file up to its last complete chunk.
+
+What else goes in the file:
+
+- metadata ``sensekit.log``: wall-clock offset (wall ns minus host monotonic ns at start),
+  whether the system clock was synchronised (a Pi has no RTC; GPS UTC can correct it later),
+  host and versions;
+- metadata ``sensekit.channel`` per channel (topic, schema text): written outside chunks, so a
+  reader still knows every channel when the chunk that first declared it is lost;
+- metadata ``sensekit.device.STREAM``: driver, URL, rate, mode, modes, power model;
+- the rig config as an attachment ``rig.toml``;
+- metadata ``sensekit.summary`` at close: samples, first/last time and gaps per stream.
+
+Memory is bounded: at most one chunk (``chunk_bytes``) is buffered whatever the duration. The
+chunk index, which makes time-range reads possible, keeps about 300 bytes per chunk (about
+1 MB for an hour at one flush a second) until the file is closed; ``split_bytes``/``split_s``
+start a new file and drop it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .._version import __version__
+from ..clock import Clock, default_clock
+from ..errors import SensekitError
+from ..packets import Packet
+from .codec import Codec, codec_for_packet
+
+__all__ = ["Recorder", "RecordingStopped", "StreamTally", "clock_synchronized"]
+
+log = logging.getLogger(__name__)
+
+
+class RecordingStopped(SensekitError, OSError):
+    """The recording stopped because the file could not be written (disk full, I/O error)."""
+
+
+@dataclass
+class StreamTally:
+    """What was recorded of one stream (written into ``sensekit.summary``)."""
+
+    samples: int = 0
+    messages: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+    gaps: int = 0
+    gap_s: float = 0.0
+
+    def add(self, packet: Packet, messages: int) -> None:
+        n = len(packet)
+        first, last = int(packet.t_ns[0]), int(packet.t_ns[-1])
+        if self.last_ns is not None and self.samples > 1 and self.first_ns is not None:
+            period = (self.last_ns - self.first_ns) / (self.samples - 1)
+            step = first - self.last_ns
+            # A step over three periods means samples are missing (same rule as the reader).
+            if period > 0 and step > 3 * period:
+                self.gaps += 1
+                self.gap_s += (step - period) / 1e9
+        self.first_ns = first if self.first_ns is None else self.first_ns
+        self.last_ns = last
+        self.samples += n
+        self.messages += messages
+
+
+def clock_synchronized() -> bool | None:
+    """Whether the system clock is synchronised: True, False, or None when it cannot tell.
+
+    systemd-timesyncd creates ``/run/systemd/timesync/synchronized`` once it has synchronised;
+    chrony and ntpd do not, so absence on such a system means "unknown", not "no".
+    """
+    if Path("/run/systemd/timesync/synchronized").exists():
+        return True
+    if Path("/run/systemd/timesync").is_dir():
+        return False
+    return None
+
+
+@dataclass
+class _File:
+    path: Path
+    stream: BinaryIO
+    writer: Any
+    opened_ns: int
+    channels: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+class Recorder:
+    """Writes packets into MCAP files.
+
+    Args:
+        path: Output file. With splitting on, files are ``STEM-0000.mcap``, ``STEM-0001.mcap``...
+        flush_s: Close the current chunk, write it and fsync at least this often (seconds of
+            ``clock`` time); at most this much is lost on power loss.
+        chunk_bytes: Close a chunk once this many uncompressed bytes are buffered.
+        split_bytes: Start a new file past this size (None: never).
+        split_s: Start a new file after this many seconds (None: never).
+        clock: Host clock (for flush timing and the wall-clock offset).
+        rig_config: Rig config TOML text, attached as ``rig.toml``.
+        metadata: Extra key/values for the ``sensekit.log`` metadata record.
+        clock_synced: Whether the wall clock is synchronised (None: detect).
+        fsync: fsync after each flush (turn off only for benchmarks).
+        opener: Opens an output path for binary writing (tests inject a failing disk).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, flush_s: float = 1.0,
+                 chunk_bytes: int = 1 << 20, split_bytes: int | None = None,
+                 split_s: float | None = None, clock: Clock | None = None,
+                 rig_config: str | None = None, metadata: Mapping[str, str] | None = None,
+                 clock_synced: bool | None = None, fsync: bool = True,
+                 opener: Callable[[Path], BinaryIO] | None = None) -> None:
+        self.base = Path(path)
+        self.flush_s = flush_s
+        self.chunk_bytes = chunk_bytes
+        self.split_bytes = split_bytes
+        self.split_s = split_s
+        self.clock = clock or default_clock()
+        self.rig_config = rig_config
+        self.extra = dict(metadata or {})
+        self.clock_synced = clock_synchronized() if clock_synced is None else clock_synced
+        self.fsync = fsync
+        self._opener = opener or (lambda p: open(p, "wb"))  # noqa: SIM115
+        self.wall_offset_ns = time.time_ns() - self.clock.now_ns()
+        self.paths: list[Path] = []
+        self.tally: dict[str, StreamTally] = {}
+        self.devices: dict[str, dict[str, Any]] = {}
+        self.dropped = 0
+        self.stopped: str | None = None
+        self._codecs: dict[tuple[str, str], Codec] = {}
+        self._file: _File | None = None
+        self._chunk_started_ns: int | None = None
+        self._closed = False
+
+    # -- public API -----------------------------------------------------------------------
+    def add_device(self, stream: str, info: Mapping[str, Any]) -> None:
+        """Record driver metadata (device, URL, ranges, modes, power model) for ``stream``."""
+        self.devices[stream] = dict(info)
+        if self._file is not None:
+            self._write_device(self._file, stream)
+
+    def write(self, packet: Packet) -> None:
+        """Record one packet.
+
+        Raises:
+            RecordingStopped: the disk is full or failing; the file is closed and readable up
+                to the last flush. Later packets are counted in ``dropped``.
+        """
+        if self._closed or self.stopped:
+            self.dropped += len(packet)
+            return
+        if len(packet) == 0:
+            return
+        try:
+            self._write(packet)
+        except OSError as exc:
+            self._stop(exc)
+
+    def flush(self) -> None:
+        """Close the current chunk, write it out and fsync."""
+        if self._file is None or self.stopped:
+            return
+        try:
+            self._flush(self._file)
+        except OSError as exc:
+            self._stop(exc)
+
+    def tick(self) -> None:
+        """Flush if ``flush_s`` has passed since the chunk in progress began (call when idle)."""
+        if self._chunk_started_ns is not None and self._due():
+            self.flush()
+
+    def close(self) -> None:
+        """Finish the current file: flush, write the summary and the index (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._file is not None and not self.stopped:
+            try:
+                self._finish(self._file)
+            except OSError as exc:
+                self._stop(exc, raise_=False)
+        self._file = None
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def samples(self) -> int:
+        """Samples recorded so far, all streams."""
+        return sum(t.samples for t in self.tally.values())
+
+    # -- internals ------------------------------------------------------------------------
+    def _write(self, packet: Packet) -> None:
+        f = self._current_file()
+        key = (packet.stream, _shape_key(packet))
+        channel = f.channels.get(key)
+        if channel is None:
+            channel = self._register(f, packet, key)
+        codec = self._codecs[key]
+        messages = codec.encode(packet)
+        for log_time, data in messages:
+            f.writer.add_message(channel, log_time, data, log_time)
+        self.tally.setdefault(packet.stream, StreamTally()).add(packet, len(messages))
+        if self._chunk_started_ns is None:
+            self._chunk_started_ns = self.clock.now_ns()
+        elif self._due():
+            self._flush(f)
+
+    def _due(self) -> bool:
+        started = self._chunk_started_ns
+        return started is not None and self.clock.now_ns() - started >= self.flush_s * 1e9
+
+    def _current_file(self) -> _File:
+        f = self._file
+        if f is not None and self._split_due(f):
+            self._finish(f)
+            f = self._file = None
+        if f is None:
+            f = self._file = self._open_next()
+        return f
+
+    def _split_due(self, f: _File) -> bool:
+        if self.split_bytes is not None and f.stream.tell() >= self.split_bytes:
+            return True
+        return self.split_s is not None and (
+            self.clock.now_ns() - f.opened_ns >= self.split_s * 1e9)
+
+    def _open_next(self) -> _File:
+        from mcap.writer import CompressionType, Writer
+
+        if self.split_bytes is None and self.split_s is None:
+            path = self.base
+        else:
+            path = self.base.with_name(f"{self.base.stem}-{len(self.paths):04d}{self.base.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stream = self._opener(path)
+        writer = Writer(stream, chunk_size=self.chunk_bytes, compression=CompressionType.LZ4)
+        writer.start(profile="", library=f"sensekit/{__version__}")
+        f = _File(path, stream, writer, self.clock.now_ns())
+        self.paths.append(path)
+        self._codecs.clear()
+        writer.add_metadata("sensekit.log", self._log_metadata(len(self.paths) - 1))
+        if self.rig_config:
+            now = time.time_ns()
+            writer.add_attachment(now, now, "rig.toml", "application/toml",
+                                  self.rig_config.encode())
+        for stream_name in self.devices:
+            self._write_device(f, stream_name)
+        log.info("recording to %s", path)
+        return f
+
+    def _log_metadata(self, part: int) -> dict[str, str]:
+        synced = {True: "true", False: "false", None: "unknown"}[self.clock_synced]
+        meta = {"format": "sensekit-log/1", "wall_offset_ns": str(self.wall_offset_ns),
+                "clock_synchronized": synced, "host": socket.gethostname(),
+                "sensekit_version": __version__, "part": str(part),
+                "flush_s": str(self.flush_s)}
+        meta.update(self.extra)
+        return meta
+
+    def _write_device(self, f: _File, stream: str) -> None:
+        info = {k: v if isinstance(v, str) else json.dumps(v, default=str)
+                for k, v in self.devices[stream].items()}
+        f.writer.add_metadata(f"sensekit.device.{stream}", info)
+
+    def _register(self, f: _File, packet: Packet, key: tuple[str, str]) -> int:
+        codec = codec_for_packet(packet, wall_offset_ns=self.wall_offset_ns)
+        schema_id = f.writer.register_schema(codec.schema_name, codec.schema_encoding,
+                                             codec.schema_data)
+        chan_meta = {"sensekit.modality": packet.modality}
+        channel = f.writer.register_channel(packet.stream, codec.message_encoding, schema_id,
+                                            chan_meta)
+        f.writer.add_metadata("sensekit.channel", {
+            "channel_id": str(channel), "topic": packet.stream,
+            "message_encoding": codec.message_encoding, "schema_name": codec.schema_name,
+            "schema_encoding": codec.schema_encoding, "schema_data": codec.schema_data.decode(),
+            "metadata": json.dumps(chan_meta)})
+        f.channels[key] = channel
+        self._codecs[key] = codec
+        return int(channel)
+
+    def _flush(self, f: _File) -> None:
+        f.writer.flush()
+        if self.fsync:
+            os.fsync(f.stream.fileno())
+        self._chunk_started_ns = None
+
+    def _finish(self, f: _File) -> None:
+        summary = {s: json.dumps(t.__dict__) for s, t in self.tally.items()}
+        f.writer.add_metadata("sensekit.summary", summary)
+        f.writer.finish()
+        f.stream.flush()
+        if self.fsync:
+            os.fsync(f.stream.fileno())
+        f.stream.close()
+        self._chunk_started_ns = None
+
+    def _stop(self, exc: OSError, raise_: bool = True) -> None:
+        path = self._file.path if self._file else self.base
+        why = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        self.stopped = f"{why} while writing {path}"
+        log.error("recording stopped: %s", self.stopped)
+        if self._file is not None:
+            with contextlib.suppress(OSError):  # what is on disk is what the reader recovers
+                self._file.stream.close()
+        self._file = None
+        if raise_:
+            raise RecordingStopped(
+                f"recording stopped: {why} while writing {path}; the file is readable up to "
+                f"its last complete chunk. Hint: free space, then 'sensekit log repair {path}'"
+            ) from exc
+
+
+def _shape_key(packet: Packet) -> str:
+    if packet.modality in ("gps", "camera"):
+        return packet.modality
+    return ";".join(f"{k}:{v.dtype.str}{v.shape[1:]}" for k, v in packet.fields.items())

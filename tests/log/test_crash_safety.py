@@ -1,0 +1,230 @@
+"""Cut, zero-filled, killed, damaged and disk-full recordings."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+from log_helpers import MS, imu_packet
+from mcap.reader import make_reader
+
+import sensekit.log as sklog
+from sensekit.clock import FakeClock
+from sensekit.errors import LogFormatError, SampleDropped
+from sensekit.log.recorder import Recorder, RecordingStopped
+
+
+def small_recording(path: Path, clock: FakeClock, packets: int = 12) -> list[int]:
+    """A file with one chunk per packet; returns the file size after each flush."""
+    sizes = []
+    with Recorder(path, clock=clock, flush_s=1e9) as rec:
+        for i in range(packets):
+            rec.write(imu_packet(i * 20 * MS, 20))
+            rec.flush()
+            sizes.append(path.stat().st_size)
+    return sizes
+
+
+def samples(path: Path, **kw: bool) -> int:
+    with sklog.open(path, **kw) as log:
+        return sum(len(p) for p in log.packets())
+
+
+def test_cut_at_every_byte_reads_up_to_last_complete_chunk(tmp_path: Path,
+                                                           clock: FakeClock) -> None:
+    src = tmp_path / "full.mcap"
+    flushed = small_recording(src, clock)
+    data = src.read_bytes()
+    cut = tmp_path / "cut.mcap"
+    for size in range(8, len(data), 7):
+        cut.write_bytes(data[:size])
+        complete = sum(1 for s in flushed if s <= size)
+        got = samples(cut)
+        # Every chunk that was flushed before the cut is readable, nothing more is invented.
+        assert got >= 20 * (complete - 1), size
+        assert got <= 20 * len(flushed)
+
+
+def test_zero_filled_tail_is_read_up_to_the_zeros(tmp_path: Path, clock: FakeClock) -> None:
+    src = tmp_path / "z.mcap"
+    flushed = small_recording(src, clock)
+    data = src.read_bytes()[:flushed[7] + 50]
+    src.write_bytes(data + bytes(64 * 1024))
+    with sklog.open(src) as log:
+        assert log.truncated_at == flushed[7] and not log.indexed
+        assert sum(len(p) for p in log.packets()) == 8 * 20
+    with pytest.raises(Exception), open(src, "rb") as fh:  # noqa: B017
+        list(make_reader(fh).iter_messages())  # the mcap package gives up on such files
+
+
+def test_repair_rewrites_a_valid_indexed_file(tmp_path: Path, clock: FakeClock) -> None:
+    from sensekit.log.repair import repair
+
+    src = tmp_path / "cutoff.mcap"
+    flushed = small_recording(src, clock)
+    src.write_bytes(src.read_bytes()[:flushed[5] + 100] + bytes(4096))
+    out = repair(src)
+    assert out.path == tmp_path / "cutoff.repaired.mcap" and out.messages == 6
+    with open(out.path, "rb") as fh:
+        reader = make_reader(fh)
+        assert reader.get_summary() is not None
+        assert sum(1 for _ in reader.iter_messages()) == 6
+    with sklog.open(out.path) as log:
+        assert log.indexed and len(log.read("imu")) == 120
+
+
+def test_corrupt_chunk_names_file_and_offset_or_is_skipped(tmp_path: Path,
+                                                           clock: FakeClock) -> None:
+    src = tmp_path / "bad.mcap"
+    small_recording(src, clock)
+    with sklog.open(src) as log:
+        victim = log.layout.chunks[4]
+    data = bytearray(src.read_bytes())
+    mid = victim.data_offset + victim.data_len // 2
+    data[mid:mid + 16] = b"\xff" * 16
+    src.write_bytes(bytes(data))
+    with pytest.raises(LogFormatError, match=rf"bad\.mcap.*byte {victim.offset}"):
+        samples(src)
+    with pytest.warns(SampleDropped, match="1 messages lost"), sklog.open(
+            src, skip_corrupt=True) as log:
+        assert sum(len(p) for p in log.packets()) == 11 * 20
+        assert log.lost_messages == 1 and log.corrupt_chunks == [victim.offset]
+
+
+def test_damaged_record_header_is_resynced(tmp_path: Path, clock: FakeClock) -> None:
+    src = tmp_path / "hdr.mcap"
+    small_recording(src, clock)
+    with sklog.open(src) as log:
+        victim = log.layout.chunks[3]
+    data = bytearray(src.read_bytes())
+    data[victim.offset + 1:victim.offset + 9] = (2**40).to_bytes(8, "little")
+    src.write_bytes(bytes(data[:-200]))  # also drop the footer, forcing a sequential scan
+    with pytest.raises(LogFormatError, match=f"byte {victim.offset}"):
+        sklog.open(src)
+    with pytest.warns(SampleDropped), sklog.open(src, skip_corrupt=True) as log:
+        got = sum(len(p) for p in log.packets())
+    assert 10 * 20 <= got <= 11 * 20
+
+
+def test_not_an_mcap_file(tmp_path: Path) -> None:
+    path = tmp_path / "Accelerometer.csv"
+    path.write_text("time,seconds_elapsed,z,y,x\n")
+    with pytest.raises(LogFormatError, match=r"Accelerometer\.csv is not an MCAP file.*byte 0"):
+        sklog.open(path)
+
+
+class _FullDisk:
+    """A file that fails with ENOSPC once ``limit`` bytes were written."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.fh: BinaryIO = open(path, "wb")  # noqa: SIM115
+        self.limit = limit
+
+    def write(self, data: bytes) -> int:
+        if self.fh.tell() + len(data) > self.limit:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.fh.write(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.fh, name)
+
+
+def test_full_disk_stops_cleanly_and_file_stays_readable(tmp_path: Path,
+                                                         clock: FakeClock) -> None:
+    path = tmp_path / "full.mcap"
+    rec = Recorder(path, clock=clock, flush_s=0.2,
+                   opener=lambda p: _FullDisk(p, 60_000))  # type: ignore[arg-type,return-value]
+    with pytest.raises(RecordingStopped, match=r"disk full while writing .*full\.mcap"):
+        for i in range(1000):
+            rec.write(imu_packet(i * 100 * MS, 100))
+            clock.advance(0.1)
+    rec.write(imu_packet(10**12, 100))
+    rec.close()
+    assert rec.dropped == 100
+    got = samples(path)
+    assert got > 0 and got % 100 == 0 and got <= rec.samples
+
+
+def test_memory_stays_bounded(tmp_path: Path, clock: FakeClock) -> None:
+    def peak(seconds: int) -> int:
+        rec = Recorder(tmp_path / f"m{seconds}.mcap", clock=clock, flush_s=1.0, fsync=False)
+        packet = imu_packet(0, 1000)
+        tracemalloc.start()
+        for i in range(seconds):
+            rec.write(packet.__class__(packet.stream, packet.t_ns + i * 1000 * MS,
+                                       packet.fields, "imu"))
+            clock.advance(1.0)
+        rec.close()
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    short, long = peak(60), peak(600)
+    # Buffered data does not grow with duration; only the chunk index (what makes time-range
+    # reads possible) gains one small entry per chunk, here one per second.
+    per_chunk = (long - short) / (600 - 60)
+    assert per_chunk < 512, per_chunk
+    assert short < 4 << 20
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys, numpy as np
+    from sensekit.log.recorder import Recorder
+    from sensekit.packets import Packet
+    rec = Recorder(sys.argv[1], flush_s=0.02)
+    i = 0
+    while True:
+        t = i * 100_000_000 + np.arange(100, dtype=np.int64) * 1_000_000
+        rec.write(Packet("imu", t, {"accel_mps2": np.ones((100, 3), np.float32)}, "imu"))
+        i += 1
+        if i % 5 == 0:
+            rec.flush()
+            print(rec.samples, flush=True)
+""")
+
+
+def test_sigkill_mid_write_keeps_everything_flushed(tmp_path: Path) -> None:
+    path = tmp_path / "killed.mcap"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    flushed = 0
+    for line in proc.stdout:
+        flushed = int(line)
+        if flushed >= 20_000:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sklog.open(path) as log:
+        assert not log.indexed
+        got = len(log.read("imu"))
+    assert got >= flushed
+
+
+def test_sigterm_closes_the_file_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "term.mcap"
+    script = KILL_SCRIPT.replace(
+        "rec = Recorder(sys.argv[1], flush_s=0.02)",
+        "rec = Recorder(sys.argv[1], flush_s=0.02)\n"
+        "from sensekit.log.record import stop_on_signals\n"
+        "stop = stop_on_signals()").replace("while True:", "while not stop.is_set():") + (
+        "rec.close()\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(path)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if int(line) >= 5000:
+            break
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    with sklog.open(path) as log:
+        assert log.indexed and len(log.read("imu")) >= 5000

@@ -1,0 +1,145 @@
+"""Recorder -> reader round trips, metadata, chunking, splitting and time-range reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from log_helpers import MS, audio_packet, camera_packet, gps_packet, imu_packet, light_packet
+from mcap.reader import make_reader
+
+import sensekit.log as sklog
+from sensekit.clock import FakeClock
+from sensekit.log.recorder import Recorder
+
+
+def record_mixed(path: Path, clock: FakeClock, seconds: int = 6, **kw: object) -> None:
+    with Recorder(path, clock=clock, rig_config='[rig]\nname = "t"\n', clock_synced=False,
+                  **kw) as rec:  # type: ignore[arg-type]
+        rec.add_device("imu", {"driver": "mpu6050", "url": "emu://", "accel_range_g": 4})
+        for i in range(seconds * 10):
+            t0 = i * 100 * MS
+            rec.write(imu_packet(t0, 100))
+            rec.write(audio_packet(t0))
+            if i % 10 == 0:
+                rec.write(gps_packet(t0, fix=i != 20))
+                rec.write(light_packet(t0, 250.0 + i))
+                rec.write(camera_packet(t0))
+            clock.advance(0.1)
+
+
+def test_every_stream_round_trips(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "mixed.mcap"
+    record_mixed(path, clock)
+    with sklog.open(path) as log:
+        assert log.indexed and log.truncated_at is None
+        streams = log.streams
+        assert set(streams) == {"imu", "audio", "gps", "light", "camera"}
+        imu = log.read("imu")
+        assert len(imu) == 6000 and streams["imu"].rate_hz == pytest.approx(1000.0)
+        expected = imu_packet(2500 * MS, 100)
+        part = log.read("imu", 2500 * MS, 2600 * MS)
+        np.testing.assert_array_equal(part.t_ns, expected.t_ns)
+        np.testing.assert_array_equal(part["accel_mps2"], expected["accel_mps2"])
+        audio = log.read("audio")
+        assert len(audio) == 60 * 1600 and audio["pcm"].dtype == np.int16
+        np.testing.assert_array_equal(audio["pcm"][:1600], audio_packet(0)["pcm"])
+        np.testing.assert_array_equal(audio.t_ns[:1600], audio_packet(0).t_ns)
+        gps = log.read("gps")
+        assert gps["lat_deg"][0] == 52.52 and np.isnan(gps["lat_deg"][2])
+        assert gps["mode"].tolist() == [3, 3, 1, 3, 3, 3]
+        cam = log.read("camera")
+        assert cam["image"].shape == (6, 48, 64, 3)
+        diff = np.abs(cam["image"][0].astype(int) - camera_packet(0)["image"][0])
+        assert diff.mean() < 3  # JPEG at quality 85
+        light = log.read("light")
+        assert light["lux"].tolist() == [250.0, 260.0, 270.0, 280.0, 290.0, 300.0]
+
+
+def test_file_states_schemas_metadata_and_rig(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "m.mcap"
+    record_mixed(path, clock, seconds=2)
+    with open(path, "rb") as fh:
+        reader = make_reader(fh)
+        summary = reader.get_summary()
+        assert summary is not None
+        schemas = {s.name for s in summary.schemas.values()}
+        assert {"foxglove.LocationFix", "foxglove.CompressedImage", "foxglove.RawAudio",
+                "sensekit.Packet.imu", "sensekit.Packet.light"} <= schemas
+        imu_schema = next(s for s in summary.schemas.values() if s.name == "sensekit.Packet.imu")
+        fields = json.loads(imu_schema.data)["fields"]
+        assert [(f["name"], f["unit"]) for f in fields] == [("accel_mps2", "m/s^2"),
+                                                             ("gyro_rads", "rad/s")]
+        assert all(c.compression == "lz4" for c in summary.chunk_indexes)
+    with sklog.open(path) as log:
+        assert log.clock_synchronized == "false"
+        assert abs(log.wall_offset_ns) > 0
+        assert log.devices()["imu"]["driver"] == "mpu6050"
+        assert log.attachment("rig.toml").startswith(b"[rig]")
+
+
+def test_flush_interval_closes_chunks_by_time(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "f.mcap"
+    with Recorder(path, clock=clock, flush_s=0.5) as rec:
+        for i in range(40):  # 4 s of IMU in 100 ms packets, far below 1 MiB
+            rec.write(imu_packet(i * 100 * MS, 100))
+            clock.advance(0.1)
+    with sklog.open(path) as log:
+        assert 7 <= len(log.layout.chunks) <= 9
+        assert all(c.end_ns - c.start_ns <= 600 * MS for c in log.layout.chunks)
+
+
+def test_split_by_time_writes_readable_parts(tmp_path: Path, clock: FakeClock) -> None:
+    rec = Recorder(tmp_path / "long.mcap", clock=clock, split_s=2.0)
+    for i in range(50):
+        rec.write(imu_packet(i * 100 * MS, 100))
+        clock.advance(0.1)
+    rec.close()
+    assert [p.name for p in rec.paths] == [f"long-{k:04d}.mcap" for k in range(3)]
+    counts = []
+    for p in rec.paths:
+        with sklog.open(p) as log:
+            counts.append(len(log.read("imu")))
+    assert sum(counts) == 5000 and counts[0] == 2000
+
+
+def test_time_range_reads_only_overlapping_chunks(tmp_path: Path, clock: FakeClock,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "r.mcap"
+    with Recorder(path, clock=clock, flush_s=1.0) as rec:
+        for i in range(300):
+            rec.write(imu_packet(i * 100 * MS, 100))
+            clock.advance(0.1)
+    import sensekit.log.reader as reader_mod
+
+    loaded: list[int] = []
+    real = reader_mod.split_chunk
+
+    def spy(*args: object) -> object:
+        loaded.append(args[2].offset)  # type: ignore[attr-defined]
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_mod, "split_chunk", spy)
+    with sklog.open(path) as log:
+        part = log.read("imu", 20_000 * MS, 21_000 * MS)
+        assert len(part) == 1000 and part.t_ns[0] == 20_000 * MS
+        assert len(loaded) < len(log.layout.chunks) // 3
+
+
+def test_reader_reads_other_tools_files(tmp_path: Path) -> None:
+    """A plain mcap-package file with a chunk index and json messages still lists its chunks."""
+    from mcap.writer import Writer
+
+    path = tmp_path / "other.mcap"
+    with open(path, "wb") as fh:
+        w = Writer(fh)
+        w.start()
+        sid = w.register_schema("x", "jsonschema", b"{}")
+        cid = w.register_channel("/x", "json", sid)
+        for i in range(10):
+            w.add_message(cid, i, b"{}", i)
+        w.finish()
+    with sklog.open(path) as log:
+        assert log.indexed and len(log.layout.chunks) == 1
