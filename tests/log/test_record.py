@@ -1,0 +1,38 @@
+"""Recording from the hub."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from log_helpers import MS, gps_packet, imu_packet
+
+import sensekit.log as sklog
+from sensekit.clock import FakeClock
+from sensekit.hub import Hub
+from sensekit.log.record import record_subscription
+from sensekit.log.recorder import Recorder
+
+
+def test_recorder_writes_what_the_hub_publishes(tmp_path: Path, clock: FakeClock) -> None:
+    hub = Hub()
+    sub = hub.subscribe("imu", "gps", name="recorder")
+    stop = threading.Event()
+    for i in range(20):
+        hub.publish(imu_packet(i * 100 * MS, 100))
+        if i % 10 == 0:
+            hub.publish(gps_packet(i * 100 * MS))
+    rec = Recorder(tmp_path / "hub.mcap", clock=clock)
+    calls = []
+
+    def on_packet(packet: object) -> None:
+        calls.append(packet)
+        if len(calls) == 22:
+            stop.set()
+
+    record_subscription(rec, sub, duration_s=None, stop=stop, clock=clock, on_packet=on_packet)
+    rec.close()
+    hub.close()
+    with sklog.open(tmp_path / "hub.mcap") as log:
+        assert len(log.read("imu")) == 2000 and len(log.read("gps")) == 2
+    assert rec.dropped == 0
