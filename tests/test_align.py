@@ -51,7 +51,7 @@ def reference(streams: dict[str, Packet], specs: dict[str, StreamSpec], window_s
     out = []
     for k in range((min(times) - win) // hop + 1, max(times) // hop + 1):
         start = k * hop
-        win: dict[str, Any] = {"index": k, "t_ns": {}, "v": {}, "collisions": {}}
+        row: dict[str, Any] = {"index": k, "t_ns": {}, "v": {}, "collisions": {}}
         for name, rows in clean.items():
             n = specs[name].slots(win)
             t_ns, v, coll = [NO_TIME] * n, [None] * n, 0
@@ -62,9 +62,9 @@ def reference(streams: dict[str, Packet], specs: dict[str, StreamSpec], window_s
                         t_ns[slot], v[slot] = t, val
                     else:
                         coll += 1
-            win["t_ns"][name], win["v"][name], win["collisions"][name] = t_ns, v, coll
-        if any(t != NO_TIME for ts in win["t_ns"].values() for t in ts):
-            out.append(win)
+            row["t_ns"][name], row["v"][name], row["collisions"][name] = t_ns, v, coll
+        if any(t != NO_TIME for ts in row["t_ns"].values() for t in ts):
+            out.append(row)
     return out
 
 
