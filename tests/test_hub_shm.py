@@ -1,0 +1,285 @@
+"""Shared-memory rings: zero-copy views across processes, seqlock, exact loss, segment lifecycle."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import uuid
+import warnings
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sensekit._shm import SHM_DIR, sweep_stale
+from sensekit.errors import ConfigError, SampleDropped, SensekitError
+from sensekit.hub import Hub, SharedRing, connect
+from sensekit.packets import Packet
+
+pytestmark = pytest.mark.skipif(not os.path.isdir(SHM_DIR), reason="needs Linux /dev/shm")
+
+
+@pytest.fixture
+def name() -> Iterator[str]:
+    """A unique segment name; fails the test if the segment outlives it."""
+    base = f"sktest-{uuid.uuid4().hex[:10]}"
+    yield base
+    left = [n for n in os.listdir(SHM_DIR) if n.startswith(base)]
+    for n in left:
+        os.unlink(os.path.join(SHM_DIR, n))
+    assert left == [], f"segments leaked: {left}"
+
+
+def imu(n: int, start: int = 0) -> Packet:
+    t = np.arange(start, start + n, dtype=np.int64)
+    accel = np.arange(3 * n, dtype=np.float32).reshape(n, 3) + start
+    return Packet("imu", t, {"accel_mps2": accel, "temp_c": np.full(n, 25.5, np.float32)},
+                  "imu", {"fifo_level": n})
+
+
+def test_packets_cross_as_read_only_views_with_fields_modality_and_meta(name: str) -> None:
+    with SharedRing.create(name, 4096, 4, info={"stream": "imu"}) as ring, \
+            SharedRing.attach(name) as other:
+        reader = other.reader("test")
+        sent = imu(5, 100)
+        ring.write(sent)
+        [got] = reader.read()
+        assert (got.stream, got.modality, dict(got.meta)) == ("imu", "imu", {"fifo_level": 5})
+        np.testing.assert_array_equal(got.t_ns, sent.t_ns)
+        np.testing.assert_array_equal(got["accel_mps2"], sent["accel_mps2"])
+        assert got["accel_mps2"].dtype == np.float32 and got["temp_c"].shape == (5,)
+        assert not got["accel_mps2"].flags.writeable and not got["accel_mps2"].flags.owndata
+        assert reader.validate(got)
+        assert other.info == {"stream": "imu"} and not other.owner
+        del got
+
+
+def test_segment_is_owner_only_and_unlinked_by_its_owner(name: str) -> None:
+    ring = SharedRing.create(name, 4096, 2)
+    assert os.stat(os.path.join(SHM_DIR, name)).st_mode & 0o777 == 0o600
+    reader = SharedRing.attach(name)
+    reader.close()
+    assert os.path.exists(os.path.join(SHM_DIR, name))  # a reader never unlinks
+    with pytest.raises(SensekitError, match="only its producer"):
+        SharedRing.attach(name).write(imu(1))
+    ring.close()
+    assert not os.path.exists(os.path.join(SHM_DIR, name))
+
+
+def test_a_live_owners_name_cannot_be_taken(name: str) -> None:
+    with SharedRing.create(name, 4096, 2), \
+            pytest.raises(ConfigError, match=f"process {os.getpid()}"):
+        SharedRing.create(name, 4096, 2)
+
+
+def test_attaching_a_missing_ring_says_what_to_do(name: str) -> None:
+    with pytest.raises(FileNotFoundError, match="start its producer first"):
+        SharedRing.attach(name)
+
+
+def test_reader_that_falls_behind_counts_lost_samples_exactly(name: str) -> None:
+    with SharedRing.create(name, 4096, 4) as ring, SharedRing.attach(name) as other:
+        reader = other.reader()
+        for n in range(1, 11):  # 1..10 samples
+            ring.write(imu(n))
+        got = reader.read()
+        # slots - 1 are readable (the oldest slot may be mid-write); 1..7 are lost
+        assert [len(p) for p in got] == [8, 9, 10]
+        assert reader.lost == sum(range(1, 8))
+        ring.write(imu(2))
+        assert [len(p) for p in reader.read()] == [2] and reader.lost == 28
+
+
+def test_overwritten_view_is_detected_and_copies_stay_good(name: str) -> None:
+    with SharedRing.create(name, 4096, 4) as ring, SharedRing.attach(name) as other:
+        views, copies = other.reader(), other.reader()
+        ring.write(imu(3, 7))
+        [view], [copy] = views.read(), copies.read(copy=True)
+        for i in range(4):  # wraps round: the slot holding them is rewritten
+            ring.write(imu(3, 1000 + i))
+        assert view["accel_mps2"][0, 0] != 7.0  # the view shows other data now...
+        assert not views.validate(view)  # ...and the seqlock says so
+        assert views.lost == 3
+        assert copy["accel_mps2"][0, 0] == 7.0 and copy["accel_mps2"].flags.owndata
+        assert copies.lost == 0
+        with pytest.raises(ValueError, match="already validated"):
+            views.validate(view)
+        del view
+
+
+def test_large_packets_are_split_and_oversized_samples_refused(name: str) -> None:
+    with SharedRing.create(name, 1024, 8) as ring, SharedRing.attach(name) as other:
+        reader = other.reader()
+        assert ring.write(imu(100)) > 1
+        got = reader.read(copy=True)
+        np.testing.assert_array_equal(np.concatenate([p.t_ns for p in got]), np.arange(100))
+        huge = Packet("camera", np.zeros(1, np.int64),
+                      {"image": np.zeros((1, 32, 32, 3), np.uint8)}, "camera")
+        with pytest.raises(ConfigError, match="larger slot_bytes"):
+            ring.write(huge)
+
+
+def test_reader_settles_losses_when_the_producer_closes(name: str) -> None:
+    ring = SharedRing.create(name, 4096, 4)
+    other = SharedRing.attach(name)
+    reader = other.reader()
+    ring.write(imu(2))
+    [held] = reader.read()
+    for _ in range(6):
+        ring.write(imu(5))
+    ring.close()
+    assert not reader.validate(held)
+    assert [len(p) for p in reader.read()] == [5, 5, 5]
+    assert reader.lost == 2 + 3 * 5 and other.producer_closed
+    del held
+    other.close()
+
+
+CONSUMER = """
+import sys, zlib
+from sensekit.hub_shm import SharedRing
+ring = SharedRing.attach(sys.argv[1])
+reader = ring.reader(from_oldest=True)
+print(sum(zlib.crc32(p["accel_mps2"].tobytes()) for p in reader.read(copy=True)))
+ring.close()
+# Let this interpreter's resource tracker (if one was started) finish now: without the
+# workaround it unlinks the segment, and would do so only after we had looked.
+import os
+from multiprocessing import resource_tracker
+tracker = resource_tracker._resource_tracker
+if tracker._pid is not None:
+    os.close(tracker._fd)
+    os.waitpid(tracker._pid, 0)
+"""
+
+
+def test_a_consumer_process_exiting_leaves_the_segment(name: str) -> None:
+    """CPython gh-82300: before 3.13 an attaching process's resource tracker unlinks the segment
+    when that process exits. A consumer here is an unrelated interpreter with its own tracker."""
+    with SharedRing.create(name, 4096, 4) as ring:
+        sent = [imu(3, i) for i in range(2)]
+        for p in sent:
+            ring.write(p)
+        for _ in range(2):
+            out = subprocess.run([sys.executable, "-c", CONSUMER, name], capture_output=True,
+                                 text=True, timeout=60, check=True)
+            assert int(out.stdout) == sum(zlib.crc32(p["accel_mps2"].tobytes()) for p in sent)
+            assert "leaked" not in out.stderr
+            assert os.path.exists(os.path.join(SHM_DIR, name))
+        ring.write(imu(1))  # still the producer's live ring
+
+
+PRODUCER = """
+import sys, time, numpy as np
+from sensekit.hub_shm import SharedRing
+from sensekit.packets import Packet
+ring = SharedRing.create(sys.argv[1], 4096, 4)
+ring.write(Packet("x", np.arange(3, dtype=np.int64), {}))
+print("ready", flush=True)
+if sys.argv[2] == "hang":
+    time.sleep(60)
+"""
+
+
+def start_producer(name: str, mode: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", PRODUCER, name, mode],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_producer_exit_without_close_unlinks_its_segment(name: str) -> None:
+    proc = start_producer(name, "exit")
+    assert proc.wait(60) == 0
+    assert not os.path.exists(os.path.join(SHM_DIR, name))
+
+
+def test_segment_of_a_killed_producer_is_swept_or_replaced(name: str) -> None:
+    for fix in ("sweep", "create"):
+        proc = start_producer(name, "hang")
+        reader = SharedRing.attach(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(60)
+        # SIGKILL runs no code: the segment survives its owner until someone sweeps it
+        assert os.path.exists(os.path.join(SHM_DIR, name))
+        assert reader.owner_pid == proc.pid and not reader.producer_closed
+        reader.close()
+        if fix == "sweep":
+            assert sweep_stale(name) == [name]
+            assert not os.path.exists(os.path.join(SHM_DIR, name))
+        else:
+            with SharedRing.create(name, 4096, 2) as ring:  # replaces the stale one
+                assert ring.owner_pid == os.getpid() and ring.head == 0
+
+
+def hub_consumer(hub_name: str, role: str, ready: Any, holding: Any, overwritten: Any,
+                 results: Any) -> None:
+    """Checksum every frame read from another process; the slow one sits on a view."""
+    warnings.simplefilter("ignore", SampleDropped)
+    sub = connect(hub_name, "camera", name=role, timeout_s=30)
+    ready.set()
+    good = bad = invalid = samples = 0
+    ring = sub._readers["camera"].ring
+    while True:
+        finished = ring.producer_closed  # read before the poll, so that poll drains the rest
+        packets = sub.poll(timeout_s=0.05)
+        if role == "slow" and packets and not holding.is_set():
+            holding.set()
+            overwritten.wait(30)  # the producer laps the ring while these views are held
+        for packet in packets:
+            crc = zlib.crc32(packet["image"].tobytes())
+            if not sub.validate(packet):
+                invalid += 1
+                continue
+            good, bad = good + (crc == packet.meta["crc"]), bad + (crc != packet.meta["crc"])
+            samples += len(packet)
+        del packets
+        if finished:
+            break
+    results.put((role, samples, bad, invalid, sub.lost["camera"]))
+    sub.close()
+
+
+def test_processes_checksum_every_frame_with_slow_and_fast_readers(name: str) -> None:
+    ctx = mp.get_context("spawn")
+    rng = np.random.default_rng(2)
+    ready = [ctx.Event() for _ in range(3)]
+    holding, overwritten, results = ctx.Event(), ctx.Event(), ctx.Queue()
+    hub = Hub(shared=name, shared_slots=8)
+    hub.publish(Packet("camera", np.zeros(1, np.int64),
+                       {"image": np.zeros((1, 16, 16, 3), np.uint8)}, "camera", {"crc": 0}))
+    procs = [ctx.Process(target=hub_consumer, args=(name, role, ev, holding, overwritten,
+                                                    results))
+             for role, ev in zip(("fast1", "fast2", "slow"), ready, strict=True)]
+    for p in procs:
+        p.start()
+    total = 0
+    try:
+        assert all(ev.wait(60) for ev in ready)
+        for i in range(300):
+            if i == 20:
+                assert holding.wait(60)
+            if i == 20 + 8:
+                overwritten.set()
+            image = rng.integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+            hub.publish(Packet("camera", np.array([2 * i, 2 * i + 1], np.int64),
+                               {"image": image}, "camera", {"crc": zlib.crc32(image.tobytes())}))
+            total += 2
+    finally:
+        overwritten.set()
+        hub.close()
+        got = {}
+        for _ in procs:
+            role, samples, bad, invalid, lost = results.get(timeout=60)
+            got[role] = (samples, bad, invalid, lost)
+        for p in procs:
+            p.join(30)
+    for samples, bad, _invalid, lost in got.values():
+        assert bad == 0  # no torn frame ever passed validation
+        assert samples + lost == total  # every frame either checked or counted as lost
+    assert got["slow"][2] >= 1 and got["slow"][3] > 0  # it held views that were overwritten
