@@ -182,6 +182,7 @@ class _Stream:
         self.pending: list[tuple[I64, dict[str, Array]]] = []
         self.t: I64 = np.empty(0, np.int64)
         self.fields: dict[str, Array] = {}
+        self.rows: I64 | None = None
         self.wm: int | None = None
         self.t_min: int | None = None
         self.last_final: int | None = None
@@ -236,20 +237,30 @@ class _Stream:
         """Merge pending packets into the sorted buffer; drop and count duplicates."""
         if not self.pending:
             return
-        t = np.concatenate([self.t, *(p[0] for p in self.pending)])
-        cols = {k: np.concatenate([v, *(p[1][k] for p in self.pending)])
-                for k, v in self.fields.items()}
+        self._materialise()
+        chunks = ([(self.t, self.fields)] if len(self.t) else []) + self.pending
         self.pending = []
+        t, cols = chunks[0]
+        if len(chunks) > 1:
+            t = np.concatenate([c[0] for c in chunks])
+            cols = {k: np.concatenate([c[1][k] for c in chunks]) for k in self.fields}
+        rows = None  # fields stay in arrival order; rows[i] is sorted sample i's row
         if len(t) > 1 and bool(np.any(t[1:] < t[:-1])):
-            order = np.argsort(t, kind="stable")  # stable: the first to arrive comes first
-            t, cols = t[order], {k: v[order] for k, v in cols.items()}
+            rows = np.argsort(t, kind="stable")  # stable: the first to arrive comes first
+            t = t[rows]
         if len(t) > 1:
             dup = t[1:] == t[:-1]
             if dup.any():
                 keep = np.concatenate(([True], ~dup))
                 self.stats.duplicates += int(np.count_nonzero(dup))
-                t, cols = t[keep], {k: v[keep] for k, v in cols.items()}
-        self.t, self.fields = t, cols
+                t = t[keep]
+                rows = np.flatnonzero(keep) if rows is None else rows[keep]
+        self.t, self.fields, self.rows = t, dict(cols), rows
+
+    def _materialise(self) -> None:
+        if self.rows is not None:
+            self.fields = {k: v[self.rows] for k, v in self.fields.items()}
+            self.rows = None
 
     def finalize(self, before: int) -> None:
         """Count gaps among the samples older than ``before`` and drop them."""
@@ -264,8 +275,10 @@ class _Stream:
                 self.stats.longest_gap_ns = max(self.stats.longest_gap_ns, int(long.max()))
             self.last_final = int(self.t[i - 1])
             # Copies, so that the dropped samples' memory is released.
+            keep = slice(i, None) if self.rows is None else self.rows[i:]
             self.t = self.t[i:].copy()
-            self.fields = {k: v[i:].copy() for k, v in self.fields.items()}
+            self.fields = {k: v[keep].copy() for k, v in self.fields.items()}
+            self.rows = None
 
     def first_at_or_after(self, t: int) -> int | None:
         i = int(np.searchsorted(self.t, t))
@@ -314,10 +327,11 @@ def _place(st: _Stream, grid: _Grid, ka: int, m: int) -> _Placed:
     mask[dst] = True
     t = np.full(total, NO_TIME, np.int64)
     t[dst] = st.t[src_kept]
+    rows = src_kept if st.rows is None else st.rows[src_kept]
     fields = {}
     for name, col in st.fields.items():
         out = np.zeros((total, *col.shape[1:]), col.dtype)
-        out[dst] = col[src_kept]
+        out[dst] = col[rows]
         fields[name] = out
     for a in (t, mask, *fields.values()):
         a.flags.writeable = False
