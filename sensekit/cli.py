@@ -19,6 +19,8 @@ from .errors import SensekitError
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("sensekit.bench.cli", "run a benchmark against its peer library"),
+    "gps": ("sensekit.drivers.gps.cli", "decode captured NMEA logs into fixes"),
+    "power": ("sensekit.power.cli", "measure a workload's energy with a power meter; reports"),
 }
 
 

@@ -48,9 +48,10 @@ def decode_capture(data: bytes, date: _dt.date | None = None,
     reader = NmeaReader(comments=True)
     assembler = EpochAssembler(date=date or header_date(data))
     fixes: list[Fix] = []
+    if data[-1:] not in (b"\n", b""):
+        data += b"\n"
     for start in range(0, len(data), chunk):
-        fixes += assembler.push_all(reader.feed(data[start:start + chunk]))
-    fixes += assembler.push_all(reader.feed(b"\n")) if data[-1:] not in (b"\n", b"") else []
+        fixes += assembler.push_bodies(*reader.feed_bodies(data[start:start + chunk]))
     fixes += assembler.flush()
     return DecodedCapture(fixes, reader.stats, assembler.stats)
 
@@ -68,7 +69,7 @@ def read_capture(path: str | Path, date: _dt.date | None = None) -> DecodedCaptu
         raise ConfigError(f"cannot read NMEA capture {path}: {exc.strerror or exc}. "
                           "Hint: check the path") from exc
     decoded = decode_capture(data, date)
-    if data and decoded.reader.read == 0:
-        raise LogFormatError(f"{path}: no NMEA sentence in {len(data)} bytes "
+    if data and decoded.reader.accepted == 0:
+        raise LogFormatError(f"{path}: no NMEA sentence with a good checksum in {len(data)} bytes "
                              "(is it a binary capture?)")
     return decoded

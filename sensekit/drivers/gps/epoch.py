@@ -20,7 +20,6 @@ import datetime as _dt
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from .fields import (
     DAY_NS,
@@ -33,27 +32,12 @@ from .fields import (
     tod_ns,
 )
 from .nmea import Sentence
+from .sky import SatView, satellites
 
 __all__ = ["UTC_UNKNOWN", "EpochAssembler", "EpochStats", "Fix", "SatView"]
 
 #: ``utc_ns`` of a fix whose date (or time) is not known.
 UTC_UNKNOWN = -(2**63)
-
-#: u-blox gnssId numbering: 0 GPS, 1 SBAS, 2 Galileo, 3 BeiDou, 5 QZSS, 6 GLONASS.
-_TALKER_GNSS = {b"GP": 0, b"GL": 6, b"GA": 2, b"GB": 3, b"BD": 3, b"GQ": 5, b"QZ": 5}
-#: NMEA 4.10 GSA system id -> gnssId.
-_SYSTEM_GNSS = {b"1": 0, b"2": 6, b"3": 2, b"4": 3, b"5": 5}
-
-
-class SatView(NamedTuple):
-    """One satellite in view. ``gnss`` uses u-blox gnssId numbers; NaN where not given."""
-
-    gnss: int
-    svid: int
-    elevation_deg: float
-    azimuth_deg: float
-    snr_dbhz: float
-    used: bool
 
 
 class Fix:
@@ -68,9 +52,9 @@ class Fix:
         sentences: Sentence types that made this fix (``{"GGA", "RMC"}``).
     """
 
-    __slots__ = ("alt_err_m", "alt_msl_m", "hdop", "lat_deg", "lat_err_m", "lon_deg",
-                 "lon_err_m", "mode", "pdop", "satellites", "sats_used", "sentences",
-                 "speed_mps", "t_ns", "tod_ns", "track_deg", "utc_ns", "vdop")
+    __slots__ = ("_gsa", "_gsv", "_kinds", "_sats", "alt_err_m", "alt_msl_m", "hdop", "lat_deg",
+                 "lat_err_m", "lon_deg", "lon_err_m", "mode", "pdop", "sats_used", "speed_mps",
+                 "t_ns", "tod_ns", "track_deg", "utc_ns", "vdop")
 
     def __init__(self, t_ns: int, tod: int | None) -> None:
         nan = math.nan
@@ -82,8 +66,22 @@ class Fix:
         self.lat_err_m = self.lon_err_m = self.alt_err_m = nan
         self.mode = 0
         self.sats_used = -1
-        self.satellites: list[SatView] = []
-        self.sentences: frozenset[str] = frozenset()
+        self._kinds: set[bytes] = set()
+        self._gsv: list[bytes] = []
+        self._gsa: list[list[bytes]] = []
+        self._sats: list[SatView] | None = None
+
+    @property
+    def sentences(self) -> frozenset[str]:
+        """Sentence types that made this fix (``{"GGA", "RMC"}``)."""
+        return frozenset(k.decode("ascii", "replace") for k in self._kinds)
+
+    @property
+    def satellites(self) -> list[SatView]:
+        """Satellites in view reported in this epoch (decoded on first use)."""
+        if self._sats is None:
+            self._sats = satellites(self._gsv, self._gsa) if self._gsv else []
+        return self._sats
 
     @property
     def has_fix(self) -> bool:
@@ -105,16 +103,16 @@ class Fix:
 
 
 class _Epoch:
-    """Raw field bytes of one cycle, last sentence wins; converted once in :meth:`fix`."""
+    """Raw field bytes of one cycle, last sentence wins; converted once when it closes."""
 
-    __slots__ = ("alt", "date", "ew", "fix_ok", "gsa_mode", "gst", "hdop", "kinds", "lat", "lon",
-                 "ns",
-                 "pdop", "sats", "speed", "speed_scale", "t_ns", "tod", "track", "used",
-                 "used_count", "vdop", "views")
+    __slots__ = ("alt", "date", "ew", "fix_ok", "gsa", "gsa_mode", "gst", "gsv", "hdop", "kinds",
+                 "lat", "lon", "ns", "pdop", "sats", "speed", "speed_scale", "t_ns", "tfield",
+                 "tod", "track", "vdop")
 
-    def __init__(self, t_ns: int, tod: int | None) -> None:
+    def __init__(self, t_ns: int, tod: int | None, tfield: bytes = b"") -> None:
         self.t_ns = t_ns
         self.tod = tod
+        self.tfield = tfield if tod is not None else b""
         self.lat = self.lon = self.ns = self.ew = self.alt = b""
         self.speed = self.track = self.hdop = self.pdop = self.vdop = self.sats = b""
         self.speed_scale = KNOT_MPS
@@ -122,9 +120,8 @@ class _Epoch:
         self.gsa_mode = 0
         self.date: int | None = None
         self.gst: list[bytes] | None = None
-        self.used: set[tuple[int, int]] = set()
-        self.used_count = 0
-        self.views: dict[tuple[int, int], SatView] = {}
+        self.gsa: list[list[bytes]] = []
+        self.gsv: list[bytes] = []
         self.kinds: set[bytes] = set()
 
     def position(self, f: list[bytes], i: int, valid: bool) -> None:
@@ -148,8 +145,9 @@ class EpochStats:
 # -- per-sentence handlers: copy raw fields into the epoch ------------------------------------
 
 def _gga(ep: _Epoch, f: list[bytes]) -> None:
-    ep.position(f, 2, f[6] not in (b"0", b""))
-    if f[6] not in (b"0", b""):
+    valid = f[6] not in (b"0", b"")
+    ep.position(f, 2, valid)
+    if valid:
         if f[9]:
             ep.alt = f[9]
         if f[7]:
@@ -186,11 +184,7 @@ def _gns(ep: _Epoch, f: list[bytes]) -> None:
 def _gsa(ep: _Epoch, f: list[bytes]) -> None:
     if f[2] in (b"1", b"2", b"3"):
         ep.gsa_mode = f[2][0] - 48
-    gnss = _SYSTEM_GNSS.get(f[18], -1) if len(f) > 18 else _TALKER_GNSS.get(f[0][:2], -1)
-    for prn in f[3:15]:
-        if prn:
-            ep.used.add((gnss, int(prn)))
-            ep.used_count += 1
+    ep.gsa.append(f)
     ep.pdop, ep.hdop, ep.vdop = f[15] or ep.pdop, f[16] or ep.hdop, f[17] or ep.vdop
 
 
@@ -198,7 +192,7 @@ def _vtg(ep: _Epoch, f: list[bytes]) -> None:
     if f[2] == b"T":           # NMEA 2.x: value, unit letter pairs
         if len(f) > 9 and f[9] == b"N":
             return
-        track, knots, kmh = f[1], f[5], f[7]
+        track, knots, kmh = f[1], f[5], f[7] if len(f) > 7 else b""
     else:                      # NMEA 1.x: track, magnetic track, knots, km/h
         track, knots, kmh = f[1], f[3], f[4]
     if track:
@@ -218,27 +212,13 @@ def _gst(ep: _Epoch, f: list[bytes]) -> None:
     ep.gst = f
 
 
-def _gsv(ep: _Epoch, f: list[bytes]) -> None:
-    talker = _TALKER_GNSS.get(f[0][:2], 0)
-    end = len(f) - 1 if len(f) % 4 == 1 else len(f)     # NMEA 4.10 appends a signal id
-    for i in range(4, end - 3, 4):
-        if not f[i]:
-            continue
-        prn = int(f[i])
-        gnss = talker
-        if talker == 0 and 33 <= prn <= 64:
-            gnss = 1
-        elif talker == 0 and 65 <= prn <= 96:
-            gnss = 6
-        ep.views[(gnss, prn)] = SatView(gnss, prn, float_or_nan(f[i + 1]),
-                                        float_or_nan(f[i + 2]), float_or_nan(f[i + 3]), False)
-
-
-#: kind -> (index of the UTC time field or 0, minimum field count, handler)
-_HANDLERS: dict[bytes, tuple[int, int, Callable[[_Epoch, list[bytes]], None]]] = {
-    b"GGA": (1, 10, _gga), b"RMC": (1, 10, _rmc), b"GLL": (5, 7, _gll), b"GNS": (1, 10, _gns),
-    b"GSA": (0, 18, _gsa), b"VTG": (0, 5, _vtg), b"ZDA": (1, 5, _zda), b"GST": (1, 9, _gst),
-    b"GSV": (0, 4, _gsv),
+_Handler = Callable[[_Epoch, list[bytes]], None]
+#: ``b"GGA,"`` -> (index of the UTC time field or 0, minimum field count, handler); GSV is
+#: kept unsplit until its satellites are asked for.
+_HANDLERS: dict[bytes, tuple[int, int, _Handler | None]] = {
+    b"GGA,": (1, 10, _gga), b"RMC,": (1, 10, _rmc), b"GLL,": (5, 7, _gll),
+    b"GNS,": (1, 10, _gns), b"GSA,": (0, 18, _gsa), b"VTG,": (0, 5, _vtg),
+    b"ZDA,": (1, 5, _zda), b"GST,": (1, 9, _gst), b"GSV,": (0, 4, None),
 }
 
 
@@ -271,34 +251,57 @@ class EpochAssembler:
 
     def push(self, sentence: Sentence) -> list[Fix]:
         """Fixes completed by ``sentence`` (usually none or one)."""
-        return self.push_all((sentence,))
+        return self.push_bodies([sentence.body], [sentence.t_ns])
 
     def push_all(self, sentences: Iterable[Sentence]) -> list[Fix]:
         """Fixes completed by ``sentences``, in order."""
+        items = list(sentences)
+        return self.push_bodies([s.body for s in items], [s.t_ns for s in items])
+
+    def push_bodies(self, bodies: list[bytes], times: list[int]) -> list[Fix]:
+        """Fixes completed by sentences given as bodies and times (see ``feed_bodies``)."""
         out: list[Fix] = []
         handlers = _HANDLERS
-        for s in sentences:
-            f = s.fields
-            address = f[0]
-            entry = handlers.get(address[2:]) if address[:1] != b"P" else None
-            if entry is None:
-                self._vendor(s)
+        eager = self.eager
+        for body, t in zip(bodies, times, strict=True):
+            entry = handlers.get(body[2:6])
+            if entry is None or body[:1] == b"P":
+                self._vendor(body, t)
                 continue
             where, need, handler = entry
+            if handler is None:
+                ep = self._ep or self._epoch_for(b"", t, out)
+                ep.kinds.add(b"GSV")
+                ep.gsv.append(body)
+                if eager:
+                    self._after(self._gsv_key(body), out)
+                continue
+            f = body.split(b",")
             if len(f) < need:
                 self.stats.short_sentences += 1
                 continue
-            ep = self._epoch_for(f[where] if where else b"", s.t_ns, out)
-            ep.kinds.add(address[2:])
+            current = self._ep
+            if current is None or (where and f[where] != current.tfield):
+                current = self._epoch_for(f[where] if where else b"", t, out)
+            current.kinds.add(body[2:5])
             try:
-                handler(ep, f)
+                handler(current, f)
             except ValueError:
                 self.stats.bad_fields += 1
-            key = address + f[1] if address[2:] == b"GSV" and f[1] == f[2] else address
-            self._last_key = key
-            if self.eager and key == self._ender:
-                self._close(out)
+            if eager:
+                self._after(body[:5], out)
         return out
+
+    @staticmethod
+    def _gsv_key(body: bytes) -> bytes:
+        parts = body.split(b",", 3)
+        return body[:5] + parts[1] if len(parts) > 2 and parts[1] == parts[2] else body[:5]
+
+    def _after(self, key: bytes, out: list[Fix]) -> None:
+        """Remember the last sentence of a cycle; close the epoch on the learned one."""
+        self._last_key = key
+        if key == self._ender:
+            self._close(out)
 
     def flush(self) -> list[Fix]:
         """Close the epoch being built and give out every held fix."""
@@ -309,13 +312,13 @@ class EpochAssembler:
         self._held.clear()
         return out
 
-    def _vendor(self, s: Sentence) -> None:
-        if s.fields[0][:1] == b"P":
+    def _vendor(self, body: bytes, t_ns: int) -> None:
+        if body[:1] == b"P":
             self.stats.vendor += 1
         else:
             self.stats.unknown += 1
         if self.on_vendor is not None:
-            self.on_vendor(s)
+            self.on_vendor(Sentence(body, t_ns))
 
     def _epoch_for(self, time_field: bytes, t_ns: int, out: list[Fix]) -> _Epoch:
         ep = self._ep
@@ -325,16 +328,16 @@ class EpochAssembler:
                 self._ender = None          # the cycle was longer than learned: reopen it
                 ep = self._ep = self._closed
                 return ep
-            ep = self._ep = _Epoch(t_ns, tod)
+            ep = self._ep = _Epoch(t_ns, tod, time_field)
             return ep
         if tod is None or tod == ep.tod:
             return ep
         if ep.tod is None:
-            ep.tod = tod
+            ep.tod, ep.tfield = tod, time_field
             return ep
         self._learn_ender()
         self._close(out)
-        ep = self._ep = _Epoch(t_ns, tod)
+        ep = self._ep = _Epoch(t_ns, tod, time_field)
         return ep
 
     def _learn_ender(self) -> None:
@@ -381,7 +384,7 @@ class EpochAssembler:
 
     def _convert(self, ep: _Epoch) -> Fix:
         fix = Fix(ep.t_ns, ep.tod)
-        fix.sentences = frozenset(k.decode() for k in ep.kinds)
+        fix._kinds = ep.kinds
         try:
             if ep.lat:
                 fix.lat_deg = angle(ep.lat, ep.ns, 90)
@@ -396,16 +399,15 @@ class EpochAssembler:
         fix.pdop = self._dop(ep.pdop)
         fix.vdop = self._dop(ep.vdop)
         sats = self._number(ep.sats)
-        fix.sats_used = int(sats) if not math.isnan(sats) else (ep.used_count or -1)
+        if math.isnan(sats):
+            sats = sum(1 for f in ep.gsa for prn in f[3:15] if prn) or -1
+        fix.sats_used = int(sats)
         fix.mode = self._mode(ep, fix)
         if ep.gst is not None:
             fix.lat_err_m = self._number(ep.gst[6])
             fix.lon_err_m = self._number(ep.gst[7])
             fix.alt_err_m = self._number(ep.gst[8])
-        if ep.views:
-            used = ep.used
-            fix.satellites = [v._replace(used=(v.gnss, v.svid) in used
-                                         or (-1, v.svid) in used) for v in ep.views.values()]
+        fix._gsv, fix._gsa = ep.gsv, ep.gsa
         return fix
 
     @staticmethod

@@ -9,6 +9,7 @@ as the Tripnav TN-200 does with a latitude of 36000.0000 when it has no fix).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 
 __all__ = ["KNOT_MPS", "UNIX_EPOCH_ORDINAL", "angle", "day_number", "float_or_nan", "tod_ns"]
@@ -89,6 +90,7 @@ def day_number(day: int, month: int, year: int) -> int:
     return _dt.date(year, month, day).toordinal() - UNIX_EPOCH_ORDINAL
 
 
+@functools.lru_cache(maxsize=64)
 def rmc_date(text: bytes) -> int | None:
     """Day number of RMC's ``ddmmyy`` (two-digit years below 69 are 20xx); None when empty."""
     if not text:
