@@ -12,6 +12,7 @@ sample count against host time, and bursts are joined so they neither overlap no
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -100,10 +101,17 @@ class RateFitter:
     """Timestamps for samples produced by a device clock and read in bursts.
 
     Model: sample ``k`` (counted from the first sample read) was taken at ``a + b*k`` host
-    nanoseconds. The period ``b`` is the least-squares slope of read time against sample count
-    over the last ``window`` reads, so it follows the device's real clock, not its nominal rate.
-    The offset ``a`` is the lower envelope of ``read_time - b*k_last`` over the same reads: a
-    sample is always taken before it is read, and the read with the least delay bounds it best.
+    nanoseconds. Every read of ``n`` samples at host time ``r`` says "sample ``k_last`` was
+    taken no later than ``r``", so all reads lie on or above the true line. The line is fitted
+    as the support line of the lower convex hull of the last ``window`` reads, taken at the
+    middle of the window (the linear-programming fit of Moon, Skelly and Towsley, "Estimation
+    and removal of clock skew from network delay measurements", INFOCOM 1999): the reads that
+    happened just after a sample pin it down, late reads (a busy reader) do not pull it. So the
+    period ``b`` follows the device's real clock, not its nominal rate, and the offset is
+    bounded by the least delay seen.
+
+    :meth:`anchor` adds the moment sampling (re)started, which bounds the first burst from
+    below as a read bounds it from above.
 
     Consecutive bursts are joined: a new burst starts one period after the previous burst's last
     stamp and slews towards the fitted line, with each step held within [0.5, 1.5] periods, so
@@ -123,27 +131,44 @@ class RateFitter:
         self._last_stamp: int | None = None
         self._origin: int | None = None
 
+    def _line(self) -> tuple[float, float]:
+        """Offset and period ``(a, b)`` of the fitted line (relative to the origin)."""
+        reads = self._reads
+        nominal = self.nominal_period_ns
+        if len(reads) < 2:
+            k, t = reads[-1]
+            return t - nominal * k, nominal
+        hull = _lower_hull(reads)
+        mid = sum(r[0] for r in reads) / len(reads)
+        (k0, t0), (k1, t1) = hull[0], hull[-1]
+        for (ka, ta), (kb, tb) in itertools.pairwise(hull):
+            (k0, t0), (k1, t1) = (ka, ta), (kb, tb)
+            if kb >= mid:
+                break
+        slope = (t1 - t0) / (k1 - k0) if k1 != k0 else nominal
+        # A fit far from nominal means the reads were too few or too bunched to trust.
+        b = min(max(slope, 0.9 * nominal), 1.1 * nominal)
+        if b == slope:
+            return t0 - b * k0, b
+        return min(t - b * k for k, t in reads), b
+
     @property
     def period_ns(self) -> float:
         """The fitted sample period in nanoseconds."""
-        reads = self._reads
-        if len(reads) < 8:
+        if not self._reads:
             return self.nominal_period_ns
-        k = np.fromiter((r[0] for r in reads), np.float64, len(reads))
-        t = np.fromiter((r[1] for r in reads), np.float64, len(reads))
-        k -= k.mean()
-        denom = float(k @ k)
-        if denom <= 0:
-            return self.nominal_period_ns
-        slope = float(k @ (t - t.mean())) / denom
-        # A fit far from nominal means the reads were too few or too bunched to trust.
-        lo, hi = 0.9 * self.nominal_period_ns, 1.1 * self.nominal_period_ns
-        return min(max(slope, lo), hi)
+        return self._line()[1]
 
     @property
     def samples_seen(self) -> int:
         """Samples stamped so far, plus any skipped with :meth:`skip`."""
         return self._count
+
+    def anchor(self, start_ns: int) -> None:
+        """Note that the next sample will be taken after ``start_ns`` (sampling began then)."""
+        if self._origin is None:
+            self._origin = start_ns
+        self._reads.append((self._count - 1, start_ns - self._origin))
 
     def stamp(self, n: int, read_ns: int) -> npt.NDArray[np.int64]:
         """Timestamps for ``n`` new samples, the newest of which was available at ``read_ns``."""
@@ -153,8 +178,7 @@ class RateFitter:
             self._origin = read_ns
         last_index = self._count + n - 1
         self._reads.append((last_index, read_ns - self._origin))
-        b = self.period_ns
-        a = min(t - b * k for k, t in self._reads)
+        a, b = self._line()
         end = self._origin + a + b * last_index
         if self._last_stamp is None:
             stamps = end - b * np.arange(n - 1, -1, -1, dtype=np.float64)
@@ -185,3 +209,18 @@ class RateFitter:
         self._count = 0
         self._last_stamp = None
         self._origin = None
+
+
+def _lower_hull(points: deque[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Lower convex hull of points sorted by their first coordinate (monotone chain)."""
+    hull: list[tuple[int, int]] = []
+    for p in points:
+        while len(hull) >= 2:
+            (ax, ay), (bx, by) = hull[-2], hull[-1]
+            # Drop the middle point when it lies on or above the chord from a to p.
+            if (bx - ax) * (p[1] - ay) - (by - ay) * (p[0] - ax) <= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(p)
+    return hull
