@@ -95,6 +95,7 @@ class EstimateMeter(Meter):
         self.model: PowerModel | None = None
         self._prev: dict[str, tuple[int, int]] = {}
         self._prev_ns = 0
+        self._last_load = 0.0
 
     def _discover(self) -> None:
         if not (self.root / "proc/stat").is_file():
@@ -110,7 +111,9 @@ class EstimateMeter(Meter):
         unknown = "" if found else f" (platform not recognised; {self.platform} figures used)"
         self.note = (f"ESTIMATE, not a measurement: {MODEL_TEXT}; P_idle {idle.power_w:.2f} W, "
                      f"P_busy {busy.power_w:.2f} W from the {self.platform} table{unknown}")
-        self._prev = read_cpu_times(self.root)
+        # Until a clock tick has passed, the load since boot is the best prior.
+        self._prev = {cpu: (0, 0) for cpu in read_cpu_times(self.root)}
+        self._last_load = self.load()
         self._prev_ns = self.clock.now_ns()
 
     @property
@@ -132,11 +135,14 @@ class EstimateMeter(Meter):
         loads = []
         for cpu, (busy, total) in now.items():
             busy0, total0 = self._prev.get(cpu, (busy, total))
-            dt = total - total0
-            util = (busy - busy0) / dt if dt > 0 else 0.0
-            loads.append(min(max(util, 0.0), 1.0) * self._frequency_ratio(cpu))
+            if total > total0:
+                util = min(max((busy - busy0) / (total - total0), 0.0), 1.0)
+                loads.append(util * self._frequency_ratio(cpu))
+        if not loads:  # no clock tick since the previous reading: nothing new to say
+            return self._last_load
         self._prev = now
-        return float(np.mean(loads)) if loads else 0.0
+        self._last_load = float(np.mean(loads))
+        return self._last_load
 
     def _sample(self) -> RailReading:
         assert self.model is not None

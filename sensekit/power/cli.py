@@ -1,0 +1,141 @@
+"""``sensekit power``: measure a workload's energy, re-render a report, list meters.
+
+::
+
+    sensekit power measure [--meter NAME[@URL]] [--rate HZ] [--out DIR] -- COMMAND ...
+    sensekit power measure --config power/campaigns/pi5_idle_vs_load.toml
+    sensekit power report RUN_DIR [--battery-wh WH]
+    sensekit power meters
+
+Meter names: ``estimate``, ``jetson``, ``pi5``, ``ina219@i2c://1/0x40?shunt_ohm=0.1`` (see
+:mod:`sensekit.power.meters`); without ``--meter`` the best one found is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, DeviceError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10
+    import tomli as tomllib
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    m = sub.add_parser("measure", help="run a command while sampling a power meter")
+    m.add_argument("--meter", help="NAME or NAME@URL (estimate, jetson, pi5, "
+                   "ina219@i2c://1/0x40?shunt_ohm=0.1); default: the best one found")
+    m.add_argument("--rate", type=float, help="meter readings per second (default: meter's)")
+    m.add_argument("--out", type=Path, help="run folder (default: power-runs/<UTC time>)")
+    m.add_argument("--markers", choices=("socket", "fifo"), help="phase-marker channel")
+    m.add_argument("--settle", type=float, help="seconds of idle baseline before and after")
+    m.add_argument("--platform", help="power table for the platform floor (pi4, pi5, "
+                   "jetson_nano, jetson_orin_nano); default: detected")
+    m.add_argument("--battery-wh", type=float, help="battery capacity for projected life")
+    m.add_argument("--config", type=Path, help="campaign file (TOML) with these settings")
+    m.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
+    r = sub.add_parser("report", help="re-render the report of a run folder")
+    r.add_argument("run_dir", type=Path)
+    r.add_argument("--battery-wh", type=float, help="battery capacity for projected life")
+    sub.add_parser("meters", help="list the meters and which ones are found here")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "report":
+        from .report import format_table, load_run, render_report
+
+        path = render_report(args.run_dir, battery_wh=args.battery_wh)
+        print(format_table(load_run(args.run_dir)))
+        print(f"report: {path}")
+        return 0
+    if args.action == "meters":
+        return _list_meters()
+    return _measure(args)
+
+
+def _campaign(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings from ``--config`` ([measure] table), overridden by the command line."""
+    settings: dict[str, Any] = {}
+    notes: dict[str, Any] = {}
+    if args.config:
+        data = _load_toml(args.config)
+        settings = dict(data.get("measure", {}))
+        notes = dict(data.get("record", {}))
+        unknown = set(settings) - {"meter", "rate_hz", "out", "markers", "settle_s",
+                                   "platform", "battery_wh", "command"}
+        if unknown:
+            raise ConfigError(f"{args.config}: unknown keys in [measure]: {sorted(unknown)}")
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    cli = {"meter": args.meter, "rate_hz": args.rate, "out": args.out,
+           "markers": args.markers, "settle_s": args.settle, "platform": args.platform,
+           "battery_wh": args.battery_wh, "command": command or None}
+    settings.update({k: v for k, v in cli.items() if v is not None})
+    settings["notes"] = notes
+    return settings
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read campaign file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _measure(args: argparse.Namespace) -> int:
+    from .harness import measure
+    from .meters import open_meter
+    from .report import format_table, load_run
+
+    s = _campaign(args)
+    command = s.get("command")
+    if isinstance(command, str) or not command:
+        raise ConfigError("give the workload after '--' (or as a list 'command' in [measure])")
+    options = {"rate_hz": float(s["rate_hz"])} if s.get("rate_hz") else {}
+    meter = open_meter(s.get("meter"), **options)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(s.get("out") or Path("power-runs") / stamp)
+    try:
+        folder = measure(command, meter, out, markers=s.get("markers", "socket"),
+                         platform=s.get("platform"), settle_s=float(s.get("settle_s", 0.0)),
+                         notes=s["notes"], battery_wh=s.get("battery_wh"))
+    finally:
+        meter.close()
+    run = load_run(folder)
+    if run.estimate:
+        print("ESTIMATE: no power meter was used; figures come from a CPU model "
+              "(see report.md)", file=sys.stderr)
+    print(format_table(run))
+    print(f"run folder: {folder} (report.md, power.png, samples.csv)")
+    return int(run.info["exit_code"] != 0)
+
+
+def _list_meters() -> int:
+    from .meters import METERS, available_meters, open_meter
+
+    for name in available_meters():
+        if name not in METERS:
+            print(f"{name:<10} plugin")
+            continue
+        try:
+            meter = open_meter(name)
+            where = f"found ({', '.join(meter.rails)})"
+            meter.close()
+        except (DeviceError, ConfigError) as exc:
+            where = f"not found: {exc}"
+        print(f"{name:<10} {where}")
+    print("ina219 / ina226 / ina3221: name them with a URL, e.g. "
+          "--meter 'ina219@i2c://1/0x40?shunt_ohm=0.1'")
+    return 0
