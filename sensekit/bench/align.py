@@ -12,6 +12,7 @@ reports any time.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..align import NO_TIME, StreamSpec, Window, align
+from ..align import NO_TIME, Aligner, StreamSpec, Window, align
 from ..errors import ConfigError
 from ..packets import Packet
 from . import Case, case
@@ -147,9 +148,44 @@ def _compare(label: str, sources: Mapping[str, _Source], total: int, repeats: in
                  n_samples / peer_s / 1e6)]
 
 
+def _packets(streams: Mapping[str, Packet], packet_s: float) -> list[Packet]:
+    """Cut streams into packets of about ``packet_s`` and order them as they would arrive."""
+    timed = []
+    for p in streams.values():
+        newest = np.maximum.accumulate(p.t_ns)
+        step = round(packet_s * 1e9)
+        cuts = np.searchsorted(newest, np.arange(int(newest[0]), int(newest[-1]) + step, step))
+        edges = np.unique(np.concatenate(([0], cuts, [len(p)])))
+        timed += [(int(newest[j - 1]), p.slice(int(i), int(j)))
+                  for i, j in itertools.pairwise(edges)]
+    timed.sort(key=lambda x: x[0])
+    return [p for _, p in timed]
+
+
+def _online(label: str, sources: Mapping[str, _Source], total: int) -> Case:
+    streams = make_streams(sources, total)
+    specs = {name: StreamSpec(src.rate_hz) for name, src in sources.items()}
+    packets = _packets(streams, 0.1)
+    aligner = Aligner(specs, WINDOW_S, HOP_S, max_lateness_s=2 * WINDOW_S)
+    start = time.perf_counter()
+    windows = [w for p in packets for w in aligner.push(p)] + aligner.flush()
+    took = time.perf_counter() - start
+    offline = align(packets, specs, WINDOW_S, HOP_S)
+    same = [w.index for w in windows] == [w.index for w in offline] and all(
+        np.array_equal(a.t_ns[k], b.t_ns[k]) and np.array_equal(a.mask[k], b.mask[k])
+        for a, b in zip(windows, offline, strict=True) for k in specs)
+    if not same:
+        raise AssertionError("online and offline windows differ")
+    n_samples = sum(len(p) for p in packets)
+    return case(f"{label} online", n_samples / took / 1e6, "Msamples/s",
+                note=f"{len(packets):,} packets of 0.1 s pushed one by one in arrival order "
+                     f"-> {len(windows)} windows, same as offline; no pandas equivalent")
+
+
 def run(quick: bool) -> list[Case]:
     """Time :func:`sensekit.align.align` and the pandas peer on the same streams."""
     scale = 100_000 if quick else 1_000_000
     repeats = 3
     return (_compare(f"5 streams x {scale:.0e} samples", EQUAL_COUNT, 5 * scale, repeats)
-            + _compare(f"multi-rate {5 * scale:.0e} samples", MULTI_RATE, 5 * scale, repeats))
+            + _compare(f"multi-rate {5 * scale:.0e} samples", MULTI_RATE, 5 * scale, repeats)
+            + [_online(f"multi-rate {scale:.0e} samples", MULTI_RATE, scale)])
