@@ -114,6 +114,8 @@ class Recorder:
         rig_config: Rig config TOML text, attached as ``rig.toml``.
         metadata: Extra key/values for the ``sensekit.log`` metadata record.
         clock_synced: Whether the wall clock is synchronised (None: detect).
+        wall_offset_ns: Wall-clock ns minus ``clock`` ns (None: measure now; 0 when the
+            packets' ``t_ns`` already are epoch times, as in imported logs).
         fsync: fsync after each flush (turn off only for benchmarks).
         opener: Opens an output path for binary writing (tests inject a failing disk).
     """
@@ -122,7 +124,8 @@ class Recorder:
                  chunk_bytes: int = 1 << 20, split_bytes: int | None = None,
                  split_s: float | None = None, clock: Clock | None = None,
                  rig_config: str | None = None, metadata: Mapping[str, str] | None = None,
-                 clock_synced: bool | None = None, fsync: bool = True,
+                 clock_synced: bool | None = None, wall_offset_ns: int | None = None,
+                 fsync: bool = True,
                  opener: Callable[[Path], BinaryIO] | None = None) -> None:
         self.base = Path(path)
         self.flush_s = flush_s
@@ -135,7 +138,8 @@ class Recorder:
         self.clock_synced = clock_synchronized() if clock_synced is None else clock_synced
         self.fsync = fsync
         self._opener = opener or (lambda p: open(p, "wb"))  # noqa: SIM115
-        self.wall_offset_ns = time.time_ns() - self.clock.now_ns()
+        self.wall_offset_ns = (time.time_ns() - self.clock.now_ns() if wall_offset_ns is None
+                               else wall_offset_ns)
         self.paths: list[Path] = []
         self.tally: dict[str, StreamTally] = {}
         self.devices: dict[str, dict[str, Any]] = {}
