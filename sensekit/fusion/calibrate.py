@@ -57,7 +57,7 @@ def _fit_one(logits: torch.Tensor, y: torch.Tensor) -> float:
 
     if len(y):
         opt.step(closure)  # type: ignore[no-untyped-call]
-    return float(log_t.exp().clamp(0.05, 20.0))
+    return float(log_t.detach().exp().clamp(0.05, 20.0))
 
 
 def calibration_report(model: nn.Module, ws: WindowSet,

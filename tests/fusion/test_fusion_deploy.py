@@ -1,0 +1,120 @@
+"""Weights with metadata, ONNX export, ONNX Runtime and int8 agree with the float model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import sensekit.fusion as fusion
+from sensekit.errors import ConfigError
+from sensekit.fusion.export import export_onnx, quantize_int8
+from sensekit.fusion.inputs import ModalityInput, configurations
+from sensekit.fusion.metrics import softmax
+from sensekit.fusion.runtime import OnnxFusion
+from sensekit.fusion.train import batch_tensors
+from sensekit.fusion.weights import load_model, read_metadata, save_model
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    manifest = export_onnx(trained, tmp_path_factory.mktemp("onnx"), "tiny")
+    return quantize_int8(manifest)
+
+
+def _both(net, ws, cfg, idx):
+    inputs, _ = batch_tensors(ws, idx, cfg.rates)
+    with torch.no_grad():
+        ref = {t: z.numpy() for t, z in net(inputs).items()}
+    return ref, {m: x.numpy() for m, x in inputs.items()}
+
+
+def test_onnx_runtime_matches_pytorch_in_every_configuration(trained, held_out, exported):
+    ort_net = OnnxFusion(exported)
+    idx = np.arange(32)
+    for cfg in configurations(held_out.modalities):
+        ref, inputs = _both(trained, held_out, cfg, idx)
+        got = ort_net.logits(inputs)
+        for t in ref:
+            np.testing.assert_allclose(got[t], ref[t], atol=1e-4, err_msg=cfg.name())
+
+
+def test_int8_agrees_with_float_within_stated_tolerance(trained, held_out, exported):
+    # Stated tolerance (fusion/README.md): class probabilities within 0.1, and the same
+    # top class on at least 95% of windows.
+    q = OnnxFusion(exported, int8=True)
+    cfg = fusion.default_configuration(held_out.modalities)
+    ref, inputs = _both(trained, held_out, cfg, np.arange(len(held_out)))
+    got = q.predict(inputs)
+    for t in ref:
+        p = softmax(ref[t])
+        assert np.abs(got[t] - p).max() < 0.1
+        assert (got[t].argmax(1) == p.argmax(1)).mean() >= 0.95
+
+
+def test_inference_path_imports_no_torch(exported):
+    code = ("import sys, numpy as np; from sensekit.fusion.runtime import OnnxFusion; "
+            f"n = OnnxFusion({str(exported)!r}); "
+            "p = n.predict({'light': np.zeros((1, 1, 2), np.float32)}); "
+            "assert abs(p['place'].sum() - 1) < 1e-6; "
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'torch' "
+            "or m.startswith('sensekit.fusion.train')]; print(bad); assert not bad")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_runtime_refuses_unknown_modality_and_missing_int8(exported, tmp_path):
+    net = OnnxFusion(exported)
+    with pytest.raises(ConfigError, match="non-empty subset"):
+        net.predict({"gps": np.zeros((1, 4, 2), np.float32)})
+    with pytest.raises(ConfigError, match="no ONNX manifest"):
+        OnnxFusion(tmp_path / "nothing.onnx.json")
+
+
+def test_weights_round_trip_with_metadata(trained, held_out, tmp_path):
+    path = save_model(trained, tmp_path / "tiny", data_hash=held_out.data_hash(),
+                      training={"recipe": "test"})
+    meta = read_metadata(path)
+    assert meta["tasks"] == held_out.classes
+    assert meta["modalities"]["imu"]["rates_hz"] == [50.0, 25.0]
+    assert meta["window_s"] == 2.0
+    assert "imu@25+light@1" in meta["configurations"]
+    assert len(meta["normalisation"]["encoders.imu.norm.mean"]) == 6
+    assert meta["data_hash"] == held_out.data_hash()
+    again = load_model(tmp_path / "tiny", modalities=held_out.modalities)
+    cfg = fusion.default_configuration(held_out.modalities)
+    a, _ = _both(trained, held_out, cfg, np.arange(8))
+    b, _ = _both(again, held_out, cfg, np.arange(8))
+    np.testing.assert_array_equal(a["activity"], b["activity"])
+
+
+def test_loading_refuses_mismatched_inputs_and_changed_files(trained, held_out, tmp_path):
+    save_model(trained, tmp_path / "tiny")
+    other = dict(held_out.modalities)
+    other["imu"] = ModalityInput("series", 6, (100.0,), 2.0)
+    with pytest.raises(ConfigError, match=r"modality 'imu' was trained as .*50.0"):
+        load_model(tmp_path / "tiny", modalities=other)
+    with pytest.raises(ConfigError, match="trained on modalities"):
+        load_model(tmp_path / "tiny", modalities={"imu": held_out.modalities["imu"]})
+    with pytest.raises(ConfigError, match="task 'place' has classes"):
+        load_model(tmp_path / "tiny", tasks={"place": ["in", "out"]})
+    (tmp_path / "tiny.pt").write_bytes((tmp_path / "tiny.pt").read_bytes()[:-8])
+    with pytest.raises(ConfigError, match="SHA-256"):
+        load_model(tmp_path / "tiny")
+
+
+def test_weights_file_with_code_in_it_is_not_executed(trained, tmp_path):
+    meta_path = save_model(trained, tmp_path / "tiny")
+    # A pickle that would call a function on load; metadata updated to match it, so only
+    # weights_only loading stands in the way.
+    torch.save({"x": subprocess.Popen}, tmp_path / "tiny.pt")
+    meta = json.loads(meta_path.read_text())
+    meta["weights_sha256"] = hashlib.sha256((tmp_path / "tiny.pt").read_bytes()).hexdigest()
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(pickle.UnpicklingError, match=r"[Ww]eights only"):
+        load_model(tmp_path / "tiny")
