@@ -139,6 +139,12 @@ class Window:
     collisions: Mapping[str, int]
     missed: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        cover = ", ".join(f"{k}={v:.2f}" for k, v in self.coverage.items())
+        return (f"Window(index={self.index}, [{self.t_start_ns / 1e9:.3f} s, "
+                f"{self.t_end_ns / 1e9:.3f} s), coverage: {cover}"
+                + (f", missed: {', '.join(self.missed)})" if self.missed else ")"))
+
     def slot_starts_ns(self, stream: str) -> I64:
         """Start time of each slot of ``stream`` (where a sample would fall into it)."""
         n = len(self.mask[stream])
@@ -383,7 +389,7 @@ class Aligner:
         self._grid = _Grid(int(origin_ns), window_ns, hop_ns)
         self._streams = {name: _Stream(name, spec, self._grid) for name, spec in specs.items()}
         widest = max(st.n for st in self._streams.values())
-        if widest * window_ns >= 1 << 62:
+        if (_CHUNK_SLOTS + 2 * widest) * window_ns >= 1 << 63:  # bound of (t - start) * n
             raise ConfigError(f"window_s={window_s} with {widest} slots overflows int64 "
                               "slot arithmetic; use shorter windows")
         lateness = window_s if max_lateness_s is None else max_lateness_s

@@ -241,3 +241,15 @@ def test_bad_configuration_is_reported() -> None:
     with pytest.raises(ConfigError, match="lacks fields"):
         Aligner({"imu": StreamSpec(100.0, fields=("accel_mps2",))}, 1.0).push(
             regular("imu", 100.0, 0.0, 0.5))
+
+
+def test_slot_starts_are_where_samples_enter_each_slot() -> None:
+    specs = {"camera": StreamSpec(30.0)}  # slots of 33 333 333.3 ns
+    edges = np.array([S + (i * S + 29) // 30 for i in range(30)], np.int64)
+    t = np.concatenate([edges, edges[1:] - 1])
+    (w,) = align({"camera": (t, {"v": t})}, specs, 1.0, origin_ns=S)
+    np.testing.assert_array_equal(w.slot_starts_ns("camera"), edges)
+    # edges[i] - 1 falls in slot i - 1, behind edges[i - 1]: never the first of slot i.
+    np.testing.assert_array_equal(w.t_ns["camera"], edges)
+    assert w.collisions["camera"] == 29
+    assert "coverage: camera=1.00" in repr(w)
