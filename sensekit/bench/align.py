@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._optional import require
 from ..align import NO_TIME, Aligner, StreamSpec, Window, align
 from ..errors import ConfigError
 from ..packets import Packet
@@ -82,8 +83,7 @@ def make_streams(sources: Mapping[str, _Source], total: int,
 def pandas_windows(streams: Mapping[str, Packet], specs: Mapping[str, StreamSpec],
                    k0: int, k1: int) -> dict[str, dict[str, Array]]:
     """The peer: windows ``k0..k1`` as ``(windows, slots)`` arrays per stream, via merge_asof."""
-    import pandas as pd
-
+    pd = require("pandas", extra="report", what="the pandas peer of 'sensekit bench align'")
     window_ns, hop_ns = round(WINDOW_S * 1e9), round(HOP_S * 1e9)
     out = {}
     for name, packet in streams.items():
