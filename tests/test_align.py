@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sensekit.align import NO_TIME, Aligner, StreamSpec, Window, align
 from sensekit.errors import ConfigError
@@ -75,6 +77,9 @@ def check_against_reference(windows: list[Window], ref: list[dict[str, Any]]) ->
             assert w.t_ns[name].tolist() == t_ns
             assert w.mask[name].tolist() == [t != NO_TIME for t in t_ns]
             assert w.collisions[name] == r["collisions"][name]
+            if not w.data[name]:  # a stream without any sample has no fields yet
+                assert all(x is None for x in r["v"][name])
+                continue
             want = np.array([np.zeros(2, np.float32) if x is None else x for x in r["v"][name]])
             np.testing.assert_array_equal(w.data[name]["v"], want)
 
@@ -253,3 +258,19 @@ def test_slot_starts_are_where_samples_enter_each_slot() -> None:
     np.testing.assert_array_equal(w.t_ns["camera"], edges)
     assert w.collisions["camera"] == 29
     assert "coverage: camera=1.00" in repr(w)
+
+
+@settings(max_examples=60, deadline=None)
+@given(t_a=st.lists(st.integers(0, 40 * S // 10), min_size=1, max_size=60),
+       t_b=st.lists(st.integers(0, 40 * S // 10), max_size=20),
+       rate=st.sampled_from([0.5, 1.0, 3.0, 7.0, 10.0]),
+       shape=st.sampled_from([(1.0, 1.0), (2.0, 0.5), (1.0, 0.3), (1.2, 0.8)]))
+def test_any_timestamps_follow_the_documented_rule(t_a: list[int], t_b: list[int], rate: float,
+                                                   shape: tuple[float, float]) -> None:
+    specs = {"a": StreamSpec(rate), "b": StreamSpec(4.0)}
+    data = {"a": (np.array(t_a, np.int64), {"v": np.arange(2 * len(t_a), dtype=np.float32)
+                                            .reshape(-1, 2)}),
+            "b": (np.array(t_b, np.int64), {"v": np.ones((len(t_b), 2), np.float32)})}
+    packets = {k: Packet(k, t, f) for k, (t, f) in data.items()}
+    windows = align(packets, specs, *shape)
+    check_against_reference(windows, reference(packets, specs, *shape))
