@@ -19,6 +19,12 @@ from .errors import SensekitError
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("sensekit.bench.cli", "run a benchmark against its peer library"),
+    "export": ("sensekit.log.cli.export", "export a recording to Parquet, CSV or per-sample MCAP"),
+    "import": ("sensekit.log.cli.import_", "import a Sensor Logger export or a CSV into MCAP"),
+    "info": ("sensekit.log.cli.info", "show a recording's streams: rates, counts, gaps"),
+    "log": ("sensekit.log.cli.log", "recording maintenance: 'log repair' a cut or damaged file"),
+    "record": ("sensekit.log.record", "record a rig's devices into MCAP (Ctrl-C stops cleanly)"),
+    "replay": ("sensekit.log.cli.replay", "replay a recording through a hub"),
     "gps": ("sensekit.drivers.gps.cli", "decode captured NMEA logs into fixes"),
     "power": ("sensekit.power.cli", "measure a workload's energy with a power meter; reports"),
 }

@@ -262,7 +262,7 @@ def _encode_gps(packet: Packet, offset: int) -> Messages:
     f = packet.fields
     for i in range(len(packet)):
         t = int(packet.t_ns[i])
-        hdop = float(f["hdop"][i])
+        hdop = float(f["hdop"][i]) if "hdop" in f else math.nan
         # Covariance from HDOP with a 5 m user-equivalent range error (a common rule of thumb).
         var = (hdop * 5.0) ** 2 if math.isfinite(hdop) else 0.0
         extra = {k: (_num(float(f[k][i])) if f[k].dtype.kind == "f" else int(f[k][i]))
@@ -270,7 +270,7 @@ def _encode_gps(packet: Packet, offset: int) -> Messages:
         extra["t_ns"] = t
         msg = {"timestamp": _stamp(t, offset), "frame_id": packet.stream,
                "latitude": _num(float(f["lat_deg"][i])), "longitude": _num(float(f["lon_deg"][i])),
-               "altitude": _num(float(f["alt_msl_m"][i])),
+               "altitude": _num(float(f["alt_msl_m"][i])) if "alt_msl_m" in f else None,
                "position_covariance": [var, 0, 0, 0, var, 0, 0, 0, 4 * var],
                "position_covariance_type": 1 if var else 0, "sensekit": extra}
         out.append((t, json.dumps(msg).encode()))

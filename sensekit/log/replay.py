@@ -136,6 +136,26 @@ class ReplaySource(Driver):
     def _wake(self) -> None:
         pass
 
+    def open(self) -> ReplaySource:
+        """Open the recording (idempotent); return ``self``."""
+        super().open()
+        return self
+
+    def __enter__(self) -> ReplaySource:
+        return self.open()
+
+    @property
+    def recording(self) -> LogReader:
+        """The open recording (after :meth:`open`)."""
+        if self._log is None:
+            raise ConfigError(f"{self.describe()} is not open")
+        return self._log
+
+    def total_samples(self) -> int:
+        """Samples this source will deliver at the recorded rate (for progress bars)."""
+        return sum(s.samples for name, s in self.recording.streams.items()
+                   if not self.streams or name in self.streams)
+
     def __iter__(self) -> Iterator[Packet]:
         """Packets until the recording ends or the source is closed."""
         while self.is_open and not self.finished:

@@ -1,0 +1,52 @@
+"""``sensekit import SRC [-o OUT.mcap]``: Sensor Logger exports and CSVs into a sensekit log.
+
+SRC is a Sensor Logger export (a folder of CSVs, its zip, or its JSON file), or a CSV file
+with ``--map``: ``sensekit import bench.csv --stream light --modality light --time-unit s
+--map t_ns=t --map lux=lux_reading``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ...errors import ConfigError
+from ..importers import ImportResult, import_csv, import_sensor_logger
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("src", help="Sensor Logger folder, .zip or .json; or a .csv with --map")
+    parser.add_argument("-o", "--output", help="output .mcap (default: SRC.mcap)")
+    parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLS",
+                        help="CSV column map: t_ns=time, accel_mps2=ax,ay,az (repeat)")
+    parser.add_argument("--stream", help="stream name for a CSV (default: the modality)")
+    parser.add_argument("--modality", default="", help="modality of a CSV's fields (imu, light..)")
+    parser.add_argument("--time-unit", default="ns", choices=("ns", "us", "ms", "s"),
+                        help="unit of a CSV's time column (default ns)")
+
+
+def run(args: argparse.Namespace) -> int:
+    src = Path(args.src)
+    out = Path(args.output or src.with_suffix(".mcap"))
+    if args.map:
+        columns = {}
+        for item in args.map:
+            field, sep, cols = item.partition("=")
+            if not sep or not field or not cols:
+                raise ConfigError(f"--map {item!r}: expected FIELD=COLUMN[,COLUMN...]")
+            columns[field.strip()] = cols
+        stream = args.stream or args.modality or src.stem
+        result = import_csv(src, out, columns=columns, stream=stream, modality=args.modality,
+                            time_unit=args.time_unit)
+    else:
+        result = import_sensor_logger(src, out)
+    _report(result)
+    return 0
+
+
+def _report(result: ImportResult) -> None:
+    print(f"wrote {result.path}")
+    for stream, n in sorted(result.samples.items()):
+        print(f"  {stream:<14} {n:>10,} samples")
+    if result.skipped:
+        print(f"  skipped (no numeric data): {', '.join(result.skipped)}")

@@ -1,0 +1,57 @@
+"""``sensekit info LOG``: what a recording holds: streams, rates, counts, gaps, devices."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import warnings
+
+from ...errors import SampleDropped
+from ..reader import LogReader
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("log", help="recording (.mcap), complete or cut off")
+    parser.add_argument("--skip-corrupt", action="store_true",
+                        help="skip damaged chunks (counting the messages lost) instead of failing")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SampleDropped)  # reported in the summary below
+        with LogReader(args.log, skip_corrupt=args.skip_corrupt) as log:
+            streams = log.streams
+            facts = _facts(log)
+    if args.json:
+        print(json.dumps({"file": facts, "streams": {
+            name: {**s.__dict__, "duration_s": s.duration_s} for name, s in streams.items()}},
+            indent=2))
+        return 0
+    for key, value in facts.items():
+        print(f"{key + ':':<20} {value}")
+    print(f"\n{'stream':<14} {'modality':<9} {'samples':>10} {'rate Hz':>10} {'duration s':>11}"
+          f" {'gaps':>5}  schema")
+    for name, s in streams.items():
+        print(f"{name:<14} {s.modality or '-':<9} {s.samples:>10,} {s.rate_hz:>10.2f} "
+              f"{s.duration_s:>11.2f} {s.gaps:>5}  {s.schema}")
+    return 0
+
+
+def _facts(log: LogReader) -> dict[str, object]:
+    start = min((s.start_ns for s in log.streams.values()), default=0)
+    wall = dt.datetime.fromtimestamp((start + log.wall_offset_ns) / 1e9, dt.timezone.utc)
+    state = "complete (indexed)" if log.indexed else "no index (cut off or still being written)"
+    facts: dict[str, object] = {
+        "file": str(log.path), "size": f"{log.layout.size:,} bytes", "state": state,
+        "chunks": len(log.layout.chunks), "starts (UTC)": wall.isoformat(timespec="seconds"),
+        "clock synchronised": log.clock_synchronized}
+    if log.truncated_at is not None:
+        facts["cut at byte"] = log.truncated_at
+    if log.corrupt_chunks:
+        lost = f"{log.lost_messages} messages lost"
+        facts["damaged at bytes"] = f"{', '.join(map(str, log.corrupt_chunks))} ({lost})"
+    for stream, dev in sorted(log.devices().items()):
+        facts[f"device {stream}"] = f"{dev.get('driver', '?')} at {dev.get('url', '?')}"
+    return facts
