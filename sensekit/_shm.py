@@ -61,18 +61,19 @@ def _untracked(func: Any) -> Any:
                               func.__closure__)
 
 
-class _UntrackedSharedMemory(shared_memory.SharedMemory):
-    """``SharedMemory`` that never talks to the resource tracker (Python < 3.13)."""
-
-    __init__ = _untracked(shared_memory.SharedMemory.__init__)
-    unlink = _untracked(shared_memory.SharedMemory.unlink)
-
-
-def _open_shm(name: str, create: bool, size: int) -> shared_memory.SharedMemory:
-    if sys.version_info >= (3, 13):
+if sys.version_info >= (3, 13):
+    def _open_shm(name: str, create: bool, size: int) -> shared_memory.SharedMemory:
         return shared_memory.SharedMemory(name, create=create, size=size, track=False)
-    shm: shared_memory.SharedMemory = _UntrackedSharedMemory(name, create=create, size=size)
-    return shm
+else:
+    class _UntrackedSharedMemory(shared_memory.SharedMemory):
+        """``SharedMemory`` that never talks to the resource tracker (Python < 3.13)."""
+
+        __init__ = _untracked(shared_memory.SharedMemory.__init__)
+        unlink = _untracked(shared_memory.SharedMemory.unlink)
+
+    def _open_shm(name: str, create: bool, size: int) -> shared_memory.SharedMemory:
+        shm: shared_memory.SharedMemory = _UntrackedSharedMemory(name, create=create, size=size)
+        return shm
 
 
 def process_start_time(pid: int) -> int:
@@ -158,7 +159,7 @@ def sweep_stale(prefix: str = "") -> list[str]:
     return [n for n in names if n.startswith(prefix) and remove_if_stale(n)]
 
 
-def _finalize(shm: shared_memory.SharedMemory, unlink: bool) -> None:
+def _finalize(shm: shared_memory.SharedMemory, owner_pid: int) -> None:
     try:
         shm.close()
     except BufferError:
@@ -169,7 +170,7 @@ def _finalize(shm: shared_memory.SharedMemory, unlink: bool) -> None:
             os.close(fd)
         shm._buf = shm._mmap = None  # type: ignore[attr-defined]
         shm._fd = -1  # type: ignore[attr-defined]
-    if unlink:
+    if owner_pid == os.getpid():  # never from a forked child that inherited the object
         with contextlib.suppress(FileNotFoundError):
             shm.unlink()
 
@@ -190,9 +191,14 @@ class Segment:
     def __init__(self, shm: shared_memory.SharedMemory, name: str, owner: bool) -> None:
         self.shm = shm
         self.name = name
-        self.owner = owner
+        self.owner_pid = os.getpid() if owner else 0
         self.buf: memoryview = shm.buf  # type: ignore[assignment]
-        self._finalizer = weakref.finalize(self, _finalize, shm, owner)
+        self._finalizer = weakref.finalize(self, _finalize, shm, self.owner_pid)
+
+    @property
+    def owner(self) -> bool:
+        """Whether this process created the segment (a forked child of the creator is not)."""
+        return self.owner_pid == os.getpid()
 
     @classmethod
     def create(cls, name: str, size: int) -> Segment:

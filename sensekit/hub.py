@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
 
-from ._shm import SHM_DIR
+from ._shm import SHM_DIR, sweep_stale
 from .clock import Clock, default_clock
 from .driver import Driver, ReaderThread
 from .errors import ConfigError, SensekitError, warn_dropped
@@ -187,6 +187,8 @@ class Hub:
                               f"{capacity_packets} packets and {capacity_bytes} bytes")
         self.clock = clock or default_clock()
         self.shared = shared
+        if shared is not None:
+            sweep_stale(f"{shared}.")  # rings a killed producer of this hub left behind
         self._capacity: dict[str, tuple[int, int]] = {}
         self._default_capacity = (capacity_packets, capacity_bytes)
         self._shared_size = (shared_slots, shared_slot_bytes)
@@ -413,6 +415,14 @@ class SharedSubscriber:
     @property
     def lost(self) -> dict[str, int]:
         return {stream: reader.lost for stream, reader in self._readers.items()}
+
+    @property
+    def producer_closed(self) -> bool:
+        """Whether the hub closed every stream read here (nothing more will come)."""
+        if self.closed:
+            return True
+        return bool(self._readers) and all(r.ring.producer_closed
+                                           for r in self._readers.values())
 
     def poll(self, timeout_s: float = 0.1, max_packets: int | None = None, *,
              copy: bool = False) -> list[Packet]:

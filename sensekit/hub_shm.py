@@ -119,7 +119,6 @@ class SharedRing:
         self.slots = int(self._words[_W_SLOTS])
         self.slot_bytes = int(self._words[_W_SLOT_BYTES])
         self.stride = int(self._words[_W_STRIDE])
-        self.owner = segment.owner
         self._slot_words = [segment.buf[self._slot_at(i):self._slot_at(i) + SLOT_HEADER]
                             .cast("Q") for i in range(self.slots)]
         self._lock = threading.Lock()
@@ -209,7 +208,13 @@ class SharedRing:
 
     @property
     def owner_pid(self) -> int:
+        """Pid of the producer that created the ring."""
         return int(self._words[_W_PID])
+
+    @property
+    def owner(self) -> bool:
+        """Whether this process is the producer (only it writes and unlinks)."""
+        return self.segment.owner
 
     def _slot_at(self, index: int) -> int:
         return HEADER_BYTES + index * self.stride

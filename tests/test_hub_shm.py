@@ -71,6 +71,20 @@ def test_segment_is_owner_only_and_unlinked_by_its_owner(name: str) -> None:
     assert not os.path.exists(os.path.join(SHM_DIR, name))
 
 
+def close_inherited(ring: SharedRing) -> None:
+    ring.close()  # in a forked child: unmaps, must not unlink nor mark the ring closed
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_a_forked_child_closing_an_inherited_ring_leaves_it_to_the_owner(name: str) -> None:
+    with SharedRing.create(name, 4096, 2) as ring:
+        child = mp.get_context("fork").Process(target=close_inherited, args=(ring,))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        assert os.path.exists(os.path.join(SHM_DIR, name)) and not ring.producer_closed
+
+
 def test_a_live_owners_name_cannot_be_taken(name: str) -> None:
     with SharedRing.create(name, 4096, 2), \
             pytest.raises(ConfigError, match=f"process {os.getpid()}"):
@@ -224,9 +238,8 @@ def hub_consumer(hub_name: str, role: str, ready: Any, holding: Any, overwritten
     sub = connect(hub_name, "camera", name=role, timeout_s=30)
     ready.set()
     good = bad = invalid = samples = 0
-    ring = sub._readers["camera"].ring
     while True:
-        finished = ring.producer_closed  # read before the poll, so that poll drains the rest
+        finished = sub.producer_closed  # read before the poll, so that poll drains the rest
         packets = sub.poll(timeout_s=0.05)
         if role == "slow" and packets and not holding.is_set():
             holding.set()
@@ -283,3 +296,39 @@ def test_processes_checksum_every_frame_with_slow_and_fast_readers(name: str) ->
         assert bad == 0  # no torn frame ever passed validation
         assert samples + lost == total  # every frame either checked or counted as lost
     assert got["slow"][2] >= 1 and got["slow"][3] > 0  # it held views that were overwritten
+
+
+def test_shared_subscriber_is_warned_with_exact_loss_and_sees_new_streams(name: str) -> None:
+    with Hub(shared=name, shared_slots=4) as hub:
+        hub.publish(imu(1))
+        named = connect(name, "imu", name="remote-plot")
+        everything = connect(name)
+        for n in range(1, 11):
+            hub.publish(imu(n))
+        with pytest.warns(SampleDropped, match="remote-plot.*'imu'") as caught:
+            assert [len(p) for p in named.poll(0, copy=True)] == [8, 9, 10]
+        assert named.lost == {"imu": sum(range(1, 8))}
+        assert f"{sum(range(1, 8))} samples" in str(caught[0].message)
+        everything.poll(0)
+        hub.publish(Packet("gps.rover", np.zeros(2, np.int64),
+                           {"lat_deg": np.ones(2)}, "gps"))
+        got: list[Packet] = []
+        while not got:  # it looks for new rings every 0.2 s
+            got = everything.poll(timeout_s=5, copy=True)
+        assert [(p.stream, float(p["lat_deg"][1])) for p in got] == [("gps.rover", 1.0)]
+        assert hub.streams["gps.rover"].shared_name == f"{name}.gps.rover"
+        assert not named.producer_closed
+    assert named.producer_closed and everything.producer_closed  # the hub closed its rings
+    named.close()
+    everything.close()
+
+
+def test_shared_hub_sweeps_rings_its_killed_predecessor_left(name: str) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", PRODUCER, f"{name}.old", "hang"],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc.kill()
+    proc.wait(60)
+    assert os.path.exists(os.path.join(SHM_DIR, f"{name}.old"))
+    with Hub(shared=name):
+        assert not os.path.exists(os.path.join(SHM_DIR, f"{name}.old"))

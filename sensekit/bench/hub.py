@@ -54,11 +54,10 @@ def _use(image: Any, t_ns: int, full: bool) -> int:
 def _hub_reader(hub_name: str, full: bool, ready: Any, results: Any) -> None:
     warnings.simplefilter("ignore", SampleDropped)
     sub = connect(hub_name, "camera", timeout_s=60)
-    ring = sub._readers["camera"].ring
     ready.set()
     frames = 0
     while True:
-        finished = ring.producer_closed
+        finished = sub.producer_closed
         packets = sub.poll(timeout_s=0.05)
         for packet in packets:
             _use(packet["image"][0], int(packet.t_ns[0]), full)
