@@ -341,11 +341,14 @@ def _place(st: _Stream, grid: _Grid, ka: int, m: int) -> _Placed:
         fields[name] = out
     for a in (t, mask, *fields.values()):
         a.flags.writeable = False
-    filled = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-    extra = np.concatenate(([0], np.cumsum(np.bincount(slot[~keep], minlength=total))))
-    n = st.n
-    return _Placed(t, mask, fields, offs, filled[offs + n] - filled[offs],
-                   (extra[offs + n] - extra[offs]).astype(np.int64))
+    return _Placed(t, mask, fields, offs, _per_window(dst, offs, st.n),
+                   _per_window(slot[~keep], offs, st.n))
+
+
+def _per_window(sorted_slots: I64, offs: I64, n: int) -> I64:
+    """How many of ``sorted_slots`` fall in each window ``[offs, offs + n)``."""
+    bounds = np.searchsorted(sorted_slots, np.concatenate((offs, offs + n)))
+    return (bounds[len(offs):] - bounds[:len(offs)]).astype(np.int64)
 
 
 def _empty(st: _Stream) -> _Placed:
