@@ -355,8 +355,7 @@ class Hub:
             self._cond.notify_all()
             rings = [s.shared for s in self._streams.values() if s.shared is not None]
         for ring in rings:
-            with ring._lock:  # waits for a write in flight
-                ring.close()
+            ring.close()
 
     def __enter__(self) -> Hub:
         return self
@@ -371,6 +370,8 @@ class Hub:
 
 class SharedSubscriber:
     """A subscriber in another process, reading a shared hub's rings (see :func:`connect`).
+
+    Use it from one thread (each thread that reads makes its own).
 
     Attributes:
         name: How warnings name this subscriber.

@@ -33,6 +33,7 @@ checked once copied.
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -68,15 +69,16 @@ def _align(n: int, to: int = 64) -> int:
 class _Layout:
     """Where each array of one packet shape lies in a slot (decoded once, then cached)."""
 
-    __slots__ = ("arrays", "blob", "modality", "nbytes", "stream")
+    __slots__ = ("arrays", "blob", "counts", "modality", "nbytes", "stream")
 
     def __init__(self, stream: str, modality: str, arrays: list[tuple[str, np.dtype[Any],
                  tuple[int, ...], int]]) -> None:
         self.stream = stream
         self.modality = modality
         self.arrays = arrays  # (name, dtype, shape, offset from the data start); "" is t_ns
+        self.counts = [math.prod(shape) for _, _, shape, _ in arrays]
         last = arrays[-1]
-        self.nbytes = last[3] + last[1].itemsize * int(np.prod(last[2]))
+        self.nbytes = last[3] + last[1].itemsize * self.counts[-1]
         self.blob = json.dumps([stream, modality, [
             [name, dt.str, list(shape), off] for name, dt, shape, off in arrays]]).encode()
 
@@ -281,8 +283,8 @@ class SharedRing:
         buf[base + len(layout.blob):base + len(layout.blob) + len(meta)] = meta
         data = base + _align(len(layout.blob) + len(meta))
         sources = [packet.t_ns, *packet.fields.values()]
-        for (_, dtype, shape, offset), src in zip(layout.arrays, sources, strict=True):
-            count = int(np.prod(shape))
+        for (_, dtype, shape, offset), count, src in zip(layout.arrays, layout.counts, sources,
+                                                          strict=True):
             dst = np.frombuffer(buf, dtype, count, data + offset).reshape(shape)
             np.copyto(dst, src, casting="no")
         words[_S_SEQ] = 2 * n + 2
@@ -292,15 +294,16 @@ class SharedRing:
     # -- closing -------------------------------------------------------------------------
     def close(self) -> None:
         """Stop using the ring. The owner marks it closed for readers and unlinks it."""
-        if self._closed:
-            return
-        self._closed = True
-        if self.owner:
-            self._words[_W_CLOSED] = 1
-        for words in self._slot_words:
-            words.release()
-        self._words.release()
-        self.segment.close()
+        with self._lock:  # waits for a write in flight
+            if self._closed:
+                return
+            self._closed = True
+            if self.owner:
+                self._words[_W_CLOSED] = 1
+            for words in self._slot_words:
+                words.release()
+            self._words.release()
+            self.segment.close()
 
     def __enter__(self) -> SharedRing:
         return self
@@ -318,7 +321,7 @@ class SharedRing:
 
 
 class RingReader:
-    """One reader's cursor on a :class:`SharedRing`.
+    """One reader's cursor on a :class:`SharedRing` (use each reader from one thread).
 
     Attributes:
         lost: Samples this reader lost (overwritten before it got to them, or overwritten
@@ -394,7 +397,7 @@ class RingReader:
             return None
         self._settle(before)
         self._expected = before + count
-        self._held[packet] = n
+        self._held[packet] = -1 if copy else n  # a checked copy stays valid
         return packet
 
     def _build(self, blob: bytes, meta: bytes, data: int, copy: bool) -> Packet:
@@ -405,8 +408,9 @@ class RingReader:
             layout = self._parsed[blob] = _Layout.parse(blob)
         buf = self.ring.segment.buf
         arrays: dict[str, npt.NDArray[Any]] = {}
-        for name, dtype, shape, offset in layout.arrays:
-            view = np.frombuffer(buf, dtype, int(np.prod(shape)), data + offset).reshape(shape)
+        for (name, dtype, shape, offset), count in zip(layout.arrays, layout.counts,
+                                                      strict=True):
+            view = np.frombuffer(buf, dtype, count, data + offset).reshape(shape)
             if copy:
                 view = view.copy()
             else:
@@ -432,7 +436,7 @@ class RingReader:
             raise ValueError(f"reader {self.name!r}: packet was not read here, or was already "
                              "validated")
         ring = self.ring
-        if ring._slot_words[n % ring.slots][_S_SEQ] == 2 * n + 2:
+        if n < 0 or ring._slot_words[n % ring.slots][_S_SEQ] == 2 * n + 2:
             return True
         self.lost += len(packet)
         return False
