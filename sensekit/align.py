@@ -373,9 +373,12 @@ class Aligner:
             (default: ``window_s``). Bounds buffering when a sensor is off.
 
     Example:
-        >>> aligner = Aligner({"imu": StreamSpec(100.0)}, window_s=2.0, hop_s=1.0)
-        >>> windows = aligner.push(packet)  # doctest: +SKIP
-        >>> windows += aligner.flush()  # doctest: +SKIP
+        >>> aligner = Aligner({"imu": StreamSpec(100.0), "gps": StreamSpec(1.0)}, 2.0, 1.0)
+        >>> sub = hub.subscribe("imu", "gps")  # doctest: +SKIP
+        >>> for packet in sub.poll(timeout_s=0.1):  # doctest: +SKIP
+        ...     for window in aligner.push(packet):
+        ...         model(window)
+        >>> last = aligner.flush()  # end of data  # doctest: +SKIP
     """
 
     def __init__(self, specs: Mapping[str, StreamSpec], window_s: float,
@@ -410,6 +413,11 @@ class Aligner:
     def slots(self) -> Mapping[str, int]:
         """Slots per window for each stream."""
         return MappingProxyType({k: st.n for k, st in self._streams.items()})
+
+    @property
+    def watermarks_ns(self) -> dict[str, int | None]:
+        """Newest sample time (or heartbeat) per stream; None before its first sample."""
+        return {k: st.wm for k, st in self._streams.items()}
 
     @property
     def frontier_ns(self) -> int | None:

@@ -102,6 +102,7 @@ def test_a_slow_stream_holds_windows_open_until_it_passes_their_end() -> None:
                       max_lateness_s=10.0)
     assert aligner.push(gps(0.5)) == []
     assert aligner.push(imu(0.0, 5.0)) == []  # gps has only reached 0.5 s
+    assert aligner.watermarks_ns == {"imu": 4_990_000_000, "gps": 500_000_000}
     assert [w.index for w in aligner.push(gps(1.5))] == [-1]  # [-1 s, 1 s) is complete
     assert [w.index for w in aligner.push(gps(2.5, 3.5))] == [0, 1]
     w = aligner.flush()[0]
