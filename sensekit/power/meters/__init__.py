@@ -40,6 +40,9 @@ METERS: dict[str, tuple[str, str]] = {
     "estimate": ("sensekit.power.meters.estimate", "EstimateMeter"),
     "jetson": ("sensekit.power.meters.jetson", "JetsonMeter"),
     "pi5": ("sensekit.power.meters.pi5", "Pi5PmicMeter"),
+    "ina219": ("sensekit.power.meters.ina", "Ina219Meter"),
+    "ina226": ("sensekit.power.meters.ina", "Ina226Meter"),
+    "ina3221": ("sensekit.power.meters.ina", "Ina3221Meter"),
 }
 
 ENTRY_POINT_GROUP = "sensekit.meters"
