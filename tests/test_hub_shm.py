@@ -120,7 +120,7 @@ def test_overwritten_view_is_detected_and_copies_stay_good(name: str) -> None:
         assert not views.validate(view)  # ...and the seqlock says so
         assert views.lost == 3
         assert copy["accel_mps2"][0, 0] == 7.0 and copy["accel_mps2"].flags.owndata
-        assert copies.lost == 0
+        assert copies.validate(copy) and copies.lost == 0  # checked when copied
         with pytest.raises(ValueError, match="already validated"):
             views.validate(view)
         del view
