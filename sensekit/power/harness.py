@@ -176,7 +176,10 @@ def measure(command: Sequence[str], meter: Meter, out_dir: Path | str, *,
             meter.clock.sleep(settle_s)
             t_start = meter.clock.now_ns()
             env = {**os.environ, ENV_VAR: str(listener.path)}
-            code = subprocess.run(list(command), env=env, check=False).returncode
+            try:
+                code = subprocess.run(list(command), env=env, check=False).returncode
+            except KeyboardInterrupt:  # the child is killed by run(); keep what was measured
+                code = 130
             t_end = meter.clock.now_ns()
             meter.clock.sleep(settle_s)
             t_finish = meter.clock.now_ns()

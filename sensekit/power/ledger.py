@@ -137,6 +137,37 @@ class LedgerSummary:
             return self.measured.average_w
         return self.modelled_j / self.duration_s if self.duration_s > 0 else float("nan")
 
+    @property
+    def unattributed_j(self) -> float | None:
+        """Measured energy the models do not account for (None without a meter).
+
+        Compared over the measured (covered) time only.
+        """
+        if self.measured is None or self.measured.covered_s <= 0:
+            return None
+        share = self.measured.coverage
+        return self.measured.energy_j - self.modelled_j * share
+
+    def format(self) -> str:
+        """A plain-text account: floor, sensors by mode, inferences, measured, unattributed."""
+        lines = [f"{self.duration_s:.1f} s, mean {self.average_w:.3f} W"]
+        if self.platform:
+            lines.append(f"  platform floor ({self.platform} idle {self.floor_w:.2f} W): "
+                         f"{self.floor_j:.3f} J")
+        for (sensor, mode), joules in sorted(self.by_mode.items()):
+            lines.append(f"  {sensor} {mode}: {joules:.4f} J")
+        for label, joules in sorted(self.inference_j.items()):
+            lines.append(f"  inference {label}: {joules:.4f} J")
+        lines.append(f"  modelled total: {self.modelled_j:.3f} J")
+        if self.measured is not None:
+            m = self.measured
+            lines.append(f"  measured: {m.energy_j:.3f} J over {m.covered_s:.1f} s "
+                         f"({m.coverage:.1%} covered, {len(m.gaps)} gaps); unattributed "
+                         f"{self.unattributed_j or 0.0:.3f} J")
+        if self.estimates:
+            lines.append(f"  estimated figures: {', '.join(self.estimates)}")
+        return "\n".join(lines)
+
     def battery_life_h(self, capacity_wh: float, *, usable: float = 1.0) -> float:
         """Hours a battery of ``capacity_wh`` (times the ``usable`` fraction) lasts at
         :attr:`average_w`."""

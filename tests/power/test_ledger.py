@@ -156,3 +156,19 @@ def test_ledger_rejects_unknown_streams_and_modes(clock: FakeClock) -> None:
     imu.on_change(ledger.record)
     with pytest.raises(ConfigError, match="unknown stream"):
         imu.set_rate(50)
+
+
+def test_summary_text_shows_floor_beside_sensors_and_unattributed(clock: FakeClock) -> None:
+    ledger = EnergyLedger(platform="pi5", clock=clock)
+    t0 = clock.now_ns()
+    ledger.add_sensor("imu", IMU, mode="accel", t_ns=t0)
+    t = t0 + np.arange(0, 11, dtype=np.int64) * S
+    ledger.add_power(Packet("power", t, {"voltage_v": np.full((11, 1), 5.0, np.float32),
+                                         "power_w": np.full((11, 1), 3.0, np.float32)},
+                            "power", {"rails": ("in",), "total": "in"}))
+    s = ledger.summary(t0, t0 + 10 * S)
+    imu_j = 0.5e-3 * 3.3 * 10
+    assert s.unattributed_j == pytest.approx(30.0 - 27.0 - imu_j)
+    text = s.format()
+    assert "platform floor (pi5 idle 2.70 W): 27.000 J" in text
+    assert "imu accel: 0.0165 J" in text and "measured: 30.000 J" in text
