@@ -1,0 +1,136 @@
+"""TI INA226 current/power monitor (36 V, 16-bit) over I2C.
+
+Usage::
+
+    meter = sensekit.open("ina226", "i2c://1/0x40", shunt_ohm=0.01, max_current_a=5.0)
+
+Source: TI "INA226 High-Side or Low-Side Measurement, Bi-Directional Current and Power Monitor
+with I2C Compatible Interface", SBOS547A (revised August 2015). Calibration per sec. 7.5.1:
+``CAL = 0.00512 / (Current_LSB * R_shunt)`` (eq. 1), ``Current_LSB = max expected current /
+2**15`` (eq. 2); the part computes ``Current = Shunt * CAL / 2048`` (eq. 3) and ``Power =
+Current * Bus / 20000`` (eq. 4). Identified by manufacturer ID 0x5449 and die ID 0x2260.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+
+from ...errors import ConfigError, DeviceNotFound
+from ..registers import Field, Register
+from .ina import InaDriver
+
+__all__ = ["Ina226"]
+
+_DS = "INA226 datasheet SBOS547A"
+CONFIG = Register("CONFIG", 0x00, width=2, reset=0x4127, source=f"{_DS}, 7.6.1, p. 22")
+RST = Field(CONFIG, 15)
+AVG = Field(CONFIG, 9, 3)
+VBUSCT = Field(CONFIG, 6, 3)
+VSHCT = Field(CONFIG, 3, 3)
+MODE = Field(CONFIG, 0, 3)
+SHUNT_VOLTAGE = Register("SHUNT_VOLTAGE", 0x01, width=2, signed=True, read_only=True,
+                         source=f"{_DS}, 7.6.2, p. 24: LSB 2.5 uV")
+BUS_VOLTAGE = Register("BUS_VOLTAGE", 0x02, width=2, read_only=True,
+                       source=f"{_DS}, 7.6.3, p. 24: LSB 1.25 mV")
+POWER = Register("POWER", 0x03, width=2, read_only=True, source=f"{_DS}, 7.6.4, p. 24")
+CURRENT = Register("CURRENT", 0x04, width=2, signed=True, read_only=True,
+                   source=f"{_DS}, 7.6.5, p. 25")
+CALIBRATION = Register("CALIBRATION", 0x05, width=2, reset=0x0000,
+                       source=f"{_DS}, 7.6.6, p. 25: bit 15 reserved")
+MASK_ENABLE = Register("MASK_ENABLE", 0x06, width=2, reset=0x0000,
+                       source=f"{_DS}, 7.6.7, p. 26")
+CVRF = Field(MASK_ENABLE, 3)
+OVF = Field(MASK_ENABLE, 2)
+MANUFACTURER_ID = Register("MANUFACTURER_ID", 0xFE, width=2, reset=0x5449, read_only=True,
+                           source=f"{_DS}, 7.6.9, p. 27")
+DIE_ID = Register("DIE_ID", 0xFF, width=2, reset=0x2260, read_only=True,
+                  source=f"{_DS}, 7.6.10, p. 27")
+
+SHUNT_LSB_V = 2.5e-6
+BUS_LSB_V = 1.25e-3
+SHUNT_FULL_SCALE_V = 0.08192      # 7.6.2: +-81.92 mV
+CAL_SCALE = 0.00512               # 7.5.1 eq. 1
+POWER_LSB_PER_CURRENT_LSB = 25    # 7.5.1
+#: VBUSCT/VSHCT code -> conversion time (s), 7.6.1 Tables 7 and 8.
+CONVERSION_TIME_S = {0: 140e-6, 1: 204e-6, 2: 332e-6, 3: 588e-6, 4: 1.1e-3, 5: 2.116e-3,
+                     6: 4.156e-3, 7: 8.244e-3}
+#: AVG code -> samples averaged, 7.6.1 Table 6.
+AVERAGES = {0: 1, 1: 4, 2: 16, 3: 64, 4: 128, 5: 256, 6: 512, 7: 1024}
+MODE_POWER_DOWN, MODE_CONTINUOUS = 0b000, 0b111   # 7.6.1 Table 9
+_FIXED_BITS = 0b100 << 12                         # bits 14:12 read 100 (7.6.1)
+
+
+def calibration_value(current_lsb_a: float, shunt_ohm: float) -> int:
+    """CAL for a current LSB and shunt (SBOS547A 7.5.1 eq. 1)."""
+    return int(CAL_SCALE / (current_lsb_a * shunt_ohm))
+
+
+class Ina226(InaDriver):
+    """The INA226.
+
+    Args:
+        url: ``i2c://BUS/0x40`` (0x40 to 0x4F by A0/A1) or ``emu://``.
+        averages: Samples averaged per result (1, 4, 16, 64, 128, 256, 512, 1024).
+        conversion_time_s: Per conversion, bus and shunt alike (140e-6 ... 8.244e-3).
+        **kwargs: See :class:`~sensekit.drivers.power.ina.InaDriver`.
+    """
+
+    name = "ina226"
+    power_model = "ina226"
+
+    def __init__(self, url: str, *, averages: int = 1, conversion_time_s: float = 1.1e-3,
+                 **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        codes = {v: k for k, v in AVERAGES.items()}
+        if averages not in codes:
+            raise ConfigError(f"{self.describe()}: averages must be one of {sorted(codes)}")
+        self._avg = codes[averages]
+        self._ct = min(CONVERSION_TIME_S, key=lambda c: abs(CONVERSION_TIME_S[c]
+                                                              - conversion_time_s))
+        shunt = self.shunt_ohm[0]
+        lsb = self.current_lsb_a or (self.max_current_a or SHUNT_FULL_SCALE_V / shunt) / 2 ** 15
+        self.calibration = calibration_value(lsb, shunt)
+        if not 0 < self.calibration <= 0x7FFF:
+            raise ConfigError(f"{self.describe()}: current LSB {lsb:g} A with a {shunt} ohm "
+                              "shunt needs CAL outside 1..32767; pick a larger current_lsb_a")
+        self.current_lsb_effective_a = CAL_SCALE / (self.calibration * shunt)
+
+    def config_value(self, mode: int = MODE_CONTINUOUS) -> int:
+        return _FIXED_BITS | self._avg << AVG.lsb | self._ct << VBUSCT.lsb | \
+            self._ct << VSHCT.lsb | mode
+
+    def _open(self) -> None:
+        device = self.connect()
+        device.check_present()
+        maker, die = self.regs.read(MANUFACTURER_ID), self.regs.read(DIE_ID)
+        if (maker, die) != (MANUFACTURER_ID.reset, DIE_ID.reset):
+            raise DeviceNotFound(
+                f"{self.describe()}: IDs read {maker:#06x}/{die:#06x}, not the INA226's "
+                f"0x5449/0x2260. Hint: 0x5449/0x3220 is an INA3221; an INA219 has no ID "
+                "registers (use the ina219 driver)")
+        self.regs.write(CONFIG, 1 << RST.lsb)
+        self.regs.write(CALIBRATION, self.calibration)
+        self.regs.write(CONFIG, self.config_value())
+        self.clock.sleep(self.conversion_time_s())
+
+    def conversion_time_s(self) -> float:
+        return 2 * CONVERSION_TIME_S[self._ct] * AVERAGES[self._avg]
+
+    def measure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with self.device.lock:
+            bus_raw = self.regs.read(BUS_VOLTAGE)
+            shunt_raw = self.regs.read(SHUNT_VOLTAGE)
+            current_raw = self.regs.read(CURRENT)
+        return (np.array([bus_raw * BUS_LSB_V]), np.array([shunt_raw * SHUNT_LSB_V]),
+                np.array([current_raw * self.current_lsb_effective_a]))
+
+    def _power_down(self, down: bool) -> None:
+        self.regs.set(MODE, MODE_POWER_DOWN if down else MODE_CONTINUOUS)
+
+    def _close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._power_down(True)
+        super()._close()

@@ -1,0 +1,125 @@
+"""TI INA3221 three-channel shunt and bus voltage monitor over I2C.
+
+Usage::
+
+    rails = sensekit.open("ina3221", "i2c://1/0x40", shunt_ohm=0.1, rails="VIN,5V,3V3")
+    p = rails.read()      # p["voltage_v"], p["current_a"], p["power_w"] are (1, 3)
+
+The part has no current or power registers: current is the shunt voltage over the shunt
+resistance, power the bus voltage times that, both computed here (signed).
+
+Source: TI "INA3221 Triple-Channel, High-Side Measurement, Shunt and Bus Voltage Monitor with
+I2C- and SMBUS-Compatible Interface", SBOS576B (revised March 2016). Identified by manufacturer
+ID 0x5449 and die ID 0x3220 (sec. 8.6.2.17/18).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+
+from ...errors import ConfigError, DeviceNotFound
+from ..registers import Field, Register, to_signed
+from .ina import InaDriver
+from .ina226 import AVERAGES, CONVERSION_TIME_S
+
+__all__ = ["Ina3221"]
+
+_DS = "INA3221 datasheet SBOS576B"
+CONFIG = Register("CONFIG", 0x00, width=2, reset=0x7127, source=f"{_DS}, 8.6.2.1, p. 26")
+RST = Field(CONFIG, 15)
+CH_EN = Field(CONFIG, 12, 3)     # bit 14 channel 1, 13 channel 2, 12 channel 3
+AVG = Field(CONFIG, 9, 3)
+VBUSCT = Field(CONFIG, 6, 3)
+VSHCT = Field(CONFIG, 3, 3)
+MODE = Field(CONFIG, 0, 3)
+MANUFACTURER_ID = Register("MANUFACTURER_ID", 0xFE, width=2, reset=0x5449, read_only=True,
+                           source=f"{_DS}, 8.6.2.17, p. 34")
+DIE_ID = Register("DIE_ID", 0xFF, width=2, reset=0x3220, read_only=True,
+                  source=f"{_DS}, 8.6.2.18, p. 34")
+
+
+def shunt_register(channel: int) -> Register:
+    """Channel ``channel`` (1-3) shunt voltage: bits 15:3, LSB 40 uV (8.6.2.2, p. 28)."""
+    return Register(f"CH{channel}_SHUNT", 2 * channel - 1, width=2, read_only=True,
+                    source=f"{_DS}, 8.6.2.2, p. 28")
+
+
+def bus_register(channel: int) -> Register:
+    """Channel ``channel`` (1-3) bus voltage: bits 15:3, LSB 8 mV (8.6.2.3, p. 28)."""
+    return Register(f"CH{channel}_BUS", 2 * channel, width=2, read_only=True,
+                    source=f"{_DS}, 8.6.2.3, p. 28")
+
+
+SHUNT_LSB_V = 40e-6
+BUS_LSB_V = 8e-3
+MODE_POWER_DOWN, MODE_CONTINUOUS = 0b000, 0b111   # 8.6.2.1, Table 7
+
+
+def decode_left_aligned(raw: int) -> int:
+    """The signed 13-bit value held in bits 15:3 (shunt and bus registers)."""
+    return to_signed(raw, 16) >> 3
+
+
+class Ina3221(InaDriver):
+    """The INA3221, three rails from one part.
+
+    Args:
+        url: ``i2c://BUS/0x40`` (0x40 to 0x43 by the A0 pin) or ``emu://``.
+        averages: Samples averaged per result (1, 4, 16, 64, 128, 256, 512, 1024).
+        conversion_time_s: Per conversion (140e-6 ... 8.244e-3).
+        **kwargs: See :class:`~sensekit.drivers.power.ina.InaDriver` (``shunt_ohm`` one value
+            or three, ``rails`` three names).
+    """
+
+    name = "ina3221"
+    power_model = "ina3221"
+    channels = 3
+
+    def __init__(self, url: str, *, averages: int = 1, conversion_time_s: float = 1.1e-3,
+                 **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        codes = {v: k for k, v in AVERAGES.items()}
+        if averages not in codes:
+            raise ConfigError(f"{self.describe()}: averages must be one of {sorted(codes)}")
+        self._avg = codes[averages]
+        self._ct = min(CONVERSION_TIME_S, key=lambda c: abs(CONVERSION_TIME_S[c]
+                                                              - conversion_time_s))
+
+    def config_value(self, mode: int = MODE_CONTINUOUS) -> int:
+        return 0b111 << CH_EN.lsb | self._avg << AVG.lsb | self._ct << VBUSCT.lsb | \
+            self._ct << VSHCT.lsb | mode
+
+    def _open(self) -> None:
+        device = self.connect()
+        device.check_present()
+        maker, die = self.regs.read(MANUFACTURER_ID), self.regs.read(DIE_ID)
+        if (maker, die) != (MANUFACTURER_ID.reset, DIE_ID.reset):
+            raise DeviceNotFound(
+                f"{self.describe()}: IDs read {maker:#06x}/{die:#06x}, not the INA3221's "
+                "0x5449/0x3220. Hint: 0x5449/0x2260 is an INA226")
+        self.regs.write(CONFIG, 1 << RST.lsb)
+        self.regs.write(CONFIG, self.config_value())
+        self.clock.sleep(self.conversion_time_s())
+
+    def conversion_time_s(self) -> float:
+        return 3 * 2 * CONVERSION_TIME_S[self._ct] * AVERAGES[self._avg]
+
+    def measure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        bus, shunt = np.zeros(3), np.zeros(3)
+        with self.device.lock:
+            for ch in (1, 2, 3):
+                shunt[ch - 1] = decode_left_aligned(self.regs.read(shunt_register(ch))) \
+                    * SHUNT_LSB_V
+                bus[ch - 1] = decode_left_aligned(self.regs.read(bus_register(ch))) * BUS_LSB_V
+        return bus, shunt, shunt / np.asarray(self.shunt_ohm)
+
+    def _power_down(self, down: bool) -> None:
+        self.regs.set(MODE, MODE_POWER_DOWN if down else MODE_CONTINUOUS)
+
+    def _close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._power_down(True)
+        super()._close()
