@@ -123,12 +123,9 @@ def _measure(args: argparse.Namespace) -> int:
 
 
 def _list_meters() -> int:
-    from .meters import METERS, available_meters, open_meter
+    from .meters import AUTO_ORDER, available_meters, open_meter
 
-    for name in available_meters():
-        if name not in METERS:
-            print(f"{name:<10} plugin")
-            continue
+    for name in AUTO_ORDER:
         try:
             meter = open_meter(name)
             where = f"found ({', '.join(meter.rails)})"
@@ -136,6 +133,7 @@ def _list_meters() -> int:
         except (DeviceError, ConfigError) as exc:
             where = f"not found: {exc}"
         print(f"{name:<10} {where}")
-    print("ina219 / ina226 / ina3221: name them with a URL, e.g. "
-          "--meter 'ina219@i2c://1/0x40?shunt_ohm=0.1'")
+    others = [n for n in available_meters() if n not in AUTO_ORDER]
+    print(f"{', '.join(others)}: name them with a URL, e.g. "
+          "--meter 'ina219@i2c://1/0x40?shunt_ohm=0.01'")
     return 0

@@ -146,3 +146,11 @@ def test_markers_parse_and_pair() -> None:
     phases, unmatched = pair_markers(events, end_ns=9)
     assert phases == [Phase("a", 1, 4), Phase("a", 2, 3), Phase("c", 6, 9, complete=False)]
     assert unmatched == 1
+
+
+def test_cli_meters_lists_what_is_found(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["power", "meters"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("jetson")
+    assert "estimate   found (estimate)" in out  # any Linux machine has /proc/stat
+    assert "ina219, ina226, ina3221: name them with a URL" in out
