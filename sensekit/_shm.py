@@ -61,15 +61,31 @@ def _untracked(func: Any) -> Any:
                               func.__closure__)
 
 
+class _CreatorUnlinks(shared_memory.SharedMemory):
+    """``SharedMemory`` whose ``unlink`` acts only in the process that created the segment.
+
+    The standard library's ``__init__`` unlinks the name when mapping fails, also on a mere
+    attach; a consumer must never do that.
+    """
+
+    def unlink(self) -> None:
+        if getattr(self, "_flags", 0) & os.O_CREAT:
+            _force_unlink(self)
+
+
 if sys.version_info >= (3, 13):
     def _open_shm(name: str, create: bool, size: int) -> shared_memory.SharedMemory:
-        return shared_memory.SharedMemory(name, create=create, size=size, track=False)
+        return _CreatorUnlinks(name, create=create, size=size, track=False)
+
+    def _force_unlink(shm: shared_memory.SharedMemory) -> None:
+        shared_memory.SharedMemory.unlink(shm)  # untracked: no resource tracker involved
 else:
-    class _UntrackedSharedMemory(shared_memory.SharedMemory):
-        """``SharedMemory`` that never talks to the resource tracker (Python < 3.13)."""
+    class _UntrackedSharedMemory(_CreatorUnlinks):
+        """Never talks to the resource tracker (Python < 3.13, gh-82300)."""
 
         __init__ = _untracked(shared_memory.SharedMemory.__init__)
-        unlink = _untracked(shared_memory.SharedMemory.unlink)
+
+    _force_unlink = _untracked(shared_memory.SharedMemory.unlink)
 
     def _open_shm(name: str, create: bool, size: int) -> shared_memory.SharedMemory:
         shm: shared_memory.SharedMemory = _UntrackedSharedMemory(name, create=create, size=size)
@@ -133,7 +149,7 @@ def _unlink_name(name: str) -> None:
         return
     shm.close()
     with contextlib.suppress(FileNotFoundError):
-        shm.unlink()
+        _force_unlink(shm)  # on behalf of its dead owner
 
 
 def remove_if_stale(name: str) -> bool:

@@ -175,6 +175,8 @@ class SharedRing:
                 if segment.size >= HEADER_BYTES and bytes(segment.buf[:8]) == MAGIC:
                     return cls(segment)
                 segment.close()  # still being set up by its owner
+            except ValueError:
+                pass  # created but not sized yet: mmap refuses an empty file
             except FileNotFoundError:
                 if time.monotonic() >= deadline:
                     raise FileNotFoundError(

@@ -96,6 +96,20 @@ def test_attaching_a_missing_ring_says_what_to_do(name: str) -> None:
         SharedRing.attach(name)
 
 
+def test_attaching_a_segment_still_being_set_up_waits_and_leaves_it(name: str) -> None:
+    path = os.path.join(SHM_DIR, name)
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))  # created, not sized
+    with pytest.raises(SensekitError, match="never completed"):
+        SharedRing.attach(name, timeout_s=0.01)
+    assert os.path.exists(path)
+    os.truncate(path, 8192)  # sized, but no magic: not (yet) a ring
+    with pytest.raises(SensekitError, match="never completed"):
+        SharedRing.attach(name, timeout_s=0.01)
+    assert os.path.exists(path)
+    assert sweep_stale(name) == []  # not a sensekit ring: never swept
+    os.unlink(path)
+
+
 def test_reader_that_falls_behind_counts_lost_samples_exactly(name: str) -> None:
     with SharedRing.create(name, 4096, 4) as ring, SharedRing.attach(name) as other:
         reader = other.reader()
