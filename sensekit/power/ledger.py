@@ -314,6 +314,8 @@ class EnergyLedger:
         with self._lock:
             self._t.append(np.asarray(packet.t_ns, np.int64))
             self._w.append(total_power_w(packet))
+            if len(self._t) >= 1024:  # meters send one-sample packets: keep the list short
+                self._t, self._w = [np.concatenate(self._t)], [np.concatenate(self._w)]
             if len(packet):
                 self._touch(int(packet.t_ns[0]))
 
@@ -349,10 +351,12 @@ class EnergyLedger:
 
     def measured(self, start_ns: int, end_ns: int) -> Integral | None:
         """Integral of the measured board power over the window, None without a meter."""
-        if not self._t:
-            return None
-        return trapezoid(np.concatenate(self._t), np.concatenate(self._w), start_ns, end_ns,
-                         self.max_gap_ns)
+        with self._lock:
+            if not self._t:
+                return None
+            self._t, self._w = [np.concatenate(self._t)], [np.concatenate(self._w)]
+            t, w = self._t[0], self._w[0]
+        return trapezoid(t, w, start_ns, end_ns, self.max_gap_ns)
 
     def summary(self, start_ns: int | None = None, end_ns: int | None = None) -> LedgerSummary:
         """Energy per sensor, mode, inference and phase over ``[start_ns, end_ns]``.

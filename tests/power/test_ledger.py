@@ -202,3 +202,16 @@ def test_ledger_follows_a_real_driver_and_its_shipped_table(clock: FakeClock) ->
     assert s.by_mode[("imu", "sleep->accel_gyro")] == pytest.approx(3.8e-3 * 3.3 * 0.030)
     assert s.by_mode[("imu", "accel_only")] == pytest.approx(500e-6 * 3.3 * 10)
     assert s.floor_j == pytest.approx(2.7 * s.duration_s)
+
+
+def test_ledger_takes_a_meter_stream_of_one_sample_packets(clock: FakeClock) -> None:
+    ledger = EnergyLedger(clock=clock)
+    t0 = clock.now_ns()
+    for k in range(3000):  # 5 minutes at 10 Hz, as a meter sends it
+        t = np.array([t0 + k * S // 10], np.int64)
+        ledger.add_power(Packet("power", t, {"voltage_v": np.full((1, 1), 5.0, np.float32),
+                                             "power_w": np.full((1, 1), 2.0, np.float32)},
+                                "power", {"rails": ("in",), "total": "in"}))
+    s = ledger.summary(t0, t0 + 2999 * S // 10)
+    assert s.measured is not None and s.measured.energy_j == pytest.approx(2.0 * 299.9)
+    assert s.average_w == pytest.approx(2.0) and s.battery_life_h(10.0) == pytest.approx(5.0)
