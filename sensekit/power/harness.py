@@ -23,6 +23,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -89,10 +90,11 @@ class MarkerListener:
                 return
             if not data:
                 return
+            arrived = time.monotonic_ns()
             self._buffer += data
             *lines, self._buffer = self._buffer.split(b"\n")
             for line in lines:
-                event = parse_marker(line.decode("utf-8", "replace"))
+                event = parse_marker(line.decode("utf-8", "replace"), arrived)
                 if event is None:
                     self.malformed += 1
                 else:

@@ -17,8 +17,10 @@ default) or a FIFO (``--markers fifo``). Each marker is one UTF-8 line::
     E <t_ns> <name>\\n      phase <name> ends
 
 ``t_ns`` is ``CLOCK_MONOTONIC`` in nanoseconds (Python ``time.monotonic_ns()``, C
-``clock_gettime(CLOCK_MONOTONIC)``), the clock the harness samples the meter on; the name is
-the rest of the line. A socket gets one datagram per line; a FIFO gets whole lines (shorter
+``clock_gettime(CLOCK_MONOTONIC)``), the clock the harness samples the meter on, or ``-`` to
+have the harness stamp the marker when it arrives (a shell script cannot read that clock:
+``echo "B - warm up" > "$SENSEKIT_POWER_MARKERS"`` with ``--markers fifo``); the name is the
+rest of the line. A socket gets one datagram per line; a FIFO gets whole lines (shorter
 than ``PIPE_BUF``, so lines from several processes never interleave). Phases may nest and
 overlap; an ``E`` closes the latest open phase of that name; a phase still open when the
 workload ends is closed there and marked incomplete.
@@ -107,11 +109,16 @@ def phase(name: str) -> Iterator[None]:
         send_marker("E", name)
 
 
-def parse_marker(line: str) -> tuple[str, int, str] | None:
-    """``("B" | "E", t_ns, name)`` from one marker line, None if it is malformed."""
+def parse_marker(line: str, arrived_ns: int = 0) -> tuple[str, int, str] | None:
+    """``("B" | "E", t_ns, name)`` from one marker line, None if it is malformed.
+
+    A ``-`` in place of the time stands for ``arrived_ns``.
+    """
     parts = line.strip().split(" ", 2)
     if len(parts) != 3 or parts[0] not in ("B", "E") or not parts[2]:
         return None
+    if parts[1] == "-":
+        return parts[0], arrived_ns, parts[2]
     try:
         return parts[0], int(parts[1]), parts[2]
     except ValueError:

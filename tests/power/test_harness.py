@@ -109,6 +109,18 @@ def test_cli_measure_with_estimate_meter_is_labelled(tmp_path: Path,
     assert info["meter"]["estimate"] is True
 
 
+def test_shell_workload_marks_phases_through_the_fifo(tmp_path: Path) -> None:
+    meter = JetsonMeter(str(FIXTURES / "sysfs_nano_jp4"), rate_hz=100).open()
+    script = 'echo "B - shell step" > "$SENSEKIT_POWER_MARKERS"; sleep 0.1; ' \
+             'echo "E - shell step" > "$SENSEKIT_POWER_MARKERS"'
+    run_dir = measure(["sh", "-c", script], meter, tmp_path / "run", markers="fifo",
+                      render=False)
+    meter.close()
+    (step,) = load_run(run_dir).phases
+    assert step.name == "shell step" and step.complete
+    assert 0.1 <= (step.end_ns - step.start_ns) / 1e9 < 1.0
+
+
 def test_cli_measure_from_a_campaign_file(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     tree = tmp_path / "sys"
@@ -140,6 +152,7 @@ def test_cli_errors_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_markers_parse_and_pair() -> None:
     assert parse_marker("B 12 load model") == ("B", 12, "load model")
+    assert parse_marker("E - shell step", arrived_ns=77) == ("E", 77, "shell step")
     assert parse_marker("X 12 a") is None and parse_marker("B twelve a") is None
     events = [("B", 1, "a"), ("B", 2, "a"), ("E", 3, "a"), ("E", 4, "a"), ("E", 5, "b"),
               ("B", 6, "c")]
