@@ -1,0 +1,139 @@
+"""USB and other V4L2 cameras through OpenCV's V4L2 backend (Pi and Jetson alike).
+
+USB cameras offer a list of fixed formats and none is 224x224, so DNN mode asks for the smallest
+format at or above the requested size and leaves the last crop and resize to software. OpenCV
+cannot list a device's formats, but V4L2's ``S_FMT`` answers a request with the nearest size the
+driver supports, and OpenCV reads the result back; the formats are found by asking for the
+usual UVC sizes once and keeping what the camera answered.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from typing import Any
+
+from ...clock import Clock, MonotonicClock
+from ...errors import DeviceIOError, DeviceNotFound
+from .backend import Frame, Size, StreamConfig, smallest_at_or_above
+
+__all__ = ["UVC_SIZES", "V4l2Backend"]
+
+log = logging.getLogger(__name__)
+
+#: Frame sizes UVC cameras commonly offer (USB Video Class 1.1/1.5 devices), smallest first.
+UVC_SIZES: tuple[Size, ...] = (
+    (160, 120), (176, 144), (320, 180), (320, 240), (352, 288), (424, 240), (640, 360),
+    (640, 480), (800, 448), (800, 600), (848, 480), (960, 540), (1024, 576), (1280, 720),
+    (1280, 960), (1600, 900), (1920, 1080), (2560, 1440), (3840, 2160))
+
+_FAILS_BEFORE_GONE = 3
+
+
+class V4l2Backend:
+    """A V4L2 device opened with ``cv2.VideoCapture(..., cv2.CAP_V4L2)``.
+
+    Args:
+        cv2: The OpenCV module.
+        device: ``/dev/videoN`` or an index.
+        clock: Host clock; V4L2 buffer timestamps are CLOCK_MONOTONIC, the same clock as
+            :class:`~sensekit.clock.MonotonicClock`, and are used as ``t_ns`` when it is.
+        where: How errors name the device.
+    """
+
+    name = "v4l2"
+
+    def __init__(self, cv2: Any, device: str | int, clock: Clock, where: str) -> None:
+        self.cv2, self.device, self.clock, self.where = cv2, device, clock, where
+        self._cap: Any = None
+        self._formats: list[Size] | None = None
+        self._fails = 0
+        self._last: tuple[str, Size | None, float] = ("dnn", None, 30.0)
+
+    def open(self) -> None:
+        cv2 = self.cv2
+        if isinstance(self.device, str) and not os.path.exists(self.device):
+            raise DeviceNotFound(f"{self.where}: {self.device} does not exist. Hint: "
+                                 "'v4l2-ctl --list-devices' lists the cameras")
+        cap = cv2.VideoCapture(self.device, cv2.CAP_V4L2)
+        if not cap.isOpened():
+            raise DeviceNotFound(f"{self.where}: OpenCV could not open {self.device} with V4L2. "
+                                 "Hint: check it is a capture node and that you are in the "
+                                 "'video' group")
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # keep the newest frame, not a queue of old ones
+        self._cap = cap
+
+    def formats(self) -> list[Size]:
+        """Frame sizes the camera accepts (probed once, smallest first)."""
+        if self._formats is None:
+            found = {self._set_size((w, h)) for w, h in UVC_SIZES}
+            self._formats = sorted(found, key=lambda s: (s[0] * s[1], s))
+            log.info("%s: formats %s", self.where, self._formats)
+        return self._formats
+
+    def _set_size(self, size: Size) -> Size:
+        cv2, cap = self.cv2, self._cap
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+        return int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
+    def configure(self, mode: str, size: Size | None, fps: float) -> StreamConfig:
+        cv2, cap = self.cv2, self._cap
+        self._last = (mode, size, fps)
+        sizes = self.formats()
+        full = sizes[-1]
+        want = full if mode == "photo" or size is None else (
+            smallest_at_or_above(sizes, size) or full)
+        # MJPEG keeps large frames within USB 2.0 bandwidth; small ones come raw (YUYV), which
+        # needs no JPEG decode on the host.
+        fourcc = "MJPG" if want[0] * want[1] > 640 * 480 else "YUYV"
+        cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*fourcc))
+        got = self._set_size(want)
+        cap.set(cv2.CAP_PROP_FPS, fps)
+        in_pipeline = mode == "dnn" and got != full
+        note = f"V4L2 format {got[0]}x{got[1]} {fourcc}"
+        if mode == "dnn" and size is not None:
+            note += (f", the smallest at or above {size[0]}x{size[1]}" if in_pipeline else
+                     "; no smaller format than full size, capture-and-resize")
+        return StreamConfig(got, got, in_pipeline, note)
+
+    def grab(self, timeout_s: float) -> Frame | None:
+        cv2, cap = self.cv2, self._cap
+        ok, image = cap.read()
+        if not ok or image is None:
+            self._fails += 1
+            gone = isinstance(self.device, str) and not os.path.exists(self.device)
+            if gone or self._fails >= _FAILS_BEFORE_GONE:
+                raise OSError(errno.ENODEV, f"no frames from {self.device} "
+                              f"({self._fails} reads failed{'; the node is gone' if gone else ''})"
+                              ". Hint: the camera was unplugged or lost USB power")
+            return None
+        self._fails = 0
+        stamp_ms = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
+        sensor_ns = round(stamp_ms * 1e6) if stamp_ms > 0 else None
+        return Frame(image, bgr=True, sensor_t_ns=sensor_ns, t_ns=self._host_time(sensor_ns))
+
+    def _host_time(self, sensor_ns: int | None) -> int | None:
+        """The buffer timestamp, if it is on the host's monotonic clock and plausible."""
+        if sensor_ns is None or not isinstance(self.clock, MonotonicClock):
+            return None
+        now = self.clock.now_ns()
+        return sensor_ns if now - 1_000_000_000 <= sensor_ns <= now else None
+
+    def capture_still(self, timeout_s: float) -> Frame:
+        keep = self._last
+        self.configure("photo", None, keep[2])
+        try:
+            for _ in range(_FAILS_BEFORE_GONE):
+                frame = self.grab(timeout_s)
+                if frame is not None:
+                    return frame
+            raise DeviceIOError(f"{self.where}: no still frame")
+        finally:
+            self.configure(*keep)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None

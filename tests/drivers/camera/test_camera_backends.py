@@ -1,0 +1,132 @@
+"""V4L2 and picamera2 code paths with their libraries faked at the module boundary."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+import pytest
+
+import sensekit
+from sensekit.drivers.camera.camera import Camera
+from sensekit.drivers.camera.gstreamer import GstBackend, nvargus_pipeline
+from sensekit.errors import DeviceIOError, DeviceNotFound, DriverUnavailable
+
+
+@pytest.fixture
+def node(tmp_path):
+    """Stands in for /dev/video0: the backend checks the node exists, unplugging removes it."""
+    path = tmp_path / "video0"
+    path.touch()
+    return path
+
+
+def test_v4l2_dnn_mode_uses_the_smallest_format_at_or_above(fake_cv2, node, clock) -> None:
+    cam = sensekit.open("camera", f"v4l2://{node}", clock=clock)
+    cap = fake_cv2.captures[-1]
+    assert cap.size == (320, 240) and cap.fourccs[-1] == "YUYV"
+    p = cam.read()
+    assert p["image"].shape == (1, 224, 224, 3)
+    assert p.meta["pipeline"] == "sensor" and p.meta["capture_size"] == (320, 240)
+    assert p.meta["crop_xywh"] == (40, 0, 240, 240) and p.meta["resized_from"] == (240, 240)
+    assert p.meta["resize"] == "area"
+    assert tuple(p["image"][0, 100, 100]) == (200, 20, 10)  # BGR from OpenCV became RGB
+    assert p["sensor_t_ns"][0] == round((1000.0 + 33.3) * 1e6)  # the V4L2 buffer timestamp
+    assert cam.power_model == "usb_camera"
+
+
+def test_v4l2_photo_mode_and_one_shot_photo(fake_cv2, node, clock) -> None:
+    cam = Camera(f"v4l2://{node}", clock=clock).open()
+    cap = fake_cv2.captures[-1]
+    photo = cam.capture_photo()
+    assert photo["image"].shape == (1, 1080, 1920, 3) and photo.meta["resize"] is None
+    assert cap.size == (320, 240) and cap.fourccs[-2:] == ["MJPG", "YUYV"]  # back to DNN
+    cam.set_mode("photo")
+    assert cam.read()["image"].shape == (1, 1080, 1920, 3)
+    assert cam.switches[-1].size == (1920, 1080)
+
+
+def test_v4l2_without_a_small_format_falls_back(fake_cv2, node, clock, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    fake_cv2.formats = [(1280, 720)]
+    cam = Camera(f"v4l2://{node}", size=(96, 96), clock=clock).open()
+    p = cam.read()
+    assert p["image"].shape == (1, 96, 96, 3) and p.meta["pipeline"] == "software"
+    assert "capture-and-resize" in p.meta["note"]
+    assert "falls back to capture-and-resize" in caplog.text
+
+
+def test_v4l2_camera_unplugged_mid_stream(fake_cv2, node, clock) -> None:
+    cam = Camera(f"v4l2://{node}", clock=clock).open()
+    assert cam.read() is not None
+    node.unlink()
+    with pytest.raises(DeviceIOError, match="unplugged") as err:
+        cam.read()
+    assert str(node) in str(err.value)
+    assert cam.ended and not cam.is_open and fake_cv2.captures[-1].released
+
+
+def test_v4l2_missing_device_and_missing_opencv(monkeypatch, tmp_path, clock) -> None:
+    with pytest.raises(DeviceNotFound, match="v4l2-ctl --list-devices"):
+        Camera(f"v4l2://{tmp_path}/video9", clock=clock).open()
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    with pytest.raises(DriverUnavailable, match=r"sensekit\[camera\]"):
+        Camera("/dev/video0", clock=clock).open()
+
+
+def test_picamera2_dnn_mode_is_a_binned_mode_plus_lores(fake_picamera2, clock) -> None:
+    cam = sensekit.open("camera", "picamera2://0", clock=clock)
+    pc = fake_picamera2.instances[-1]
+    config = pc.config
+    assert config["sensor"]["output_size"] == (1640, 1232)  # 2x2 binned, whole field of view
+    assert config["lores"] == {"size": (320, 240), "format": "YUV420"}
+    assert config["main"]["size"][0] >= 320
+    p = cam.read()
+    assert p["image"].shape == (1, 224, 224, 3) and p.meta["pipeline"] == "sensor"
+    assert p.meta["sensor_mode"] == (1640, 1232) and p.meta["capture_size"] == (320, 240)
+    np.testing.assert_allclose(p["image"][0, 50, 50], (200, 20, 10), atol=2)  # YUV -> RGB
+    assert p["sensor_t_ns"][0] == 5_000_000_000 + 33_333_333
+    assert pc.released == 1  # every request handed back to libcamera
+
+
+def test_picamera2_photo_and_one_shot(fake_picamera2, clock) -> None:
+    cam = Camera("picamera2://0", clock=clock).open()
+    pc = fake_picamera2.instances[-1]
+    photo = cam.capture_photo()
+    assert photo["image"].shape == (1, 2464, 3280, 3)
+    assert tuple(photo["image"][0, 0, 0]) == (200, 20, 10)  # RGB888 is B, G, R in memory
+    assert pc.config["use_case"] == "video"  # switch_mode_and_capture_array went back
+    cam.set_mode("photo")
+    assert pc.config["use_case"] == "still" and len(pc.configs) == 2
+
+
+def test_picamera2_camera_stops_answering(fake_picamera2, clock) -> None:
+    cam = Camera("picamera2://0", clock=clock).open()
+    cam.read()
+    fake_picamera2.instances[-1].unplugged = True
+    assert list(cam) == []
+    assert "stopped delivering" in str(cam.error) and fake_picamera2.instances[-1].closed
+
+
+def test_picamera2_missing_camera_and_camera_v3(fake_picamera2, clock) -> None:
+    with pytest.raises(DeviceNotFound, match="list-cameras"):
+        Camera("picamera2://1", clock=clock).open()
+    fake_picamera2.model = "imx708_wide"
+    try:
+        cam = Camera("picamera2://0", clock=clock).open()
+    finally:
+        fake_picamera2.model = "imx219"
+    assert cam.power_model == "pi_camera_v3"
+
+
+def test_nvargus_dnn_pipeline_picks_a_small_sensor_mode() -> None:
+    gst = GstBackend(None, ("nvargus", "0"), "camera at nvargus://0")
+    desc, config = gst._description("dnn", (224, 224), 30.0)
+    assert "sensor-mode=4" in desc and "width=1280,height=720" in desc
+    assert "nvvidconv ! video/x-raw,width=400,height=224,format=BGRx" in desc
+    assert config.in_pipeline and config.size == (400, 224)
+    desc, config = gst._description("photo", None, 21.0)
+    assert "sensor-mode=0" in desc and config.size == (3264, 2464)
+    assert nvargus_pipeline(1, 2, (1920, 1080), (1920, 1080), 30).startswith(
+        "nvarguscamerasrc sensor-id=1 sensor-mode=2 ! ")
