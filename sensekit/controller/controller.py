@@ -1,0 +1,220 @@
+"""The controller: the only thing that changes rates, modes and power states.
+
+Once per window, :meth:`Controller.step` asks the policy for a plan, snaps it to a
+configuration the fusion network supports, keeps every sensor within its maximum time off,
+and applies it through the driver interface (``wake``, ``sleep``, ``set_rate``, ``set_mode``),
+so the same policy runs on hardware, emulated devices and replays. Every change is logged as a
+:class:`Decision` (time, stream, old and new setting, reason) for the recorder and the report.
+
+A sensor whose driver raises while being changed is marked failed and routed around: the
+policy sees it missing from ``available``, the other sensors carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..driver import Driver
+from ..errors import SensekitError
+from ..fusion.inputs import Configuration
+from .policies import Observation, Plan, Policy
+
+__all__ = ["Actuation", "Controller", "Decision", "snap"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One change the controller made (or failed to make)."""
+
+    t_ns: int
+    stream: str
+    setting: str
+    old: Any
+    new: Any
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"t_ns": self.t_ns, "stream": self.stream, "setting": self.setting,
+                "old": self.old, "new": self.new, "reason": self.reason}
+
+
+#: How a configuration's per-modality value reaches the driver: ``"rate"`` (set_rate, Hz),
+#: ``"camera_size"`` (set_mode("dnn", size=(v, v)), pixels) or ``"switch"`` (on/off only:
+#: the value is a feature rate, such as log-mel frames per second, not a device setting).
+Actuation = str
+DEFAULT_ACTUATION: Mapping[str, Actuation] = {"imu": "rate", "camera": "camera_size",
+                                              "audio": "switch", "gps": "switch",
+                                              "light": "switch"}
+
+
+def snap(config: Configuration, supported: Sequence[Configuration]) -> Configuration:
+    """The supported configuration closest to ``config``.
+
+    Same modality set first (nearest rates, preferring higher), else the smallest supported
+    superset (a sensor the plan did not need is better than one the network cannot use), else
+    the largest subset.
+    """
+    if not supported or config in supported:
+        return config
+    want = config.modalities
+    same = [c for c in supported if c.modalities == want]
+    if same:
+        return min(same, key=lambda c: sum(abs(c.rates[m] - config.rates[m]) / config.rates[m]
+                                           - 1e-6 * c.rates[m] for m in want))
+    supersets = [c for c in supported if c.modalities > want]
+    if supersets:
+        return min(supersets, key=lambda c: (len(c.modalities), -sum(c.rates.values())))
+    subsets = [c for c in supported if c.modalities < want]
+    if subsets:
+        return max(subsets, key=lambda c: (len(c.modalities), sum(c.rates.values())))
+    return config
+
+
+class Controller:
+    """Owns the rates, modes and power states of every stream.
+
+    Args:
+        drivers: Stream name -> driver (hardware, emulated or replay).
+        policy: The sampling policy.
+        supported: Configurations the fusion network declares it supports (empty: any).
+        max_off_s: Longest a sensor may stay off, per stream (or one value for all); when it
+            is reached the sensor is switched on for one window whatever the policy says.
+        actuation: How each stream's configuration value is applied (see :data:`Actuation`).
+    """
+
+    def __init__(self, drivers: Mapping[str, Driver], policy: Policy, *,
+                 supported: Sequence[Configuration] = (),
+                 max_off_s: float | Mapping[str, float] | None = None,
+                 actuation: Mapping[str, Actuation] | None = None) -> None:
+        self.drivers = dict(drivers)
+        self.policy = policy
+        self.supported = list(supported)
+        self.actuation = {**DEFAULT_ACTUATION, **(actuation or {})}
+        limits = max_off_s if isinstance(max_off_s, Mapping) else dict.fromkeys(
+            self.drivers, max_off_s)
+        self.max_off_ns = {s: None if v is None else int(v * 1e9) for s, v in limits.items()}
+        self.decisions: list[Decision] = []
+        self.failed: dict[str, str] = {}
+        self.current = Configuration({})
+        self.forced_on = 0
+        self._off_since: dict[str, int | None] = dict.fromkeys(self.drivers)
+        self._listeners: list[Callable[[Decision], None]] = []
+
+    @property
+    def available(self) -> frozenset[str]:
+        return frozenset(s for s in self.drivers if s not in self.failed)
+
+    def on_decision(self, callback: Callable[[Decision], None]) -> None:
+        """Call ``callback`` with every :class:`Decision` from now on (e.g. the recorder)."""
+        self._listeners.append(callback)
+
+    def mark_failed(self, stream: str, why: str, t_ns: int = 0) -> None:
+        """Route around ``stream`` (its reader reported errors) until :meth:`mark_recovered`."""
+        if stream not in self.failed:
+            self.failed[stream] = why
+            self._log(t_ns, stream, "health", "ok", "failed", why)
+
+    def mark_recovered(self, stream: str, t_ns: int = 0) -> None:
+        if self.failed.pop(stream, None) is not None:
+            self._log(t_ns, stream, "health", "failed", "ok", "recovered")
+
+    def step(self, t_ns: int, scores: Mapping[str, float] | None = None, *,
+             confidence: float | None = None, prediction: str | None = None) -> Plan:
+        """Plan and apply the next window; returns the plan as applied."""
+        obs = Observation(t_ns, dict(scores or {}), confidence, prediction, self.available)
+        plan = self.policy.plan(obs)
+        config = snap(plan.configuration, self.supported) if plan.configuration.rates else \
+            plan.configuration
+        config, forced = self._enforce_max_off(config, t_ns)
+        reason = plan.reason + (f"; on after max off: {', '.join(forced)}" if forced else "")
+        applied = self.apply(config, t_ns, reason)
+        return Plan(applied, plan.run_network or bool(forced), reason)
+
+    def apply(self, config: Configuration, t_ns: int, reason: str) -> Configuration:
+        """Bring every driver to ``config``; returns what was actually applied."""
+        on: dict[str, float] = {}
+        for stream in sorted(self.drivers):
+            if stream in self.failed:
+                continue
+            try:
+                if stream in config.rates:
+                    self._switch_on(stream, config.rates[stream], t_ns, reason)
+                    on[stream] = config.rates[stream]
+                else:
+                    self._switch_off(stream, t_ns, reason)
+            except SensekitError as exc:
+                log.error("controller: %s failed (%s); routing around it", stream, exc)
+                self.mark_failed(stream, str(exc), t_ns)
+        self.current = Configuration(on)
+        return self.current
+
+    def _switch_on(self, stream: str, value: float, t_ns: int, reason: str) -> None:
+        drv = self.drivers[stream]
+        if drv.asleep:
+            drv.wake(reason=reason)
+            self._log(t_ns, stream, "power", "asleep", "awake", reason)
+        self._off_since[stream] = None
+        how = self.actuation.get(stream, "switch")
+        if how == "rate" and drv.rate_hz != value:
+            old = drv.rate_hz
+            drv.set_rate(value, reason=reason)
+            self._log(t_ns, stream, "rate", old, drv.rate_hz, reason)
+        elif how == "camera_size" and (drv.mode, tuple(getattr(drv, "size", ()))) != (
+                "dnn", (int(value),) * 2):
+            old_mode = drv.mode
+            drv.set_mode("dnn", reason=reason, size=(int(value), int(value)))
+            self._log(t_ns, stream, "mode", old_mode, f"dnn {int(value)}x{int(value)}", reason)
+
+    def _switch_off(self, stream: str, t_ns: int, reason: str) -> None:
+        drv = self.drivers[stream]
+        if not drv.asleep:
+            drv.sleep(reason=reason)
+            self._log(t_ns, stream, "power", "awake", "asleep", reason)
+        if self._off_since.get(stream) is None:
+            self._off_since[stream] = t_ns
+
+    def _enforce_max_off(self, config: Configuration, t_ns: int
+                         ) -> tuple[Configuration, list[str]]:
+        forced = []
+        rates = dict(config.rates)
+        for stream, since in self._off_since.items():
+            limit = self.max_off_ns.get(stream)
+            if (since is None or limit is None or stream in rates or stream in self.failed
+                    or t_ns - since < limit):
+                continue
+            rates[stream] = self._probe_value(stream)
+            forced.append(stream)
+        self.forced_on += len(forced)
+        return Configuration(rates), forced
+
+    def _probe_value(self, stream: str) -> float:
+        options = [c.rates[stream] for c in self.supported if stream in c.rates]
+        if options:
+            return min(options)
+        drv = self.drivers[stream]
+        return float(drv.rate_hz or drv.default_rate_hz or 1.0)
+
+    def _log(self, t_ns: int, stream: str, setting: str, old: Any, new: Any, reason: str) -> None:
+        decision = Decision(t_ns, stream, setting, old, new, reason)
+        self.decisions.append(decision)
+        for callback in self._listeners:
+            callback(decision)
+
+    def summary(self) -> dict[str, int]:
+        """Decisions per kind of setting, plus forced wake-ups and failed sensors."""
+        out: dict[str, int] = {}
+        for d in self.decisions:
+            out[d.setting] = out.get(d.setting, 0) + 1
+        out["forced_on"] = self.forced_on
+        out["failed"] = len(self.failed)
+        return out
+
+
+def full_configuration(rates: Mapping[str, Iterable[float]]) -> Configuration:
+    """Every modality at its highest rate."""
+    return Configuration({m: max(r) for m, r in rates.items()})

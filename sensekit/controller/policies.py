@@ -1,0 +1,293 @@
+"""Sampling policies: which sensors run, at what rate, and whether a window reaches the network.
+
+A policy sees an :class:`Observation` once per window (the informativeness scores of the
+window just closed, the network's last prediction and its confidence, which sensors work) and
+returns a :class:`Plan`: a :class:`~sensekit.fusion.inputs.Configuration` (sensors on and their
+rates; the camera's "rate" is its DNN-mode resolution) and whether to run the network. The
+:class:`~sensekit.controller.controller.Controller` snaps the plan to a configuration the
+network supports, enforces the maximum time a sensor may stay off, and applies it through the
+driver interface, so the same policy runs on hardware, emulators and replays.
+
+Policies here:
+
+- :class:`Static`: one configuration, always (always-on is the full configuration); every
+  static configuration of the network is one of these.
+- :class:`DutyCycle`: a configuration on for ``on_s`` out of every ``period_s``, all off between.
+- :class:`Adaptive`: informativeness scores decide which sensors run and at what rate, and
+  whether the network runs at all; confidence feedback turns down modalities while the network
+  is sure and brings them back when it is not.
+- :class:`Budgeted`: the most useful configuration whose modelled power fits a budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import ConfigError
+from ..fusion.inputs import Configuration
+
+__all__ = ["Adaptive", "Budgeted", "DutyCycle", "Observation", "Plan", "Policy", "Static",
+           "policy_from_config"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a policy knows when it plans the next window.
+
+    Attributes:
+        t_ns: Host time of the decision.
+        scores: Informativeness per stream in [0, 1] for the window just closed (only the
+            streams that delivered samples).
+        confidence: Top-class probability of the network's last prediction (None: no run yet).
+        prediction: The last predicted class of the policy's primary task.
+        available: Streams that work (a failed sensor is routed around).
+    """
+
+    t_ns: int
+    scores: Mapping[str, float] = field(default_factory=dict)
+    confidence: float | None = None
+    prediction: str | None = None
+    available: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A policy's choice for the next window."""
+
+    configuration: Configuration
+    run_network: bool = True
+    reason: str = ""
+
+
+class Policy(Protocol):
+    """Anything with a name that turns observations into plans."""
+
+    name: str
+
+    def plan(self, obs: Observation) -> Plan: ...
+
+
+def _restrict(config: Configuration, available: frozenset[str]) -> Configuration:
+    return Configuration({m: r for m, r in config.rates.items() if m in available})
+
+
+@dataclass
+class Static:
+    """One configuration for every window; ``Static(full)`` is always-on."""
+
+    configuration: Configuration
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"static:{self.configuration.name()}"
+
+    def plan(self, obs: Observation) -> Plan:
+        return Plan(_restrict(self.configuration, obs.available), True, "static")
+
+
+@dataclass
+class DutyCycle:
+    """``configuration`` for ``on_s`` seconds of every ``period_s``; everything off between."""
+
+    configuration: Configuration
+    period_s: float
+    on_s: float
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.on_s <= self.period_s:
+            raise ConfigError(f"duty cycle needs 0 < on_s <= period_s, got on_s={self.on_s}, "
+                              f"period_s={self.period_s}")
+        self.name = self.name or f"duty:{self.on_s:g}/{self.period_s:g}s"
+
+    def plan(self, obs: Observation) -> Plan:
+        phase = (obs.t_ns / 1e9) % self.period_s
+        if phase < self.on_s:
+            return Plan(_restrict(self.configuration, obs.available), True, "duty on")
+        return Plan(Configuration({}), False, "duty off")
+
+
+@dataclass
+class Adaptive:
+    """Spend sensor and compute energy only on informative windows.
+
+    Rules, evaluated once per window:
+
+    1. **Idle.** While the IMU's motion score stays below ``still_score`` for ``still_windows``
+       windows and the network was confident, only the IMU runs, at its lowest rate, and the
+       network is skipped (the last prediction is carried forward). Motion ends it at once.
+    2. **IMU rate** follows motion: its highest rate above ``fast_score``, the middle ones
+       between, the lowest below ``still_score``.
+    3. **Other sensors** run when their own score (from the last window they ran in) says they
+       carry information, when the IMU says something changed (a transition), or when the
+       network is unsure (confidence below ``unsure``). GPS needs motion; the camera and audio
+       need change.
+    4. **Confidence feedback.** After ``sure_windows`` confident windows in a row
+       (confidence at or above ``sure``), the most expensive optional sensor is turned down;
+       as soon as confidence drops below ``unsure``, every sensor comes back.
+
+    Args:
+        full: The configuration with every sensor on at its highest rate.
+        rates: Rates the network supports per modality, highest first.
+        cost: Relative cost per modality (watts from the power models), for turning down the
+            most expensive first.
+    """
+
+    full: Configuration
+    rates: Mapping[str, Sequence[float]]
+    cost: Mapping[str, float] = field(default_factory=dict)
+    anchor: str = "imu"
+    still_score: float = 0.15
+    fast_score: float = 0.6
+    change_score: float = 0.3
+    still_windows: int = 3
+    sure: float = 0.9
+    unsure: float = 0.6
+    sure_windows: int = 3
+    name: str = "adaptive"
+    _still_run: int = 0
+    _sure_run: int = 0
+    _turned_down: set[str] = field(default_factory=set)
+    _last_scores: dict[str, float] = field(default_factory=dict)
+
+    def plan(self, obs: Observation) -> Plan:
+        self._last_scores.update(obs.scores)
+        motion = obs.scores.get(self.anchor)
+        unsure = obs.confidence is None or obs.confidence < self.unsure
+        self._track(motion, obs.confidence, unsure)
+        if self.anchor in obs.available and self._still_run >= self.still_windows and not unsure:
+            lowest = min(self.rates[self.anchor])
+            return Plan(Configuration({self.anchor: lowest}), False, "idle: still and sure")
+        if unsure:
+            return Plan(_restrict(self.full, obs.available), True, "unsure: all on")
+        rates: dict[str, float] = {}
+        if self.anchor in obs.available:
+            rates[self.anchor] = self._imu_rate(motion)
+        changed = motion is not None and motion >= self.change_score
+        for m in self.full.modalities - {self.anchor}:
+            if m in obs.available and self._wanted(m, changed, motion):
+                rates[m] = self.full.rates[m]
+        reason = f"scores {self._fmt(obs.scores)}"
+        if not rates:
+            rates = {m: r for m, r in self.full.rates.items() if m in obs.available}
+        return Plan(Configuration(rates), True, reason)
+
+    def _track(self, motion: float | None, confidence: float | None, unsure: bool) -> None:
+        still = motion is not None and motion < self.still_score
+        self._still_run = self._still_run + 1 if still else 0
+        sure = confidence is not None and confidence >= self.sure
+        self._sure_run = self._sure_run + 1 if sure else 0
+        if unsure:
+            self._turned_down.clear()
+        elif self._sure_run >= self.sure_windows:
+            self._turn_down_one()
+            self._sure_run = 0
+
+    def _turn_down_one(self) -> None:
+        optional = sorted(self.full.modalities - {self.anchor} - self._turned_down,
+                          key=lambda m: self.cost.get(m, 0.0), reverse=True)
+        if optional:
+            self._turned_down.add(optional[0])
+
+    def _imu_rate(self, motion: float | None) -> float:
+        choices = sorted(self.rates[self.anchor], reverse=True)
+        if motion is None or motion >= self.fast_score:
+            return choices[0]
+        if motion < self.still_score:
+            return choices[-1]
+        return choices[len(choices) // 2]
+
+    def _wanted(self, m: str, changed: bool, motion: float | None) -> bool:
+        if m in self._turned_down:
+            return False
+        own = self._last_scores.get(m)
+        informative = own is not None and own >= self.change_score
+        if m == "gps":
+            return motion is not None and motion >= self.still_score and (informative or changed)
+        return informative or changed
+
+    @staticmethod
+    def _fmt(scores: Mapping[str, float]) -> str:
+        return " ".join(f"{k}={v:.2f}" for k, v in sorted(scores.items()))
+
+
+@dataclass
+class Budgeted:
+    """The most useful supported configuration whose modelled power fits the budget.
+
+    Args:
+        budget_w: Power budget for sensors plus inference, in watts.
+        candidates: Configurations the network supports.
+        power_w: Modelled power of a configuration (sensors plus inference).
+        utility: How good a configuration is (e.g. validation macro-F1 per configuration from
+            the network's evaluation); ties go to the cheaper one.
+    """
+
+    budget_w: float
+    candidates: Sequence[Configuration]
+    power_w: Callable[[Configuration], float]
+    utility: Callable[[Configuration], float]
+    name: str = "budget"
+
+    def __post_init__(self) -> None:
+        if self.budget_w <= 0:
+            raise ConfigError(f"power budget must be positive, got {self.budget_w} W")
+
+    def set_budget(self, budget_w: float) -> None:
+        """Re-plan under a new budget from the next window on (battery ran low, say)."""
+        if budget_w <= 0:
+            raise ConfigError(f"power budget must be positive, got {budget_w} W")
+        self.budget_w = budget_w
+
+    def plan(self, obs: Observation) -> Plan:
+        usable = [c for c in self.candidates if c.modalities <= obs.available]
+        fits = [c for c in usable if self.power_w(c) <= self.budget_w]
+        if not fits:
+            if not usable:
+                return Plan(Configuration({}), False, "no working sensor")
+            cheapest = min(usable, key=self.power_w)
+            return Plan(cheapest, True, f"nothing fits {self.budget_w * 1e3:.1f} mW: cheapest")
+        best = max(fits, key=lambda c: (self.utility(c), -self.power_w(c)))
+        return Plan(best, True, f"best under {self.budget_w * 1e3:.1f} mW "
+                                f"({self.power_w(best) * 1e3:.1f} mW)")
+
+
+def policy_from_config(table: Mapping[str, Any], full: Configuration,
+                       rates: Mapping[str, Sequence[float]], *,
+                       candidates: Sequence[Configuration] = (),
+                       power_w: Callable[[Configuration], float] | None = None,
+                       utility: Callable[[Configuration], float] | None = None) -> Policy:
+    """Build a policy from a rig config's ``[policy]`` table.
+
+    ``name`` is ``always-on``, ``static``, ``duty-cycle``, ``adaptive`` or ``budget``;
+    ``params`` holds the policy's own settings (``configuration`` for static as
+    ``{imu = 50.0, ...}``, ``period_s``/``on_s`` for duty-cycle, thresholds for adaptive);
+    ``budget_mw`` sets the budget.
+    """
+    name = str(table.get("name", ""))
+    params = dict(table.get("params", {}))
+    if name == "always-on":
+        return Static(full, name="always-on")
+    if name == "static":
+        return Static(Configuration({k: float(v) for k, v in
+                                     params.get("configuration", full.rates).items()}))
+    if name == "duty-cycle":
+        return DutyCycle(full, float(params.get("period_s", 60.0)), float(params.get("on_s", 10.0)))
+    if name == "adaptive":
+        allowed = {k for k in Adaptive.__dataclass_fields__ if not k.startswith("_")}
+        unknown = set(params) - allowed
+        if unknown:
+            raise ConfigError(f"[policy] params {sorted(unknown)} unknown for adaptive; "
+                              f"known: {sorted(allowed - {'full', 'rates', 'cost'})}")
+        return Adaptive(full, rates, **params)
+    if name == "budget":
+        if power_w is None or utility is None or not candidates:
+            raise ConfigError("the budget policy needs the network's configurations, their "
+                              "utility and a power model")
+        if "budget_mw" not in table:
+            raise ConfigError("[policy] name = \"budget\" needs budget_mw")
+        return Budgeted(float(table["budget_mw"]) / 1e3, candidates, power_w, utility)
+    raise ConfigError(f"unknown policy {name!r}; policies: always-on, static, duty-cycle, "
+                      "adaptive, budget")

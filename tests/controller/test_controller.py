@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sensekit.clock import FakeClock
+from sensekit.controller.controller import Controller, snap
+from sensekit.controller.policies import Adaptive, Observation, Plan, Static
+from sensekit.driver import Driver
+from sensekit.errors import DeviceIOError
+from sensekit.fusion.inputs import Configuration, configurations, sensor_modalities
+from sensekit.packets import Packet
+
+MODS = sensor_modalities()
+RATES = {m: spec.rates_hz for m, spec in MODS.items()}
+FULL = Configuration({m: spec.native for m, spec in MODS.items()})
+
+
+class Sensor(Driver):
+    """A controllable toy device; ``fail_on`` makes a named action raise."""
+
+    name = "toy"
+    modality = "light"
+    schemes = frozenset({"emu"})
+    modes = ("continuous", "dnn", "photo")
+    default_rate_hz = 100.0
+
+    def __init__(self, url: str, fail_on: str = "", **kw: Any) -> None:
+        super().__init__(url, **kw)
+        self.fail_on = fail_on
+        self.size = (64, 64)
+
+    def _open(self) -> None: ...
+    def _close(self) -> None: ...
+
+    def _read_packet(self, timeout_s: float) -> Packet | None:
+        if self.asleep:
+            return None
+        return Packet(self.stream, np.zeros(1, np.int64), {"lux": np.zeros(1, np.float32)})
+
+    def _act(self, what: str) -> None:
+        if self.fail_on == what:
+            raise DeviceIOError(f"{self.describe()}: {what} failed")
+
+    def _set_rate(self, rate_hz: float) -> float:
+        self._act("rate")
+        return rate_hz
+
+    def _set_mode(self, mode: str, **options: Any) -> None:
+        self._act("mode")
+        self.size = tuple(options.get("size", self.size))  # type: ignore[assignment]
+
+    def _sleep(self) -> None:
+        self._act("sleep")
+
+    def _wake(self) -> None:
+        self._act("wake")
+
+
+def rig(**fail: str) -> dict[str, Driver]:
+    clock = FakeClock()
+    return {m: Sensor("emu://", stream=m, clock=clock, fail_on=fail.get(m, "")).open()
+            for m in MODS}
+
+
+class Scripted:
+    name = "scripted"
+
+    def __init__(self, plans: list[Configuration]) -> None:
+        self.plans = plans
+        self.seen: list[Observation] = []
+
+    def plan(self, obs: Observation) -> Plan:
+        self.seen.append(obs)
+        return Plan(self.plans[min(len(self.seen) - 1, len(self.plans) - 1)], True, "script")
+
+
+def test_controller_applies_plans_through_the_driver_interface_and_logs_them() -> None:
+    drivers = rig()
+    idle = Configuration({"imu": 25.0})
+    ctl = Controller(drivers, Scripted([FULL, idle, FULL]), supported=configurations(MODS))
+    ctl.step(0)
+    assert drivers["imu"].rate_hz == 100.0 and drivers["camera"].mode == "dnn"
+    ctl.step(2_000_000_000)
+    assert drivers["imu"].rate_hz == 25.0
+    assert all(drivers[m].asleep for m in MODS if m != "imu")
+    ctl.step(4_000_000_000)
+    assert not any(d.asleep for d in drivers.values())
+    sleeps = [d for d in ctl.decisions if d.setting == "power" and d.new == "asleep"]
+    assert {d.stream for d in sleeps} == set(MODS) - {"imu"}
+    assert all(d.t_ns == 2_000_000_000 and d.reason == "script" for d in sleeps)
+    # the drivers saw the same changes (the ledger reads these)
+    assert [c.new for c in drivers["gps"].changes] == ["asleep", "awake"]
+
+
+def test_plans_are_snapped_to_supported_configurations() -> None:
+    supported = configurations(MODS)
+    odd = Configuration({"imu": 70.0, "camera": 40.0})
+    got = snap(odd, supported)
+    assert got in supported and got.modalities == odd.modalities
+    assert got.rates == {"imu": 50.0, "camera": 32.0}
+    only = [Configuration({"imu": 100.0, "light": 1.0})]
+    assert snap(Configuration({"imu": 25.0}), only) == only[0]
+
+
+def test_no_sensor_stays_off_longer_than_its_maximum() -> None:
+    drivers = rig()
+    ctl = Controller(drivers, Scripted([Configuration({"imu": 100.0})]), max_off_s=10.0)
+    on_windows = {m: [] for m in MODS}
+    for k in range(30):  # 2 s windows, 60 s
+        plan = ctl.step(k * 2_000_000_000)
+        for m in plan.configuration.modalities:
+            on_windows[m].append(k)
+    for m in MODS:
+        if m == "imu":
+            continue
+        gaps = np.diff([-1, *on_windows[m]])
+        assert len(on_windows[m]) >= 5
+        assert gaps.max() * 2 <= 10 + 2, (m, on_windows[m])
+    assert ctl.forced_on > 0
+
+
+def test_a_failing_sensor_is_routed_around_and_the_rest_carry_on() -> None:
+    drivers = rig(gps="sleep")
+    policy = Scripted([FULL, Configuration({"imu": 50.0})])
+    ctl = Controller(drivers, policy)
+    ctl.step(0)
+    ctl.step(2_000_000_000)
+    assert "gps" in ctl.failed and "sleep failed" in ctl.failed["gps"]
+    assert drivers["imu"].rate_hz == 50.0 and drivers["camera"].asleep
+    ctl.step(4_000_000_000)
+    assert "gps" not in policy.seen[-1].available
+    health = [d for d in ctl.decisions if d.setting == "health"]
+    assert [(d.stream, d.new) for d in health] == [("gps", "failed")]
+    ctl.mark_recovered("gps")
+    assert "gps" in ctl.available
+
+
+def test_adaptive_policy_end_to_end_on_scripted_scores() -> None:
+    drivers = rig()
+    ctl = Controller(drivers, Adaptive(FULL, RATES), supported=configurations(MODS),
+                     max_off_s=30.0)
+    ran = []
+    for k in range(10):
+        plan = ctl.step(k * 2_000_000_000, {"imu": 0.02}, confidence=0.97, prediction="still")
+        ran.append(plan.run_network)
+    assert ran[:2] == [True] * 2 and not any(ran[2:])
+    assert drivers["imu"].rate_hz == 25.0 and drivers["camera"].asleep
+    plan = ctl.step(20_000_000_000, {"imu": 0.9}, confidence=0.97)
+    assert plan.run_network and drivers["imu"].rate_hz == 100.0
+
+
+@pytest.mark.parametrize("policy", [Static(FULL)])
+def test_summary_counts(policy: Static) -> None:
+    ctl = Controller(rig(), policy)
+    ctl.step(0)
+    assert ctl.summary()["forced_on"] == 0

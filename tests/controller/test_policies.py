@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sensekit.align import StreamSpec, align
+from sensekit.controller.policies import (
+    Adaptive,
+    Budgeted,
+    DutyCycle,
+    Observation,
+    Static,
+    policy_from_config,
+)
+from sensekit.controller.scores import imu_motion, light_change, score_window
+from sensekit.errors import ConfigError
+from sensekit.fusion.inputs import Configuration, configurations, sensor_modalities
+
+MODS = sensor_modalities()
+RATES = {m: spec.rates_hz for m, spec in MODS.items()}
+FULL = Configuration({m: spec.native for m, spec in MODS.items()})
+ALL = frozenset(MODS)
+
+
+def obs(t_s: float, confidence: float | None = 0.95, **scores: float) -> Observation:
+    return Observation(int(t_s * 1e9), scores, confidence, "walking", ALL)
+
+
+def test_static_and_always_on_keep_their_configuration_and_skip_failed_sensors() -> None:
+    p = Static(FULL, name="always-on")
+    assert p.plan(obs(0)).configuration == FULL
+    broken = Observation(0, {}, None, None, ALL - {"gps"})
+    assert p.plan(broken).configuration.modalities == ALL - {"gps"}
+
+
+def test_duty_cycle_switches_at_the_stated_phase() -> None:
+    p = DutyCycle(FULL, period_s=10, on_s=2)
+    assert p.plan(obs(20.5)).configuration == FULL
+    off = p.plan(obs(23.0))
+    assert off.configuration.rates == {} and not off.run_network
+    with pytest.raises(ConfigError, match="on_s"):
+        DutyCycle(FULL, period_s=1, on_s=2)
+
+
+def test_adaptive_idles_on_the_imu_when_still_and_sure_and_wakes_on_motion() -> None:
+    p = Adaptive(FULL, RATES)
+    plans = [p.plan(obs(t, imu=0.05)) for t in range(4)]
+    # idle from the plan made after three still windows
+    assert [pl.run_network for pl in plans] == [True, True, False, False]
+    assert plans[-1].configuration.rates == {"imu": min(RATES["imu"])}
+    moving = p.plan(obs(4, imu=0.8))
+    assert moving.run_network and moving.configuration.rates["imu"] == max(RATES["imu"])
+
+
+def test_adaptive_brings_everything_back_when_unsure() -> None:
+    p = Adaptive(FULL, RATES)
+    plan = p.plan(obs(0, confidence=0.3, imu=0.05))
+    assert plan.configuration == FULL and "unsure" in plan.reason
+
+
+def test_adaptive_keeps_informative_sensors_and_drops_quiet_ones() -> None:
+    p = Adaptive(FULL, RATES)
+    plan = p.plan(obs(0, imu=0.2, audio=0.8, light=0.0, camera=0.0, gps=0.0))
+    on = plan.configuration.modalities
+    assert "audio" in on and "camera" not in on and "gps" not in on
+    assert plan.configuration.rates["imu"] == sorted(RATES["imu"])[len(RATES["imu"]) // 2]
+
+
+def test_adaptive_gps_only_when_moving() -> None:
+    p = Adaptive(FULL, RATES)
+    assert "gps" not in p.plan(obs(0, imu=0.1, gps=0.9)).configuration.modalities
+    assert "gps" in p.plan(obs(1, imu=0.7, gps=0.9)).configuration.modalities
+
+
+def test_confidence_feedback_turns_down_the_most_expensive_then_restores() -> None:
+    cost = {"camera": 0.5, "audio": 0.1, "gps": 0.08, "light": 0.0002}
+    p = Adaptive(FULL, RATES, cost=cost, sure_windows=2)
+    busy = {"imu": 0.7, "audio": 0.9, "camera": 0.9, "light": 0.9, "gps": 0.9}
+    first = p.plan(obs(0, **busy)).configuration.modalities
+    assert "camera" in first
+    second = p.plan(obs(1, **busy)).configuration.modalities
+    assert "camera" not in second and "audio" in second
+    back = p.plan(obs(2, confidence=0.4, **busy)).configuration.modalities
+    assert back == ALL
+
+
+def test_budget_picks_the_best_that_fits_and_replans() -> None:
+    cands = configurations(MODS, every_rate=False)
+    watts = {"imu": 0.015, "audio": 0.1, "camera": 0.6, "gps": 0.09, "light": 0.0005}
+
+    def power(c: Configuration) -> float:
+        return sum(watts[m] * (r / MODS[m].native) for m, r in c.rates.items())
+
+    def utility(c: Configuration) -> float:
+        return len(c.modalities) + 0.1 * sum(r / MODS[m].native for m, r in c.rates.items())
+
+    p = Budgeted(0.2, cands, power, utility)
+    small = p.plan(obs(0)).configuration
+    assert power(small) <= 0.2 and "camera" not in small.modalities
+    p.set_budget(1.0)
+    assert p.plan(obs(1)).configuration == FULL
+    p.set_budget(0.001)
+    assert p.plan(obs(2)).configuration.rates == {"light": 1.0}
+    p.set_budget(0.0001)
+    tiny = p.plan(obs(3))
+    assert "cheapest" in tiny.reason and tiny.configuration.rates == {"light": 1.0}
+
+
+def test_policy_from_config_names_unknown_things() -> None:
+    assert policy_from_config({"name": "always-on"}, FULL, RATES).plan(obs(0)).configuration \
+        == FULL
+    with pytest.raises(ConfigError, match="unknown policy 'smart'"):
+        policy_from_config({"name": "smart"}, FULL, RATES)
+    with pytest.raises(ConfigError, match="still_scor"):
+        policy_from_config({"name": "adaptive", "params": {"still_scor": 1}}, FULL, RATES)
+    adaptive = policy_from_config({"name": "adaptive", "params": {"still_windows": 1}}, FULL,
+                                  RATES)
+    assert isinstance(adaptive, Adaptive) and adaptive.still_windows == 1
+
+
+def _window(accel: np.ndarray, lux: np.ndarray) -> object:
+    n = len(accel)
+    t = np.arange(n, dtype=np.int64) * 10_000_000
+    tl = np.arange(len(lux), dtype=np.int64) * 1_000_000_000
+    windows = align({"imu": (t, {"accel_mps2": accel.astype(np.float32)}),
+                     "light": (tl, {"lux": lux.astype(np.float32)})},
+                    {"imu": StreamSpec(100.0), "light": StreamSpec(1.0)}, window_s=2.0, hop_s=2.0)
+    return windows[0]
+
+
+def test_scores_tell_rest_from_walking_and_a_light_change() -> None:
+    rng = np.random.default_rng(0)
+    g = np.array([0.0, 0.0, 9.81])
+    rest = g + rng.normal(0, 0.02, (200, 3))
+    t = np.arange(200) / 100
+    walk = g + np.outer(np.sin(2 * np.pi * 2 * t), [0.0, 0.0, 3.0]) + rng.normal(0, 0.05, (200, 3))
+    w_rest = _window(rest, np.array([300.0, 300.0]))
+    w_walk = _window(walk, np.array([300.0, 20000.0]))
+    assert imu_motion(w_rest) < 0.15 < 0.6 < imu_motion(w_walk)  # type: ignore[operator,arg-type]
+    assert light_change(w_rest) == 0.0  # type: ignore[arg-type]
+    assert light_change(w_walk) > 0.7  # type: ignore[arg-type,operator]
+    assert set(score_window(w_walk)) == {"imu", "light"}  # type: ignore[arg-type]
