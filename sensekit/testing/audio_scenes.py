@@ -104,6 +104,8 @@ class AudioSceneEmulator:
         self.clock_ppm = clock_ppm
         self.buffer_blocks = buffer_blocks
         self.name = name
+        self._epoch_ns = self.clock.now_ns()
+        self._frame0 = 0  # scene frame at which the current capture started
         self._start_ns: int | None = None
         self._delivered = 0
         self._blocksize = 1024
@@ -147,6 +149,8 @@ class AudioSceneEmulator:
                               f"{', '.join(map(str, self.supported_rates))} Hz")
         self.rate_hz, self.channels, self._blocksize = rate_hz, channels, blocksize
         self._start_ns = self.clock.now_ns()
+        # Scene time runs from the emulator's creation, across restarts and rate changes.
+        self._frame0 = round((self._start_ns - self._epoch_ns) * rate_hz / 1e9)
         self._delivered = 0
 
     def stop(self) -> None:
@@ -200,7 +204,7 @@ class AudioSceneEmulator:
         capacity = self.buffer_blocks * self._blocksize
         lost = max(0, ready - self._delivered - capacity)
         start = self._delivered + lost
-        frames = self.render(start, ready - start)
+        frames = self.render(self._frame0 + start, ready - start)
         self._delivered = ready
         return AudioBlock(frames, now, lost)
 
