@@ -134,8 +134,8 @@ class MeterSampler:
         while not self._stop.is_set():
             try:
                 packet = self.meter.read(timeout_s=0.1)
-            except DeviceError as exc:
-                self.errors.append(str(exc))
+            except Exception as exc:  # a failing meter must not end the run: it is a gap
+                self.errors.append(str(exc) if isinstance(exc, DeviceError) else repr(exc))
                 log.warning("power meter: %s", exc)
                 self._stop.wait(0.1)
                 continue

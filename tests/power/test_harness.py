@@ -167,3 +167,29 @@ def test_cli_meters_lists_what_is_found(capsys: pytest.CaptureFixture[str]) -> N
     assert out.startswith("jetson")
     assert "estimate   found (estimate)" in out  # any Linux machine has /proc/stat
     assert "ina219, ina226, ina3221: name them with a URL" in out
+
+
+def test_failing_meter_leaves_gaps_and_errors_in_the_report(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from sensekit.errors import DeviceIOError
+    from sensekit.power.meters.pi5 import Pi5PmicMeter
+
+    text = (FIXTURES / "pi5_pmic_read_adc_idle.txt").read_text()
+    calls = {"n": 0}
+
+    def flaky() -> str:
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise DeviceIOError("pi5 at vcgencmd: vcgencmd pmic_read_adc exited 255")
+        return text
+
+    meter = Pi5PmicMeter(runner=flaky, rate_hz=40, retries=0).open()
+    run_dir = measure([sys.executable, "-c", "import time; time.sleep(0.3)"], meter,
+                      tmp_path / "run")
+    meter.close()
+    run = load_run(run_dir)
+    workload = next(r for r in phase_rows(run) if r.name == "workload").integral
+    assert workload.coverage < 0.5 and workload.gaps
+    report = (run_dir / "report.md").read_text()
+    assert "meter errors:" in report and "exited 255" in report
+    assert "gap without samples" in report and "USB" in report
