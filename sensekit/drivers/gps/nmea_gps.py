@@ -1,0 +1,357 @@
+"""``NmeaGps``: a GPS receiver on a serial port (or an emulated one), one fix per epoch.
+
+Open it with ``sensekit.open("nmea", URL, ...)``:
+
+- ``/dev/serial0?baud=9600``, ``/dev/serial/by-id/usb-u-blox_...``: a UART or USB receiver;
+- ``socket://host:port``, ``loop://``, ``spy://...``, ``rfc2217://...``: pyserial's URLs;
+- ``emu://`` (or ``emu://?protocol=mtk``): an emulated receiver in this process
+  (:class:`~sensekit.testing.gps_receiver.GpsReceiverEmulator`; pass ``emulator=`` to use one
+  you built, or call its ``open_driver()``).
+
+Options (keyword or URL query): ``baud`` (default 9600), ``protocol`` = ``ubx`` (u-blox M8),
+``ubx9`` (M9/M10), ``mtk`` (MT3339) or ``nmea`` (output only, the default), ``auto_baud``
+(raise the line rate when a faster navigation rate needs it; default true).
+
+Each :meth:`read` returns a ``gps`` packet of the fixes completed since the last read (stamped
+with the host time of the first byte of each epoch's burst); satellites in view go to the
+``<stream>.sky`` stream, read with :meth:`NmeaGps.read_sky` or :meth:`NmeaGps.on_sky`. Vendor
+sentences are handed raw to :meth:`NmeaGps.on_sentence` callbacks.
+
+Control (the sampling controller's actions): ``set_rate`` (UBX-CFG-RATE / CFG-RATE-MEAS /
+PMTK220), ``set_mode("power_save" | "continuous")`` (CFG-RXM + CFG-PM2 / CFG-PM-OPERATEMODE /
+PMTK225), ``sleep`` (UBX-RXM-PMREQ / PMTK161) and ``wake`` (a wake byte, then 0.5 s). Each is
+acknowledged by the receiver (ACK-ACK / PMTK001 flag 3) or raises naming what was refused.
+When the port vanishes the driver reconnects with backoff, re-applies rate and mode, counts
+the reconnect and reports the epochs lost in the gap as dropped (estimated).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
+
+from ...buses.serial import SerialPort
+from ...driver import Driver
+from ...errors import ConfigError, DeviceNotFound, DeviceTimeout
+from ...packets import Packet
+from ...url import SERIAL_SCHEMES, DeviceURL
+from . import ubx
+from .control import Command, baud_for, control_for
+from .epoch import EpochAssembler, Fix
+from .nmea import NmeaReader, Sentence
+from .streams import fixes_to_packet, sky_to_packet
+
+__all__ = ["NmeaGps"]
+
+log = logging.getLogger(__name__)
+
+_OWN_OPTIONS = frozenset({"baud", "protocol", "auto_baud"})
+_POWER_MODELS = {"ubx": "ublox_m8", "ubx9": "ublox_m10", "mtk": "mtk3339"}
+#: Bytes per epoch assumed before any were measured (GGA+GSA+3 GSV+RMC is about 450).
+_DEFAULT_EPOCH_BYTES = 500.0
+
+
+class ByteLink(Protocol):
+    """What the driver needs from a port (:class:`SerialPort` or an emulator link)."""
+
+    baud: int
+    reconnects: int
+
+    @property
+    def byte_ns(self) -> int: ...
+
+    def open(self) -> None: ...
+
+    def read(self, timeout_s: float) -> bytes: ...
+
+    def write(self, data: bytes) -> bool: ...
+
+    def set_baud(self, baud: int) -> None: ...
+
+    def reset_input(self) -> None: ...
+
+    def take_gap(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+def _flag(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+class NmeaGps(Driver):
+    """A GPS receiver speaking NMEA 0183, controlled through UBX or PMTK. See the module doc.
+
+    Args:
+        url: Device path, pyserial URL or ``emu://``.
+        protocol: ``ubx``, ``ubx9``, ``mtk`` or ``nmea``.
+        baud: Line rate the receiver talks at now.
+        auto_baud: Raise the baud rate when a rate needs it (else refuse the rate).
+        emulator: An emulator to open ``emu://`` on (default: a new one on this clock).
+        ack_timeout_s: How long to wait for a command's answer.
+        **options: :class:`~sensekit.driver.Driver` options (``clock``, ``rate_hz``, ``mode``...).
+    """
+
+    name: ClassVar[str] = "nmea"
+    modality: ClassVar[str] = "gps"
+    schemes: ClassVar[frozenset[str]] = frozenset({"path", "emu", *SERIAL_SCHEMES})
+    modes: ClassVar[tuple[str, ...]] = ("continuous", "power_save")
+    default_rate_hz: ClassVar[float | None] = 1.0
+
+    def __init__(self, url: str | DeviceURL, *, protocol: str | None = None,
+                 baud: int | None = None, auto_baud: bool | None = None,
+                 emulator: Any = None, ack_timeout_s: float = 1.0, **options: Any) -> None:
+        super().__init__(url, **options)
+        self.protocol = protocol or self.url.option("protocol", str, "nmea")
+        self.baud = baud or self.url.option("baud", int, 9600)
+        self.auto_baud = auto_baud if auto_baud is not None else self.url.option(
+            "auto_baud", _flag, True)
+        self.control = control_for(self.protocol, self.describe())
+        # The table follows the receiver family, so it is set per instance.
+        setattr(self, "power_model", _POWER_MODELS.get(self.protocol))  # noqa: B010
+        self.ack_timeout_s = ack_timeout_s
+        self._emulator = emulator
+        self._requested_rate = options.get("rate_hz")
+        self._requested_mode = options.get("mode")
+        self._port: ByteLink | None = None
+        self._reader = NmeaReader()
+        self._splitter = ubx.UbxSplitter() if self.protocol.startswith("ubx") else None
+        self._assembler = EpochAssembler(eager=True, hold_undated=3,
+                                         on_vendor=self._on_vendor)
+        self._ready: list[Fix] = []
+        self._acks: list[tuple[str, int | str, int]] = []
+        self._sentence_callbacks: list[Callable[[Sentence], None]] = []
+        self._sky_callbacks: list[Callable[[Packet], None]] = []
+        self.sky: deque[Packet] = deque(maxlen=256)
+        self.gaps: list[tuple[int, int]] = []
+        self.bytes_per_epoch = _DEFAULT_EPOCH_BYTES
+        self._epoch_bytes = 0
+        self._last_byte_ns = 0
+
+    # -- opening ----------------------------------------------------------------------------
+    def _open(self) -> None:
+        if self.url.scheme == "emu":
+            from ...testing.gps_receiver import GpsReceiverEmulator
+
+            emu = self._emulator or GpsReceiverEmulator(
+                protocol=self.url.option("protocol", str, self.protocol), clock=self.clock,
+                baud=self.baud, rate_hz=self.rate_hz or 1.0)
+            self._port = emu.link()
+        else:
+            self._port = SerialPort(self.url, baud=self.baud, who=self.describe(),
+                                    clock=self.clock, own_options=_OWN_OPTIONS)
+        self._port.open()
+        self._expect_nmea()
+        if self._requested_rate is not None and self.protocol != "nmea":
+            self.rate_hz = self._set_rate(float(self._requested_rate))
+        if self._requested_mode not in (None, "continuous"):
+            self._set_mode(str(self._requested_mode))
+
+    def _expect_nmea(self, within_s: float = 3.0) -> None:
+        """Wait for one good sentence, so a wrong port or baud rate fails at open."""
+        deadline = self.clock.now_ns() + round(within_s * 1e9)
+        while self._reader.stats.accepted == 0:
+            left = (deadline - self.clock.now_ns()) / 1e9
+            if left <= 0:
+                self.close_port()
+                junk = self._reader.stats.garbage_bytes
+                hint = (f"{junk} bytes arrived but no NMEA: wrong baud rate? (try ?baud=9600, "
+                        "38400 or 115200)" if junk else "nothing arrived: is the receiver "
+                        "powered and wired TX to RX? On a Pi 3/4 use /dev/serial0, not the "
+                        "Bluetooth UART ttyAMA0")
+                raise DeviceNotFound(f"{self.describe()}: no NMEA sentence within "
+                                     f"{within_s:g} s at {self.baud} baud. Hint: {hint}")
+            self._pump(min(left, 0.5))
+
+    def close_port(self) -> None:
+        if self._port is not None:
+            self._port.close()
+
+    def _close(self) -> None:
+        self.close_port()
+
+    # -- reading ----------------------------------------------------------------------------
+    def _read_packet(self, timeout_s: float) -> Packet | None:
+        deadline = self.clock.now_ns() + round(timeout_s * 1e9)
+        while not self._ready:
+            left = (deadline - self.clock.now_ns()) / 1e9
+            if left <= 0:
+                return None
+            self._pump(left)
+        fixes, self._ready = self._ready, []
+        sky = sky_to_packet(fixes, stream=f"{self.stream}.sky")
+        if sky is not None:
+            self.sky.append(sky)
+            for callback in self._sky_callbacks:
+                callback(sky)
+        return fixes_to_packet(fixes, stream=self.stream)
+
+    def _pump(self, timeout_s: float) -> None:
+        """One read from the port: decode what came, note reconnects, flush a quiet epoch."""
+        assert self._port is not None
+        data = self._port.read(min(timeout_s, 0.25))
+        gap = self._port.take_gap()
+        if gap is not None:
+            self._after_reconnect(gap)
+        now = self.clock.now_ns()
+        if data:
+            self._ingest(data, now)
+            self._last_byte_ns = now
+        elif self._last_byte_ns and now - self._last_byte_ns > 200_000_000:
+            # A burst ended and nothing follows (end of a cycle not learned yet): close it.
+            self._take(self._assembler.flush())
+            self._last_byte_ns = 0
+
+    def _ingest(self, data: bytes, t_ns: int) -> None:
+        assert self._port is not None
+        if self._splitter is not None:
+            data, frames = self._splitter.feed(data)
+            for frame in frames:
+                if frame.cls == ubx.CLS_ACK and len(frame.payload) >= 2:
+                    self._acks.append(("ubx", frame.payload[0], frame.payload[1]
+                                       | (frame.id << 8)))
+        self._epoch_bytes += len(data)
+        bodies, times = self._reader.feed_bodies(data, t_ns, self._port.byte_ns)
+        self._take(self._assembler.push_bodies(bodies, times))
+
+    def _take(self, fixes: list[Fix]) -> None:
+        if not fixes:
+            return
+        # Measured output per epoch, for the baud-rate check of faster rates.
+        per_epoch = self._epoch_bytes / len(fixes)
+        self.bytes_per_epoch = 0.7 * self.bytes_per_epoch + 0.3 * per_epoch
+        self._epoch_bytes = 0
+        self._ready.extend(fixes)
+
+    def _on_vendor(self, s: Sentence) -> None:
+        body = s.body
+        if body.startswith(b"PMTK001,"):
+            parts = body.split(b",")
+            if len(parts) >= 3 and parts[2].isdigit():
+                self._acks.append(("mtk", parts[1].decode("ascii", "replace"), int(parts[2])))
+        for callback in self._sentence_callbacks:
+            callback(s)
+
+    def on_sentence(self, callback: Callable[[Sentence], None]) -> None:
+        """Call ``callback`` with every vendor or unknown sentence (raw, checksum good)."""
+        self._sentence_callbacks.append(callback)
+
+    def on_sky(self, callback: Callable[[Packet], None]) -> None:
+        """Call ``callback`` with every satellite-view packet (``<stream>.sky``)."""
+        self._sky_callbacks.append(callback)
+
+    def read_sky(self) -> Packet | None:
+        """The oldest satellite-view packet not yet taken, or None."""
+        return self.sky.popleft() if self.sky else None
+
+    # -- reconnecting -----------------------------------------------------------------------
+    def _after_reconnect(self, gap_ns: int) -> None:
+        assert self._port is not None
+        self.stats.reconnects += 1
+        self.gaps.append((self.clock.now_ns(), gap_ns))
+        self._reader.reset()
+        self._take(self._assembler.flush())
+        lost = round(gap_ns / 1e9 * (self.rate_hz or 1.0))
+        self.report_dropped(lost, f"port gone for {gap_ns / 1e9:.1f} s (unplugged?), "
+                                  "reconnected", estimated=True)
+        if self.protocol != "nmea":
+            log.info("%s: re-applying %s Hz, %s after reconnect", self.describe(),
+                     self.rate_hz, self.mode)
+            self._send_all(self.control.rate(self.control.period_ms(self.rate_hz or 1.0)))
+            self._send_all(self.control.mode(self.mode, self.control.period_ms(
+                self.rate_hz or 1.0)))
+
+    # -- control ----------------------------------------------------------------------------
+    def _set_rate(self, rate_hz: float) -> float:
+        period = self.control.period_ms(rate_hz)
+        actual = 1000.0 / period
+        if self.mode == "power_save" and actual > 1.0:
+            raise ConfigError(f"{self.describe()}: power save works only at 1 Hz or slower; "
+                              f"asked for {rate_hz:g} Hz. Hint: set_mode('continuous') first")
+        commands = self.control.rate(period)        # refuses first on an output-only receiver
+        self._fit_baud(actual)
+        self._send_all(commands)
+        return actual
+
+    def _fit_baud(self, rate_hz: float) -> None:
+        assert self._port is not None
+        current = self._port.baud
+        need = baud_for(self.bytes_per_epoch, rate_hz, current)
+        if need == current:
+            return
+        bits = self.bytes_per_epoch * rate_hz * 10
+        if need is None or not self.auto_baud:
+            raise ConfigError(
+                f"{self.describe()}: {rate_hz:g} Hz needs about {bits:,.0f} bit/s for "
+                f"{self.bytes_per_epoch:.0f} bytes per epoch, more than {current} baud "
+                "carries. Hint: " + ("turn off sentences you do not need" if need is None
+                                     else f"open with auto_baud=true or baud={need}"))
+        log.info("%s: switching %d -> %d baud for %g Hz", self.describe(), current, need,
+                 rate_hz)
+        self._send_all(self.control.baud(need))
+        self.clock.sleep(0.1)                   # the receiver switches after its buffer drains
+        self._port.set_baud(need)
+        self._port.reset_input()
+        self._reader.reset()
+        self.baud = need
+
+    def _set_mode(self, mode: str, **options: Any) -> None:
+        rate = self.rate_hz or 1.0
+        if mode == "power_save" and rate > 1.0:
+            raise ConfigError(f"{self.describe()}: power save works only at 1 Hz or slower; the "
+                              f"receiver runs at {rate:g} Hz. Hint: set_rate(1.0) first")
+        self._send_all(self.control.mode(mode, self.control.period_ms(rate)))
+
+    def _sleep(self) -> None:
+        self._send_all(self.control.sleep())
+        self._take(self._assembler.flush())
+
+    def _wake(self) -> None:
+        assert self._port is not None
+        self._port.write(self.control.wake_bytes)
+        self.clock.sleep(self.control.wake_s)       # the receiver ignores input meanwhile
+        self._reader.reset()
+
+    def _send_all(self, commands: list[Command]) -> None:
+        for command in commands:
+            self._send(command)
+
+    def _send(self, command: Command) -> None:
+        assert self._port is not None
+        self._acks.clear()
+        if not self._port.write(command.data):
+            raise DeviceTimeout(f"{self.describe()}: could not send {command.what}: the port "
+                                "is gone (reconnecting). Hint: retry once it is back")
+        if command.ack is None:
+            return
+        deadline = self.clock.now_ns() + round(self.ack_timeout_s * 1e9)
+        while self.clock.now_ns() < deadline:
+            self._pump((deadline - self.clock.now_ns()) / 1e9)
+            verdict = self._verdict(command)
+            if verdict is not None:
+                if verdict:
+                    raise ConfigError(f"{self.describe()}: the receiver refused {command.what} "
+                                      f"({verdict}). Hint: check protocol={self.protocol} "
+                                      "matches the receiver and the value is in its range")
+                return
+        raise DeviceTimeout(f"{self.describe()}: no answer to {command.what} within "
+                            f"{self.ack_timeout_s:g} s. Hint: is protocol={self.protocol} "
+                            "right for this receiver (ubx: M8 and older, ubx9: M9/M10)?")
+
+    def _verdict(self, command: Command) -> str | None:
+        """'' when acknowledged, the refusal's reason when refused, None while waiting."""
+        assert command.ack is not None
+        kind, what, _ = command.ack
+        for got_kind, a, b in self._acks:
+            if kind == "ubx" == got_kind and a == what and (b & 0xFF) == command.ack[2]:
+                return "" if b >> 8 == ubx.ACK_ACK else "UBX-ACK-NAK"
+            if kind == "mtk" == got_kind and a == what:
+                reasons = {0: "invalid command", 1: "unsupported", 2: "valid but failed"}
+                return "" if b == 3 else f"PMTK001 flag {b}: {reasons.get(b, '?')}"
+        return None
