@@ -120,7 +120,7 @@ class I2CEmulator:
             raise RuntimeError(f"{type(self).__name__} is not on a bus; add it to an EmulatedBus")
         return self.clock.now_ns()
 
-    def seconds(self, t_ns: int | npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    def seconds(self, t_ns: float | npt.NDArray[Any]) -> npt.NDArray[np.float64]:
         """Signal time (seconds since attach) of host times ``t_ns``."""
         return (np.asarray(t_ns, np.float64) - self.t0_ns) * 1e-9
 
