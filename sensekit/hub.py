@@ -136,13 +136,16 @@ class Subscriber:
     def _wants(self, stream: str) -> bool:
         return self.every_stream or stream in self.streams
 
-    def poll(self, timeout_s: float = 0.1, max_packets: int | None = None) -> list[Packet]:
+    def poll(self, timeout_s: float = 0.1, max_packets: int | None = None, *,
+             latest: bool = False) -> list[Packet]:
         """Packets published since the last poll, in publish order; ``[]`` after ``timeout_s``.
 
         Waits (real time) only while nothing is there. Packets are the published objects
         themselves (no copy). A loss found here is added to :attr:`lost` and warned about.
+        ``latest=True`` takes only the newest ``max_packets`` (default 1) of each stream and
+        counts the older ones as lost.
         """
-        return self.hub._poll(self, timeout_s, max_packets)
+        return self.hub._poll(self, timeout_s, max_packets, latest)
 
     def validate(self, packet: Packet) -> bool:
         """Always True in one process: packets are immutable and held by reference."""
@@ -288,12 +291,12 @@ class Hub:
             self._subscribers.append(sub)
         return sub
 
-    def _poll(self, sub: Subscriber, timeout_s: float,
-              max_packets: int | None) -> list[Packet]:
+    def _poll(self, sub: Subscriber, timeout_s: float, max_packets: int | None,
+              latest: bool) -> list[Packet]:
         deadline = time.monotonic() + max(0.0, timeout_s)
         with self._cond:
             while not sub.closed:
-                taken, losses = self._take(sub, max_packets)
+                taken, losses = self._take(sub, max_packets, latest)
                 if taken or losses:
                     break
                 left = deadline - time.monotonic()
@@ -303,26 +306,29 @@ class Hub:
                 return []
         for stream, count in losses:
             warn_dropped(count, where=f"hub subscriber {sub.name!r}, stream {stream!r}",
-                         why="the subscriber fell behind and the oldest packets were "
-                         "overwritten", stacklevel=3)
+                         why="the subscriber fell behind: older packets were overwritten "
+                         "(or skipped by latest=True)", stacklevel=3)
         taken.sort(key=lambda item: item[0])
         return [packet for _, packet in taken]
 
-    def _take(self, sub: Subscriber,
-              limit: int | None) -> tuple[list[tuple[int, Packet]], list[tuple[str, int]]]:
+    def _take(self, sub: Subscriber, limit: int | None,
+              latest: bool) -> tuple[list[tuple[int, Packet]], list[tuple[str, int]]]:
         taken: list[tuple[int, Packet]] = []
         losses: list[tuple[str, int]] = []
         for name, stream in self._streams.items():
             if not sub._wants(name):
                 continue
             seq, samples = sub._cursor.get(name, (0, 0))
-            if seq < stream.first_seq:
-                lost = stream.samples_before_first - samples
-                sub.lost[name] = sub.lost.get(name, 0) + lost
-                losses.append((name, lost))
-                seq, samples = stream.first_seq, stream.samples_before_first
+            target = max(seq, stream.first_seq)
+            if latest:
+                target = max(target, stream.next_seq - (limit or 1))
+            if target > seq:
+                before = stream.ring[target - stream.first_seq][2]
+                sub.lost[name] = sub.lost.get(name, 0) + before - samples
+                losses.append((name, before - samples))
+                seq, samples = target, before
             start = seq - stream.first_seq
-            room = None if limit is None else max(0, limit - len(taken))
+            room = None if limit is None or latest else max(0, limit - len(taken))
             stop = None if room is None else start + room
             for entry in itertools.islice(stream.ring, start, stop):
                 taken.append((entry[1], entry[3]))
@@ -426,10 +432,13 @@ class SharedSubscriber:
                                            for r in self._readers.values())
 
     def poll(self, timeout_s: float = 0.1, max_packets: int | None = None, *,
-             copy: bool = False) -> list[Packet]:
+             copy: bool = False, latest: bool = False) -> list[Packet]:
         """Packets written since the last poll, stream by stream; ``[]`` after ``timeout_s``.
 
         Views of the ring unless ``copy=True``: use them, then :meth:`validate` them.
+        ``latest=True`` takes only the newest ``max_packets`` (default 1) of each stream and
+        counts the older ones as lost (for a reader that cannot keep up, e.g. a detector on
+        camera frames).
         """
         deadline = time.monotonic() + max(0.0, timeout_s)
         delay = 5e-5
@@ -437,8 +446,9 @@ class SharedSubscriber:
             self._scan()
             out: list[Packet] = []
             for reader in self._readers.values():
-                room = None if max_packets is None else max_packets - len(out)
-                out += reader.read(room, copy=copy)
+                room = None if max_packets is None or latest else max_packets - len(out)
+                out += reader.read(room if not latest else max_packets, copy=copy,
+                                   latest=latest)
             self._report()
             left = deadline - time.monotonic()
             if out or left <= 0:

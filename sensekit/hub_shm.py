@@ -354,18 +354,23 @@ class RingReader:
         """Packets written that this reader has not read yet (some may be lost)."""
         return max(0, self.ring.head - self._next)
 
-    def read(self, max_packets: int | None = None, *, copy: bool = False) -> list[Packet]:
+    def read(self, max_packets: int | None = None, *, copy: bool = False,
+             latest: bool = False) -> list[Packet]:
         """Packets written since the last read, oldest first (at most ``max_packets``).
 
         Views by default (valid until overwritten; see :meth:`validate`); ``copy=True`` returns
         private arrays, checked after the copy. Packets overwritten before they are read are
-        skipped and their samples added to :attr:`lost`.
+        skipped and their samples added to :attr:`lost`. ``latest=True`` skips to the newest
+        ``max_packets`` (default 1), counting the ones skipped as lost: for a reader slower
+        than the producer, it spends its time on the packets least likely to be overwritten.
         """
         ring = self.ring
         head = ring.head
         if head - self._next > ring.slots - 1:
             # The oldest slot may be the one being rewritten right now: skip it too.
             self._next = head - ring.slots + 1
+        if latest:
+            self._next = max(self._next, head - (max_packets or 1))
         stop = head if max_packets is None else min(head, self._next + max_packets)
         out: list[Packet] = []
         for n in range(self._next, stop):

@@ -87,6 +87,22 @@ def test_slow_subscriber_loses_oldest_samples_exactly_and_is_warned() -> None:
         assert "'logger'" in str(warning.message) and "'imu'" in str(warning.message)
 
 
+def test_latest_takes_the_newest_packets_and_counts_the_skipped_ones() -> None:
+    with Hub() as hub:
+        sub = hub.subscribe("imu", name="detector")
+        for n in range(1, 6):
+            hub.publish(imu(n, 100 * n))
+        with pytest.warns(SampleDropped, match="10 samples.*'detector'"):
+            assert [len(p) for p in sub.poll(0, latest=True)] == [5]
+        hub.publish(imu(6))
+        hub.publish(imu(7))
+        with pytest.warns(SampleDropped, match="6 samples"):
+            assert [len(p) for p in sub.poll(0, max_packets=1, latest=True)] == [7]
+        assert sub.lost == {"imu": 16}
+        hub.publish(imu(8))
+        assert [len(p) for p in sub.poll(0, max_packets=2, latest=True)] == [8]  # none skipped
+
+
 def test_byte_capacity_bounds_memory_and_keeps_the_newest_packet() -> None:
     with Hub(capacity_bytes=1000) as hub:
         sub = hub.subscribe("imu")

@@ -123,6 +123,18 @@ def test_reader_that_falls_behind_counts_lost_samples_exactly(name: str) -> None
         assert [len(p) for p in reader.read()] == [2] and reader.lost == 28
 
 
+def test_latest_skips_to_the_newest_and_counts_what_it_skipped(name: str) -> None:
+    with SharedRing.create(name, 4096, 8) as ring, SharedRing.attach(name) as other:
+        reader = other.reader()
+        for n in range(1, 6):
+            ring.write(imu(n))
+        assert [len(p) for p in reader.read(2, latest=True, copy=True)] == [4, 5]
+        assert reader.lost == 1 + 2 + 3
+        ring.write(imu(6))
+        assert [len(p) for p in reader.read(latest=True, copy=True)] == [6]
+        assert reader.lost == 6
+
+
 def test_overwritten_view_is_detected_and_copies_stay_good(name: str) -> None:
     with SharedRing.create(name, 4096, 4) as ring, SharedRing.attach(name) as other:
         views, copies = other.reader(), other.reader()

@@ -58,7 +58,8 @@ def _hub_reader(hub_name: str, full: bool, ready: Any, results: Any) -> None:
     frames = 0
     while True:
         finished = sub.producer_closed
-        packets = sub.poll(timeout_s=0.05)
+        # A reader slower than the producer (full) takes the newest frame each time.
+        packets = sub.poll(timeout_s=0.05, latest=full)
         for packet in packets:
             _use(packet["image"][0], int(packet.t_ns[0]), full)
             frames += sub.validate(packet)
