@@ -154,9 +154,10 @@ def plot_power(run: Run, path: Path) -> Path:
     t0 = info["begin_ns"]
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
     x = (s.t_ns - t0) / 1e9
-    label = "board total (ESTIMATE)" if run.estimate else "board total"
-    ax.plot(x, s.total_w, color="black", lw=1.2, label=label)
     total = info["meter"].get("total")
+    label = f"board total ({total or 'sum of rails'})"
+    ax.plot(x, s.total_w, color="black", lw=1.2,
+            label=f"{label} ESTIMATE" if run.estimate else label)
     if 1 < len(s.rails) <= 8:
         for j, rail in enumerate(s.rails):
             if rail != total and not np.all(np.isnan(s.power_w[:, j])):
@@ -170,13 +171,16 @@ def plot_power(run: Run, path: Path) -> Path:
     for a, b in trapezoid(s.t_ns, s.total_w, t0, info["finish_ns"]).gaps:
         ax.axvspan((a - t0) / 1e9, (b - t0) / 1e9, facecolor="none", hatch="//",
                    edgecolor="grey", lw=0)
+    for edge in (info["start_ns"], info["end_ns"]):
+        ax.axvline((edge - t0) / 1e9, color="grey", ls="--", lw=0.8)
+    ax.set_ylim(bottom=0)
     if run.floor_w:
         ax.axhline(run.floor_w, color="grey", ls=":", lw=1, label="platform floor (table)")
     ax.set_xlabel("time since start (s)")
     ax.set_ylabel("power (W, ESTIMATE)" if run.estimate else "power (W)")
     title = f"{info['meter']['meter']}: {' '.join(info['command'])}"[:90]
     ax.set_title(("ESTIMATE - " if run.estimate else "") + title, fontsize=9, pad=24)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
