@@ -9,8 +9,9 @@ Two workloads: ``light`` (a reader takes the frame and reads its header) and ``f
 reader reads every pixel: CRC-32 of the frame). The figure is frames each reader processed per
 second of wall time, averaged over the readers; a sensekit reader counts only frames that were
 still intact after it used them (the seqlock check), and frames it lost because the producer
-lapped it are reported in the note. PSS (proportional set size, from
-``/proc/<pid>/smaps_rollup``) of the producer plus all readers is sampled while they run.
+lapped it (or, ``full``, skipped to take the newest frame: ``poll(latest=True)``) are reported
+in the note. PSS (proportional set size, from ``/proc/<pid>/smaps_rollup``) of the producer
+plus all readers is sampled while the ``full`` runs go on.
 """
 
 from __future__ import annotations
@@ -171,8 +172,10 @@ def run(quick: bool) -> list[Case]:
         for k in (1, 2, 4, 8):
             ours = run_hub(k, workload == "full", seconds)
             peer = run_queue(k, workload == "full", seconds)
-            note = (f"{ours['lost_frac']:.0%} of frames lapped by the producer and counted "
-                    f"as lost; Queue producer sent {peer['sent']:.0f}, hub {ours['sent']:.0f}")
+            note = (f"hub readers lost {ours['lost_frac']:.0%} of the frames (lapped by the "
+                    "producer" + (", or skipped for the newest" if workload == "full" else "")
+                    + f", each counted); producer sent {ours['sent']:.0f} frames, "
+                    f"{peer['sent']:.0f} with Queue")
             cases.append(case(f"{workload} K={k}", ours["fps"], "frames/s", peer["fps"],
                               note=note))
             if workload == "full":
