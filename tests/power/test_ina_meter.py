@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sensekit.clock import FakeClock
+from sensekit.errors import ConfigError
 from sensekit.packets import concat
 from sensekit.power.integrate import trapezoid
 from sensekit.power.meters import open_meter, total_power_w
@@ -66,6 +67,8 @@ def test_ina219_meter_by_name_and_url(clock: FakeClock) -> None:
     meter.close()
     assert packet is not None
     assert total_power_w(packet)[0] == pytest.approx(6.0, rel=0.005)
+    with pytest.raises(ConfigError, match="ina226@i2c://1/0x40"):
+        open_meter("ina226")
 
 
 def test_ina3221_total_channel_is_not_summed_with_the_others(clock: FakeClock) -> None:

@@ -35,7 +35,11 @@ class InaMeter(Meter):
     schemes: ClassVar[frozenset[str]] = frozenset({"i2c", "emu"})
     modes: ClassVar[tuple[str, ...]] = ("continuous",)
 
-    def __init__(self, url: str, *, total: str | None = None, **options: Any) -> None:
+    def __init__(self, url: str | None = None, *, total: str | None = None,
+                 **options: Any) -> None:
+        if not url:
+            raise ConfigError(f"meter {self.part!r} needs to know where the part is, e.g. "
+                              f"--meter '{self.part}@i2c://1/0x40?shunt_ohm=0.01'")
         own = {k: v for k, v in options.items() if k in _METER_OPTIONS}
         super().__init__(url, **own)
         self.name_total = total if total is not None else self.url.options.get("total", "")
