@@ -1,0 +1,157 @@
+"""Honest replays for policy evaluation: a recorded stream behaves like the device would have.
+
+A :class:`RecordedDevice` is a driver over one recorded stream held in memory. The controller
+drives it through the same interface as hardware (``set_rate``, ``set_mode``, ``sleep``,
+``wake``) and it yields only what the real sensor would have delivered:
+
+- **Asleep:** nothing. What was recorded in that span is not visible to the policy.
+- **Waking up:** nothing until the wake-up time of the device's power model has passed
+  (``[[transition]]`` from ``sleep`` to the active mode: gyro start-up 30 ms, GPS time to fix,
+  a light sensor's first integration); the energy of that transition is charged by the ledger
+  from the same table.
+- **A lower rate:** the recorded stream is low-pass filtered with the anti-alias filter the
+  device's own low-pass setting would apply (for an MPU-6050, the DLPF bandwidth the driver
+  picks for that rate), then decimated. Decimation stands in for the device's lower rate; the
+  evaluation report says so.
+
+Streams that are recorded below the rate asked for are passed through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from ..driver import Driver
+from ..errors import ConfigError
+from ..packets import Packet
+from ..power.model import PowerModel
+
+__all__ = ["DLPF_BANDWIDTHS_HZ", "RecordedDevice", "lowpass"]
+
+Array = npt.NDArray[Any]
+
+#: MPU-6050 DLPF_CFG 0-6 accelerometer bandwidths in Hz (MPU-6000/MPU-6050 Register Map and
+#: Descriptions Rev 4.2, register 26 CONFIG, p. 13). A driver lowering the output rate picks
+#: the widest bandwidth at or below half the new rate.
+DLPF_BANDWIDTHS_HZ = (260.0, 184.0, 94.0, 44.0, 21.0, 10.0, 5.0)
+
+
+def lowpass(values: Array, rate_hz: float, cutoff_hz: float) -> Array:
+    """Windowed-sinc FIR low-pass along axis 0 (zero phase, edges reflected)."""
+    if cutoff_hz >= rate_hz / 2:
+        return values
+    taps = int(min(4 * rate_hz / cutoff_hz, len(values) // 2 * 2 - 1))
+    taps = max(taps | 1, 3)
+    n = np.arange(taps) - (taps - 1) / 2
+    h = np.sinc(2 * cutoff_hz / rate_hz * n) * np.hamming(taps)
+    h /= h.sum()
+    x = np.asarray(values, np.float64)
+    pad = taps // 2
+    flat = x.reshape(len(x), -1)
+    padded = np.pad(flat, ((pad, pad), (0, 0)), mode="reflect")
+    out = np.stack([np.convolve(padded[:, j], h, mode="valid") for j in range(flat.shape[1])],
+                   axis=1)
+    return out.reshape(x.shape).astype(values.dtype)
+
+
+class RecordedDevice(Driver):
+    """One recorded stream, replayed window by window under the controller.
+
+    Args:
+        stream: Stream name.
+        t_ns: Recorded timestamps (sorted).
+        fields: Recorded payload arrays.
+        modality: Packet modality.
+        power: The device's power model (wake-up times); None: wake-ups are instant.
+        active_mode: Its mode when on (the row used for the wake-up transition).
+        filter_bandwidths_hz: Low-pass settings the device picks from when the rate is lowered
+            (default: the MPU-6050's DLPF for ``imu``, a cut at 0.4 x rate otherwise).
+    """
+
+    name: ClassVar[str] = "recorded"
+    schemes: ClassVar[frozenset[str]] = frozenset({"replay"})
+    modes = ("continuous", "dnn", "photo")
+
+    def __init__(self, stream: str, t_ns: npt.NDArray[np.int64], fields: Mapping[str, Array],
+                 *, modality: str = "", power: PowerModel | None = None,
+                 active_mode: str | None = None,
+                 filter_bandwidths_hz: tuple[float, ...] | None = None, **kw: Any) -> None:
+        super().__init__(f"replay://memory#{stream}", stream=stream, **kw)
+        if len(t_ns) < 2:
+            raise ConfigError(f"recorded stream {stream!r} has {len(t_ns)} samples; need 2+")
+        self.t_ns = np.asarray(t_ns, np.int64)
+        self.fields = dict(fields)
+        self.modality_name = modality
+        self.native_rate_hz = 1e9 / float(np.median(np.diff(self.t_ns)))
+        self.rate_hz = self.native_rate_hz
+        self.power = power
+        self.active_mode = active_mode
+        if filter_bandwidths_hz is None and stream == "imu":
+            filter_bandwidths_hz = DLPF_BANDWIDTHS_HZ
+        self.bandwidths = filter_bandwidths_hz
+        self.usable_from_ns: int = int(self.t_ns[0])
+        self.hidden = 0
+        self._filtered: dict[float, dict[str, Array]] = {}
+
+    def _open(self) -> None: ...
+    def _close(self) -> None: ...
+
+    def _read_packet(self, timeout_s: float) -> Packet | None:
+        raise ConfigError(f"{self.describe()}: read windows with take(t0, t1)")
+
+    def _set_rate(self, rate_hz: float) -> float:
+        return min(rate_hz, self.native_rate_hz)
+
+    def _set_mode(self, mode: str, **options: Any) -> None: ...
+
+    def _sleep(self) -> None: ...
+
+    def _wake(self) -> None:
+        self.usable_from_ns = self.clock.now_ns() + int(self.wake_time_s() * 1e9)
+
+    def wake_time_s(self) -> float:
+        """Seconds from wake to the first usable sample, from the power model."""
+        if self.power is None or self.active_mode is None:
+            return 0.0
+        t = self.power.transition("sleep", self.active_mode)
+        return t.time_s if t is not None else 0.0
+
+    def cutoff_hz(self, rate_hz: float) -> float:
+        """The anti-alias cut-off the device would apply at ``rate_hz``."""
+        if self.bandwidths:
+            fitting = [b for b in self.bandwidths if b <= rate_hz / 2]
+            return max(fitting) if fitting else min(self.bandwidths)
+        return 0.4 * rate_hz
+
+    def take(self, t0_ns: int, t1_ns: int) -> Packet | None:
+        """What the device delivered in ``[t0_ns, t1_ns)`` in its current state."""
+        lo, hi = np.searchsorted(self.t_ns, [t0_ns, t1_ns])
+        if self.asleep:
+            self.hidden += int(hi - lo)
+            return None
+        start = max(lo, int(np.searchsorted(self.t_ns, self.usable_from_ns)))
+        self.hidden += int(start - lo) if start > lo else 0
+        if start >= hi:
+            return None
+        idx = np.arange(start, hi)
+        rate = float(self.rate_hz or self.native_rate_hz)
+        fields = self.fields
+        if rate < self.native_rate_hz * 0.95:
+            fields = self._decimated_source(rate)
+            step = self.native_rate_hz / rate
+            keep = np.floor(idx / step) != np.floor((idx - 1) / step)
+            idx = idx[keep]
+        return Packet(self.stream, self.t_ns[idx], {k: v[idx] for k, v in fields.items()},
+                      self.modality_name)
+
+    def _decimated_source(self, rate: float) -> dict[str, Array]:
+        if rate not in self._filtered:
+            cut = self.cutoff_hz(rate)
+            self._filtered[rate] = {
+                k: lowpass(v, self.native_rate_hz, cut) if np.issubdtype(v.dtype, np.floating)
+                else v for k, v in self.fields.items()}
+        return self._filtered[rate]
