@@ -15,7 +15,9 @@ library's resource tracker:
 - A SIGKILLed owner runs no code, so its segment outlives it (tmpfs pages stay allocated until
   the name is unlinked). The header records the owner's pid and start time; the next
   :meth:`Segment.create` of the same name, or :func:`sweep_stale`, unlinks segments whose owner
-  is gone. This is all that can be done without a watchdog process.
+  is gone. This is all that can be done without a watchdog process. SIGTERM's default action
+  runs no Python code either: a service should turn it into an exit
+  (``signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))``) so that the owner cleans up.
 """
 
 from __future__ import annotations

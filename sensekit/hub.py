@@ -37,7 +37,8 @@ from .errors import ConfigError, SensekitError, warn_dropped
 from .hub_shm import RingReader, SharedRing
 from .packets import Packet
 
-__all__ = ["Hub", "SharedRing", "SharedSubscriber", "StreamInfo", "Subscriber", "connect"]
+__all__ = ["Hub", "RingReader", "SharedRing", "SharedSubscriber", "StreamInfo", "Subscriber",
+           "connect", "sweep_stale"]
 
 _names = itertools.count(1)
 
@@ -377,7 +378,8 @@ class Hub:
 class SharedSubscriber:
     """A subscriber in another process, reading a shared hub's rings (see :func:`connect`).
 
-    Use it from one thread (each thread that reads makes its own).
+    Use it from one thread (each thread that reads makes its own). Once the producer has
+    closed (:attr:`producer_closed`), nothing more comes: connect again to follow a new one.
 
     Attributes:
         name: How warnings name this subscriber.
