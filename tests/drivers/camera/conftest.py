@@ -206,3 +206,87 @@ def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> type[FakePicamera2]:
     FakePicamera2.instances = []
     monkeypatch.setitem(sys.modules, "picamera2", module)
     return FakePicamera2
+
+
+class FakeGst:
+    """The few GStreamer objects the appsink path touches (``gi.repository.Gst``)."""
+
+    class State:
+        NULL, PLAYING = 1, 4
+
+    class StateChangeReturn:
+        FAILURE, SUCCESS = 0, 1
+
+    class MapFlags:
+        READ = 1
+
+    class MessageType:
+        EOS, ERROR = 1, 2
+
+    def __init__(self) -> None:
+        self.pipelines: list[FakePipeline] = []
+        self.failed = False
+
+    def init(self, argv: Any) -> None:
+        self.inited = True
+
+    def parse_launch(self, desc: str) -> FakePipeline:
+        pipeline = FakePipeline(self, desc)
+        self.pipelines.append(pipeline)
+        return pipeline
+
+
+class FakePipeline:
+    def __init__(self, gst: FakeGst, desc: str) -> None:
+        import re
+        self.gst, self.desc, self.state = gst, desc, FakeGst.State.NULL
+        w, h = re.findall(r"width=(\d+),height=(\d+)", desc)[-1]
+        self.size = (int(w), int(h))
+        self.frames = 0
+
+    def get_by_name(self, name: str) -> Any:
+        assert name == "sensekit_sink" and "appsink name=sensekit_sink" in self.desc
+        return types.SimpleNamespace(emit=self.emit)
+
+    def set_state(self, state: int) -> int:
+        self.state = state
+        return FakeGst.StateChangeReturn.SUCCESS
+
+    def emit(self, signal: str, timeout_ns: int) -> Any:
+        assert signal == "try-pull-sample"
+        if self.gst.failed:
+            return None
+        self.frames += 1
+        w, h = self.size
+        data = np.empty((h, w, 4), np.uint8)
+        data[:] = (*BGR, 0)
+        buffer = types.SimpleNamespace(
+            pts=self.frames * 33_333_333,
+            map=lambda flags: (True, types.SimpleNamespace(data=data.tobytes())),
+            unmap=lambda info: None)
+        caps = types.SimpleNamespace(get_structure=lambda i: types.SimpleNamespace(
+            get_value=lambda key: {"width": w, "height": h}[key]))
+        return types.SimpleNamespace(get_buffer=lambda: buffer, get_caps=lambda: caps)
+
+    def get_bus(self) -> Any:
+        def pop_filtered(mask: int) -> Any:
+            if not self.gst.failed:
+                return None
+            return types.SimpleNamespace(
+                type=FakeGst.MessageType.ERROR,
+                parse_error=lambda: ("Could not read from resource.", "nvarguscamerasrc: "
+                                     "Argus error: Timeout"))
+        return types.SimpleNamespace(pop_filtered=pop_filtered)
+
+
+@pytest.fixture
+def fake_gi(monkeypatch: pytest.MonkeyPatch) -> FakeGst:
+    gst = FakeGst()
+    gi = types.ModuleType("gi")
+    gi.require_version = lambda name, version: None  # type: ignore[attr-defined]
+    repository = types.ModuleType("gi.repository")
+    repository.Gst = gst  # type: ignore[attr-defined]
+    gi.repository = repository  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gi", gi)
+    monkeypatch.setitem(sys.modules, "gi.repository", repository)
+    return gst

@@ -130,3 +130,25 @@ def test_nvargus_dnn_pipeline_picks_a_small_sensor_mode() -> None:
     assert "sensor-mode=0" in desc and config.size == (3264, 2464)
     assert nvargus_pipeline(1, 2, (1920, 1080), (1920, 1080), 30).startswith(
         "nvarguscamerasrc sensor-id=1 sensor-mode=2 ! ")
+
+
+def test_nvargus_camera_through_gstreamer_bindings(fake_gi, clock) -> None:
+    cam = sensekit.open("camera", "nvargus://0", clock=clock)
+    p = cam.read()
+    assert p["image"].shape == (1, 224, 224, 3) and p.meta["pipeline"] == "sensor"
+    assert p.meta["capture_size"] == (400, 224) and p.meta["sensor_mode"] == (1280, 720)
+    assert tuple(p["image"][0, 10, 10]) == (200, 20, 10)  # BGRx became RGB
+    assert p["sensor_t_ns"][0] == 33_333_333  # the buffer's presentation time
+    photo = cam.capture_photo()
+    assert photo["image"].shape == (1, 2464, 3264, 3)
+    states = [pl.state for pl in fake_gi.pipelines]
+    assert states[-1] == 4 and set(states[:-1]) == {1}  # old pipelines stopped, DNN one runs
+    assert "width=400,height=224" in fake_gi.pipelines[-1].desc
+
+
+def test_nvargus_camera_failing_mid_stream(fake_gi, clock) -> None:
+    cam = Camera("nvargus://0", clock=clock, timeout_s=0.01).open()
+    assert cam.read() is not None
+    fake_gi.failed = True
+    assert list(cam) == []
+    assert "Argus error: Timeout" in str(cam.error) and not cam.is_open
