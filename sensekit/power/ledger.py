@@ -28,9 +28,10 @@ from __future__ import annotations
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,16 @@ __all__ = ["Charge", "EnergyLedger", "LedgerSummary", "PhaseEnergy"]
 
 SLEEP_MODE = "sleep"
 _PIXELS = re.compile(r"(\d+)x(\d+)")
+
+
+def _frame_pixels(driver: Any) -> int | None:
+    """Pixels per frame a camera driver delivers now (its backend's size, else its own)."""
+    config = getattr(driver, "config", None)
+    size = getattr(config, "size", None) or getattr(driver, "size", None)
+    try:
+        return int(size[0]) * int(size[1]) if size else None
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,8 @@ class _Sensor:
     pixels: int | None
     asleep: bool
     since_ns: int
+    #: Reads the driver's current frame size (cameras); sampled after every change.
+    pixels_from: Callable[[], int | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +228,10 @@ class EnergyLedger:
                               "charge it")
         self.add_sensor(driver.stream, table, mode=driver.mode,
                         rate_hz=driver.rate_hz or 0.0, asleep=driver.asleep)
+        if hasattr(driver, "size"):
+            sensor = self._sensors[driver.stream]
+            sensor.pixels_from = lambda: _frame_pixels(driver)
+            sensor.pixels = sensor.pixels_from()
         driver.on_change(self.record)
 
     def add_sensor(self, stream: str, power_model: str | PowerModel, *, mode: str,
@@ -223,7 +240,8 @@ class EnergyLedger:
         """Start charging ``stream`` in ``mode`` at ``rate_hz`` from ``t_ns`` (default now).
 
         ``pixels`` per frame scales camera modes (``per_pixel_w``); by default it is read
-        from a ``WIDTHxHEIGHT`` in the mode name.
+        from a ``WIDTHxHEIGHT`` in the mode name. An attached camera driver's frame size
+        (``config.size`` or ``size``) is read after each of its changes.
         """
         model = load_power_model(power_model) if isinstance(power_model, str) else power_model
         model.mode(mode)  # fail now, naming the table, if the mode is unknown
@@ -251,6 +269,8 @@ class EnergyLedger:
                 src, dst = (sensor.mode, SLEEP_MODE) if asleep else (SLEEP_MODE, sensor.mode)
                 self._transition(change.stream, sensor, src, dst, change.t_ns)
                 sensor.asleep = asleep
+            if sensor.pixels_from is not None:
+                sensor.pixels = sensor.pixels_from()
 
     def _state(self, sensor: _Sensor) -> tuple[str, float, bool]:
         if sensor.asleep:

@@ -215,3 +215,27 @@ def test_ledger_takes_a_meter_stream_of_one_sample_packets(clock: FakeClock) -> 
     s = ledger.summary(t0, t0 + 2999 * S // 10)
     assert s.measured is not None and s.measured.energy_j == pytest.approx(2.0 * 299.9)
     assert s.average_w == pytest.approx(2.0) and s.battery_life_h(10.0) == pytest.approx(5.0)
+
+
+def test_ledger_charges_a_camera_by_the_frame_size_of_each_mode(clock: FakeClock) -> None:
+    import sensekit
+    from sensekit.power.model import load_power_model
+
+    cam = sensekit.open("camera", "emu://?size=224x224&model=usb_camera", clock=clock,
+                        rate_hz=15)
+    ledger = EnergyLedger(clock=clock)
+    t0 = clock.now_ns()
+    ledger.attach(cam)
+    small = cam.config.size[0] * cam.config.size[1]
+    clock.advance(10)
+    cam.set_mode("dnn", size=(640, 480))
+    switched = cam.changes[-1].t_ns
+    large = cam.config.size[0] * cam.config.size[1]
+    clock.advance(10)
+    s = ledger.summary(t0, clock.now_ns())
+    cam.close()
+    dnn = load_power_model("usb_camera").mode("dnn")
+    expected = (dnn.watts(15, small) * (switched - t0) / S
+                + dnn.watts(15, large) * (clock.now_ns() - switched) / S)
+    assert large > 4 * small
+    assert s.by_mode[("camera", "dnn")] == pytest.approx(expected)
