@@ -87,6 +87,10 @@ class _Layout:
         arrays: list[tuple[str, np.dtype[Any], tuple[int, ...], int]] = []
         offset = 0
         for name, array in [("", packet.t_ns), *packet.fields.items()]:
+            if array.dtype.hasobject or array.dtype.fields is not None:
+                raise ConfigError(
+                    f"stream {packet.stream!r}: field {name!r} has dtype {array.dtype}, which "
+                    "cannot cross processes. Hint: use plain numeric arrays, one per field")
             arrays.append((name, array.dtype, tuple(array.shape), offset))
             offset = _align(offset + array.nbytes)
         return cls(packet.stream, packet.modality, arrays)

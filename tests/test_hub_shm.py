@@ -162,6 +162,9 @@ def test_large_packets_are_split_and_oversized_samples_refused(name: str) -> Non
                       {"image": np.zeros((1, 32, 32, 3), np.uint8)}, "camera")
         with pytest.raises(ConfigError, match="larger slot_bytes"):
             ring.write(huge)
+        names = Packet("labels", np.zeros(1, np.int64), {"label": np.array(["a"], object)})
+        with pytest.raises(ConfigError, match="'label' has dtype object"):
+            ring.write(names)
 
 
 def test_reader_settles_losses_when_the_producer_closes(name: str) -> None:
