@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -90,10 +89,9 @@ class SoundDeviceSource:
         inputs = self._inputs()
         listing = "; ".join(f"{i}: {name}" for i, name in inputs) or "none"
         if device is None or device in ("", "default"):
-            default = self.sd.default.device
-            index = default[0] if isinstance(default, Sequence) else default
-            if index is not None and int(index) >= 0:
-                return int(index)
+            index = self._default_input()
+            if index is not None and any(i == index for i, _ in inputs):
+                return index
             if inputs:
                 return inputs[0][0]
             raise DeviceNotFound(f"{self.where}: no input device. Hint: plug in a microphone "
@@ -112,6 +110,15 @@ class SoundDeviceSource:
         what = "matches several input devices" if found else "matches no input device"
         raise DeviceNotFound(f"{self.where}: {device!r} {what}. Input devices: {listing}. "
                              "Hint: give a longer part of the name or the index")
+
+    def _default_input(self) -> int | None:
+        """PortAudio's default input index (sounddevice keeps an (input, output) pair)."""
+        default = self.sd.default.device
+        try:
+            index = default[0]
+        except (TypeError, IndexError, KeyError):
+            index = default
+        return int(index) if isinstance(index, int) and index >= 0 else None
 
     def _accepts(self, rate: int) -> bool:
         try:
@@ -192,7 +199,7 @@ class SoundFileSource:
         self.where = where
 
     def start(self, rate_hz: int) -> None:
-        self._file.seek(0)
+        pass  # the file opens at its start; a restart (new rate, wake) carries on from here
 
     def read(self, timeout_s: float) -> AudioBlock | None:
         frames = self._file.read(self.blocksize, dtype="float32", always_2d=True)

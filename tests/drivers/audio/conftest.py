@@ -24,6 +24,16 @@ class Status:
         return self.input_overflow
 
 
+class InputOutputPair:
+    """Like sounddevice's ``default.device``: indexable, but not a sequence type."""
+
+    def __init__(self, input_index: int, output_index: int) -> None:
+        self._pair = (input_index, output_index)
+
+    def __getitem__(self, index: int) -> int:
+        return self._pair[index]
+
+
 class FakeInputStream:
     """Records its settings; the test plays PortAudio by calling :meth:`feed`."""
 
@@ -68,7 +78,7 @@ class FakeSoundDevice(types.ModuleType):
             {"name": "default", "max_input_channels": 32, "default_samplerate": 44100.0,
              "rates": (8000, 16000, 44100, 48000)},
         ]
-        self.default = types.SimpleNamespace(device=(3, 0))
+        self.default = types.SimpleNamespace(device=InputOutputPair(3, 0))
         self.streams: list[FakeInputStream] = []
         self.PortAudioError = PortAudioError
 
