@@ -125,7 +125,7 @@ class GpsReceiverEmulator:
                            + (f"{alt:.1f},M,47.0,M,," if has_fix else ",M,,M,,"),
             "GSA": lambda: f"{t}GSA,A,{3 if has_fix else 1},"
                            + ",".join(f"{p:02d}" if has_fix else "" for p, *_ in _SKY[:8])
-                           + ",,,,1.6,0.9,1.3",
+                           + ",,,,,1.6,0.9,1.3",
             "RMC": lambda: f"{t}RMC,{hms},{'A' if has_fix else 'V'},{pos},{knots:.3f},"
                            f"{track:.2f},{utc:%d%m%y},,,{'A' if has_fix else 'N'}",
             "VTG": lambda: f"{t}VTG,{track:.2f},T,,M,{knots:.3f},N,{speed * 3.6:.3f},K,A",
@@ -354,7 +354,10 @@ class _Server:
         if self.kind == "pty":
             import tty
 
-            master, slave = os.openpty()
+            spare = os.openpty() if self._thread is not None else None
+            master, slave = os.openpty()      # with the spare held, not the old name again
+            for fd in spare or ():
+                os.close(fd)
             tty.setraw(slave)
             self._fds = [master, slave]
             path = os.ttyname(slave)

@@ -59,6 +59,11 @@ class ReceiverControl:
             f"{self.who}: cannot {action}: protocol={self.protocol} sends no commands. Hint: "
             "open it with protocol=ubx (u-blox M8), ubx9 (M9/M10) or mtk (MT3339)")
 
+    def check(self, action: str) -> None:
+        """Raise :class:`ConfigError` if this receiver cannot be told to do ``action``."""
+        if self.protocol == "nmea":
+            raise self._refuse(action)
+
     def period_ms(self, rate_hz: float) -> int:
         """The measurement period for ``rate_hz``, checked against the receiver's limits."""
         if rate_hz > self.max_rate_hz + 1e-9:

@@ -95,6 +95,7 @@ class NmeaGps(Driver):
         auto_baud: Raise the baud rate when a rate needs it (else refuse the rate).
         emulator: An emulator to open ``emu://`` on (default: a new one on this clock).
         ack_timeout_s: How long to wait for a command's answer.
+        open_timeout_s: How long :meth:`open` waits for the first sentence.
         **options: :class:`~sensekit.driver.Driver` options (``clock``, ``rate_hz``, ``mode``...).
     """
 
@@ -106,7 +107,8 @@ class NmeaGps(Driver):
 
     def __init__(self, url: str | DeviceURL, *, protocol: str | None = None,
                  baud: int | None = None, auto_baud: bool | None = None,
-                 emulator: Any = None, ack_timeout_s: float = 1.0, **options: Any) -> None:
+                 emulator: Any = None, ack_timeout_s: float = 1.0, open_timeout_s: float = 3.0,
+                 **options: Any) -> None:
         super().__init__(url, **options)
         self.protocol = protocol or self.url.option("protocol", str, "nmea")
         self.baud = baud or self.url.option("baud", int, 9600)
@@ -116,6 +118,7 @@ class NmeaGps(Driver):
         # The table follows the receiver family, so it is set per instance.
         setattr(self, "power_model", _POWER_MODELS.get(self.protocol))  # noqa: B010
         self.ack_timeout_s = ack_timeout_s
+        self.open_timeout_s = open_timeout_s
         self._emulator = emulator
         self._requested_rate = options.get("rate_hz")
         self._requested_mode = options.get("mode")
@@ -147,13 +150,13 @@ class NmeaGps(Driver):
             self._port = SerialPort(self.url, baud=self.baud, who=self.describe(),
                                     clock=self.clock, own_options=_OWN_OPTIONS)
         self._port.open()
-        self._expect_nmea()
+        self._expect_nmea(self.open_timeout_s)
         if self._requested_rate is not None and self.protocol != "nmea":
             self.rate_hz = self._set_rate(float(self._requested_rate))
         if self._requested_mode not in (None, "continuous"):
             self._set_mode(str(self._requested_mode))
 
-    def _expect_nmea(self, within_s: float = 3.0) -> None:
+    def _expect_nmea(self, within_s: float) -> None:
         """Wait for one good sentence, so a wrong port or baud rate fails at open."""
         deadline = self.clock.now_ns() + round(within_s * 1e9)
         while self._reader.stats.accepted == 0:
@@ -269,14 +272,14 @@ class NmeaGps(Driver):
 
     # -- control ----------------------------------------------------------------------------
     def _set_rate(self, rate_hz: float) -> float:
+        self.control.check("change the navigation rate")
         period = self.control.period_ms(rate_hz)
         actual = 1000.0 / period
         if self.mode == "power_save" and actual > 1.0:
             raise ConfigError(f"{self.describe()}: power save works only at 1 Hz or slower; "
                               f"asked for {rate_hz:g} Hz. Hint: set_mode('continuous') first")
-        commands = self.control.rate(period)        # refuses first on an output-only receiver
         self._fit_baud(actual)
-        self._send_all(commands)
+        self._send_all(self.control.rate(period))
         return actual
 
     def _fit_baud(self, rate_hz: float) -> None:
@@ -302,6 +305,7 @@ class NmeaGps(Driver):
         self.baud = need
 
     def _set_mode(self, mode: str, **options: Any) -> None:
+        self.control.check(f"switch to {mode}")
         rate = self.rate_hz or 1.0
         if mode == "power_save" and rate > 1.0:
             raise ConfigError(f"{self.describe()}: power save works only at 1 Hz or slower; the "
