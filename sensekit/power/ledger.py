@@ -129,6 +129,8 @@ class LedgerSummary:
     measured: Integral | None
     phases: list[PhaseEnergy] = field(default_factory=list)
     estimates: tuple[str, ...] = ()
+    #: The "measured" power came from the estimate meter (a model, not a measurement).
+    measured_is_estimate: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -174,7 +176,9 @@ class LedgerSummary:
         lines.append(f"  modelled total: {self.modelled_j:.3f} J")
         if self.measured is not None:
             m = self.measured
-            lines.append(f"  measured: {m.energy_j:.3f} J over {m.covered_s:.1f} s "
+            what = "measured (ESTIMATE, from a CPU model)" if self.measured_is_estimate \
+                else "measured"
+            lines.append(f"  {what}: {m.energy_j:.3f} J over {m.covered_s:.1f} s "
                          f"({m.coverage:.1%} covered, {len(m.gaps)} gaps); unattributed "
                          f"{self.unattributed_j or 0.0:.3f} J")
         if self.estimates:
@@ -212,6 +216,7 @@ class EnergyLedger:
         self._sensors: dict[str, _Sensor] = {}
         self._costs: dict[str, float] = {}
         self._t: list[np.ndarray] = []
+        self._power_estimated = False
         self._w: list[np.ndarray] = []
         self._start_ns: int | None = None
         self._lock = threading.Lock()
@@ -334,6 +339,7 @@ class EnergyLedger:
         with self._lock:
             self._t.append(np.asarray(packet.t_ns, np.int64))
             self._w.append(total_power_w(packet))
+            self._power_estimated |= bool(packet.meta.get("estimate", False))
             if len(self._t) >= 1024:  # meters send one-sample packets: keep the list short
                 self._t, self._w = [np.concatenate(self._t)], [np.concatenate(self._w)]
             if len(packet):
@@ -409,7 +415,7 @@ class EnergyLedger:
         return LedgerSummary(start, end, dict(by_sensor), dict(by_mode), dict(inference),
                              count, self.floor_w * (end - start) / 1e9, self.floor_w,
                              self.platform, self.measured(start, end), phases,
-                             tuple(sorted(estimates)))
+                             tuple(sorted(estimates)), self._power_estimated)
 
     def _phase(self, name: str, a: int, b: int, charges: list[Charge]) -> PhaseEnergy:
         sensors = sum(c.energy_j(a, b) for c in charges if c.kind != "inference")

@@ -54,8 +54,13 @@ def _from_packets(packets: list[Packet]) -> Samples:
 
 
 def write_samples(folder: Path, packets: list[Packet], t0_ns: int) -> Samples:
-    """Write ``samples.csv`` (and ``samples.parquet`` when pyarrow is installed)."""
+    """Write ``samples.csv`` (and ``samples.parquet`` when pyarrow is installed).
+
+    The Parquet schema metadata names the meter and says whether it is an estimate; in the
+    CSV the estimate meter's rail is called ``estimate``, so its columns say so.
+    """
     s = _from_packets(packets)
+    meta = dict(packets[0].meta) if packets else {}
     header = ["t_ns", "t_s", "total_w"] + [f"{r}_{q}" for r in s.rails for q in QUANTITIES]
     with (folder / "samples.csv").open("w", newline="") as f:
         out = csv.writer(f)
@@ -67,7 +72,7 @@ def write_samples(folder: Path, packets: list[Packet], t0_ns: int) -> Samples:
                 row += [_num(s.voltage_v[i, j]), _num(s.current_a[i, j]), _num(s.power_w[i, j])]
             out.writerow(row)
     if importlib.util.find_spec("pyarrow") is not None:
-        _write_parquet(folder / "samples.parquet", s, t0_ns)
+        _write_parquet(folder / "samples.parquet", s, t0_ns, meta)
     return s
 
 
@@ -75,7 +80,7 @@ def _num(x: float) -> str:
     return "" if np.isnan(x) else f"{x:.6g}"
 
 
-def _write_parquet(path: Path, s: Samples, t0_ns: int) -> None:
+def _write_parquet(path: Path, s: Samples, t0_ns: int, meta: dict[str, object]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -84,7 +89,10 @@ def _write_parquet(path: Path, s: Samples, t0_ns: int) -> None:
     for j, rail in enumerate(s.rails):
         for q, values in zip(QUANTITIES, (s.voltage_v, s.current_a, s.power_w), strict=True):
             columns[f"{rail}_{q}"] = pa.array(values[:, j])
-    pq.write_table(pa.table(columns), path)
+    labels = {"sensekit.meter": str(meta.get("meter", "")),
+              "sensekit.estimate": "true" if meta.get("estimate") else "false",
+              "sensekit.note": str(meta.get("note", ""))}
+    pq.write_table(pa.table(columns).replace_schema_metadata(labels), path)
 
 
 def read_samples(folder: Path, rails: tuple[str, ...]) -> Samples:

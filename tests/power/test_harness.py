@@ -107,6 +107,11 @@ def test_cli_measure_with_estimate_meter_is_labelled(tmp_path: Path,
     assert "ESTIMATE, not a measurement" in text
     info = json.loads((tmp_path / "run/run.json").read_text())
     assert info["meter"]["estimate"] is True
+    if (tmp_path / "run/samples.parquet").exists():
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(tmp_path / "run/samples.parquet")
+        assert schema.metadata[b"sensekit.estimate"] == b"true"
 
 
 def test_shell_workload_marks_phases_through_the_fifo(tmp_path: Path) -> None:

@@ -239,3 +239,15 @@ def test_ledger_charges_a_camera_by_the_frame_size_of_each_mode(clock: FakeClock
                 + dnn.watts(15, large) * (clock.now_ns() - switched) / S)
     assert large > 4 * small
     assert s.by_mode[("camera", "dnn")] == pytest.approx(expected)
+
+
+def test_ledger_labels_power_from_the_estimate_meter(clock: FakeClock) -> None:
+    ledger = EnergyLedger(clock=clock)
+    t = clock.now_ns() + np.arange(5, dtype=np.int64) * S
+    ledger.add_power(Packet("power", t, {"voltage_v": np.full((5, 1), 5.0, np.float32),
+                                         "power_w": np.full((5, 1), 3.0, np.float32)},
+                            "power", {"rails": ("estimate",), "total": "estimate",
+                                      "estimate": True}))
+    s = ledger.summary(int(t[0]), int(t[-1]))
+    assert s.measured_is_estimate
+    assert "measured (ESTIMATE, from a CPU model): 12.000 J" in s.format()
