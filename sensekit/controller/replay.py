@@ -94,6 +94,7 @@ class RecordedDevice(Driver):
             filter_bandwidths_hz = DLPF_BANDWIDTHS_HZ
         self.bandwidths = filter_bandwidths_hz
         self.usable_from_ns: int = int(self.t_ns[0])
+        self.size: tuple[int, ...] = ()
         self.hidden = 0
         self._filtered: dict[float, dict[str, Array]] = {}
 
@@ -106,7 +107,9 @@ class RecordedDevice(Driver):
     def _set_rate(self, rate_hz: float) -> float:
         return min(rate_hz, self.native_rate_hz)
 
-    def _set_mode(self, mode: str, **options: Any) -> None: ...
+    def _set_mode(self, mode: str, **options: Any) -> None:
+        if "size" in options:
+            self.size = tuple(options["size"])
 
     def _sleep(self) -> None: ...
 
