@@ -472,8 +472,9 @@ class SharedSubscriber:
             if new > 0:
                 self._reported[stream] = reader.lost
                 warn_dropped(new, where=f"shared subscriber {self.name!r}, stream {stream!r} "
-                             f"of hub {self.hub_name!r}", why="the subscriber fell behind and "
-                             "the producer overwrote the data", stacklevel=4)
+                             f"of hub {self.hub_name!r}", why="the subscriber fell behind: the "
+                             "producer overwrote the data (or latest=True skipped it)",
+                             stacklevel=3)
 
     def close(self) -> None:
         """Unmap the rings (never unlinks them: the producer owns them)."""
