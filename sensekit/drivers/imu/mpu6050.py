@@ -73,7 +73,8 @@ class Mpu6050(I2CDriver):
         thread: Drain from a reader thread (default: yes, except on a ``FakeClock``, where
             ``read()`` drains in the caller's thread so simulated time stays deterministic).
         calibration: An :class:`~sensekit.drivers.calibration.ImuCalibration` applied to
-            every sample.
+            every sample, or the key it is stored under in the default
+            :class:`~sensekit.drivers.calibration.CalibrationStore` (``"i2c://1/0x68"``).
         max_queue: Packets kept for a slow consumer before the oldest are dropped (counted).
     """
 
@@ -87,7 +88,7 @@ class Mpu6050(I2CDriver):
     def __init__(self, url: str, *, accel_range_g: int = 2, gyro_range_dps: int = 250,
                  dlpf_hz: int = 184, motion_threshold_g: float = 0.064,
                  poll_s: float | None = None, thread: bool | None = None,
-                 calibration: ImuCalibration | None = None, max_queue: int = 256,
+                 calibration: ImuCalibration | str | None = None, max_queue: int = 256,
                  **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self._afs = _pick(m.ACCEL_RANGES, accel_range_g, "accel_range_g", self.describe())
@@ -99,6 +100,10 @@ class Mpu6050(I2CDriver):
         self.motion_threshold_g = motion_threshold_g
         self._poll_s = poll_s
         self._threaded = (not isinstance(self.clock, FakeClock)) if thread is None else thread
+        if isinstance(calibration, str):
+            from ..calibration import CalibrationStore
+
+            calibration = CalibrationStore().load(calibration)
         self.calibration = calibration
         self._queue: collections.deque[Packet] = collections.deque()
         self._max_queue = max_queue
