@@ -188,6 +188,20 @@ class EnergyLedger:
         # The new mode is charged once the transition is over.
         sensor.since_ns = max(sensor.since_ns, end)
 
+    def charge_transition(self, stream: str, src: str, dst: str, t_ns: int) -> float:
+        """Charge a transition the table lists but no driver change names, e.g. a GPS
+        ``cold_start`` -> ``continuous`` time to first fix; the sensor's mode power resumes
+        when it is over. Returns the joules charged (0 when the table has no such row)."""
+        with self._lock:
+            sensor = self._sensors.get(stream)
+            if sensor is None:
+                raise ConfigError(f"ledger: unknown stream {stream!r}; add or attach it first")
+            if sensor.model.transition(src, dst) is None:
+                return 0.0
+            self._close(stream, sensor, t_ns)
+            self._transition(stream, sensor, src, dst, t_ns)
+            return self.charges[-1].energy_j(t_ns, 2**62)
+
     # -- inferences ----------------------------------------------------------------------
     def set_inference_cost(self, model: str, joules: float) -> None:
         """Joules one inference of ``model`` costs (measured once, charged each time)."""

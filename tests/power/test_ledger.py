@@ -251,3 +251,22 @@ def test_ledger_labels_power_from_the_estimate_meter(clock: FakeClock) -> None:
     s = ledger.summary(int(t[0]), int(t[-1]))
     assert s.measured_is_estimate
     assert "measured (ESTIMATE, from a CPU model): 12.000 J" in s.format()
+
+
+def test_ledger_charges_a_gps_time_to_first_fix(clock: FakeClock) -> None:
+    from sensekit.power.model import load_power_model
+
+    table = load_power_model("ublox_m8")
+    cold = table.transition("cold_start", "continuous")
+    assert cold is not None
+    ledger = EnergyLedger(clock=clock)
+    t0 = clock.now_ns()
+    ledger.add_sensor("gps", "ublox_m8", mode="continuous", rate_hz=1, t_ns=t0)
+    joules = ledger.charge_transition("gps", "cold_start", "continuous", t0)
+    assert joules == pytest.approx(cold.energy_j)
+    assert ledger.charge_transition("gps", "continuous", "warp", t0) == 0.0
+    clock.advance(60)
+    s = ledger.summary(t0, clock.now_ns())
+    on = table.mode("continuous").watts(1)
+    assert s.by_mode[("gps", "cold_start->continuous")] == pytest.approx(cold.energy_j)
+    assert s.by_mode[("gps", "continuous")] == pytest.approx(on * (60 - cold.time_s))
