@@ -1,10 +1,10 @@
 """USB and other V4L2 cameras through OpenCV's V4L2 backend (Pi and Jetson alike).
 
 USB cameras offer a list of fixed formats and none is 224x224, so DNN mode asks for the smallest
-format at or above the requested size and leaves the last crop and resize to software. OpenCV
-cannot list a device's formats, but V4L2's ``S_FMT`` answers a request with the nearest size the
-driver supports, and OpenCV reads the result back; the formats are found by asking for the
-usual UVC sizes once and keeping what the camera answered.
+format at or above the requested size and leaves the last crop and resize to software. The
+formats are listed with V4L2's own enumeration ioctls (:mod:`.v4l2_formats`); where that is not
+possible, by asking OpenCV for the usual UVC sizes once (V4L2's ``S_FMT`` answers with the
+nearest size the driver supports, and OpenCV reads it back) and keeping what the camera said.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from ...clock import Clock, MonotonicClock
 from ...errors import DeviceIOError, DeviceNotFound
 from .backend import Frame, Size, StreamConfig, smallest_at_or_above
+from .v4l2_formats import enum_formats
 
 __all__ = ["UVC_SIZES", "V4l2Backend"]
 
@@ -47,7 +48,7 @@ class V4l2Backend:
     def __init__(self, cv2: Any, device: str | int, clock: Clock, where: str) -> None:
         self.cv2, self.device, self.clock, self.where = cv2, device, clock, where
         self._cap: Any = None
-        self._formats: list[Size] | None = None
+        self._formats: dict[str, list[Size]] | None = None
         self._fails = 0
         self._last: tuple[str, Size | None, float] = ("dnn", None, 30.0)
 
@@ -64,13 +65,24 @@ class V4l2Backend:
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # keep the newest frame, not a queue of old ones
         self._cap = cap
 
-    def formats(self) -> list[Size]:
-        """Frame sizes the camera accepts (probed once, smallest first)."""
+    def formats(self) -> dict[str, list[Size]]:
+        """Frame sizes per pixel format, smallest first (``""``: format unknown, probed)."""
         if self._formats is None:
-            found = {self._set_size((w, h)) for w, h in UVC_SIZES}
-            self._formats = sorted(found, key=lambda s: (s[0] * s[1], s))
+            self._formats = self._enumerate()
             log.info("%s: formats %s", self.where, self._formats)
         return self._formats
+
+    def _enumerate(self) -> dict[str, list[Size]]:
+        if isinstance(self.device, str):
+            try:
+                found = enum_formats(self.device)
+            except OSError as exc:  # not a V4L2 node we may query: ask through OpenCV
+                log.debug("%s: VIDIOC_ENUM_FMT failed (%s); probing sizes", self.where, exc)
+            else:
+                if any(found.values()):
+                    return found
+        probed = {self._set_size(size) for size in UVC_SIZES}
+        return {"": sorted(probed, key=lambda s: (s[0] * s[1], s))}
 
     def _set_size(self, size: Size) -> Size:
         cv2, cap = self.cv2, self._cap
@@ -78,19 +90,32 @@ class V4l2Backend:
         cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
         return int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
 
+    def _choose(self, mode: str, size: Size | None) -> tuple[Size, str]:
+        """The format for a mode: raw YUYV first for DNN sizes (no JPEG decode), MJPEG for
+        full size (keeps it within USB 2.0 bandwidth)."""
+        table = self.formats()
+        every = sorted({s for sizes in table.values() for s in sizes}, key=lambda s: s[0] * s[1])
+        full = every[-1]
+        if mode == "photo" or size is None:
+            order = ("MJPG", "YUYV", "")
+            return full, next((f for f in order if full in table.get(f, [])), "")
+        for fourcc in ("YUYV", "MJPG", ""):
+            pick = smallest_at_or_above(table.get(fourcc, []), size)
+            if pick is not None:
+                return pick, fourcc
+        return full, next((f for f in ("MJPG", "YUYV") if full in table.get(f, [])), "")
+
     def configure(self, mode: str, size: Size | None, fps: float) -> StreamConfig:
         cv2, cap = self.cv2, self._cap
         self._last = (mode, size, fps)
-        sizes = self.formats()
-        full = sizes[-1]
-        want = full if mode == "photo" or size is None else (
-            smallest_at_or_above(sizes, size) or full)
-        # MJPEG keeps large frames within USB 2.0 bandwidth; small ones come raw (YUYV), which
-        # needs no JPEG decode on the host.
-        fourcc = "MJPG" if want[0] * want[1] > 640 * 480 else "YUYV"
+        want, fourcc = self._choose(mode, size)
+        if not fourcc:  # sizes were probed: formats unknown, use the usual UVC split
+            fourcc = "MJPG" if want[0] * want[1] > 640 * 480 else "YUYV"
         cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*fourcc))
         got = self._set_size(want)
         cap.set(cv2.CAP_PROP_FPS, fps)
+        full = max((s for sizes in self.formats().values() for s in sizes),
+                   key=lambda s: s[0] * s[1])
         in_pipeline = mode == "dnn" and got != full
         note = f"V4L2 format {got[0]}x{got[1]} {fourcc}"
         if mode == "dnn" and size is not None:

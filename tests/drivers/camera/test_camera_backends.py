@@ -152,3 +152,56 @@ def test_nvargus_camera_failing_mid_stream(fake_gi, clock) -> None:
     fake_gi.failed = True
     assert list(cam) == []
     assert "Argus error: Timeout" in str(cam.error) and not cam.is_open
+
+
+UVC_FORMATS = {"YUYV": [(640, 480), (160, 120), (320, 240)],
+               "MJPG": [(640, 480), (1280, 720), (1920, 1080)]}
+
+
+class FakeUvcIoctl:
+    """The kernel side of VIDIOC_ENUM_FMT / VIDIOC_ENUM_FRAMESIZES for a 1080p webcam."""
+
+    def __call__(self, fd: int, request: int, buf: bytearray) -> int:
+        import errno
+        import struct
+
+        from sensekit.drivers.camera import v4l2_formats as vf
+
+        codes = {name: struct.unpack("<I", name.encode())[0] for name in UVC_FORMATS}
+        if request == vf.VIDIOC_ENUM_FMT:
+            index = struct.unpack_from("=I", buf)[0]
+            if index >= len(codes):
+                raise OSError(errno.EINVAL, "Invalid argument")
+            struct.pack_into("=I", buf, 44, list(codes.values())[index])
+            return 0
+        assert request == vf.VIDIOC_ENUM_FRAMESIZES
+        index, code = struct.unpack_from("=II", buf)
+        sizes = UVC_FORMATS[vf.fourcc_text(code)]
+        if index >= len(sizes):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        struct.pack_into("=I2I", buf, 8, 1, *sizes[index])  # V4L2_FRMSIZE_TYPE_DISCRETE
+        return 0
+
+
+def test_v4l2_formats_listed_by_ioctl(monkeypatch, fake_cv2, node, clock) -> None:
+    import fcntl
+
+    from sensekit.drivers.camera.v4l2_formats import enum_formats
+
+    monkeypatch.setattr(fcntl, "ioctl", FakeUvcIoctl())
+    assert enum_formats(str(node)) == {"YUYV": [(160, 120), (320, 240), (640, 480)],
+                                       "MJPG": [(640, 480), (1280, 720), (1920, 1080)]}
+    cam = Camera(f"v4l2://{node}", clock=clock).open()
+    cap = fake_cv2.captures[-1]
+    assert cap.size == (320, 240) and cap.fourccs == ["YUYV"]  # no probing: one S_FMT
+    cam.set_mode("photo")
+    assert cap.size == (1920, 1080) and cap.fourccs[-1] == "MJPG"
+
+
+def test_v4l2_enumeration_refused_falls_back_to_probing(fake_cv2, node, clock) -> None:
+    from sensekit.drivers.camera.v4l2_formats import enum_formats
+
+    with pytest.raises(OSError):  # a regular file is no V4L2 node (ENOTTY)
+        enum_formats(str(node))
+    Camera(f"v4l2://{node}", clock=clock).open()
+    assert len(fake_cv2.captures[-1].fourccs) == 1  # probed sizes, then one format set
