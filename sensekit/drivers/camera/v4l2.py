@@ -50,6 +50,7 @@ class V4l2Backend:
         self._cap: Any = None
         self._formats: dict[str, list[Size]] | None = None
         self._fails = 0
+        self._read_timeout_s = -1.0
         self._last: tuple[str, Size | None, float] = ("dnn", None, 30.0)
 
     def open(self) -> None:
@@ -125,6 +126,11 @@ class V4l2Backend:
 
     def grab(self, timeout_s: float) -> Frame | None:
         cv2, cap = self.cv2, self._cap
+        # OpenCV waits 10 s for a V4L2 buffer unless told otherwise (property from 4.6 on).
+        prop = getattr(cv2, "CAP_PROP_READ_TIMEOUT_MSEC", None)
+        if prop is not None and timeout_s != self._read_timeout_s:
+            cap.set(prop, max(1.0, timeout_s * 1000.0))
+            self._read_timeout_s = timeout_s
         ok, image = cap.read()
         if not ok or image is None:
             self._fails += 1
