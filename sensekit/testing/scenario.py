@@ -9,11 +9,11 @@ vibration, turns), the illuminance (indoor tens to hundreds of lux, outdoor thou
 and the audio and camera scene schedules.
 
 :func:`simulate` feeds it to the emulated devices, whose real drivers produce the recording:
-the MPU-6050 emulator (its datasheet noise densities) read by the ``mpu6050`` driver, the
-audio and camera scene emulators read by the ``audio`` and ``camera`` drivers. GPS and light
-have no emulator in this tree yet: their packets are made from the same ground truth in the
-drivers' packet format (one fix or one lux value per sample, at 1 Hz). Labels go into the
-log as the ``labels`` stream, with the code tables in its device metadata.
+the MPU-6050 emulator (its datasheet noise densities) read by the ``mpu6050`` driver, the GPS
+receiver emulator (NMEA bursts) read by the ``nmea`` driver, the VEML7700 emulator read by the
+``veml7700`` driver, and the audio and camera scene emulators read by the ``audio`` and
+``camera`` drivers. Labels go into the log as the ``labels`` stream, with the code tables in
+its device metadata.
 
 Signals are functions of time (sums of seeded sinusoids), not of how they are sampled, so an
 emulator asking for any times gets the same values.
@@ -21,6 +21,7 @@ emulator asking for any times gets the same values.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 import os
 from collections.abc import Callable
@@ -268,6 +269,16 @@ class Scenario:
             "hdop": np.where(fix, rng.uniform(0.7, 1.6, n), nan).astype(np.float32),
             "sats_used": np.where(fix, rng.integers(7, 13, n), 0).astype(np.int16)}
 
+    def gps_trajectory(self, t_s: float) -> tuple[float, float, float, float, float, bool]:
+        """What the receiver computes at ``t_s``: the GPS receiver emulator's trajectory."""
+        fix = self.gps_fixes(np.array([float(t_s)]))
+        has_fix = bool(fix["mode"][0] == 3)
+        if not has_fix:
+            return (self.origin[0], self.origin[1], self.origin[2], 0.0, 0.0, False)
+        track = float(fix["track_deg"][0])
+        return (float(fix["lat_deg"][0]), float(fix["lon_deg"][0]), float(fix["alt_msl_m"][0]),
+                float(fix["speed_mps"][0]), 0.0 if math.isnan(track) else track, True)
+
     def _outdoor_since(self, t: float) -> float:
         """Seconds since the device last went outdoors (0 indoors)."""
         i = int(self.segment_index(np.array([t]))[0])
@@ -343,8 +354,11 @@ def _open_drivers(scenario: Scenario, cfg: SimConfig, clock: FakeClock) -> list[
     from ..drivers.audio.microphone import Microphone
     from ..drivers.camera.camera import Camera
     from ..drivers.imu.mpu6050 import Mpu6050
+    from ..drivers.light.veml7700 import Veml7700
     from .audio_scenes import AudioSceneEmulator
     from .camera_scenes import CameraSceneEmulator
+    from .gps_receiver import GpsReceiverEmulator
+    from .light_emu import Veml7700Emulator
     from .mpu6050_emu import Mpu6050Emulator
 
     imu_emu = Mpu6050Emulator(motion=scenario.imu, clock_ppm=1500.0, seed=cfg.seed)
@@ -353,7 +367,14 @@ def _open_drivers(scenario: Scenario, cfg: SimConfig, clock: FakeClock) -> list[
                                  clock=clock, clock_ppm=80.0)
     cam_emu = CameraSceneEmulator(scenario.schedule("camera"), fps=cfg.camera_fps,
                                   seed=cfg.seed, clock=clock)
+    gps_emu = GpsReceiverEmulator(scenario.gps_trajectory, clock=clock, start_utc=_dt.datetime(
+        2026, 5, 4, 8, 0, 0))
+    light_emu = Veml7700Emulator(lux=scenario.lux)
     return [
+        gps_emu.open_driver(stream="gps"),
+        # Gain 1/8 and 25 ms: 1.84 lx per count, up to 120,000 lx (sunlight), AN 84323 Table 1.
+        Veml7700("emu://", emulator=light_emu, clock=clock, gain=0.125, integration_ms=25,
+                 rate_hz=1.0, stream="light").open(),
         Mpu6050("emu://", emulator=imu_emu, clock=clock, rate_hz=cfg.imu_rate_hz,
                 accel_range_g=4, gyro_range_dps=500).open(),
         Microphone("emu://", emulator=mic_emu, clock=clock, rate_hz=cfg.audio_rate_hz,
@@ -365,8 +386,10 @@ def _open_drivers(scenario: Scenario, cfg: SimConfig, clock: FakeClock) -> list[
 
 def _read(driver: Driver, step_s: float) -> Packet | None:
     # The camera emulator hands a frame over only when one is due within the timeout; a
-    # step's worth keeps the shared clock moving by less than the IMU FIFO holds.
-    return driver.read(timeout_s=step_s if driver.modality == "camera" else 0.0)
+    # step's worth keeps the shared clock moving by less than the IMU FIFO holds. The NMEA
+    # driver reads its port only within a timeout, so it gets a microsecond.
+    timeout = {"camera": step_s, "gps": 1e-6}.get(driver.modality, 0.0)
+    return driver.read(timeout_s=timeout)
 
 
 def _device_info(driver: Driver) -> dict[str, Any]:
@@ -377,10 +400,6 @@ def _device_info(driver: Driver) -> dict[str, Any]:
 
 def _direct_devices() -> dict[str, dict[str, Any]]:
     return {
-        "gps": {"driver": "scenario", "note": "made from ground truth in the nmea driver's "
-                "packet format (no GPS receiver emulator yet)", "rate_hz": 1.0},
-        "light": {"driver": "scenario", "note": "made from ground truth in the light drivers' "
-                  "packet format (no light-sensor emulator yet)", "rate_hz": 1.0},
         "labels": {"driver": "scenario", "rate_hz": 1.0, "activity": list(ACTIVITIES),
                    "indoor": ["outdoor", "indoor"], "audio_scene": list(AUDIO_SCENES),
                    "camera_scene": list(CAMERA_SCENES)},
@@ -388,12 +407,7 @@ def _direct_devices() -> dict[str, dict[str, Any]]:
 
 
 def _per_second(scenario: Scenario, second: int) -> list[Packet]:
-    """GPS fix, light reading and labels for ``second`` of the day."""
+    """The ground-truth labels for ``second`` of the day."""
     t = np.array([float(second)])
     t_ns = np.array([SIM_START_NS + second * 1_000_000_000], np.int64)
-    gps = scenario.gps_fixes(t)
-    gps["utc_ns"] = np.array([SIM_WALL_START_NS + second * 1_000_000_000], np.int64)
-    lux = np.round(scenario.lux(t) * 10) / 10  # 0.1 lx steps
-    return [Packet("gps", t_ns, gps, "gps"),
-            Packet("light", t_ns, {"lux": lux.astype(np.float32)}, "light"),
-            Packet("labels", t_ns, scenario.labels(t))]
+    return [Packet("labels", t_ns, scenario.labels(t))]
