@@ -43,13 +43,23 @@ class Decision:
                 "old": self.old, "new": self.new, "reason": self.reason}
 
 
-#: How a configuration's per-modality value reaches the driver: ``"rate"`` (set_rate, Hz),
-#: ``"camera_size"`` (set_mode("dnn", size=(v, v)), pixels) or ``"switch"`` (on/off only:
-#: the value is a feature rate, such as log-mel frames per second, not a device setting).
+#: Network modality -> the stream (device) that produces it; modalities not listed are their
+#: own stream. An MPU-6050 yields both the accelerometer and the gyroscope.
+MODALITY_STREAMS: Mapping[str, str] = {"accel": "imu", "gyro": "imu"}
+
+#: How a stream's configuration reaches its driver: ``"imu"`` (rate, and ``accel_only`` or
+#: ``accel_gyro`` mode by whether the gyroscope is wanted), ``"rate"`` (set_rate, Hz),
+#: ``"camera_size"`` (set_mode("dnn", size=(v, v)), pixels) or ``"switch"`` (on/off only: the
+#: value is a feature rate, such as log-mel frames per second, not a device setting).
 Actuation = str
-DEFAULT_ACTUATION: Mapping[str, Actuation] = {"imu": "rate", "camera": "camera_size",
+DEFAULT_ACTUATION: Mapping[str, Actuation] = {"imu": "imu", "camera": "camera_size",
                                               "audio": "switch", "gps": "switch",
                                               "light": "switch"}
+
+
+def stream_of(modality: str, streams: Mapping[str, str] = MODALITY_STREAMS) -> str:
+    """The stream that produces ``modality``."""
+    return streams.get(modality, modality)
 
 
 def snap(config: Configuration, supported: Sequence[Configuration]) -> Configuration:
@@ -85,13 +95,16 @@ class Controller:
         max_off_s: Longest a sensor may stay off, per stream (or one value for all); when it
             is reached the sensor is switched on for one window whatever the policy says.
         actuation: How each stream's configuration value is applied (see :data:`Actuation`).
+        streams: Network modality -> stream (default :data:`MODALITY_STREAMS`).
     """
 
     def __init__(self, drivers: Mapping[str, Driver], policy: Policy, *,
                  supported: Sequence[Configuration] = (),
                  max_off_s: float | Mapping[str, float] | None = None,
-                 actuation: Mapping[str, Actuation] | None = None) -> None:
+                 actuation: Mapping[str, Actuation] | None = None,
+                 streams: Mapping[str, str] = MODALITY_STREAMS) -> None:
         self.drivers = dict(drivers)
+        self.streams = dict(streams)
         self.policy = policy
         self.supported = list(supported)
         self.actuation = {**DEFAULT_ACTUATION, **(actuation or {})}
@@ -107,7 +120,13 @@ class Controller:
 
     @property
     def available(self) -> frozenset[str]:
-        return frozenset(s for s in self.drivers if s not in self.failed)
+        """Modalities whose stream has a working driver."""
+        modalities = {m for c in self.supported for m in c.modalities} or (
+            {m for m, s in self.streams.items() if s in self.drivers}
+            | {s for s in self.drivers if s not in self.streams.values()})
+        return frozenset(m for m in modalities
+                         if (s := stream_of(m, self.streams)) in self.drivers
+                         and s not in self.failed)
 
     def on_decision(self, callback: Callable[[Decision], None]) -> None:
         """Call ``callback`` with every :class:`Decision` from now on (e.g. the recorder)."""
@@ -137,14 +156,17 @@ class Controller:
 
     def apply(self, config: Configuration, t_ns: int, reason: str) -> Configuration:
         """Bring every driver to ``config``; returns what was actually applied."""
+        wanted: dict[str, dict[str, float]] = {}
+        for m, value in config.rates.items():
+            wanted.setdefault(stream_of(m, self.streams), {})[m] = value
         on: dict[str, float] = {}
         for stream in sorted(self.drivers):
             if stream in self.failed:
                 continue
             try:
-                if stream in config.rates:
-                    self._switch_on(stream, config.rates[stream], t_ns, reason)
-                    on[stream] = config.rates[stream]
+                if stream in wanted:
+                    self._switch_on(stream, wanted[stream], t_ns, reason)
+                    on.update(wanted[stream])
                 else:
                     self._switch_off(stream, t_ns, reason)
             except SensekitError as exc:
@@ -153,13 +175,22 @@ class Controller:
         self.current = Configuration(on)
         return self.current
 
-    def _switch_on(self, stream: str, value: float, t_ns: int, reason: str) -> None:
+    def _switch_on(self, stream: str, modalities: Mapping[str, float], t_ns: int,
+                   reason: str) -> None:
         drv = self.drivers[stream]
         if drv.asleep:
             drv.wake(reason=reason)
             self._log(t_ns, stream, "power", "asleep", "awake", reason)
         self._off_since[stream] = None
         how = self.actuation.get(stream, "switch")
+        value = max(modalities.values())
+        if how == "imu":
+            mode = "accel_gyro" if "gyro" in modalities else "accel_only"
+            if mode in drv.modes and drv.mode != mode:
+                old_mode = drv.mode
+                drv.set_mode(mode, reason=reason)
+                self._log(t_ns, stream, "mode", old_mode, mode, reason)
+            how = "rate"
         if how == "rate" and drv.rate_hz != value:
             old = drv.rate_hz
             drv.set_rate(value, reason=reason)
@@ -182,22 +213,28 @@ class Controller:
                          ) -> tuple[Configuration, list[str]]:
         forced = []
         rates = dict(config.rates)
+        on_streams = {stream_of(m, self.streams) for m in rates}
         for stream, since in self._off_since.items():
             limit = self.max_off_ns.get(stream)
-            if (since is None or limit is None or stream in rates or stream in self.failed
+            if (since is None or limit is None or stream in on_streams or stream in self.failed
                     or t_ns - since < limit):
                 continue
-            rates[stream] = self._probe_value(stream)
+            rates.update(self._probe(stream))
             forced.append(stream)
         self.forced_on += len(forced)
         return Configuration(rates), forced
 
-    def _probe_value(self, stream: str) -> float:
-        options = [c.rates[stream] for c in self.supported if stream in c.rates]
-        if options:
-            return min(options)
-        drv = self.drivers[stream]
-        return float(drv.rate_hz or drv.default_rate_hz or 1.0)
+    def _probe(self, stream: str) -> dict[str, float]:
+        """The cheapest supported setting of ``stream``'s modalities, to look at it again."""
+        mods = {m for c in self.supported for m in c.modalities
+                if stream_of(m, self.streams) == stream}
+        if not mods:
+            drv = self.drivers[stream]
+            return {stream: float(drv.rate_hz or drv.default_rate_hz or 1.0)}
+        # the smallest supported configuration made only of this stream's modalities
+        own = [c for c in self.supported if c.modalities <= mods]
+        best = min(own, key=lambda c: (len(c.modalities), sum(c.rates.values())))
+        return dict(best.rates)
 
     def _log(self, t_ns: int, stream: str, setting: str, old: Any, new: Any, reason: str) -> None:
         decision = Decision(t_ns, stream, setting, old, new, reason)

@@ -138,7 +138,8 @@ class Adaptive:
     full: Configuration
     rates: Mapping[str, Sequence[float]]
     cost: Mapping[str, float] = field(default_factory=dict)
-    anchor: str = "imu"
+    anchor: str = "accel"
+    streams: Mapping[str, str] = field(default_factory=lambda: {"accel": "imu", "gyro": "imu"})
     still_score: float = 0.15
     fast_score: float = 0.6
     change_score: float = 0.3
@@ -152,9 +153,12 @@ class Adaptive:
     _turned_down: set[str] = field(default_factory=set)
     _last_scores: dict[str, float] = field(default_factory=dict)
 
+    def _score(self, scores: Mapping[str, float], modality: str) -> float | None:
+        return scores.get(self.streams.get(modality, modality))
+
     def plan(self, obs: Observation) -> Plan:
         self._last_scores.update(obs.scores)
-        motion = obs.scores.get(self.anchor)
+        motion = self._score(obs.scores, self.anchor)
         unsure = obs.confidence is None or obs.confidence < self.unsure
         self._track(motion, obs.confidence, unsure)
         if self.anchor in obs.available and self._still_run >= self.still_windows and not unsure:
@@ -168,7 +172,9 @@ class Adaptive:
         changed = motion is not None and motion >= self.change_score
         for m in self.full.modalities - {self.anchor}:
             if m in obs.available and self._wanted(m, changed, motion):
-                rates[m] = self.full.rates[m]
+                same_device = self.streams.get(m) == self.streams.get(self.anchor)
+                rates[m] = rates.get(self.anchor, self.full.rates[m]) if same_device \
+                    else self.full.rates[m]
         reason = f"scores {self._fmt(obs.scores)}"
         if not rates:
             rates = {m: r for m, r in self.full.rates.items() if m in obs.available}
@@ -177,7 +183,8 @@ class Adaptive:
     def _track(self, motion: float | None, confidence: float | None, unsure: bool) -> None:
         still = motion is not None and motion < self.still_score
         self._still_run = self._still_run + 1 if still else 0
-        sure = confidence is not None and confidence >= self.sure
+        idle = self._still_run >= self.still_windows  # the network does not run: nothing to learn
+        sure = confidence is not None and confidence >= self.sure and not idle
         self._sure_run = self._sure_run + 1 if sure else 0
         if unsure:
             self._turned_down.clear()
@@ -187,7 +194,7 @@ class Adaptive:
 
     def _turn_down_one(self) -> None:
         optional = sorted(self.full.modalities - {self.anchor} - self._turned_down,
-                          key=lambda m: self.cost.get(m, 0.0), reverse=True)
+                          key=lambda m: (-self.cost.get(m, 0.0), m))
         if optional:
             self._turned_down.add(optional[0])
 
@@ -202,10 +209,12 @@ class Adaptive:
     def _wanted(self, m: str, changed: bool, motion: float | None) -> bool:
         if m in self._turned_down:
             return False
-        own = self._last_scores.get(m)
+        own = self._score(self._last_scores, m)
         informative = own is not None and own >= self.change_score
         if m == "gps":
             return motion is not None and motion >= self.still_score and (informative or changed)
+        if self.streams.get(m) == self.streams.get(self.anchor):
+            return changed  # the gyroscope: only while the motion changes
         return informative or changed
 
     @staticmethod

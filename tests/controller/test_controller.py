@@ -24,7 +24,7 @@ class Sensor(Driver):
     name = "toy"
     modality = "light"
     schemes = frozenset({"emu"})
-    modes = ("continuous", "dnn", "photo")
+    modes = ("continuous", "accel_gyro", "accel_only", "dnn", "photo")
     default_rate_hz = 100.0
 
     def __init__(self, url: str, fail_on: str = "", **kw: Any) -> None:
@@ -59,10 +59,13 @@ class Sensor(Driver):
         self._act("wake")
 
 
+STREAMS = ("imu", "audio", "camera", "gps", "light")
+
+
 def rig(**fail: str) -> dict[str, Driver]:
     clock = FakeClock()
-    return {m: Sensor("emu://", stream=m, clock=clock, fail_on=fail.get(m, "")).open()
-            for m in MODS}
+    return {s: Sensor("emu://", stream=s, clock=clock, fail_on=fail.get(s, "")).open()
+            for s in STREAMS}
 
 
 class Scripted:
@@ -79,17 +82,18 @@ class Scripted:
 
 def test_controller_applies_plans_through_the_driver_interface_and_logs_them() -> None:
     drivers = rig()
-    idle = Configuration({"imu": 25.0})
+    idle = Configuration({"accel": 25.0})
     ctl = Controller(drivers, Scripted([FULL, idle, FULL]), supported=configurations(MODS))
     ctl.step(0)
-    assert drivers["imu"].rate_hz == 100.0 and drivers["camera"].mode == "dnn"
+    assert drivers["imu"].rate_hz == 100.0 and drivers["imu"].mode == "accel_gyro"
+    assert drivers["camera"].mode == "dnn" and drivers["camera"].size == (32, 32)
     ctl.step(2_000_000_000)
-    assert drivers["imu"].rate_hz == 25.0
-    assert all(drivers[m].asleep for m in MODS if m != "imu")
+    assert drivers["imu"].rate_hz == 25.0 and drivers["imu"].mode == "accel_only"
+    assert all(drivers[s].asleep for s in STREAMS if s != "imu")
     ctl.step(4_000_000_000)
     assert not any(d.asleep for d in drivers.values())
     sleeps = [d for d in ctl.decisions if d.setting == "power" and d.new == "asleep"]
-    assert {d.stream for d in sleeps} == set(MODS) - {"imu"}
+    assert {d.stream for d in sleeps} == set(STREAMS) - {"imu"}
     assert all(d.t_ns == 2_000_000_000 and d.reason == "script" for d in sleeps)
     # the drivers saw the same changes (the ledger reads these)
     assert [c.new for c in drivers["gps"].changes] == ["asleep", "awake"]
@@ -97,41 +101,43 @@ def test_controller_applies_plans_through_the_driver_interface_and_logs_them() -
 
 def test_plans_are_snapped_to_supported_configurations() -> None:
     supported = configurations(MODS)
-    odd = Configuration({"imu": 70.0, "camera": 40.0})
+    odd = Configuration({"accel": 70.0, "camera": 40.0})
     got = snap(odd, supported)
     assert got in supported and got.modalities == odd.modalities
-    assert got.rates == {"imu": 50.0, "camera": 32.0}
-    only = [Configuration({"imu": 100.0, "light": 1.0})]
-    assert snap(Configuration({"imu": 25.0}), only) == only[0]
+    assert got.rates == {"accel": 50.0, "camera": 32.0}
+    only = [Configuration({"accel": 100.0, "light": 1.0})]
+    assert snap(Configuration({"accel": 25.0}), only) == only[0]
 
 
 def test_no_sensor_stays_off_longer_than_its_maximum() -> None:
     drivers = rig()
-    ctl = Controller(drivers, Scripted([Configuration({"imu": 100.0})]), max_off_s=10.0)
-    on_windows = {m: [] for m in MODS}
+    ctl = Controller(drivers, Scripted([Configuration({"accel": 100.0})]), max_off_s=10.0,
+                     supported=configurations(MODS))
+    on_windows: dict[str, list[int]] = {s: [] for s in STREAMS}
     for k in range(30):  # 2 s windows, 60 s
-        plan = ctl.step(k * 2_000_000_000)
-        for m in plan.configuration.modalities:
-            on_windows[m].append(k)
-    for m in MODS:
-        if m == "imu":
+        ctl.step(k * 2_000_000_000)
+        for s in STREAMS:
+            if not drivers[s].asleep:
+                on_windows[s].append(k)
+    for s in STREAMS:
+        if s == "imu":
             continue
-        gaps = np.diff([-1, *on_windows[m]])
-        assert len(on_windows[m]) >= 5
-        assert gaps.max() * 2 <= 10 + 2, (m, on_windows[m])
+        gaps = np.diff([-1, *on_windows[s]])
+        assert len(on_windows[s]) >= 5
+        assert gaps.max() * 2 <= 10 + 2, (s, on_windows[s])
     assert ctl.forced_on > 0
 
 
 def test_a_failing_sensor_is_routed_around_and_the_rest_carry_on() -> None:
     drivers = rig(gps="sleep")
-    policy = Scripted([FULL, Configuration({"imu": 50.0})])
+    policy = Scripted([FULL, Configuration({"accel": 50.0})])
     ctl = Controller(drivers, policy)
     ctl.step(0)
     ctl.step(2_000_000_000)
     assert "gps" in ctl.failed and "sleep failed" in ctl.failed["gps"]
     assert drivers["imu"].rate_hz == 50.0 and drivers["camera"].asleep
     ctl.step(4_000_000_000)
-    assert "gps" not in policy.seen[-1].available
+    assert "gps" not in policy.seen[-1].available and "accel" in policy.seen[-1].available
     health = [d for d in ctl.decisions if d.setting == "health"]
     assert [(d.stream, d.new) for d in health] == [("gps", "failed")]
     ctl.mark_recovered("gps")
@@ -147,9 +153,11 @@ def test_adaptive_policy_end_to_end_on_scripted_scores() -> None:
         plan = ctl.step(k * 2_000_000_000, {"imu": 0.02}, confidence=0.97, prediction="still")
         ran.append(plan.run_network)
     assert ran[:2] == [True] * 2 and not any(ran[2:])
-    assert drivers["imu"].rate_hz == 25.0 and drivers["camera"].asleep
+    assert drivers["imu"].rate_hz == 25.0 and drivers["imu"].mode == "accel_only"
+    assert drivers["camera"].asleep
     plan = ctl.step(20_000_000_000, {"imu": 0.9}, confidence=0.97)
     assert plan.run_network and drivers["imu"].rate_hz == 100.0
+    assert drivers["imu"].mode == "accel_gyro"
 
 
 @pytest.mark.parametrize("policy", [Static(FULL)])

@@ -12,9 +12,10 @@ from sensekit.controller.scores import imu_motion
 from sensekit.fusion.inputs import Configuration
 from sensekit.testing.scenario import ACTIVITIES, SimConfig, simulate
 
-FULL = Configuration({"imu": 100.0, "audio": 50.0, "camera": 64.0, "gps": 1.0, "light": 1.0})
-RATES = {"imu": (100.0, 50.0, 25.0), "audio": (50.0,), "camera": (64.0, 32.0), "gps": (1.0,),
-         "light": (1.0,)}
+FULL = Configuration({"accel": 100.0, "gyro": 100.0, "audio": 50.0, "camera": 32.0, "gps": 1.0,
+                      "light": 1.0})
+RATES = {"accel": (100.0, 50.0, 25.0), "gyro": (100.0, 50.0, 25.0), "audio": (50.0,),
+         "camera": (32.0, 16.0), "gps": (1.0,), "light": (1.0,)}
 
 
 class MotionThreshold:

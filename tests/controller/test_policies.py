@@ -47,9 +47,10 @@ def test_adaptive_idles_on_the_imu_when_still_and_sure_and_wakes_on_motion() -> 
     plans = [p.plan(obs(t, imu=0.05)) for t in range(4)]
     # idle from the plan made after three still windows
     assert [pl.run_network for pl in plans] == [True, True, False, False]
-    assert plans[-1].configuration.rates == {"imu": min(RATES["imu"])}
+    assert plans[-1].configuration.rates == {"accel": min(RATES["accel"])}
     moving = p.plan(obs(4, imu=0.8))
-    assert moving.run_network and moving.configuration.rates["imu"] == max(RATES["imu"])
+    assert moving.run_network and moving.configuration.rates["accel"] == max(RATES["accel"])
+    assert moving.configuration.rates["gyro"] == max(RATES["gyro"])  # motion changed: gyro on
 
 
 def test_adaptive_brings_everything_back_when_unsure() -> None:
@@ -62,8 +63,8 @@ def test_adaptive_keeps_informative_sensors_and_drops_quiet_ones() -> None:
     p = Adaptive(FULL, RATES)
     plan = p.plan(obs(0, imu=0.2, audio=0.8, light=0.0, camera=0.0, gps=0.0))
     on = plan.configuration.modalities
-    assert "audio" in on and "camera" not in on and "gps" not in on
-    assert plan.configuration.rates["imu"] == sorted(RATES["imu"])[len(RATES["imu"]) // 2]
+    assert "audio" in on and "camera" not in on and "gps" not in on and "gyro" not in on
+    assert plan.configuration.rates["accel"] == sorted(RATES["accel"])[len(RATES["accel"]) // 2]
 
 
 def test_adaptive_gps_only_when_moving() -> None:
@@ -73,7 +74,7 @@ def test_adaptive_gps_only_when_moving() -> None:
 
 
 def test_confidence_feedback_turns_down_the_most_expensive_then_restores() -> None:
-    cost = {"camera": 0.5, "audio": 0.1, "gps": 0.08, "light": 0.0002}
+    cost = {"camera": 0.5, "audio": 0.1, "gps": 0.08, "gyro": 0.012, "light": 0.0002}
     p = Adaptive(FULL, RATES, cost=cost, sure_windows=2)
     busy = {"imu": 0.7, "audio": 0.9, "camera": 0.9, "light": 0.9, "gps": 0.9}
     first = p.plan(obs(0, **busy)).configuration.modalities
@@ -86,7 +87,8 @@ def test_confidence_feedback_turns_down_the_most_expensive_then_restores() -> No
 
 def test_budget_picks_the_best_that_fits_and_replans() -> None:
     cands = configurations(MODS, every_rate=False)
-    watts = {"imu": 0.015, "audio": 0.1, "camera": 0.6, "gps": 0.09, "light": 0.0005}
+    watts = {"accel": 0.0017, "gyro": 0.012, "audio": 0.1, "camera": 0.6, "gps": 0.09,
+             "light": 0.0005}
 
     def power(c: Configuration) -> float:
         return sum(watts[m] * (r / MODS[m].native) for m, r in c.rates.items())
