@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("sensekit.log.cli.replay", "replay a recording through a hub"),
     "gps": ("sensekit.drivers.gps.cli", "decode captured NMEA logs into fixes"),
     "power": ("sensekit.power.cli", "measure a workload's energy with a power meter; reports"),
+    "probe": ("sensekit.probe", "find sensors on the I2C buses (read-only) and serial ports"),
 }
 
 
