@@ -176,7 +176,8 @@ class Hub:
         capacity_packets: Packets kept per stream (the default for every stream).
         capacity_bytes: Payload bytes kept per stream; the newest packet is always kept.
         shared: If given, also publish every stream into shared memory as
-            ``"<shared>.<stream>"`` for other processes (see :func:`connect`).
+            ``"<shared>.<stream>"`` for other processes (see :func:`connect`); ``True`` picks
+            ``"sensekit-<pid>"``. The name is in :attr:`shared`.
         shared_slots: Slots of each shared ring (default: ``capacity_packets``, bounded by
             ``capacity_bytes``).
         shared_slot_bytes: Bytes per shared slot (default: twice the stream's first packet,
@@ -184,14 +185,16 @@ class Hub:
     """
 
     def __init__(self, clock: Clock | None = None, *, capacity_packets: int = 256,
-                 capacity_bytes: int = 64 << 20, shared: str | None = None,
+                 capacity_bytes: int = 64 << 20, shared: str | bool | None = None,
                  shared_slots: int | None = None, shared_slot_bytes: int | None = None) -> None:
         if capacity_packets < 1 or capacity_bytes < 1:
             raise ConfigError("hub capacity must be at least one packet and one byte, got "
                               f"{capacity_packets} packets and {capacity_bytes} bytes")
         self.clock = clock or default_clock()
-        self.shared = shared
-        if shared is not None:
+        if shared is True:
+            shared = f"sensekit-{os.getpid()}"
+        self.shared: str | None = shared or None
+        if self.shared is not None:
             sweep_stale(f"{shared}.")  # rings a killed producer of this hub left behind
         self._capacity: dict[str, tuple[int, int]] = {}
         self._default_capacity = (capacity_packets, capacity_bytes)

@@ -361,3 +361,13 @@ def test_shared_hub_sweeps_rings_its_killed_predecessor_left(name: str) -> None:
     assert os.path.exists(os.path.join(SHM_DIR, f"{name}.old"))
     with Hub(shared=name):
         assert not os.path.exists(os.path.join(SHM_DIR, f"{name}.old"))
+
+
+def test_shared_true_names_the_hub_after_its_process() -> None:
+    with Hub(shared=True) as hub:
+        assert hub.shared == f"sensekit-{os.getpid()}"
+        hub.publish(imu(2))
+        with connect(hub.shared, "imu") as sub:
+            hub.publish(imu(3, 10))
+            assert [int(p.t_ns[0]) for p in sub.poll(0, copy=True)] == [10]
+    assert not os.path.exists(os.path.join(SHM_DIR, f"sensekit-{os.getpid()}.imu"))
