@@ -74,9 +74,10 @@ class V4l2Backend:
         return self._formats
 
     def _enumerate(self) -> dict[str, list[Size]]:
-        if isinstance(self.device, str):
+        node = self.device if isinstance(self.device, str) else f"/dev/video{self.device}"
+        if os.path.exists(node):
             try:
-                found = enum_formats(self.device)
+                found = enum_formats(node)
             except OSError as exc:  # not a V4L2 node we may query: ask through OpenCV
                 log.debug("%s: VIDIOC_ENUM_FMT failed (%s); probing sizes", self.where, exc)
             else:
