@@ -66,7 +66,7 @@ class Fix:
         self.lat_err_m = self.lon_err_m = self.alt_err_m = nan
         self.mode = 0
         self.sats_used = -1
-        self._kinds: set[bytes] = set()
+        self._kinds = 0
         self._gsv: list[bytes] = []
         self._gsa: list[list[bytes]] = []
         self._sats: list[SatView] | None = None
@@ -74,7 +74,7 @@ class Fix:
     @property
     def sentences(self) -> frozenset[str]:
         """Sentence types that made this fix (``{"GGA", "RMC"}``)."""
-        return frozenset(k.decode("ascii", "replace") for k in self._kinds)
+        return frozenset(name for bit, name in _KIND_BITS if self._kinds & bit)
 
     @property
     def satellites(self) -> list[SatView]:
@@ -122,12 +122,13 @@ class _Epoch:
         self.gst: list[bytes] | None = None
         self.gsa: list[list[bytes]] = []
         self.gsv: list[bytes] = []
-        self.kinds: set[bytes] = set()
+        self.kinds = 0          # bits of _KIND_BITS
 
     def position(self, f: list[bytes], i: int, valid: bool) -> None:
+        """Take the position at fields ``i..i+3`` if the sentence says it is valid."""
         self.fix_ok = valid
         if valid and f[i]:
-            self.lat, self.ns, self.lon, self.ew = f[i], f[i + 1], f[i + 2], f[i + 3]
+            self.lat, self.ns, self.lon, self.ew = f[i:i + 4]
 
 
 @dataclass
@@ -182,10 +183,12 @@ def _gns(ep: _Epoch, f: list[bytes]) -> None:
 
 
 def _gsa(ep: _Epoch, f: list[bytes]) -> None:
-    if f[2] in (b"1", b"2", b"3"):
-        ep.gsa_mode = f[2][0] - 48
+    mode = f[2]
+    if mode == b"3" or mode == b"2" or mode == b"1":
+        ep.gsa_mode = mode[0] - 48
     ep.gsa.append(f)
-    ep.pdop, ep.hdop, ep.vdop = f[15] or ep.pdop, f[16] or ep.hdop, f[17] or ep.vdop
+    if f[16]:
+        ep.pdop, ep.hdop, ep.vdop = f[15:18]
 
 
 def _vtg(ep: _Epoch, f: list[bytes]) -> None:
@@ -213,13 +216,14 @@ def _gst(ep: _Epoch, f: list[bytes]) -> None:
 
 
 _Handler = Callable[[_Epoch, list[bytes]], None]
-#: ``b"GGA,"`` -> (index of the UTC time field or 0, minimum field count, handler); GSV is
-#: kept unsplit until its satellites are asked for.
-_HANDLERS: dict[bytes, tuple[int, int, _Handler | None]] = {
-    b"GGA,": (1, 10, _gga), b"RMC,": (1, 10, _rmc), b"GLL,": (5, 7, _gll),
-    b"GNS,": (1, 10, _gns), b"GSA,": (0, 18, _gsa), b"VTG,": (0, 5, _vtg),
-    b"ZDA,": (1, 5, _zda), b"GST,": (1, 9, _gst), b"GSV,": (0, 4, None),
+#: ``b"GGA,"`` -> (index of the UTC time field or 0, minimum field count, handler, bit in
+#: ``_Epoch.kinds``); GSV is kept unsplit until its satellites are asked for.
+_HANDLERS: dict[bytes, tuple[int, int, _Handler | None, int]] = {
+    b"GGA,": (1, 10, _gga, 1), b"RMC,": (1, 10, _rmc, 2), b"GLL,": (5, 7, _gll, 4),
+    b"GNS,": (1, 10, _gns, 8), b"GSA,": (0, 18, _gsa, 16), b"VTG,": (0, 5, _vtg, 32),
+    b"ZDA,": (1, 5, _zda, 64), b"GST,": (1, 9, _gst, 128), b"GSV,": (0, 4, None, 256),
 }
+_KIND_BITS = tuple((bit, key[:3].decode()) for key, (_, _, _, bit) in _HANDLERS.items())
 
 
 class EpochAssembler:
@@ -263,33 +267,36 @@ class EpochAssembler:
         out: list[Fix] = []
         handlers = _HANDLERS
         eager = self.eager
+        current = self._ep              # kept in a local: this loop is the decoder's hot path
         for body, t in zip(bodies, times, strict=True):
             entry = handlers.get(body[2:6])
-            if entry is None or body[:1] == b"P":
+            if entry is None or body[0] == 80:            # 80: "P", vendor sentences
                 self._vendor(body, t)
                 continue
-            where, need, handler = entry
-            if handler is None:
-                ep = self._ep or self._epoch_for(b"", t, out)
-                ep.kinds.add(b"GSV")
-                ep.gsv.append(body)
+            where, need, handler, bit = entry
+            if handler is None:                           # GSV: kept whole until asked for
+                if current is None:
+                    current = self._epoch_for(b"", t, out)
+                current.kinds |= bit
+                current.gsv.append(body)
                 if eager:
                     self._after(self._gsv_key(body), out)
+                    current = self._ep
                 continue
             f = body.split(b",")
             if len(f) < need:
                 self.stats.short_sentences += 1
                 continue
-            current = self._ep
             if current is None or (where and f[where] != current.tfield):
                 current = self._epoch_for(f[where] if where else b"", t, out)
-            current.kinds.add(body[2:5])
+            current.kinds |= bit
             try:
                 handler(current, f)
             except ValueError:
                 self.stats.bad_fields += 1
             if eager:
                 self._after(body[:5], out)
+                current = self._ep
         return out
 
     @staticmethod
@@ -385,30 +392,56 @@ class EpochAssembler:
     def _convert(self, ep: _Epoch) -> Fix:
         fix = Fix(ep.t_ns, ep.tod)
         fix._kinds = ep.kinds
+        fix._gsv, fix._gsa = ep.gsv, ep.gsa
         try:
-            if ep.lat:
-                fix.lat_deg = angle(ep.lat, ep.ns, 90)
-                fix.lon_deg = angle(ep.lon, ep.ew, 180)
+            self._values(ep, fix)
+        except ValueError:             # a field with a good checksum but nonsense in it
+            self._values_one_by_one(ep, fix)
+        fix.mode = self._mode(ep, fix)
+        return fix
+
+    @staticmethod
+    def _values(ep: _Epoch, fix: Fix) -> None:
+        """Every value at once (the common case: all fields readable)."""
+        nan = math.nan
+        if ep.lat:
+            fix.lat_deg = angle(ep.lat, ep.ns, 90)
+            fix.lon_deg = angle(ep.lon, ep.ew, 180)
+        fix.alt_msl_m = float(ep.alt) if ep.alt else nan
+        fix.speed_mps = float(ep.speed) * ep.speed_scale if ep.speed else nan
+        fix.track_deg = float(ep.track) if ep.track else nan
+        fix.hdop = _dop(float(ep.hdop)) if ep.hdop else nan
+        fix.pdop = _dop(float(ep.pdop)) if ep.pdop else nan
+        fix.vdop = _dop(float(ep.vdop)) if ep.vdop else nan
+        fix.sats_used = int(ep.sats) if ep.sats else _used_count(ep.gsa)
+        if ep.gst is not None:
+            gst = ep.gst
+            fix.lat_err_m, fix.lon_err_m, fix.alt_err_m = (
+                float(x) if x else nan for x in gst[6:9])
+
+    def _values_one_by_one(self, ep: _Epoch, fix: Fix) -> None:
+        """Each value on its own, counting the unreadable ones as bad fields (NaN)."""
+        def number(text: bytes) -> float:
+            try:
+                return float_or_nan(text)
+            except ValueError:
+                self.stats.bad_fields += 1
+                return math.nan
+
+        try:
+            fix.lat_deg = angle(ep.lat, ep.ns, 90) if ep.lat else math.nan
+            fix.lon_deg = angle(ep.lon, ep.ew, 180) if ep.lat else math.nan
         except ValueError:
             self.stats.bad_fields += 1
             fix.lat_deg = fix.lon_deg = math.nan
-        fix.alt_msl_m = self._number(ep.alt)
-        fix.speed_mps = self._number(ep.speed) * ep.speed_scale
-        fix.track_deg = self._number(ep.track)
-        fix.hdop = self._dop(ep.hdop)
-        fix.pdop = self._dop(ep.pdop)
-        fix.vdop = self._dop(ep.vdop)
-        sats = self._number(ep.sats)
-        if math.isnan(sats):
-            sats = sum(1 for f in ep.gsa for prn in f[3:15] if prn) or -1
-        fix.sats_used = int(sats)
-        fix.mode = self._mode(ep, fix)
+        fix.alt_msl_m = number(ep.alt)
+        fix.speed_mps = number(ep.speed) * ep.speed_scale
+        fix.track_deg = number(ep.track)
+        fix.hdop, fix.pdop, fix.vdop = (_dop(number(x)) for x in (ep.hdop, ep.pdop, ep.vdop))
+        sats = number(ep.sats)
+        fix.sats_used = _used_count(ep.gsa) if math.isnan(sats) else int(sats)
         if ep.gst is not None:
-            fix.lat_err_m = self._number(ep.gst[6])
-            fix.lon_err_m = self._number(ep.gst[7])
-            fix.alt_err_m = self._number(ep.gst[8])
-        fix._gsv, fix._gsa = ep.gsv, ep.gsa
-        return fix
+            fix.lat_err_m, fix.lon_err_m, fix.alt_err_m = (number(x) for x in ep.gst[6:9])
 
     @staticmethod
     def _mode(ep: _Epoch, fix: Fix) -> int:
@@ -420,13 +453,12 @@ class EpochAssembler:
             return ep.gsa_mode
         return 2 if math.isnan(fix.alt_msl_m) else 3
 
-    def _number(self, text: bytes) -> float:
-        try:
-            return float_or_nan(text)
-        except ValueError:
-            self.stats.bad_fields += 1
-            return math.nan
 
-    def _dop(self, text: bytes) -> float:
-        value = self._number(text)
-        return math.nan if value >= 99.99 or value <= 0.0 else value    # 99.99: "no DOP"
+def _dop(value: float) -> float:
+    """NaN for receivers' "no DOP" values (99.99, 0)."""
+    return math.nan if value >= 99.99 or value <= 0.0 else value
+
+
+def _used_count(gsa: list[list[bytes]]) -> int:
+    """Satellites listed as used in the epoch's GSA sentences, -1 when none."""
+    return sum(1 for f in gsa for prn in f[3:15] if prn) or -1
