@@ -23,15 +23,13 @@ from dataclasses import dataclass
 
 from .fields import (
     DAY_NS,
-    KNOT_MPS,
     UNIX_EPOCH_ORDINAL,
     angle,
-    day_number,
     float_or_nan,
-    rmc_date,
     tod_ns,
 )
 from .nmea import Sentence
+from .sentences import HANDLERS, KIND_BITS, EpochFields
 from .sky import SatView, satellites
 
 __all__ = ["UTC_UNKNOWN", "EpochAssembler", "EpochStats", "Fix", "SatView"]
@@ -74,7 +72,7 @@ class Fix:
     @property
     def sentences(self) -> frozenset[str]:
         """Sentence types that made this fix (``{"GGA", "RMC"}``)."""
-        return frozenset(name for bit, name in _KIND_BITS if self._kinds & bit)
+        return frozenset(name for bit, name in KIND_BITS if self._kinds & bit)
 
     @property
     def satellites(self) -> list[SatView]:
@@ -102,35 +100,6 @@ class Fix:
                 f"lon={self.lon_deg:.7f}, alt={self.alt_msl_m})")
 
 
-class _Epoch:
-    """Raw field bytes of one cycle, last sentence wins; converted once when it closes."""
-
-    __slots__ = ("alt", "date", "ew", "fix_ok", "gsa", "gsa_mode", "gst", "gsv", "hdop", "kinds",
-                 "lat", "lon", "ns", "pdop", "sats", "speed", "speed_scale", "t_ns", "tfield",
-                 "tod", "track", "vdop")
-
-    def __init__(self, t_ns: int, tod: int | None, tfield: bytes = b"") -> None:
-        self.t_ns = t_ns
-        self.tod = tod
-        self.tfield = tfield if tod is not None else b""
-        self.lat = self.lon = self.ns = self.ew = self.alt = b""
-        self.speed = self.track = self.hdop = self.pdop = self.vdop = self.sats = b""
-        self.speed_scale = KNOT_MPS
-        self.fix_ok: bool | None = None
-        self.gsa_mode = 0
-        self.date: int | None = None
-        self.gst: list[bytes] | None = None
-        self.gsa: list[list[bytes]] = []
-        self.gsv: list[bytes] = []
-        self.kinds = 0          # bits of _KIND_BITS
-
-    def position(self, f: list[bytes], i: int, valid: bool) -> None:
-        """Take the position at fields ``i..i+3`` if the sentence says it is valid."""
-        self.fix_ok = valid
-        if valid and f[i]:
-            self.lat, self.ns, self.lon, self.ew = f[i:i + 4]
-
-
 @dataclass
 class EpochStats:
     """Counts of what the assembler did."""
@@ -141,89 +110,6 @@ class EpochStats:
     short_sentences: int = 0
     vendor: int = 0
     unknown: int = 0
-
-
-# -- per-sentence handlers: copy raw fields into the epoch ------------------------------------
-
-def _gga(ep: _Epoch, f: list[bytes]) -> None:
-    valid = f[6] not in (b"0", b"")
-    ep.position(f, 2, valid)
-    if valid:
-        if f[9]:
-            ep.alt = f[9]
-        if f[7]:
-            ep.sats = f[7]
-    if f[8]:
-        ep.hdop = f[8]
-
-
-def _rmc(ep: _Epoch, f: list[bytes]) -> None:
-    valid = f[2] == b"A" and (len(f) < 13 or f[12] != b"N")
-    ep.position(f, 3, valid)
-    if valid:
-        if f[7]:
-            ep.speed, ep.speed_scale = f[7], KNOT_MPS
-        if f[8]:
-            ep.track = f[8]
-    if f[9]:
-        ep.date = rmc_date(f[9])
-
-
-def _gll(ep: _Epoch, f: list[bytes]) -> None:
-    ep.position(f, 1, f[6] == b"A" and (len(f) < 8 or f[7] != b"N"))
-
-
-def _gns(ep: _Epoch, f: list[bytes]) -> None:
-    valid = bool(f[6].strip(b"N"))
-    ep.position(f, 2, valid)
-    if valid and f[9]:
-        ep.alt = f[9]
-    if f[8]:
-        ep.hdop = f[8]
-
-
-def _gsa(ep: _Epoch, f: list[bytes]) -> None:
-    mode = f[2]
-    if mode == b"3" or mode == b"2" or mode == b"1":
-        ep.gsa_mode = mode[0] - 48
-    ep.gsa.append(f)
-    if f[16]:
-        ep.pdop, ep.hdop, ep.vdop = f[15:18]
-
-
-def _vtg(ep: _Epoch, f: list[bytes]) -> None:
-    if f[2] == b"T":           # NMEA 2.x: value, unit letter pairs
-        if len(f) > 9 and f[9] == b"N":
-            return
-        track, knots, kmh = f[1], f[5], f[7] if len(f) > 7 else b""
-    else:                      # NMEA 1.x: track, magnetic track, knots, km/h
-        track, knots, kmh = f[1], f[3], f[4]
-    if track:
-        ep.track = track
-    if knots:
-        ep.speed, ep.speed_scale = knots, KNOT_MPS
-    elif kmh:
-        ep.speed, ep.speed_scale = kmh, 1.0 / 3.6
-
-
-def _zda(ep: _Epoch, f: list[bytes]) -> None:
-    if f[2] and f[3] and f[4]:
-        ep.date = day_number(int(f[2]), int(f[3]), int(f[4]))
-
-
-def _gst(ep: _Epoch, f: list[bytes]) -> None:
-    ep.gst = f
-
-
-_Handler = Callable[[_Epoch, list[bytes]], None]
-#: ``b"GGA,"`` -> (index of the UTC time field or 0, minimum field count, handler, bit in
-#: ``_Epoch.kinds``); GSV is kept unsplit until its satellites are asked for.
-_HANDLERS: dict[bytes, tuple[int, int, _Handler | None, int]] = {
-    b"GGA,": (1, 10, _gga, 1), b"RMC,": (1, 10, _rmc, 2), b"GLL,": (5, 7, _gll, 4),
-    b"GNS,": (1, 10, _gns, 8), b"GSA,": (0, 18, _gsa, 16), b"VTG,": (0, 5, _vtg, 32),
-    b"ZDA,": (1, 5, _zda, 64), b"GST,": (1, 9, _gst, 128), b"GSV,": (0, 4, None, 256),
-}
-_KIND_BITS = tuple((bit, key[:3].decode()) for key, (_, _, _, bit) in _HANDLERS.items())
 
 
 class EpochAssembler:
@@ -246,9 +132,9 @@ class EpochAssembler:
         self.on_vendor = on_vendor
         self._day: int | None = None if date is None else date.toordinal() - UNIX_EPOCH_ORDINAL
         self._last_tod: int | None = None
-        self._ep: _Epoch | None = None
-        self._closed: _Epoch | None = None
-        self._held: list[tuple[_Epoch, Fix]] = []
+        self._ep: EpochFields | None = None
+        self._closed: EpochFields | None = None
+        self._held: list[tuple[EpochFields, Fix]] = []
         self._last_key: bytes | None = None
         self._prev_key: bytes | None = None
         self._ender: bytes | None = None
@@ -265,7 +151,7 @@ class EpochAssembler:
     def push_bodies(self, bodies: list[bytes], times: list[int]) -> list[Fix]:
         """Fixes completed by sentences given as bodies and times (see ``feed_bodies``)."""
         out: list[Fix] = []
-        handlers = _HANDLERS
+        handlers = HANDLERS
         eager = self.eager
         current = self._ep              # kept in a local: this loop is the decoder's hot path
         for body, t in zip(bodies, times, strict=True):
@@ -327,7 +213,7 @@ class EpochAssembler:
         if self.on_vendor is not None:
             self.on_vendor(Sentence(body, t_ns))
 
-    def _epoch_for(self, time_field: bytes, t_ns: int, out: list[Fix]) -> _Epoch:
+    def _epoch_for(self, time_field: bytes, t_ns: int, out: list[Fix]) -> EpochFields:
         ep = self._ep
         tod = tod_ns(time_field) if time_field else None
         if ep is None:
@@ -335,7 +221,7 @@ class EpochAssembler:
                 self._ender = None          # the cycle was longer than learned: reopen it
                 ep = self._ep = self._closed
                 return ep
-            ep = self._ep = _Epoch(t_ns, tod, time_field)
+            ep = self._ep = EpochFields(t_ns, tod, time_field)
             return ep
         if tod is None or tod == ep.tod:
             return ep
@@ -344,7 +230,7 @@ class EpochAssembler:
             return ep
         self._learn_ender()
         self._close(out)
-        ep = self._ep = _Epoch(t_ns, tod, time_field)
+        ep = self._ep = EpochFields(t_ns, tod, time_field)
         return ep
 
     def _learn_ender(self) -> None:
@@ -366,7 +252,7 @@ class EpochAssembler:
             return
         self._date(ep, fix, out)
 
-    def _date(self, ep: _Epoch, fix: Fix, out: list[Fix]) -> None:
+    def _date(self, ep: EpochFields, fix: Fix, out: list[Fix]) -> None:
         tod = ep.tod
         assert tod is not None
         if ep.date is not None:
@@ -389,7 +275,7 @@ class EpochAssembler:
         fix.utc_ns = self._day * DAY_NS + tod
         out.append(fix)
 
-    def _convert(self, ep: _Epoch) -> Fix:
+    def _convert(self, ep: EpochFields) -> Fix:
         fix = Fix(ep.t_ns, ep.tod)
         fix._kinds = ep.kinds
         fix._gsv, fix._gsa = ep.gsv, ep.gsa
@@ -401,7 +287,7 @@ class EpochAssembler:
         return fix
 
     @staticmethod
-    def _values(ep: _Epoch, fix: Fix) -> None:
+    def _values(ep: EpochFields, fix: Fix) -> None:
         """Every value at once (the common case: all fields readable)."""
         nan = math.nan
         if ep.lat:
@@ -419,7 +305,7 @@ class EpochAssembler:
             fix.lat_err_m, fix.lon_err_m, fix.alt_err_m = (
                 float(x) if x else nan for x in gst[6:9])
 
-    def _values_one_by_one(self, ep: _Epoch, fix: Fix) -> None:
+    def _values_one_by_one(self, ep: EpochFields, fix: Fix) -> None:
         """Each value on its own, counting the unreadable ones as bad fields (NaN)."""
         def number(text: bytes) -> float:
             try:
@@ -444,7 +330,7 @@ class EpochAssembler:
             fix.lat_err_m, fix.lon_err_m, fix.alt_err_m = (number(x) for x in ep.gst[6:9])
 
     @staticmethod
-    def _mode(ep: _Epoch, fix: Fix) -> int:
+    def _mode(ep: EpochFields, fix: Fix) -> int:
         if ep.fix_ok is None:
             return ep.gsa_mode if ep.gsa_mode == 1 else 0
         if not ep.fix_ok or math.isnan(fix.lat_deg):
