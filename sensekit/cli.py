@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gps": ("sensekit.drivers.gps.cli", "decode captured NMEA logs into fixes"),
     "power": ("sensekit.power.cli", "measure a workload's energy with a power meter; reports"),
     "probe": ("sensekit.probe", "find sensors on the I2C buses (read-only) and serial ports"),
+    "doctor": ("sensekit.doctor", "check I2C, UART, groups and power supply; say how to fix"),
 }
 
 

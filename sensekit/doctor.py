@@ -1,0 +1,221 @@
+"""``sensekit doctor``: what on this Pi or Jetson breaks sensing, and how to fix each thing.
+
+Checks:
+
+- I2C enabled (``/dev/i2c-N``), and the bus speed: a 1 kHz MPU-6050 drains 12 bytes per sample,
+  about 130 kbit/s with addressing, which a 100 kHz bus cannot carry; 400 kHz can.
+- UART enabled for a GPS, and no serial console (login getty or kernel ``console=``) on it.
+- The user in the ``i2c``, ``dialout`` (serial) and ``video`` (camera) groups.
+- Under-voltage and throttling as the Pi firmware reports them (``vcgencmd get_throttled``; bit
+  meanings from the Raspberry Pi documentation, "vcgencmd: get_throttled").
+
+Everything is read from files under a root (``/`` by default) and from two small functions for
+groups and the firmware, so the checks run in tests against a fake root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Check", "System", "add_arguments", "run", "run_checks"]
+
+#: get_throttled bits (Raspberry Pi documentation, vcgencmd, get_throttled).
+THROTTLE_BITS = {0: "under-voltage now", 1: "ARM frequency capped now", 2: "throttled now",
+                 3: "soft temperature limit now", 16: "under-voltage has occurred",
+                 17: "ARM frequency capping has occurred", 18: "throttling has occurred",
+                 19: "soft temperature limit has occurred"}
+I2C_FAST_HZ = 400_000
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: ``status`` is ``ok``, ``warn``, ``fail`` or ``skip``."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def _real_groups() -> set[str]:
+    names = set()
+    for gid in os.getgroups():
+        try:
+            names.add(grp.getgrgid(gid).gr_name)
+        except KeyError:
+            continue
+    return names
+
+
+def _real_throttled() -> int | None:
+    tool = shutil.which("vcgencmd")
+    if tool is None:
+        return None
+    try:
+        out = subprocess.run([tool, "get_throttled"], capture_output=True, text=True,
+                             timeout=5, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    _, _, value = out.strip().partition("=")
+    try:
+        return int(value, 16)
+    except ValueError:
+        return None
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+@dataclass
+class System:
+    """Where the doctor looks; the defaults are this machine."""
+
+    root: Path = Path("/")
+    groups: Callable[[], set[str]] = _real_groups
+    group_exists: Callable[[str], bool] = _group_exists
+    throttled: Callable[[], int | None] = _real_throttled
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def path(self, text: str) -> Path:
+        return self.root / text.lstrip("/")
+
+    def read(self, text: str) -> str:
+        try:
+            return self.path(text).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    @property
+    def model(self) -> str:
+        return self.read("/proc/device-tree/model").strip("\x00\n ")
+
+    @property
+    def is_pi(self) -> bool:
+        return "Raspberry Pi" in self.model
+
+    @property
+    def is_jetson(self) -> bool:
+        return "jetson" in self.model.lower() or self.path("/etc/nv_tegra_release").exists()
+
+    def boot_config(self) -> tuple[str, str]:
+        """Path and text of the Pi's config.txt (Bookworm moved it to /boot/firmware)."""
+        for name in ("/boot/firmware/config.txt", "/boot/config.txt"):
+            if self.path(name).exists():
+                return name, self.read(name)
+        return "/boot/firmware/config.txt", ""
+
+
+def check_i2c(sys_: System) -> list[Check]:
+    buses = sorted(p.name for p in sys_.path("/dev").glob("i2c-*"))
+    if not buses:
+        fix = ("sudo raspi-config nonint do_i2c 0 (or dtparam=i2c_arm=on in config.txt), "
+               "then reboot") if sys_.is_pi else "enable the I2C controller in the device tree"
+        return [Check("i2c enabled", "fail", "no /dev/i2c-* device", fix)]
+    checks = [Check("i2c enabled", "ok", ", ".join(f"/dev/{b}" for b in buses))]
+    return checks + [check_i2c_speed(sys_, buses)]
+
+
+def check_i2c_speed(sys_: System, buses: list[str]) -> Check:
+    speeds = {}
+    for bus in buses:
+        node = sys_.path(f"/sys/class/i2c-adapter/{bus}/of_node/clock-frequency")
+        if node.exists():
+            speeds[bus] = int.from_bytes(node.read_bytes()[:4], "big")
+    config_name, config = sys_.boot_config()
+    if sys_.is_pi and not speeds:
+        for line in config.splitlines():
+            if line.strip().startswith("dtparam=i2c_arm_baudrate="):
+                speeds["i2c-1"] = int(line.split("=")[-1])
+        speeds.setdefault("i2c-1", 100_000)  # the Pi's default when config.txt is silent
+    if not speeds:
+        return Check("i2c speed", "skip", "the adapters do not report their clock")
+    slow = {bus: hz for bus, hz in speeds.items() if hz < I2C_FAST_HZ}
+    text = ", ".join(f"{bus} {hz // 1000} kHz" for bus, hz in sorted(speeds.items()))
+    if not slow:
+        return Check("i2c speed", "ok", text)
+    fix = (f"add dtparam=i2c_arm_baudrate=400000 to {config_name} and reboot" if sys_.is_pi
+           else "set clock-frequency = <400000> on the I2C node in the device tree")
+    return Check("i2c speed", "warn", f"{text}: a 1 kHz IMU needs 400 kHz (12 bytes per sample "
+                 "are about 130 kbit/s with addressing)", fix)
+
+
+def check_uart(sys_: System) -> list[Check]:
+    ports = [p for p in ("/dev/serial0", "/dev/ttyAMA0", "/dev/ttyS0", "/dev/ttyTHS1",
+                         "/dev/ttyTHS0") if sys_.path(p).exists()]
+    if not ports:
+        fix = "sudo raspi-config nonint do_serial_hw 0 (enable_uart=1), then reboot" \
+            if sys_.is_pi else "enable the UART in the device tree"
+        return [Check("uart enabled", "warn", "no header UART found (needed for a GPS)", fix)]
+    checks = [Check("uart enabled", "ok", ", ".join(ports))]
+    cmdline = sys_.read("/proc/cmdline")
+    words = [w.split("=", 1)[1] for w in cmdline.split() if w.startswith("console=")]
+    consoles = [c for c in words if not re.fullmatch(r"tty\d+", c.split(",")[0])]
+    getty = [p.name for p in sys_.path("/etc/systemd/system/getty.target.wants").glob(
+        "serial-getty@*")] + [p.name for p in sys_.path("/etc/systemd/system").glob(
+            "*/nvgetty.service")]
+    if consoles or getty:
+        fix = ("sudo raspi-config nonint do_serial_cons 1 (removes console=serial0 from "
+               "cmdline.txt), then reboot") if sys_.is_pi else \
+            "sudo systemctl disable --now nvgetty (Jetson), and drop console= from extlinux.conf"
+        return checks + [Check("serial console", "fail", "a console uses the GPS UART: "
+                               f"{', '.join(consoles + getty)}", fix)]
+    return checks + [Check("serial console", "ok", "no console on the UART")]
+
+
+def check_groups(sys_: System) -> list[Check]:
+    have = sys_.groups()
+    missing = [g for g in ("i2c", "dialout", "video") if sys_.group_exists(g) and g not in have]
+    if not missing:
+        return [Check("groups", "ok", "in " + ", ".join(sorted(have & {"i2c", "dialout",
+                                                                          "video"})))]
+    user = sys_.env.get("USER", "$USER")
+    return [Check("groups", "fail", f"not in {', '.join(missing)}",
+                  f"sudo usermod -aG {','.join(missing)} {user}, then log out and in")]
+
+
+def check_power(sys_: System) -> list[Check]:
+    value = sys_.throttled()
+    if value is None:
+        return [Check("power supply", "skip", "no firmware report (vcgencmd not found)")]
+    flags = [text for bit, text in THROTTLE_BITS.items() if value >> bit & 1]
+    if not flags:
+        return [Check("power supply", "ok", "no under-voltage or throttling (0x0)")]
+    now = any(value >> bit & 1 for bit in range(4))
+    return [Check("power supply", "fail" if now else "warn", f"{value:#x}: {'; '.join(flags)}",
+                  "use the official 5.1 V supply (5 A for a Pi 5) and a short, thick cable; "
+                  "cool the board")]
+
+
+def run_checks(sys_: System | None = None) -> list[Check]:
+    """Every check, in the order they are printed."""
+    sys_ = sys_ or System()
+    return (check_i2c(sys_) + check_uart(sys_) + check_groups(sys_) + check_power(sys_))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", default="/", help="look under this root (for images)")
+
+
+def run(args: argparse.Namespace) -> int:
+    sys_ = System(root=Path(args.root))
+    print(f"board: {sys_.model or 'unknown (no /proc/device-tree/model)'}")
+    checks = run_checks(sys_)
+    marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
+    for c in checks:
+        print(f"[{marks[c.status]}] {c.name}: {c.detail}")
+        if c.fix and c.status in ("warn", "fail"):
+            print(f"       fix: {c.fix}")
+    return 1 if any(c.status == "fail" for c in checks) else 0

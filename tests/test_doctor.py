@@ -1,0 +1,98 @@
+"""``sensekit doctor`` against fake Pi and Jetson roots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sensekit.doctor import Check, System, run_checks
+
+
+def pi_root(tmp_path: Path, *, baud: int | None = None, console: bool = True,
+            i2c: bool = True) -> Path:
+    (tmp_path / "proc" / "device-tree").mkdir(parents=True)
+    (tmp_path / "proc" / "device-tree" / "model").write_text("Raspberry Pi 4 Model B Rev 1.5\0")
+    cmdline = "console=serial0,115200 console=tty1 root=PARTUUID=1 rootwait"
+    (tmp_path / "proc" / "cmdline").write_text(cmdline if console else "console=tty1 rootwait")
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "serial0").touch()
+    if i2c:
+        (tmp_path / "dev" / "i2c-1").touch()
+    (tmp_path / "boot" / "firmware").mkdir(parents=True)
+    extra = f"dtparam=i2c_arm_baudrate={baud}\n" if baud else ""
+    (tmp_path / "boot" / "firmware" / "config.txt").write_text("dtparam=i2c_arm=on\n" + extra)
+    return tmp_path
+
+
+def system(root: Path, groups: set[str], throttled: int | None = 0) -> System:
+    return System(root=root, groups=lambda: groups, group_exists=lambda g: True,
+                  throttled=lambda: throttled, env={"USER": "pi"})
+
+
+def by_name(checks: list[Check]) -> dict[str, Check]:
+    return {c.name: c for c in checks}
+
+
+def test_a_default_pi_gets_told_what_to_fix(tmp_path: Path) -> None:
+    checks = by_name(run_checks(system(pi_root(tmp_path), {"pi", "video"}, 0x50005)))
+    assert checks["i2c enabled"].status == "ok"
+    speed = checks["i2c speed"]
+    assert speed.status == "warn" and "100 kHz" in speed.detail
+    assert "dtparam=i2c_arm_baudrate=400000" in speed.fix and "/boot/firmware/config.txt" in \
+        speed.fix
+    console = checks["serial console"]
+    assert console.status == "fail" and "serial0" in console.detail
+    assert "do_serial_cons 1" in console.fix
+    groups = checks["groups"]
+    assert groups.status == "fail" and groups.fix.startswith("sudo usermod -aG i2c,dialout pi")
+    power = checks["power supply"]
+    assert power.status == "fail" and "under-voltage now" in power.detail
+    assert "throttling has occurred" in power.detail
+
+
+def test_a_well_set_up_pi_passes(tmp_path: Path) -> None:
+    root = pi_root(tmp_path, baud=400000, console=False)
+    checks = run_checks(system(root, {"i2c", "dialout", "video"}, 0))
+    assert {c.name: c.status for c in checks} == {
+        "i2c enabled": "ok", "i2c speed": "ok", "uart enabled": "ok", "serial console": "ok",
+        "groups": "ok", "power supply": "ok"}
+
+
+def test_missing_i2c_and_past_throttling_are_reported(tmp_path: Path) -> None:
+    root = pi_root(tmp_path, i2c=False, console=False)
+    checks = by_name(run_checks(system(root, {"i2c", "dialout", "video"}, 0x40000)))
+    assert checks["i2c enabled"].status == "fail"
+    assert "do_i2c 0" in checks["i2c enabled"].fix
+    assert checks["power supply"].status == "warn"  # it happened, it is not happening now
+
+
+def test_jetson_bus_speed_from_the_device_tree_and_nvgetty(tmp_path: Path) -> None:
+    (tmp_path / "proc" / "device-tree").mkdir(parents=True)
+    (tmp_path / "proc" / "device-tree" / "model").write_text("NVIDIA Jetson Orin Nano\0")
+    (tmp_path / "proc" / "cmdline").write_text("root=/dev/mmcblk0p1")
+    (tmp_path / "dev").mkdir()
+    for name in ("i2c-1", "i2c-7", "ttyTHS1"):
+        (tmp_path / "dev" / name).touch()
+    for bus, hz in (("i2c-1", 100_000), ("i2c-7", 400_000)):
+        node = tmp_path / "sys" / "class" / "i2c-adapter" / bus / "of_node"
+        node.mkdir(parents=True)
+        (node / "clock-frequency").write_bytes(hz.to_bytes(4, "big"))
+    wants = tmp_path / "etc" / "systemd" / "system" / "multi-user.target.wants"
+    wants.mkdir(parents=True)
+    (wants / "nvgetty.service").touch()
+    checks = by_name(run_checks(system(tmp_path, {"i2c", "dialout", "video"}, None)))
+    assert checks["i2c speed"].status == "warn" and "i2c-1 100 kHz" in checks["i2c speed"].detail
+    assert checks["serial console"].status == "fail" and "nvgetty" in \
+        checks["serial console"].fix
+    assert checks["power supply"].status == "skip"
+
+
+def test_cli_exit_status_says_whether_something_must_be_fixed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sensekit.cli import main
+
+    root = pi_root(tmp_path, i2c=False)
+    assert main(["doctor", "--root", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "Raspberry Pi 4" in out and "[FAIL] i2c enabled" in out and "fix:" in out
