@@ -125,7 +125,7 @@ def check_i2c(sys_: System) -> list[Check]:
                "then reboot") if sys_.is_pi else "enable the I2C controller in the device tree"
         return [Check("i2c enabled", "fail", "no /dev/i2c-* device", fix)]
     checks = [Check("i2c enabled", "ok", ", ".join(f"/dev/{b}" for b in buses))]
-    return checks + [check_i2c_speed(sys_, buses)]
+    return [*checks, check_i2c_speed(sys_, buses)]
 
 
 def check_i2c_speed(sys_: System, buses: list[str]) -> Check:
@@ -170,9 +170,9 @@ def check_uart(sys_: System) -> list[Check]:
         fix = ("sudo raspi-config nonint do_serial_cons 1 (removes console=serial0 from "
                "cmdline.txt), then reboot") if sys_.is_pi else \
             "sudo systemctl disable --now nvgetty (Jetson), and drop console= from extlinux.conf"
-        return checks + [Check("serial console", "fail", "a console uses the GPS UART: "
+        return [*checks, Check("serial console", "fail", "a console uses the GPS UART: "
                                f"{', '.join(consoles + getty)}", fix)]
-    return checks + [Check("serial console", "ok", "no console on the UART")]
+    return [*checks, Check("serial console", "ok", "no console on the UART")]
 
 
 def check_groups(sys_: System) -> list[Check]:
