@@ -20,6 +20,8 @@ from .errors import SensekitError
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("sensekit.bench.cli", "run a benchmark against its peer library"),
     "demo": ("sensekit.demo", "replay the demo recording through the hub; report with plots"),
+    "evaluate-policy": ("sensekit.controller.cli",
+                        "replay labelled recordings under sampling policies: accuracy vs energy"),
     "export": ("sensekit.log.cli.export", "export a recording to Parquet, CSV or per-sample MCAP"),
     "import": ("sensekit.log.cli.import_", "import a Sensor Logger export or a CSV into MCAP"),
     "info": ("sensekit.log.cli.info", "show a recording's streams: rates, counts, gaps"),

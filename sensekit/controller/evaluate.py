@@ -49,7 +49,10 @@ DEFAULT_DEVICES: Mapping[str, tuple[str, str]] = {
 class Predictor(Protocol):
     """The network as the evaluator uses it."""
 
-    classes: Sequence[str]
+    @property
+    def classes(self) -> Sequence[str]:
+        """Class names; ``predict`` returns an index into them."""
+        ...
 
     def predict(self, window: Window, config: Configuration) -> tuple[int, float]:
         """Class index and its calibrated probability for ``window`` under ``config``."""
@@ -159,7 +162,6 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
             dev.on_change(ledger.record)
     policy = make_policy()
     ctl = Controller(devs, policy, supported=supported, max_off_s=max_off_s)
-    specs = {s: StreamSpec(rate_hz=d.native_rate_hz) for s, d in devs.items()}
     run = _Run()
     plan = ctl.step(start)
     last, conf = 0, None
@@ -169,11 +171,18 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
         t1 = t0 + win_ns
         clock.set_ns(t0)
         packets = {s: p for s, d in devs.items() if (p := d.take(t0, t1)) is not None}
+        # each stream is cut at the rate its device runs at now, so a lowered rate fills its
+        # (fewer) slots instead of reading as missing data
+        specs = {s: StreamSpec(rate_hz=float(d.rate_hz or d.native_rate_hz))
+                 for s, d in devs.items()}
         window = _one_window(packets, specs, t0, window_s)
         if plan.run_network and window is not None and plan.configuration.rates:
-            last, conf = predictor.predict(window, plan.configuration)
-            ledger.charge_inference(t1, predictor.joules(plan.configuration), label="fusion")
-            run.processed += 1
+            k, c = predictor.predict(window, plan.configuration)
+            if k >= 0:  # the sensors that were on delivered something the network can use
+                last, conf = k, c
+                ledger.charge_inference(t1, predictor.joules(plan.configuration),
+                                        label="fusion")
+                run.processed += 1
         run.truth.append(int(rec.label_at(np.array([t0 + win_ns // 2]))[0]))
         run.pred.append(last)
         run.t_ns.append(t0)

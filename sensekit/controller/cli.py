@@ -1,0 +1,179 @@
+"""``sensekit evaluate-policy LOG... --policy ... [--json PATH]``.
+
+Replays labelled recordings under each policy and prints, per policy: macro-F1, accuracy,
+detection delay, sensor, compute and platform energy, total, battery life and the fraction of
+windows the network processed; then draws accuracy against energy with the static
+configurations' Pareto front.
+
+Policies: ``always-on``, ``adaptive`` (or ``adaptive:still_windows=2,sure=0.85``),
+``duty-cycle:ON/PERIOD`` (seconds), ``static:accel@50+audio@50``, ``budget:MW``.
+``--pareto`` adds every static configuration the network declares (one per modality subset at
+native rates, plus each single rate reduction).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..fusion.inputs import Configuration, configurations, default_configuration
+from ..progress import Progress
+from .evaluate import DEFAULT_DEVICES, PolicyResult, Recording, evaluate_policy
+from .network import FusionPredictor
+from .policies import Adaptive, Budgeted, DutyCycle, Policy, Static
+from .report import pareto_front, plot_results
+
+DEFAULT_MODEL = "sim_har"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("logs", nargs="+", help="labelled recordings (MCAP)")
+    parser.add_argument("--policy", action="append", default=[], metavar="SPEC",
+                        help="policy to evaluate (repeat); default: always-on and adaptive")
+    parser.add_argument("--pareto", action="store_true",
+                        help="also evaluate every static configuration the network declares")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help="shipped network name or path of an exported .onnx.json manifest")
+    parser.add_argument("--task", default="activity", help="task the policies act on")
+    parser.add_argument("--platform", default="pi4",
+                        help="power table of the board (floor and inference cost)")
+    parser.add_argument("--battery-wh", type=float, default=10.0,
+                        help="battery for the projected life (Wh)")
+    parser.add_argument("--window-s", type=float, default=2.0, help="decision window (s)")
+    parser.add_argument("--max-off-s", type=float, default=60.0,
+                        help="longest any sensor may stay off (s)")
+    parser.add_argument("--json", metavar="PATH", help="write one object per policy")
+    parser.add_argument("--plot", metavar="PNG", help="accuracy-versus-energy plot")
+
+
+def _parse_static(text: str) -> Configuration:
+    rates = {}
+    for part in text.split("+"):
+        name, sep, rate = part.partition("@")
+        if not sep:
+            raise ConfigError(f"static configuration part {part!r}: write MODALITY@RATE")
+        rates[name] = float(rate)
+    return Configuration(rates)
+
+
+def _factory(spec: str, full: Configuration, net: FusionPredictor,
+             supported: Sequence[Configuration], platform: str) -> Callable[[], Policy]:
+    kind, _, arg = spec.partition(":")
+    rates = {m: net.modalities[m].rates_hz for m in full.modalities}
+    if kind == "always-on":
+        return lambda: Static(full, name="always-on")
+    if kind == "static":
+        config = _parse_static(arg)
+        config.check(net.modalities)
+        return lambda: Static(config)
+    if kind == "duty-cycle":
+        on, _, period = arg.partition("/")
+        return lambda: DutyCycle(full, float(period), float(on), name=f"duty-cycle:{arg}")
+    if kind == "adaptive":
+        params: dict[str, Any] = {}
+        for item in filter(None, arg.split(",")):
+            key, _, value = item.partition("=")
+            params[key] = float(value) if "." in value else int(value)
+        cost = _modality_cost()
+        return lambda: Adaptive(full, rates, cost=cost, **params)
+    if kind == "budget":
+        from .energy import configuration_power_w, utility
+
+        def power(c: Configuration) -> float:
+            return configuration_power_w(c, DEFAULT_DEVICES)
+
+        return lambda: Budgeted(float(arg) / 1e3, supported, power, utility, name=spec)
+    raise ConfigError(f"unknown policy {spec!r}; policies: always-on, adaptive[:k=v,...], "
+                      "duty-cycle:ON/PERIOD, static:MOD@RATE+..., budget:MW")
+
+
+def _static(config: Configuration) -> Callable[[], Policy]:
+    return lambda: Static(config)
+
+
+def _modality_cost() -> dict[str, float]:
+    from .energy import modality_power_w
+
+    return modality_power_w(DEFAULT_DEVICES)
+
+
+def _load_net(model: str, platform: str, task: str) -> FusionPredictor:
+    from ..fusion.runtime import OnnxFusion
+
+    net = OnnxFusion(model) if model.endswith(".json") else OnnxFusion.shipped(model)
+    return FusionPredictor(net, task, platform=platform)
+
+
+def run(args: argparse.Namespace) -> int:
+    net = _load_net(args.model, args.platform, args.task)
+    supported = configurations(net.modalities, every_rate=False)
+    full = default_configuration(net.modalities)
+    specs = args.policy or ["always-on", "adaptive"]
+    factories = [(s, _factory(s, full, net, supported, args.platform)) for s in specs]
+    if args.pareto:
+        factories += [(f"static:{c.name()}", _static(c)) for c in supported]
+    recordings = [Recording.load(p) for p in args.logs]
+    results: list[PolicyResult] = []
+    with Progress("evaluate-policy", len(factories) * len(recordings), unit=" runs") as bar:
+        for spec, make in factories:
+            per_log = [evaluate_policy(rec, make, net, supported=supported,
+                                       window_s=args.window_s, platform=args.platform,
+                                       battery_wh=args.battery_wh, max_off_s=args.max_off_s)
+                       for rec in recordings]
+            bar.update(len(recordings), info=spec)
+            results.append(_combine(spec, per_log))
+    _print(results, args.battery_wh)
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.as_json() for r in results], indent=2) + "\n")
+    if args.plot:
+        plot_results(results, args.plot)
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def _combine(name: str, results: Sequence[PolicyResult]) -> PolicyResult:
+    """Pool several recordings: energies add, scores are weighted by duration."""
+    if len(results) == 1:
+        out = results[0]
+        out.policy = name
+        return out
+    total_s = sum(r.duration_s for r in results)
+
+    def mean(attr: str) -> float:
+        return float(sum(getattr(r, attr) * r.duration_s for r in results) / total_s)
+
+    def add(attr: str) -> float:
+        return float(sum(getattr(r, attr) for r in results))
+
+    by_stream: dict[str, float] = {}
+    for r in results:
+        for k, v in r.sensor_j_by_stream.items():
+            by_stream[k] = by_stream.get(k, 0.0) + v
+    life = results[0].battery_life_h * results[0].total_j / results[0].duration_s
+    total = add("total_j")
+    return PolicyResult(name, mean("accuracy"), mean("macro_f1"), add("sensor_j"),
+                        add("compute_j"), add("platform_j"), total, mean("windows_processed"),
+                        mean("detection_delay_s"), mean("location_error_m"),
+                        life / (total / total_s), total_s, by_stream,
+                        sum(r.decisions for r in results), results[0].notes)
+
+
+def _print(results: Sequence[PolicyResult], battery_wh: float) -> None:
+    front = {r.policy for r in pareto_front(results)}
+    head = (f"{'policy':<34} {'macroF1':>7} {'acc':>6} {'sensor J':>9} {'compute J':>9} "
+            f"{'floor J':>8} {'total J':>8} {'life h':>7} {'net %':>6} {'delay s':>7}")
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        mark = "*" if r.policy in front else " "
+        print(f"{r.policy[:33]:<33}{mark} {r.macro_f1:7.3f} {r.accuracy:6.3f} {r.sensor_j:9.2f} "
+              f"{r.compute_j:9.3f} {r.platform_j:8.1f} {r.total_j:8.1f} {r.battery_life_h:7.1f} "
+              f"{100 * r.windows_processed:6.1f} {r.detection_delay_s:7.1f}")
+    print(f"* on the Pareto front of macro-F1 against sensor+compute energy; battery "
+          f"{battery_wh:g} Wh; floor = the board idle, reported beside the sensors")
+    if results:
+        print(f"note: {results[0].notes[0]}")

@@ -1,0 +1,86 @@
+"""The fusion network as the controller and the policy evaluation use it.
+
+:class:`FusionPredictor` runs an exported network under ONNX Runtime (no torch) on aligned
+windows, with only the encoders of the sensors that are on, and charges each inference from
+its measured latency on this machine: the extra power a busy core draws over idle (the
+platform's power table) times the time it took. Latencies are measured once per configuration
+(median of a few runs) so the energy of a policy does not depend on machine noise mid-run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..align import Window
+from ..errors import ConfigError
+from ..fusion.features import window_inputs
+from ..fusion.inputs import Configuration, ModalityInput
+from ..power.model import load_power_model
+
+__all__ = ["FusionPredictor"]
+
+
+class FusionPredictor:
+    """Predict one task of an ONNX fusion network from aligned windows.
+
+    Args:
+        net: An :class:`sensekit.fusion.runtime.OnnxFusion` (or anything with ``modalities``,
+            ``tasks`` and ``predict(inputs)``).
+        task: The task whose prediction the controller acts on.
+        platform: Power table whose ``cpu_busy`` minus ``idle`` is charged per second of
+            inference (one core of the board).
+        classes: Class names in the order the evaluation's labels use (default: the network's).
+    """
+
+    def __init__(self, net: Any, task: str = "activity", *, platform: str = "pi4",
+                 classes: Sequence[str] | None = None) -> None:
+        if task not in net.tasks:
+            raise ConfigError(f"the network has no task {task!r}; tasks: {list(net.tasks)}")
+        self.net = net
+        self.task = task
+        self.modalities: Mapping[str, ModalityInput] = net.modalities
+        own: list[str] = [str(c) for c in net.tasks[task]]
+        self.classes: list[str] = list(classes) if classes is not None else own
+        missing = set(own) - set(self.classes)
+        if missing:
+            raise ConfigError(f"network classes {sorted(missing)} are not among {self.classes}")
+        self._index = np.array([self.classes.index(c) for c in own])
+        table = load_power_model(platform)
+        cores = 4  # Pi 4/5 and Jetson Nano/Orin Nano: cpu_busy is all four cores busy
+        self.busy_w = (table.mode("cpu_busy").power_w - table.mode("idle").power_w) / cores
+        self._latency: dict[Configuration, float] = {}
+
+    def inputs(self, window: Window, config: Configuration) -> dict[str, np.ndarray]:
+        """The network inputs of ``window`` for the modalities ``config`` has on."""
+        mods = {m: self.modalities[m] for m in config.modalities if m in self.modalities}
+        feats = window_inputs(window, mods, camera_size=config.rates.get("camera"))
+        return {m: x[None] for m, x in feats.items()}
+
+    def predict(self, window: Window, config: Configuration) -> tuple[int, float]:
+        batch = self.inputs(window, config)
+        if not batch:
+            return -1, 0.0
+        if config not in self._latency:
+            self._latency[config] = self._measure(batch)
+        probs = self.net.predict(batch)[self.task][0]
+        k = int(np.argmax(probs))
+        return int(self._index[k]), float(probs[k])
+
+    def joules(self, config: Configuration) -> float:
+        """Energy of one inference in ``config``: measured latency x a busy core's extra power."""
+        return self._latency.get(config, 0.0) * self.busy_w
+
+    def latency_s(self, config: Configuration) -> float | None:
+        return self._latency.get(config)
+
+    def _measure(self, batch: Mapping[str, np.ndarray], runs: int = 5) -> float:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            self.net.predict(batch)
+            times.append(time.perf_counter() - start)
+        return float(np.median(times))
