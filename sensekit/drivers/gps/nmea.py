@@ -97,6 +97,8 @@ class Sentence:
     @property
     def raw(self) -> bytes:
         """The sentence as it was received, without CR LF."""
+        if self.body[:1] == b"!":
+            return b"%s*%02X" % (self.body, checksum(self.body[1:]))
         return b"$%s*%02X" % (self.body, checksum(self.body))
 
     def __repr__(self) -> str:
@@ -233,7 +235,7 @@ class NmeaReader:
         acc = np.bitwise_xor.accumulate(arr)
         hi = _HEX[arr[e - 2]]
         lo = _HEX[arr[e - 1]]
-        ok = (fits & ((arr[s] == 36) | (arr[s] == 33)) & (arr[e - 3] == 42)
+        ok = (fits & (arr[s] == 36) & (arr[e - 3] == 42)
               & (hi >= 0) & (lo >= 0) & ((acc[e - 4] ^ acc[s]) == (hi * 16 + lo)))
         return starts.tolist(), (e - 3 - s).tolist(), ok.tolist()
 
@@ -263,7 +265,8 @@ class NmeaReader:
             self.stats.reject("bad_checksum")
             return None
         self.stats.accepted += 1
-        return body
+        # "!" starts encapsulated sentences (AIS): kept with their mark, never decoded as fixes.
+        return b"!" + body if line[:1] == b"!" else body
 
     def _junk(self, n: int) -> None:
         self.stats.garbage_bytes += n

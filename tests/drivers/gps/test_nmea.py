@@ -175,3 +175,13 @@ def test_packets_follow_the_specs() -> None:
     assert sky is not None and len(sky) == 3
     SKY_SPEC.validate(sky)
     assert sky["used"].tolist() == [True, True, False]
+
+
+def test_encapsulated_sentences_pass_through_and_never_make_fixes() -> None:
+    body = b"GPGGA,101010.00,4807.038,N,01131.000,E,1,08,0.9,545.4,M,,M,,"
+    line = b"!%s*%02X\r\n" % (body, checksum(body))      # a "!" sentence, checksum good
+    seen: list[bytes] = []
+    reader = NmeaReader()
+    assembler = EpochAssembler(on_vendor=lambda s: seen.append(s.raw))
+    fixes = assembler.push_all(reader.feed(line)) + assembler.flush()
+    assert fixes == [] and seen == [line.rstrip()] and assembler.stats.unknown == 1
