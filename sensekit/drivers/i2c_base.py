@@ -10,10 +10,15 @@ Where the device is comes from the URL or the keyword arguments:
 - ``emulator=`` a given emulator instance (a scenario's part, fed its own signals);
 - ``bus=`` any :class:`~sensekit.buses.i2c.RawBus` (an ``EmulatedBus`` shared by several
   parts), at the URL's address (``i2c://1/0x68``) or ``emu://?address=...``.
+
+With ``SENSEKIT_BACKEND=emu`` in the environment (as gpiozero's ``GPIOZERO_PIN_FACTORY=mock``),
+``i2c://`` URLs open emulated parts at their addresses, so a script written for the Pi runs
+unchanged on a laptop.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 from ..buses.emulated import EmulatedBus
@@ -74,8 +79,9 @@ class I2CDriver(Driver):
         if self._given_bus is not None:
             raw, address = self._given_bus, self._address()
             bus_number = int(getattr(raw, "bus_number", -1))
-        elif self.url.scheme == "emu":
-            raw, address, bus_number = self._emulated_bus(), self._address(), -1
+        elif self.url.scheme == "emu" or os.environ.get("SENSEKIT_BACKEND") == "emu":
+            bus_number = self.url.i2c_address()[0] if self.url.scheme == "i2c" else -1
+            raw, address = self._emulated_bus()
         else:
             raw, bus_number, address = open_i2c_bus(self.url)
         if isinstance(raw, EmulatedBus):
@@ -85,20 +91,18 @@ class I2CDriver(Driver):
         self._regs = RegisterBank(self._device)
         return self._device
 
-    def _emulated_bus(self) -> EmulatedBus:
+    def _emulated_bus(self) -> tuple[EmulatedBus, int]:
         from ..testing.i2c_devices import make_emulator
 
         emulator = self._given_emulator
         if emulator is None:
-            emulator = make_emulator(self.name, {k: v for k, v in self.url.options.items()})
-        elif "address" not in self.url.options:
-            # A given emulator is found at its own address.
-            self.url = DeviceURL(self.url.raw, "emu", self.url.location,
-                                 {**self.url.options, "address": hex(emulator.address)},
-                                 self.url.fragment)
+            address = self._address()
+            emulator = make_emulator(self.name, {**self.url.options, "address": hex(address)})
+        else:  # a given emulator is found at its own address
+            address = int(emulator.address)
         bus = EmulatedBus(self.clock)
         bus.add(emulator)
-        return bus
+        return bus, address
 
     def _close(self) -> None:
         if self._device is not None:

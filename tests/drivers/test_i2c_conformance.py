@@ -124,3 +124,11 @@ def test_a_part_that_vanishes_is_an_io_error_naming_it(name: str) -> None:
     with pytest.raises(DeviceIOError, match=f"{name} at i2c://1/"):
         for _ in range(3):
             device.read(timeout_s=2.0)
+
+
+def test_sensekit_backend_emu_runs_a_pi_script_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENSEKIT_BACKEND", "emu")
+    device = sensekit.open("bh1750", "i2c://1/0x5c", clock=FakeClock())
+    assert isinstance(device, I2CDriver) and device.emulator is not None
+    assert device.emulator.address == 0x5C and device.device.where == "i2c://1/0x5c"
+    assert first_packet(device)["lux"][0] == pytest.approx(300.0, abs=1.0)
