@@ -21,7 +21,7 @@ from ...errors import ConfigError
 from . import ubx
 from .nmea import sentence
 
-__all__ = ["BAUD_RATES", "Command", "ReceiverControl", "control_for"]
+__all__ = ["BAUD_RATES", "Command", "ReceiverControl", "control_for", "pmtk_key", "ubx_key"]
 
 #: Standard UART rates a receiver can be switched to, slowest first.
 BAUD_RATES = (4800, 9600, 19200, 38400, 57600, 115200, 230400)
@@ -36,12 +36,22 @@ class Command:
     Attributes:
         data: What to send.
         what: For messages (``"UBX-CFG-RATE 200 ms"``).
-        ack: ``("ubx", cls, id)`` or ``("mtk", "220")`` to wait for, None to send blind.
+        ack: The answer to wait for (:func:`ubx_key` / :func:`pmtk_key`), None to send blind.
     """
 
     data: bytes
     what: str
-    ack: tuple[str, int | str, int] | None = None
+    ack: str | None = None
+
+
+def ubx_key(cls: int, msg_id: int) -> str:
+    """How the answer (ACK-ACK or ACK-NAK) to UBX message ``cls``/``msg_id`` is keyed."""
+    return f"UBX {cls:02X} {msg_id:02X}"
+
+
+def pmtk_key(command: str) -> str:
+    """How the answer (``$PMTK001,<command>,<flag>``) to a PMTK command is keyed."""
+    return f"PMTK {command}"
 
 
 class ReceiverControl:
@@ -102,17 +112,17 @@ class UbxLegacy(ReceiverControl):
 
     def rate(self, period_ms: int) -> list[Command]:
         return [Command(ubx.cfg_rate(period_ms), f"UBX-CFG-RATE {period_ms} ms",
-                        ("ubx", ubx.CLS_CFG, ubx.CFG_RATE))]
+                        ubx_key(ubx.CLS_CFG, ubx.CFG_RATE))]
 
     def mode(self, mode: str, period_ms: int) -> list[Command]:
         save = mode == "power_save"
         out = []
         if save:
             out.append(Command(ubx.cfg_pm2(period_ms), f"UBX-CFG-PM2 cyclic {period_ms} ms",
-                               ("ubx", ubx.CLS_CFG, ubx.CFG_PM2)))
+                               ubx_key(ubx.CLS_CFG, ubx.CFG_PM2)))
         what = "power save" if save else "continuous"
         out.append(Command(ubx.cfg_rxm(save), f"UBX-CFG-RXM {what}",
-                           ("ubx", ubx.CLS_CFG, ubx.CFG_RXM)))
+                           ubx_key(ubx.CLS_CFG, ubx.CFG_RXM)))
         return out
 
     def sleep(self) -> list[Command]:
@@ -131,7 +141,7 @@ class UbxValset(UbxLegacy):
 
     def _valset(self, items: list[tuple[int, int]], what: str) -> Command:
         return Command(ubx.cfg_valset(items), f"UBX-CFG-VALSET {what}",
-                       ("ubx", ubx.CLS_CFG, ubx.CFG_VALSET))
+                       ubx_key(ubx.CLS_CFG, ubx.CFG_VALSET))
 
     def rate(self, period_ms: int) -> list[Command]:
         return [self._valset([(ubx.CFG_RATE_MEAS, period_ms), (ubx.CFG_RATE_NAV, 1)],
@@ -156,7 +166,7 @@ class Mtk(ReceiverControl):
     @staticmethod
     def _pmtk(body: str, what: str, wait: bool = True) -> Command:
         return Command(sentence(f"PMTK{body}"), what,
-                       ("mtk", body.split(",")[0], 0) if wait else None)
+                       pmtk_key(body.split(",")[0]) if wait else None)
 
     def rate(self, period_ms: int) -> list[Command]:
         return [self._pmtk(f"220,{period_ms}", f"PMTK220 fix interval {period_ms} ms")]

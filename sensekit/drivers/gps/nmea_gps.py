@@ -38,7 +38,7 @@ from ...errors import ConfigError, DeviceNotFound, DeviceTimeout
 from ...packets import Packet
 from ...url import SERIAL_SCHEMES, DeviceURL
 from . import ubx
-from .control import Command, baud_for, control_for
+from .control import Command, baud_for, control_for, pmtk_key, ubx_key
 from .epoch import EpochAssembler, Fix
 from .nmea import NmeaReader, Sentence
 from .streams import fixes_to_packet, sky_to_packet
@@ -51,6 +51,8 @@ _OWN_OPTIONS = frozenset({"baud", "protocol", "auto_baud"})
 _POWER_MODELS = {"ubx": "ublox_m8", "ubx9": "ublox_m10", "mtk": "mtk3339"}
 #: Bytes per epoch assumed before any were measured (GGA+GSA+3 GSV+RMC is about 450).
 _DEFAULT_EPOCH_BYTES = 500.0
+#: PMTK001 flags other than 3 (success), GlobalTop PMTK command packet manual, PMTK001.
+_PMTK_FLAGS = {0: "invalid command", 1: "unsupported command", 2: "valid but failed"}
 
 
 class ByteLink(Protocol):
@@ -128,7 +130,7 @@ class NmeaGps(Driver):
         self._assembler = EpochAssembler(eager=True, hold_undated=3,
                                          on_vendor=self._on_vendor)
         self._ready: list[Fix] = []
-        self._acks: list[tuple[str, int | str, int]] = []
+        self._answers: dict[str, str] = {}    # answer key -> "" (done) or why refused
         self._sentence_callbacks: list[Callable[[Sentence], None]] = []
         self._sky_callbacks: list[Callable[[Packet], None]] = []
         self.sky: deque[Packet] = deque(maxlen=256)
@@ -217,8 +219,8 @@ class NmeaGps(Driver):
             data, frames = self._splitter.feed(data)
             for frame in frames:
                 if frame.cls == ubx.CLS_ACK and len(frame.payload) >= 2:
-                    self._acks.append(("ubx", frame.payload[0], frame.payload[1]
-                                       | (frame.id << 8)))
+                    key = ubx_key(frame.payload[0], frame.payload[1])
+                    self._answers[key] = "" if frame.id == ubx.ACK_ACK else "UBX-ACK-NAK"
         self._epoch_bytes += len(data)
         bodies, times = self._reader.feed_bodies(data, t_ns, self._port.byte_ns)
         self._take(self._assembler.push_bodies(bodies, times))
@@ -237,7 +239,9 @@ class NmeaGps(Driver):
         if body.startswith(b"PMTK001,"):
             parts = body.split(b",")
             if len(parts) >= 3 and parts[2].isdigit():
-                self._acks.append(("mtk", parts[1].decode("ascii", "replace"), int(parts[2])))
+                flag = int(parts[2])
+                self._answers[pmtk_key(parts[1].decode("ascii", "replace"))] = (
+                    "" if flag == 3 else f"PMTK001 flag {flag}: {_PMTK_FLAGS.get(flag, '?')}")
         for callback in self._sentence_callbacks:
             callback(s)
 
@@ -328,7 +332,7 @@ class NmeaGps(Driver):
 
     def _send(self, command: Command) -> None:
         assert self._port is not None
-        self._acks.clear()
+        self._answers.clear()
         if not self._port.write(command.data):
             raise DeviceTimeout(f"{self.describe()}: could not send {command.what}: the port "
                                 "is gone (reconnecting). Hint: retry once it is back")
@@ -337,7 +341,7 @@ class NmeaGps(Driver):
         deadline = self.clock.now_ns() + round(self.ack_timeout_s * 1e9)
         while self.clock.now_ns() < deadline:
             self._pump((deadline - self.clock.now_ns()) / 1e9)
-            verdict = self._verdict(command)
+            verdict = self._answers.get(command.ack)
             if verdict is not None:
                 if verdict:
                     raise ConfigError(f"{self.describe()}: the receiver refused {command.what} "
@@ -347,15 +351,3 @@ class NmeaGps(Driver):
         raise DeviceTimeout(f"{self.describe()}: no answer to {command.what} within "
                             f"{self.ack_timeout_s:g} s. Hint: is protocol={self.protocol} "
                             "right for this receiver (ubx: M8 and older, ubx9: M9/M10)?")
-
-    def _verdict(self, command: Command) -> str | None:
-        """'' when acknowledged, the refusal's reason when refused, None while waiting."""
-        assert command.ack is not None
-        kind, what, _ = command.ack
-        for got_kind, a, b in self._acks:
-            if kind == "ubx" == got_kind and a == what and (b & 0xFF) == command.ack[2]:
-                return "" if b >> 8 == ubx.ACK_ACK else "UBX-ACK-NAK"
-            if kind == "mtk" == got_kind and a == what:
-                reasons = {0: "invalid command", 1: "unsupported", 2: "valid but failed"}
-                return "" if b == 3 else f"PMTK001 flag {b}: {reasons.get(b, '?')}"
-        return None

@@ -136,3 +136,12 @@ def test_satellites_in_view_and_vendor_sentences(clock: FakeClock) -> None:
     assert len(sky) == 10 and int(sky["used"].sum()) == 8
     gps.set_rate(1.0)
     assert seen[-1] == b"$PMTK001,220,3*30"
+
+
+def test_mtk_refusal_is_reported_with_its_flag(clock: FakeClock) -> None:
+    # The receiver runs at 5 Hz though the driver was not told: it refuses AlwaysLocate.
+    emu = GpsReceiverEmulator(clock=clock, protocol="mtk", rate_hz=5.0, baud=115200)
+    gps = emu.open_driver()
+    with pytest.raises(ConfigError, match=r"refused PMTK225 mode 8 \(PMTK001 flag 2: valid but"):
+        gps.set_mode("power_save")
+    assert gps.mode == "continuous" and not emu.power_save
