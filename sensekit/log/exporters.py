@@ -98,7 +98,8 @@ def to_foxglove_mcap(log: LogReader, out: str | os.PathLike[str]) -> int:
         writer: Any = Writer(fh, compression=CompressionType.LZ4)
         writer.start(library=f"sensekit/{__version__} (per-sample export)")
         for name, meta in log.layout.metadata:
-            if name.startswith("sensekit.") and name != "sensekit.channel":
+            if name.startswith("sensekit.") and name not in ("sensekit.channel",
+                                                              "sensekit.summary"):
                 writer.add_metadata(name, meta)
         for channel, log_time, data in log.raw_messages():
             if channel.message_encoding == "json":  # already a Foxglove schema

@@ -141,8 +141,32 @@ class LogReader:
     def streams(self) -> dict[str, StreamInfo]:
         """Every stream with its rate, sample count, duration and gaps."""
         if self._streams is None:
-            self._streams = self._stream_infos()
+            self._streams = self._from_summary() or self._stream_infos()
         return self._streams
+
+    def _from_summary(self) -> dict[str, StreamInfo] | None:
+        """Stream facts from the recorder's closing summary (complete files): no chunk read."""
+        summary = self.metadata("sensekit.summary")
+        if not self.indexed or not summary:
+            return None
+        codecs = {c.stream: c for c in self._all_codecs()}
+        out = {}
+        for name, text in summary[-1].items():
+            codec = codecs.get(name)
+            if codec is None:
+                return None
+            tally = json.loads(text)
+            n, first, last = tally["samples"], tally["first_ns"], tally["last_ns"]
+            duration = (last - first) / 1e9
+            rate = (n - 1) / duration if n > 1 and duration > 0 else 0.0
+            out[name] = StreamInfo(name, codec.modality, codec.schema_name, n, tally["messages"],
+                                   first, last, rate, tally["gaps"], tally["gap_s"])
+        return dict(sorted(out.items()))
+
+    def scan_streams(self) -> dict[str, StreamInfo]:
+        """Stream facts computed from every sample time (what :attr:`streams` does for files
+        without a closing summary)."""
+        return self._stream_infos()
 
     def _stream_infos(self) -> dict[str, StreamInfo]:
         times: dict[str, list[np.ndarray[Any, np.dtype[np.int64]]]] = {}

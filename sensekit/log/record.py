@@ -105,14 +105,16 @@ def run(args: argparse.Namespace) -> int:
                 continue
             driver = open_device(dev.driver, dev.url, stream=dev.stream, rate_hz=dev.rate_hz,
                                  mode=dev.mode, **dict(dev.options))
-            recorder.add_device(dev.stream, {
-                "driver": dev.driver, "url": dev.url, "rate_hz": driver.rate_hz,
-                "mode": driver.mode, "modes": list(driver.modes),
-                "power_model": driver.power_model or "", "options": dict(dev.options)})
+            recorder.add_driver(driver, options=dict(dev.options), config_name=dev.name)
             hub.attach(driver)
         sub = hub.subscribe(*[d.stream for d in rig.devices.values() if d.enabled])
+        previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
         stop = stop_on_signals()
-        _record_with_progress(recorder, sub, duration, stop, quiet=args.quiet)
+        try:
+            _record_with_progress(recorder, sub, duration, stop, quiet=args.quiet)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     finally:
         hub.close()
         recorder.close()

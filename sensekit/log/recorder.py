@@ -38,6 +38,7 @@ from typing import Any, BinaryIO
 
 from .._version import __version__
 from ..clock import Clock, default_clock
+from ..driver import Driver
 from ..errors import SensekitError
 from ..packets import Packet
 from .codec import Codec, codec_for_packet
@@ -142,6 +143,8 @@ class Recorder:
                                else wall_offset_ns)
         self.paths: list[Path] = []
         self.tally: dict[str, StreamTally] = {}
+        self._file_tally: dict[str, StreamTally] = {}
+        self.attachments: dict[str, tuple[str, bytes]] = {}
         self.devices: dict[str, dict[str, Any]] = {}
         self.dropped = 0
         self.stopped: str | None = None
@@ -156,6 +159,22 @@ class Recorder:
         self.devices[stream] = dict(info)
         if self._file is not None:
             self._write_device(self._file, stream)
+
+    def add_driver(self, driver: Driver, **extra: Any) -> None:
+        """Record a driver's metadata and attach its power-model table (``power/NAME.toml``)."""
+        info = {"driver": driver.name, "url": driver.url.raw, "rate_hz": driver.rate_hz,
+                "mode": driver.mode, "modes": list(driver.modes),
+                "power_model": driver.power_model or "", **extra}
+        self.add_device(driver.stream, info)
+        table = power_table_text(driver.power_model)
+        if table is not None and driver.power_model:
+            self.add_attachment(f"power/{driver.power_model}.toml", "application/toml", table)
+
+    def add_attachment(self, name: str, media_type: str, data: bytes) -> None:
+        """Attach a file (a power-model table, a calibration) to this and later files."""
+        self.attachments[name] = (media_type, bytes(data))
+        if self._file is not None:
+            self._file.writer.add_attachment(0, 0, name, media_type, bytes(data))
 
     def write(self, packet: Packet) -> None:
         """Record one packet.
@@ -223,6 +242,7 @@ class Recorder:
         for log_time, data in messages:
             f.writer.add_message(channel, log_time, data, log_time)
         self.tally.setdefault(packet.stream, StreamTally()).add(packet, len(messages))
+        self._file_tally.setdefault(packet.stream, StreamTally()).add(packet, len(messages))
         if self._chunk_started_ns is None:
             self._chunk_started_ns = self.clock.now_ns()
         elif self._due():
@@ -261,11 +281,13 @@ class Recorder:
         f = _File(path, stream, writer, self.clock.now_ns())
         self.paths.append(path)
         self._codecs.clear()
+        self._file_tally = {}
         writer.add_metadata("sensekit.log", self._log_metadata(len(self.paths) - 1))
         if self.rig_config:
-            now = time.time_ns()
-            writer.add_attachment(now, now, "rig.toml", "application/toml",
-                                  self.rig_config.encode())
+            self.attachments.setdefault("rig.toml", ("application/toml",
+                                                     self.rig_config.encode()))
+        for name, (media, data) in self.attachments.items():
+            writer.add_attachment(0, 0, name, media, data)
         for stream_name in self.devices:
             self._write_device(f, stream_name)
         log.info("recording to %s", path)
@@ -308,7 +330,7 @@ class Recorder:
         self._chunk_started_ns = None
 
     def _finish(self, f: _File) -> None:
-        summary = {s: json.dumps(t.__dict__) for s, t in self.tally.items()}
+        summary = {s: json.dumps(t.__dict__) for s, t in self._file_tally.items()}
         f.writer.add_metadata("sensekit.summary", summary)
         f.writer.finish()
         f.stream.flush()
@@ -331,6 +353,19 @@ class Recorder:
                 f"recording stopped: {why} while writing {path}; the file is readable up to "
                 f"its last complete chunk. Hint: free space, then 'sensekit log repair {path}'"
             ) from exc
+
+
+def power_table_text(name: str | None) -> bytes | None:
+    """The shipped power-model table ``name`` as bytes, or None if there is none."""
+    if not name:
+        return None
+    from importlib import resources
+
+    entry = resources.files("sensekit.power").joinpath("tables").joinpath(f"{name}.toml")
+    try:
+        return entry.read_bytes()
+    except (FileNotFoundError, OSError):
+        return None
 
 
 def _shape_key(packet: Packet) -> str:

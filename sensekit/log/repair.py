@@ -60,7 +60,9 @@ def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = Non
         writer: Any = Writer(fh, compression=CompressionType.LZ4)
         writer.start(library=f"sensekit/{__version__} (repaired)")
         for name, meta in reader.layout.metadata:
-            if name != "sensekit.channel":  # rewritten below with the new channel ids
+            # Channel records are rewritten below with the new ids; the closing summary
+            # described the original, which may have lost data since.
+            if name not in ("sensekit.channel", "sensekit.summary"):
                 writer.add_metadata(name, meta)
         for name, media, offset, size in reader.layout.attachments:
             now = time.time_ns()

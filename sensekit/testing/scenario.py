@@ -329,7 +329,7 @@ def simulate(out: str | os.PathLike[str], config: SimConfig | None = None, *,
                   metadata={"host": "sensekit scenario simulator", "scenario_seed": str(cfg.seed),
                             "scenario_duration_s": str(cfg.duration_s)}) as rec:
         for driver in drivers:
-            rec.add_device(driver.stream, _device_info(driver))
+            rec.add_driver(driver, emulated=True)
         for stream, info in _direct_devices().items():
             rec.add_device(stream, info)
         next_second = 0
@@ -390,12 +390,6 @@ def _read(driver: Driver, step_s: float) -> Packet | None:
     # driver reads its port only within a timeout, so it gets a microsecond.
     timeout = {"camera": step_s, "gps": 1e-6}.get(driver.modality, 0.0)
     return driver.read(timeout_s=timeout)
-
-
-def _device_info(driver: Driver) -> dict[str, Any]:
-    return {"driver": driver.name, "url": driver.url.raw, "rate_hz": driver.rate_hz,
-            "mode": driver.mode, "modes": list(driver.modes),
-            "power_model": driver.power_model or "", "emulated": True}
 
 
 def _direct_devices() -> dict[str, dict[str, Any]]:

@@ -58,6 +58,21 @@ def test_every_stream_round_trips(tmp_path: Path, clock: FakeClock) -> None:
         assert light["lux"].tolist() == [250.0, 260.0, 270.0, 280.0, 290.0, 300.0]
 
 
+def test_closing_summary_agrees_with_a_full_scan(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "s.mcap"
+    with Recorder(path, clock=clock) as rec:
+        for i in range(30):
+            if i != 12:  # a 100 ms gap in the IMU stream
+                rec.write(imu_packet(i * 100 * MS, 100))
+            if i % 10 == 0:
+                rec.write(light_packet(i * 100 * MS, 5.0))
+    with sklog.open(path) as log:
+        fast, scanned = log.streams, log.scan_streams()
+    assert fast == scanned
+    assert fast["imu"].samples == 2900 and fast["imu"].gaps == 1
+    assert fast["imu"].gap_s == pytest.approx(0.1, abs=0.002)
+
+
 def test_file_states_schemas_metadata_and_rig(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "m.mcap"
     record_mixed(path, clock, seconds=2)
