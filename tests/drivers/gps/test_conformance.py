@@ -65,6 +65,26 @@ def test_every_gpsd_fix_is_matched(corpus: Path) -> None:
     assert total == 388        # fixes gpsd reports in this corpus, all matched above
 
 
+def test_no_fix_reports_agree(corpus: Path) -> None:
+    # gpsd's timed TPVs without a fix (last per time) must be epochs without a fix here too.
+    # One exception: after ublox-lea-4h's 03:09:01 fix, gpsd reports the no-fix RMC of
+    # 03:10:07 (status V) under the stale time 03:09:01; the receiver's 03:09:01 epoch had a fix.
+    stale = {("ublox-lea-4h.log", "2006-08-10T03:09:01.000Z")}
+    checked = 0
+    for log in sorted((corpus / "gpsd").glob("*.log")):
+        last: dict[str, dict[str, object]] = {}
+        for line in log.with_name(log.name + ".chk").read_text(errors="replace").splitlines():
+            if line.startswith('{"class":"TPV"') and '"time"' in line:
+                report = json.loads(line)
+                last[report["time"]] = report
+        ours = {f.time_iso: f for f in read_capture(log).fixes}
+        for time, report in last.items():
+            if int(report.get("mode", 0)) < 2 and (log.name, time) not in stale:
+                assert time in ours and not ours[time].has_fix, f"{log.name} {time}"
+                checked += 1
+    assert checked == 12
+
+
 def test_two_dimensional_fixes_follow_gsa(corpus: Path) -> None:
     # ublox-lea-4h's GSA says 2D (3 satellites) while gpsd reports 3D from the altitude.
     decoded = read_capture(corpus / "gpsd" / "ublox-lea-4h.log")
