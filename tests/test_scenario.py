@@ -66,6 +66,14 @@ def test_gps_has_no_fix_indoors_and_moves_outdoors(day: LogReader) -> None:
     assert 100 < spread_m < 2000  # walking, running, cycling and a drive for a minute and a half
 
 
+def test_gps_utc_gives_the_wall_clock_offset(day: LogReader) -> None:
+    offset = day.gps_wall_offset_ns()
+    assert offset is not None
+    # Fixes are stamped at their UTC epoch mapped to the host clock, to within the time a
+    # 9600-baud burst takes; an unsynchronised Pi clock is off by far more.
+    assert abs(offset - day.wall_offset_ns) < 200_000_000
+
+
 def test_light_indoor_hundreds_outdoor_thousands(day: LogReader) -> None:
     light = day.read("light")
     lab = _label_at(day, light.t_ns)

@@ -123,6 +123,20 @@ class LogReader:
         meta = self.metadata("sensekit.log")
         return meta[0].get("clock_synchronized", "unknown") if meta else "unknown"
 
+    def gps_wall_offset_ns(self, stream: str = "gps") -> int | None:
+        """The wall-clock offset GPS UTC implies: median of ``utc_ns - t_ns`` over fixes.
+
+        A Pi has no real-time clock; when :attr:`clock_synchronized` is not ``"true"``, this
+        corrects :attr:`wall_offset_ns`. None when the log has no GPS fix.
+        """
+        if stream not in self.stream_names():
+            return None
+        gps = self.read(stream)
+        ok = (gps["mode"] >= 2) & (gps["utc_ns"] > 0) if "mode" in gps.fields else gps.t_ns < 0
+        if not ok.any():
+            return None
+        return int(np.median(gps["utc_ns"][ok] - gps.t_ns[ok]))
+
     def devices(self) -> dict[str, dict[str, str]]:
         """Driver metadata per stream."""
         prefix = "sensekit.device."
