@@ -430,10 +430,10 @@ class SharedSubscriber:
 
     @property
     def producer_closed(self) -> bool:
-        """Whether the hub closed every stream read here (nothing more will come)."""
+        """Whether nothing more will come: the hub closed (or its process died)."""
         if self.closed:
             return True
-        return bool(self._readers) and all(r.ring.producer_closed
+        return bool(self._readers) and all(r.ring.producer_gone
                                            for r in self._readers.values())
 
     def poll(self, timeout_s: float = 0.1, max_packets: int | None = None, *,

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._shm import MAGIC, Segment, process_start_time
+from ._shm import MAGIC, Segment, owner_alive, process_start_time
 from .errors import ConfigError, SensekitError
 from .packets import Packet
 
@@ -215,6 +215,13 @@ class SharedRing:
         return bool(self._words[_W_CLOSED])
 
     @property
+    def producer_gone(self) -> bool:
+        """Whether no more packets can come: the producer closed the ring or has died."""
+        if self.producer_closed:
+            return True
+        return not owner_alive(self.owner_pid, int(self._words[_W_START]))
+
+    @property
     def owner_pid(self) -> int:
         """Pid of the producer that created the ring."""
         return int(self._words[_W_PID])
@@ -382,7 +389,8 @@ class RingReader:
             if packet is not None:
                 out.append(packet)
         self._next = max(self._next, stop)
-        if self._next == head and ring.producer_closed:
+        # The closed flag first: once it is set, head and the sample count are final.
+        if ring.producer_closed and self._next == ring.head:
             self._settle(ring.samples_written)
         return out
 

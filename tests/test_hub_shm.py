@@ -183,6 +183,41 @@ def test_reader_settles_losses_when_the_producer_closes(name: str) -> None:
     other.close()
 
 
+def test_a_reader_racing_the_producer_accounts_for_every_sample(name: str) -> None:
+    """Producer and reader in two threads; the reader sometimes stalls, so it is lapped, its
+    views are overwritten in use, and the producer closes while it reads."""
+    import threading
+
+    total, rng = 2000, np.random.default_rng(3)
+    stalls = set(rng.choice(total, 100, replace=False).tolist())
+    with SharedRing.create(name, 4096, 8) as ring, SharedRing.attach(name) as other:
+        reader = other.reader()
+
+        def produce() -> None:
+            for i in range(total):
+                ring.write(Packet("x", np.array([i, i], np.int64),
+                                  {"v": np.full((2, 16), i, np.int32)}))
+            ring.close()
+
+        thread = threading.Thread(target=produce)
+        thread.start()
+        good = 0
+        while True:
+            finished = other.producer_closed
+            for packet in reader.read():
+                first = int(packet.t_ns[0])
+                if first in stalls:
+                    threading.Event().wait(0.0002)
+                intact = bool((packet["v"] == first).all())
+                if reader.validate(packet):
+                    assert intact
+                    good += 2
+            if finished:
+                break
+        thread.join()
+        assert good + reader.lost == 2 * total
+
+
 CONSUMER = """
 import sys, zlib
 from sensekit.hub_shm import SharedRing
@@ -251,6 +286,7 @@ def test_segment_of_a_killed_producer_is_swept_or_replaced(name: str) -> None:
         # SIGKILL runs no code: the segment survives its owner until someone sweeps it
         assert os.path.exists(os.path.join(SHM_DIR, name))
         assert reader.owner_pid == proc.pid and not reader.producer_closed
+        assert reader.producer_gone  # no close, but its owner is dead: nothing more will come
         reader.close()
         if fix == "sweep":
             assert sweep_stale(name) == [name]
@@ -323,7 +359,7 @@ def test_processes_checksum_every_frame_with_slow_and_fast_readers(name: str) ->
             p.join(30)
     for samples, bad, _invalid, lost in got.values():
         assert bad == 0  # no torn frame ever passed validation
-        assert samples + lost == total  # every frame either checked or counted as lost
+        assert samples + lost == total, got  # every frame either checked or counted as lost
     assert got["slow"][2] >= 1 and got["slow"][3] > 0  # it held views that were overwritten
 
 
