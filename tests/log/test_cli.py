@@ -72,6 +72,13 @@ def test_export_and_import_commands(walk: Path, tmp_path: Path,
         assert log.read("gps")["lat_deg"].tolist() == [52.52, 52.52]
 
 
+def test_replay_command_publishes_every_sample(walk: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(walk), "--speed", "0", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "imu" in out and "2,000 samples" in out and "gps" in out
+
+
 def test_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"hello world, not mcap")

@@ -58,6 +58,17 @@ def test_every_stream_round_trips(tmp_path: Path, clock: FakeClock) -> None:
         assert light["lux"].tolist() == [250.0, 260.0, 270.0, 280.0, 290.0, 300.0]
 
 
+def test_float_audio_keeps_full_precision(tmp_path: Path, clock: FakeClock) -> None:
+    pcm = (np.sin(np.arange(1600) / 7.0) * 0.3).astype(np.float32)[:, None]
+    packet = audio_packet(0)
+    with Recorder(tmp_path / "f.mcap", clock=clock) as rec:
+        rec.write(packet.__class__("audio", packet.t_ns, {"pcm": pcm}, "audio"))
+    with sklog.open(tmp_path / "f.mcap") as log:
+        back = log.read("audio")
+        assert log.streams["audio"].schema == "sensekit.Packet.audio"  # RawAudio is pcm-s16
+    np.testing.assert_array_equal(back["pcm"], pcm)
+
+
 def test_closing_summary_agrees_with_a_full_scan(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "s.mcap"
     with Recorder(path, clock=clock) as rec:
