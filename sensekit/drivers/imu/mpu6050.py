@@ -327,9 +327,12 @@ class Mpu6050(I2CDriver):
         with self.device.lock:
             self._flush()
             old, self.mode = self.mode, mode
+            old_rate = self.rate_hz
             if (mode in _LOW_POWER) != (old in _LOW_POWER):
                 self.rate_hz = 5.0 if mode in _LOW_POWER else self.default_rate_hz
             self._configure()
+            if self.rate_hz != old_rate:
+                self._record("rate", old_rate, self.rate_hz, f"mode {mode} runs at this rate")
 
     def _sleep(self) -> None:
         with self.device.lock:

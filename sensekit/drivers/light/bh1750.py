@@ -136,6 +136,10 @@ class Bh1750(I2CDriver):
     def _set_mode(self, mode: str, **options: Any) -> None:
         self.mode = mode
         self._start()
+        fastest = 1.0 / self.measurement_time_s
+        if self.rate_hz is not None and self.rate_hz > fastest:
+            old, self.rate_hz = self.rate_hz, fastest
+            self._record("rate", old, fastest, f"mode {mode} measures for longer")
 
     def _sleep(self) -> None:
         self.device.write_command(POWER_DOWN)
