@@ -353,12 +353,17 @@ class RingReader:
         self._parsed: dict[bytes, _Layout] = {}
 
     def _samples_before(self, n: int) -> int:
-        ring = self.ring
-        if n >= ring.head:
-            return ring.samples_written if n == ring.head else 0
-        words = ring._slot_words[n % ring.slots]
-        before = int(words[_S_BEFORE])
-        return before if int(words[_S_SEQ]) == 2 * n + 2 else ring.samples_written
+        """Samples written before packet ``n`` (``n`` at most the head), for the start."""
+        if n == 0:
+            return 0
+        # Packet n-1 is complete: its slot says exactly where n starts, unless it was
+        # overwritten meanwhile (the reader was lapped as it started).
+        ring, prev = self.ring, n - 1
+        words = ring._slot_words[prev % ring.slots]
+        before, count = int(words[_S_BEFORE]), int(words[_S_COUNT])
+        if int(words[_S_SEQ]) == 2 * prev + 2:
+            return before + count
+        return ring.samples_written
 
     @property
     def pending(self) -> int:
