@@ -98,7 +98,8 @@ class SerialPort:
     def open(self) -> None:
         """Open the port; :class:`DeviceNotFound` with a hint when it cannot be."""
         serial = require("serial", extra="gps", what=self.who)
-        if self.url.scheme == "path":
+        if self.url.scheme == "path" and self._stable is None:
+            # Found once, while the device is there; reopening follows this name.
             self._stable = self._stable_name(self.url.location)
             self._warn_bluetooth_uart()
         try:

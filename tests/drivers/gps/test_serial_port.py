@@ -83,3 +83,30 @@ def test_silent_port_is_reported_at_open() -> None:
     port.close()
     with pytest.raises(DeviceNotFound, match="no NMEA sentence within"):
         NmeaGps("loop://?baud=9600", open_timeout_s=0.2).open()
+
+
+def test_plain_tty_is_remembered_by_its_by_id_name(emu: GpsReceiverEmulator,
+                                                   tmp_path: Path) -> None:
+    by_id = tmp_path / "by-id"
+    by_id.mkdir()
+    emu.start_pty(stable_link=by_id / "usb-MediaTek_GPS-if00")
+    tty = str((by_id / "usb-MediaTek_GPS-if00").resolve())   # what the user typed: /dev/pts/N
+    port = SerialPort(parse_url(tty), baud=115200, by_id_dir=by_id)
+    port.open()
+    assert port.target == str(by_id / "usb-MediaTek_GPS-if00")
+    try:
+        assert any(port.read(0.2) for _ in range(10))
+        emu.unplug()
+        while port.connected:
+            port.read(0.05)
+        emu.replug()
+        gap = None
+        for _ in range(100):
+            port.read(0.05)
+            gap = gap or port.take_gap()
+            if gap is not None:
+                break
+        assert gap is not None and port.reconnects == 1
+        assert any(port.read(0.2) for _ in range(10))
+    finally:
+        port.close()
