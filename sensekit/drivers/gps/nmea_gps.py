@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Protocol
 
 from ...buses.serial import SerialPort
 from ...driver import Driver
-from ...errors import ConfigError, DeviceNotFound, DeviceTimeout
+from ...errors import ConfigError, DeviceNotFound, DeviceTimeout, SensekitError
 from ...packets import Packet
 from ...url import SERIAL_SCHEMES, DeviceURL
 from . import ubx
@@ -138,6 +138,8 @@ class NmeaGps(Driver):
         self.bytes_per_epoch = _DEFAULT_EPOCH_BYTES
         self._epoch_bytes = 0
         self._last_byte_ns = 0
+        self._opened_baud = self.baud
+        self._reapply_due: int | None = None
 
     # -- opening ----------------------------------------------------------------------------
     def _open(self) -> None:
@@ -205,6 +207,8 @@ class NmeaGps(Driver):
         if gap is not None:
             self._after_reconnect(gap)
         now = self.clock.now_ns()
+        if self._reapply_due is not None and now >= self._reapply_due:
+            self._reapply()
         if data:
             self._ingest(data, now)
             self._last_byte_ns = now
@@ -268,11 +272,28 @@ class NmeaGps(Driver):
         self.report_dropped(lost, f"port gone for {gap_ns / 1e9:.1f} s (unplugged?), "
                                   "reconnected", estimated=True)
         if self.protocol != "nmea":
+            self._reapply_due = self.clock.now_ns()
+
+    def _reapply(self) -> None:
+        """Settings again after a reconnect: a USB receiver that was unplugged lost them with
+        its power, baud rate included, so it talks at the rate it was opened at."""
+        assert self._port is not None
+        self._reapply_due = None
+        try:
+            if self.baud != self._opened_baud:
+                self._port.set_baud(self._opened_baud)
+                self._reader.reset()
+                self.baud = self._opened_baud
             log.info("%s: re-applying %s Hz, %s after reconnect", self.describe(),
                      self.rate_hz, self.mode)
-            self._send_all(self.control.rate(self.control.period_ms(self.rate_hz or 1.0)))
-            self._send_all(self.control.mode(self.mode, self.control.period_ms(
-                self.rate_hz or 1.0)))
+            self.rate_hz = self._set_rate(self.rate_hz or 1.0)
+            self._set_mode(self.mode)
+            if self.asleep:
+                self._sleep()
+        except SensekitError as exc:
+            log.warning("%s: could not re-apply settings after reconnect (%s); retrying in "
+                        "1 s", self.describe(), exc)
+            self._reapply_due = self.clock.now_ns() + 1_000_000_000
 
     # -- control ----------------------------------------------------------------------------
     def _set_rate(self, rate_hz: float) -> float:
