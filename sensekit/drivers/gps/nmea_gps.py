@@ -99,6 +99,8 @@ class NmeaGps(Driver):
         ack_timeout_s: How long to wait for a command's answer.
         open_timeout_s: How long :meth:`open` waits for the first sentence.
         **options: :class:`~sensekit.driver.Driver` options (``clock``, ``rate_hz``, ``mode``...).
+            With ``protocol="nmea"`` nothing is sent: ``rate_hz`` then states the rate the
+            receiver was set to elsewhere (it scales the loss estimate of a reconnect).
     """
 
     name: ClassVar[str] = "nmea"
@@ -166,7 +168,7 @@ class NmeaGps(Driver):
         while self._reader.stats.accepted == 0:
             left = (deadline - self.clock.now_ns()) / 1e9
             if left <= 0:
-                self.close_port()
+                self._close()
                 junk = self._reader.stats.garbage_bytes
                 hint = (f"{junk} bytes arrived but no NMEA: wrong baud rate? (try ?baud=9600, "
                         "38400 or 115200)" if junk else "nothing arrived: is the receiver "
@@ -176,12 +178,9 @@ class NmeaGps(Driver):
                                      f"{within_s:g} s at {self.baud} baud. Hint: {hint}")
             self._pump(min(left, 0.5))
 
-    def close_port(self) -> None:
+    def _close(self) -> None:
         if self._port is not None:
             self._port.close()
-
-    def _close(self) -> None:
-        self.close_port()
 
     # -- reading ----------------------------------------------------------------------------
     def _read_packet(self, timeout_s: float) -> Packet | None:
