@@ -71,4 +71,5 @@ def test_ubx_splitter_never_raises_and_loses_no_text(chunks: list[bytes]) -> Non
     data = b"".join(chunks)
     # Bytes outside good frames come out in order (a trailing partial frame may be held).
     assert len(text) <= len(data)
-    assert b"\xb5\x62" in data or text == data
+    if b"\xb5\x62" not in data:       # no frame start: all text, but a last 0xB5 may wait
+        assert text == data or (text == data[:-1] and data.endswith(b"\xb5"))
