@@ -290,6 +290,8 @@ class LogReader:
         if chunk.index_offsets:
             total = 0
             for off in chunk.index_offsets.values():
+                # MessageIndex: opcode (1), length (8), channel id (2), then the u32 byte
+                # length of its (u64 time, u64 offset) pairs.
                 total += int.from_bytes(self._data[off + 11:off + 15], "little") // 16
             return total
         return None

@@ -100,14 +100,14 @@ def run(args: argparse.Namespace) -> int:
                         rig_config=Path(args.config).read_text(encoding="utf-8"))
     hub = Hub()
     try:
-        for dev in rig.devices.values():
-            if not dev.enabled:
-                continue
+        enabled = [d for d in rig.devices.values() if d.enabled]
+        # Subscribe before any reader starts, so the first packets are recorded too.
+        sub = hub.subscribe(*[d.stream for d in enabled], name="recorder")
+        for dev in enabled:
             driver = open_device(dev.driver, dev.url, stream=dev.stream, rate_hz=dev.rate_hz,
                                  mode=dev.mode, **dict(dev.options))
             recorder.add_driver(driver, options=dict(dev.options), config_name=dev.name)
             hub.attach(driver)
-        sub = hub.subscribe(*[d.stream for d in rig.devices.values() if d.enabled])
         previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
         stop = stop_on_signals()
         try:

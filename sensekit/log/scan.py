@@ -346,18 +346,29 @@ def _records(data: Any, pos: int, end: int) -> Iterator[tuple[int, _Buf]]:
         pos = body_end
 
 
+Schemas = dict[int, tuple[str, str, bytes]]
+
+
 def _schema(layout: Layout, body: _Buf) -> None:
-    sid = body.u16()
-    name, encoding = body.string(), body.string()
-    layout.schemas[sid] = (name, encoding, bytes(body.take(body.u32())))
+    _read_schema(layout.schemas, body)
 
 
 def _channel(layout: Layout, body: _Buf) -> None:
+    _read_channel(layout.channels, layout.schemas, body)
+
+
+def _read_schema(schemas: Schemas, body: _Buf) -> None:
+    sid = body.u16()
+    name, encoding = body.string(), body.string()
+    schemas[sid] = (name, encoding, bytes(body.take(body.u32())))
+
+
+def _read_channel(channels: dict[int, ChannelRecord], schemas: Schemas, body: _Buf) -> None:
     cid, sid = body.u16(), body.u16()
     topic, encoding = body.string(), body.string()
     meta = body.str_map()
-    name, s_enc, s_data = layout.schemas.get(sid, ("", "", b""))
-    layout.channels[cid] = ChannelRecord(cid, topic, encoding, name, s_enc, s_data, meta)
+    name, s_enc, s_data = schemas.get(sid, ("", "", b""))
+    channels[cid] = ChannelRecord(cid, topic, encoding, name, s_enc, s_data, meta)
 
 
 def _metadata(layout: Layout, body: _Buf) -> None:
@@ -427,10 +438,8 @@ def _chunk_messages(plain: memoryview, channels: dict[int, ChannelRecord],
             cid, _, log_time, _ = unpack_msg(plain, pos + 9)
             out.append((log_time, cid, plain[pos + 9 + _MSG_HEAD.size:body_end]))
         elif op == OP_SCHEMA:
-            holder = Layout(Path(), 0, False, schemas=schemas, channels=channels)
-            _schema(holder, _Buf(plain, pos + 9, body_end))
+            _read_schema(schemas, _Buf(plain, pos + 9, body_end))
         elif op == OP_CHANNEL:
-            holder = Layout(Path(), 0, False, schemas=schemas, channels=channels)
-            _channel(holder, _Buf(plain, pos + 9, body_end))
+            _read_channel(channels, schemas, _Buf(plain, pos + 9, body_end))
         pos = body_end
     return out
