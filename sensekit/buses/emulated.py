@@ -96,6 +96,8 @@ class EmulatedBus:
             raise ValueError(f"emulated bus already has a device at {device.address:#04x}")
         device.attach(self.clock)
         self.devices[device.address] = device
+        for part in getattr(device, "companions", ()):
+            self.add(part)  # parts inside the same package (an MPU-9250's magnetometer)
         return device
 
     def nack(self, address: int, on: bool = True) -> None:

@@ -22,6 +22,7 @@ __all__ = ["BUILTIN_DRIVERS", "available_drivers", "driver_class", "open_device"
 BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
     # I2C inertial, light and power monitors
     "mpu6050": ("sensekit.drivers.imu.mpu6050", "Mpu6050"),
+    "mpu9250": ("sensekit.drivers.imu.mpu9250", "Mpu9250"),
     "bh1750": ("sensekit.drivers.light.bh1750", "Bh1750"),
     "veml7700": ("sensekit.drivers.light.veml7700", "Veml7700"),
     "ina219": ("sensekit.drivers.power.ina219", "Ina219"),

@@ -42,6 +42,7 @@ Signal = Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]
 #: driver name -> (module, class) of its emulator.
 EMULATORS: dict[str, tuple[str, str]] = {
     "mpu6050": ("sensekit.testing.mpu6050_emu", "Mpu6050Emulator"),
+    "mpu9250": ("sensekit.testing.mpu9250_emu", "Mpu9250Emulator"),
     "bh1750": ("sensekit.testing.light_emu", "Bh1750Emulator"),
     "veml7700": ("sensekit.testing.light_emu", "Veml7700Emulator"),
     "ina219": ("sensekit.testing.ina_emu", "Ina219Emulator"),

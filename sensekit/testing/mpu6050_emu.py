@@ -97,6 +97,7 @@ class Mpu6050Emulator(ByteRegisterDevice):
     resets: ClassVar[Mapping[int, int]] = {m.PWR_MGMT_1.address: 0x40,
                                            m.WHO_AM_I.address: m.WHO_AM_I_VALUE}
     no_increment = frozenset({m.FIFO_R_W.address})
+    fifo_size: ClassVar[int] = m.FIFO_SIZE
 
     def __init__(self, *, motion: Motion | None = None, clock_ppm: float = 0.0,
                  noise: bool = True, seed: int | None = 0, temp_c: float = 25.0,
@@ -175,7 +176,7 @@ class Mpu6050Emulator(ByteRegisterDevice):
         if new <= 0:
             return
         per_sample = max(self._fifo_sample_bytes(), 1)
-        keep = min(new, m.FIFO_SIZE // per_sample + 2)  # older ones could only be overwritten
+        keep = min(new, self.fifo_size // per_sample + 2)  # older ones could only be overwritten
         skipped = new - keep
         if skipped:
             self._account_unseen(skipped, per_sample)
@@ -264,7 +265,7 @@ class Mpu6050Emulator(ByteRegisterDevice):
         self.fifo_pushed += len(raw)
         if self.record_truth:
             self.truth.append(np.round(t_ns).astype(np.int64))
-        excess = len(self.fifo) - m.FIFO_SIZE
+        excess = len(self.fifo) - self.fifo_size
         if excess > 0:
             del self.fifo[:excess]  # the oldest bytes are lost (RM 4.2 p. 28, FIFO_OFLOW_INT)
             self.fifo_bytes_lost += excess

@@ -46,7 +46,7 @@ def open_case(name: str, url: str) -> I2CDriver:
 
 def first_packet(device: I2CDriver) -> Any:
     if isinstance(device.clock, FakeClock):
-        device.clock.advance(0.5)  # less than a 100 Hz MPU-6050 takes to fill its FIFO
+        device.clock.advance(0.3)  # less than a 100 Hz MPU-9250 takes to fill its FIFO
     for _ in range(5):
         packet = device.read(timeout_s=2.0)
         if packet is not None:
@@ -120,7 +120,7 @@ def test_a_part_that_vanishes_is_an_io_error_naming_it(name: str) -> None:
                            retries=1)
     first_packet(device)
     bus.vanish(emulator.address)
-    clock.advance(0.5)
+    clock.advance(0.3)
     with pytest.raises(DeviceIOError, match=f"{name} at i2c://1/"):
         for _ in range(3):
             device.read(timeout_s=2.0)

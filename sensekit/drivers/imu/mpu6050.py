@@ -80,10 +80,16 @@ class Mpu6050(I2CDriver):
 
     name = "mpu6050"
     modality = "imu"
-    modes = ("accel_gyro", "accel_only", "accel_low_power", "wake_on_motion")
+    modes: ClassVar[tuple[str, ...]] = ("accel_gyro", "accel_only", "accel_low_power",
+                                        "wake_on_motion")
     power_model = "mpu6050"
     default_rate_hz = 100.0
     default_address: ClassVar[int] = 0x68
+    #: What WHO_AM_I reads on this part, and its FIFO size (subclasses for relatives).
+    who_am_i: ClassVar[int] = m.WHO_AM_I_VALUE
+    fifo_size: ClassVar[int] = m.FIFO_SIZE
+    #: Modes in which the gyros run.
+    gyro_modes: ClassVar[tuple[str, ...]] = ("accel_gyro",)
 
     def __init__(self, url: str, *, accel_range_g: int = 2, gyro_range_dps: int = 250,
                  dlpf_hz: int = 184, motion_threshold_g: float = 0.064,
@@ -125,11 +131,12 @@ class Mpu6050(I2CDriver):
     def _open(self) -> None:
         device = self.connect()
         who = device.check_present(m.WHO_AM_I.address)
-        if who != m.WHO_AM_I_VALUE:
+        if who != self.who_am_i:
             raise DeviceNotFound(
-                f"{self.describe()}: WHO_AM_I is {who:#04x}, not the MPU-6050's 0x68. Hint: "
-                "0x70 is an MPU-6500, 0x71 an MPU-9250, 0x98 an MPU-6886; 0x68 may also be an "
-                "RTC (DS1307/DS3231): check the address with 'sensekit probe'")
+                f"{self.describe()}: WHO_AM_I is {who:#04x}, not the {self.name} value "
+                f"{self.who_am_i:#04x}. Hint: 0x68 is an MPU-6050, "
+                "0x70 an MPU-6500, 0x71 an MPU-9250, 0x98 an MPU-6886; a DS1307/DS3231 RTC "
+                "also answers at 0x68: check the address with 'sensekit probe'")
         self.regs.write(m.PWR_MGMT_1, 1 << m.DEVICE_RESET.lsb)
         self.clock.sleep(_RESET_WAIT_S)
         self._configure()
@@ -143,7 +150,7 @@ class Mpu6050(I2CDriver):
         regs = self.regs
         with self.device.lock:
             low_power = self.mode in _LOW_POWER
-            gyro_off = self.mode != "accel_gyro"
+            gyro_off = self.mode not in self.gyro_modes
             # PLL with the X gyro as clock where the gyros run (RM 4.2 p. 40), else 8 MHz osc.
             regs.write(m.PWR_MGMT_1, (1 << m.CYCLE.lsb | 1 << m.TEMP_DIS.lsb) if low_power
                        else (0 if gyro_off else 1))
@@ -193,7 +200,7 @@ class Mpu6050(I2CDriver):
         """How often the reader drains the FIFO."""
         if self._poll_s is not None:
             return self._poll_s
-        fill_s = (m.FIFO_SIZE // self._sample_bytes) / (self.rate_hz or 100.0)
+        fill_s = (self.fifo_size // self._sample_bytes) / (self.rate_hz or 100.0)
         return min(max(fill_s / 4, 0.002), 0.2)
 
     def drain(self) -> Packet | None:
@@ -205,7 +212,7 @@ class Mpu6050(I2CDriver):
             read_ns = self.clock.now_ns()
             if status & (1 << m.MOT_INT.lsb):
                 self._motion(read_ns)
-            full = count > m.FIFO_SIZE - 2 * self._sample_bytes
+            full = count > self.fifo_size - 2 * self._sample_bytes
             if status & (1 << m.FIFO_OFLOW_INT.lsb) or full:
                 self.overflows += 1
                 self._recover("FIFO overflow: the reader fell behind")
@@ -224,12 +231,17 @@ class Mpu6050(I2CDriver):
         if self._sample_bytes == 12:
             fields["gyro_rads"] = raw[:, 3:6].astype(np.float32) * np.float32(
                 m.DEG / m.GYRO_RANGES[self._fs][1])
+        fields.update(self._more_fields(n))
         if self.calibration is not None:
             fields = self.calibration.apply(fields)
         stamps = self._fitter.stamp(n, read_ns)
         self._delivered += n
         self._last_stamp_ns = int(stamps[-1])
         return Packet(self.stream, stamps, fields, "imu", {"mode": self.mode})
+
+    def _more_fields(self, n: int) -> dict[str, Any]:
+        """Fields other sensors in the package add to a packet of ``n`` samples."""
+        return {}
 
     def _recover(self, why: str) -> None:
         """Reset the FIFO after an overflow and count what was lost."""
@@ -342,7 +354,7 @@ class Mpu6050(I2CDriver):
     def _wake(self) -> None:
         with self.device.lock:
             self.regs.set(m.SLEEP, 0)
-            if self.mode == "accel_gyro":
+            if self.mode in self.gyro_modes:
                 self.clock.sleep(_GYRO_STARTUP_S)
             self._start_fifo(self.rate_hz or 100.0)
 
