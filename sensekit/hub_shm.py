@@ -130,6 +130,8 @@ class SharedRing:
         self._lock = threading.Lock()
         self._layouts: dict[tuple[Any, ...], _Layout] = {}
         self._closed = False
+        self._next_alive_check = 0.0
+        self._owner_dead = False
 
     # -- opening -----------------------------------------------------------------------
     @classmethod
@@ -216,10 +218,17 @@ class SharedRing:
 
     @property
     def producer_gone(self) -> bool:
-        """Whether no more packets can come: the producer closed the ring or has died."""
+        """Whether no more packets can come: the producer closed the ring or has died.
+
+        Whether it lives is looked up in /proc at most every 0.2 s (cheap to call in a loop).
+        """
         if self.producer_closed:
             return True
-        return not owner_alive(self.owner_pid, int(self._words[_W_START]))
+        now = time.monotonic()
+        if now >= self._next_alive_check:
+            self._next_alive_check = now + 0.2
+            self._owner_dead = not owner_alive(self.owner_pid, int(self._words[_W_START]))
+        return self._owner_dead
 
     @property
     def owner_pid(self) -> int:
