@@ -88,6 +88,11 @@ class ReplaySource(Driver):
             info = self._log.streams.get(self.streams[0])
             self.native_rate_hz = info.rate_hz if info and info.rate_hz > 0 else None
             device = self._log.devices().get(self.streams[0], {})
+            # What the recorded device was, so the ledger charges what it would have drawn.
+            if info is not None:
+                self.__dict__["modality"] = info.modality
+            if device.get("power_model"):
+                self.__dict__["power_model"] = device["power_model"]
             modes = _json_list(device.get("modes"))
             if modes:
                 # The recorded driver's modes: a policy written for the device runs unchanged.

@@ -19,7 +19,7 @@ def recording(tmp_path: Path) -> Path:
     path = tmp_path / "walk.mcap"
     with Recorder(path, clock=FakeClock()) as rec:
         rec.add_device("imu", {"driver": "mpu6050", "modes": ["normal", "low-power"],
-                               "mode": "normal"})
+                               "mode": "normal", "power_model": "mpu6050"})
         for i in range(50):  # 5 s: IMU at 1 kHz in 100 ms packets, GPS and light at 1 Hz
             rec.write(imu_packet(i * 100 * MS, 100))
             if i % 10 == 5:
@@ -61,6 +61,7 @@ def test_set_rate_subsamples_and_sleep_drops(recording: Path) -> None:
     src = sensekit.open(f"replay://{recording}?speed=0#imu")
     assert src.rate_hz == pytest.approx(1000.0)
     assert src.modes == ("normal", "low-power") and src.mode == "normal"
+    assert src.modality == "imu" and src.power_model == "mpu6050"
     first = src.read()
     assert first is not None and len(first) == 100
     assert src.set_rate(100.0, reason="still") == 100.0
