@@ -496,7 +496,8 @@ def connect(hub_name: str, *streams: str, name: str | None = None,
             timeout_s: float = 5.0) -> SharedSubscriber:
     """Subscribe from another process to ``Hub(shared=hub_name)``'s ``streams``.
 
-    With no streams it reads every stream, including ones created later (found in
-    ``/dev/shm``, Linux). Waits up to ``timeout_s`` for each named stream to appear.
+    Named streams are read from the next packet on. With no streams it reads every stream,
+    including ones created later (found in ``/dev/shm``, Linux), each from the oldest packet
+    its ring still holds. Waits up to ``timeout_s`` for each named stream to appear.
     """
     return SharedSubscriber(hub_name, streams, name or f"pid-{os.getpid()}", timeout_s)
