@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.emu:
         specs = [(name, "emu://") for name in
-                 ("mpu6050", "bh1750", "veml7700", "ina219", "ina226", "ina3221")]
+                 ("mpu6050", "mpu9250", "bh1750", "veml7700", "ina219", "ina226", "ina3221")]
     elif args.devices:
         specs = [tuple(d.split("@", 1)) for d in args.devices]  # type: ignore[misc]
     else:

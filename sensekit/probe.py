@@ -192,8 +192,9 @@ def _emulated() -> RawBus:
     from .testing.i2c_devices import make_emulator
 
     bus = EmulatedBus(bus_number=0)
-    for name, address in (("mpu6050", 0x68), ("bh1750", 0x23), ("veml7700", 0x10),
-                          ("ina219", 0x40), ("ina226", 0x41), ("ina3221", 0x42)):
+    for name, address in (("mpu6050", 0x68), ("mpu9250", 0x69), ("bh1750", 0x23),
+                          ("veml7700", 0x10), ("ina219", 0x40), ("ina226", 0x41),
+                          ("ina3221", 0x42)):
         bus.add(make_emulator(name, {"address": hex(address)}))
     return bus
 

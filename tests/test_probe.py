@@ -82,3 +82,4 @@ def test_cli_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["probe", "--emu"]) == 0
     out = capsys.readouterr().out
     assert "0x68" in out and "mpu6050" in out and "ina3221" in out and "high" in out
+    assert "mpu9250" in out

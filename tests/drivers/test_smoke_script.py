@@ -14,5 +14,5 @@ def test_smoke_script_reads_every_part_once() -> None:
                          text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
-    assert len(lines) == 6 and all(line.startswith("ok   ") for line in lines)
+    assert len(lines) == 7 and all(line.startswith("ok   ") for line in lines)
     assert any("lux=300.0" in line for line in lines)
