@@ -307,6 +307,8 @@ def _encode_camera(packet: Packet, offset: int, kind: str) -> Messages:
         extra: dict[str, Any] = {"t_ns": t}
         if sensor is not None:
             extra["sensor_t_ns"] = int(sensor[i])
+        if packet.meta:
+            extra["meta"] = json.loads(json.dumps(dict(packet.meta), default=str))
         msg: dict[str, Any] = {"timestamp": _stamp(t, offset), "frame_id": packet.stream}
         img = np.ascontiguousarray(images[i])
         if kind == "foxglove.CompressedImage":
@@ -341,7 +343,8 @@ def _decode_camera(stream: str, obj: Mapping[str, Any]) -> Packet:
     fields: dict[str, npt.NDArray[Any]] = {"image": img[None]}
     if "sensor_t_ns" in extra:
         fields["sensor_t_ns"] = np.array([extra["sensor_t_ns"]], np.int64)
-    return Packet(stream, np.array([int(extra["t_ns"])], np.int64), fields, "camera")
+    return Packet(stream, np.array([int(extra["t_ns"])], np.int64), fields, "camera",
+                  extra.get("meta", {}))
 
 
 # -- audio: foxglove.RawAudio --------------------------------------------------------------

@@ -43,4 +43,5 @@ def audio_packet(t0_ns: int, n: int = 1600, rate_hz: int = 16000) -> Packet:
 def camera_packet(t_ns: int, h: int = 48, w: int = 64) -> Packet:
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.stack([xx * 255 // w, yy * 255 // h, np.full_like(xx, 128)], -1).astype(np.uint8)
-    return Packet("camera", np.array([t_ns], np.int64), {"image": img[None]}, "camera")
+    return Packet("camera", np.array([t_ns], np.int64), {"image": img[None]}, "camera",
+                  {"mode": "dnn", "size": (w, h)})

@@ -52,6 +52,7 @@ def test_every_stream_round_trips(tmp_path: Path, clock: FakeClock) -> None:
         assert gps["mode"].tolist() == [3, 3, 1, 3, 3, 3]
         cam = log.read("camera")
         assert cam["image"].shape == (6, 48, 64, 3)
+        assert next(log.packets(["camera"])).meta == {"mode": "dnn", "size": [64, 48]}
         diff = np.abs(cam["image"][0].astype(int) - camera_packet(0)["image"][0])
         assert diff.mean() < 3  # JPEG at quality 85
         light = log.read("light")
