@@ -66,7 +66,7 @@ class Fix:
         self.sats_used = -1
         self._kinds = 0
         self._gsv: list[bytes] = []
-        self._gsa: list[list[bytes]] = []
+        self._gsa: list[bytes] = []
         self._sats: list[SatView] | None = None
 
     @property
@@ -177,7 +177,7 @@ class EpochAssembler:
                 current = self._epoch_for(f[where] if where else b"", t, out)
             current.kinds |= bit
             try:
-                handler(current, f)
+                handler(current, f, body)
             except ValueError:
                 self.stats.bad_fields += 1
             if eager:
@@ -345,6 +345,6 @@ def _dop(value: float) -> float:
     return math.nan if value >= 99.99 or value <= 0.0 else value
 
 
-def _used_count(gsa: list[list[bytes]]) -> int:
+def _used_count(gsa: list[bytes]) -> int:
     """Satellites listed as used in the epoch's GSA sentences, -1 when none."""
-    return sum(1 for f in gsa for prn in f[3:15] if prn) or -1
+    return sum(1 for body in gsa for prn in body.split(b",")[3:15] if prn) or -1

@@ -41,7 +41,7 @@ class EpochFields:
         self.gsa_mode = 0
         self.date: int | None = None
         self.gst: list[bytes] | None = None
-        self.gsa: list[list[bytes]] = []
+        self.gsa: list[bytes] = []
         self.gsv: list[bytes] = []
         self.kinds = 0          # bits of KIND_BITS: which sentence types came
 
@@ -54,7 +54,7 @@ class EpochFields:
 
 # -- handlers: copy raw fields into the epoch --------------------------------------------------
 
-def _gga(ep: EpochFields, f: list[bytes]) -> None:
+def _gga(ep: EpochFields, f: list[bytes], body: bytes) -> None:
     valid = f[6] not in (b"0", b"")
     ep.position(f, 2, valid)
     if valid:
@@ -66,7 +66,7 @@ def _gga(ep: EpochFields, f: list[bytes]) -> None:
         ep.hdop = f[8]
 
 
-def _rmc(ep: EpochFields, f: list[bytes]) -> None:
+def _rmc(ep: EpochFields, f: list[bytes], body: bytes) -> None:
     valid = f[2] == b"A" and (len(f) < 13 or f[12] != b"N")
     ep.position(f, 3, valid)
     if valid:
@@ -78,11 +78,11 @@ def _rmc(ep: EpochFields, f: list[bytes]) -> None:
         ep.date = rmc_date(f[9])
 
 
-def _gll(ep: EpochFields, f: list[bytes]) -> None:
+def _gll(ep: EpochFields, f: list[bytes], body: bytes) -> None:
     ep.position(f, 1, f[6] == b"A" and (len(f) < 8 or f[7] != b"N"))
 
 
-def _gns(ep: EpochFields, f: list[bytes]) -> None:
+def _gns(ep: EpochFields, f: list[bytes], body: bytes) -> None:
     valid = bool(f[6].strip(b"N"))
     ep.position(f, 2, valid)
     if valid and f[9]:
@@ -91,16 +91,16 @@ def _gns(ep: EpochFields, f: list[bytes]) -> None:
         ep.hdop = f[8]
 
 
-def _gsa(ep: EpochFields, f: list[bytes]) -> None:
+def _gsa(ep: EpochFields, f: list[bytes], body: bytes) -> None:
     mode = f[2]
     if mode == b"3" or mode == b"2" or mode == b"1":
         ep.gsa_mode = mode[0] - 48
-    ep.gsa.append(f)
+    ep.gsa.append(body)         # bytes, split again only if satellites are asked for
     if f[16]:
         ep.pdop, ep.hdop, ep.vdop = f[15:18]
 
 
-def _vtg(ep: EpochFields, f: list[bytes]) -> None:
+def _vtg(ep: EpochFields, f: list[bytes], body: bytes) -> None:
     if f[2] == b"T":           # NMEA 2.x: value, unit letter pairs
         if len(f) > 9 and f[9] == b"N":
             return
@@ -115,16 +115,16 @@ def _vtg(ep: EpochFields, f: list[bytes]) -> None:
         ep.speed, ep.speed_scale = kmh, 1.0 / 3.6
 
 
-def _zda(ep: EpochFields, f: list[bytes]) -> None:
+def _zda(ep: EpochFields, f: list[bytes], body: bytes) -> None:
     if f[2] and f[3] and f[4]:
         ep.date = day_number(int(f[2]), int(f[3]), int(f[4]))
 
 
-def _gst(ep: EpochFields, f: list[bytes]) -> None:
+def _gst(ep: EpochFields, f: list[bytes], body: bytes) -> None:
     ep.gst = f
 
 
-Handler = Callable[[EpochFields, list[bytes]], None]
+Handler = Callable[[EpochFields, list[bytes], bytes], None]
 #: ``b"GGA,"`` -> (index of the UTC time field or 0, minimum field count, handler, bit in
 #: ``EpochFields.kinds``); GSV is kept unsplit until its satellites are asked for.
 HANDLERS: dict[bytes, tuple[int, int, Handler | None, int]] = {

@@ -35,10 +35,11 @@ def _gnss(talker: int, prn: int) -> int:
     return talker
 
 
-def used_set(gsa: Sequence[list[bytes]]) -> set[tuple[int, int]]:
+def used_set(gsa: Sequence[bytes]) -> set[tuple[int, int]]:
     """``(gnss, prn)`` of satellites used in the fix; gnss -1 when GSA does not say."""
     used = set()
-    for f in gsa:
+    for body in gsa:
+        f = body.split(b",")
         gnss = SYSTEM_GNSS.get(f[18], -1) if len(f) > 18 else TALKER_GNSS.get(f[0][:2], -1)
         for prn in f[3:15]:
             if prn.isdigit():
@@ -46,8 +47,8 @@ def used_set(gsa: Sequence[list[bytes]]) -> set[tuple[int, int]]:
     return used
 
 
-def satellites(gsv: Sequence[bytes], gsa: Sequence[list[bytes]]) -> list[SatView]:
-    """Satellites of the GSV bodies ``gsv``, marked used from the GSA fields ``gsa``.
+def satellites(gsv: Sequence[bytes], gsa: Sequence[bytes]) -> list[SatView]:
+    """Satellites of the GSV bodies ``gsv``, marked used from the GSA bodies ``gsa``.
 
     Unreadable groups are skipped (their sentence's checksum was good, the content was not).
     """
