@@ -115,7 +115,10 @@ class LogReader:
     def wall_offset_ns(self) -> int:
         """Wall-clock ns minus host monotonic ns when recording began (0 if unknown)."""
         meta = self.metadata("sensekit.log")
-        return int(meta[0].get("wall_offset_ns", 0)) if meta else 0
+        try:
+            return int(meta[0].get("wall_offset_ns", 0)) if meta else 0
+        except ValueError:
+            return 0
 
     @property
     def clock_synchronized(self) -> str:
@@ -311,11 +314,15 @@ class LogReader:
         for name, meta in self.layout.metadata:
             if name != "sensekit.channel":
                 continue
-            cid = int(meta["channel_id"])
-            self._channels.setdefault(cid, ChannelRecord(
-                cid, meta["topic"], meta["message_encoding"], meta["schema_name"],
-                meta["schema_encoding"], meta["schema_data"].encode(),
-                json.loads(meta.get("metadata", "{}"))))
+            try:
+                cid = int(meta["channel_id"])
+                record = ChannelRecord(
+                    cid, meta["topic"], meta["message_encoding"], meta["schema_name"],
+                    meta["schema_encoding"], meta["schema_data"].encode(),
+                    json.loads(meta.get("metadata", "{}")))
+            except (KeyError, ValueError):
+                continue  # a record cut short; the channel is also declared in its chunk
+            self._channels.setdefault(cid, record)
 
     def _codec(self, cid: int) -> Codec | None:
         codec = self._codecs.get(cid)

@@ -251,6 +251,9 @@ def _read_sequential(path: Path, data: Any, resync: bool) -> Layout:
         try:
             last_chunk = _sequential_record(layout, data, op, pos, body_end, last_chunk)
         except (IndexError, ValueError, struct.error) as exc:
+            if _next_chunk(data, pos + 1) is None:
+                layout.truncated_at = pos  # the last record was cut (its tail reads as zeros)
+                break
             if not resync:
                 raise LogFormatError(
                     f"{path}: damaged record (opcode {op:#x}) at byte {pos}: {exc}. Hint: "
@@ -374,6 +377,8 @@ def _read_channel(channels: dict[int, ChannelRecord], schemas: Schemas, body: _B
 def _metadata(layout: Layout, body: _Buf) -> None:
     name = body.string()
     meta = body.str_map()
+    if body.pos != body.end:
+        raise ValueError("metadata record does not fill its length")
     layout.metadata.append((name, meta))
 
 
