@@ -118,17 +118,20 @@ class EpochAssembler:
     Args:
         date: Date of epochs seen before any RMC/ZDA date (gpsd logs' ``# Date:`` header).
         eager: Close an epoch on the sentence that ended the previous cycles (live receivers).
-        hold_undated: How many timed epochs may wait for a date before they are given out with
-            ``utc_ns = UTC_UNKNOWN`` (None: wait until :meth:`flush`).
+        hold_undated: How many timed epochs may wait for a date before they are given out
+            (None: wait until :meth:`flush`); after that, undated epochs go out at once.
+        utc_hint: Rough UTC now in ns (the host's wall clock), to date epochs of a receiver
+            that sends no date; without it they have ``utc_ns = UTC_UNKNOWN``.
         on_vendor: Called with each vendor (``$P...``) or unknown sentence.
     """
 
     def __init__(self, *, date: _dt.date | None = None, eager: bool = False,
-                 hold_undated: int | None = None,
+                 hold_undated: int | None = None, utc_hint: Callable[[], int] | None = None,
                  on_vendor: Callable[[Sentence], None] | None = None) -> None:
         self.stats = EpochStats()
         self.eager = eager
         self.hold_undated = hold_undated
+        self.utc_hint = utc_hint
         self.on_vendor = on_vendor
         self._day: int | None = None if date is None else date.toordinal() - UNIX_EPOCH_ORDINAL
         self._last_tod: int | None = None
@@ -262,9 +265,7 @@ class EpochAssembler:
             self._day += 1                       # midnight passed without a dated sentence
         self._last_tod = tod
         if self._day is None:
-            self._held.append((ep, fix))
-            if self.hold_undated is not None and len(self._held) > self.hold_undated:
-                out.append(self._held.pop(0)[1])
+            self._hold(ep, fix, out)
             return
         for held_ep, held in self._held:
             assert held_ep.tod is not None
@@ -274,6 +275,22 @@ class EpochAssembler:
         self._held.clear()
         fix.utc_ns = self._day * DAY_NS + tod
         out.append(fix)
+
+    def _hold(self, ep: EpochFields, fix: Fix, out: list[Fix]) -> None:
+        """Keep an undated epoch for the first date; past ``hold_undated`` this receiver sends
+        no dates at all (GGA only), so its fixes go out at once, dated by ``utc_hint``."""
+        self._held.append((ep, fix))
+        if self.hold_undated is None or len(self._held) <= self.hold_undated:
+            return
+        for held_ep, held in self._held:
+            if self.utc_hint is not None:
+                assert held_ep.tod is not None
+                # The day that puts the time of day nearest the hint (right across midnight).
+                day = round((self.utc_hint() - held_ep.tod) / DAY_NS)
+                held.utc_ns = day * DAY_NS + held_ep.tod
+            out.append(held)
+        self._held.clear()
+        self.hold_undated = 0
 
     def _convert(self, ep: EpochFields) -> Fix:
         fix = Fix(ep.t_ns, ep.tod)

@@ -28,6 +28,7 @@ the reconnect and reports the epochs lost in the gap as dropped (estimated).
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
@@ -129,7 +130,9 @@ class NmeaGps(Driver):
         self._port: ByteLink | None = None
         self._reader = NmeaReader()
         self._splitter = ubx.UbxSplitter() if self.protocol.startswith("ubx") else None
-        self._assembler = EpochAssembler(eager=True, hold_undated=3,
+        # A receiver that never sends a date (GGA only) is dated by the host's wall clock,
+        # used for the day only: the time of day is always the receiver's.
+        self._assembler = EpochAssembler(eager=True, hold_undated=3, utc_hint=time.time_ns,
                                          on_vendor=self._on_vendor)
         self._ready: list[Fix] = []
         self._answers: dict[str, str] = {}    # answer key -> "" (done) or why refused

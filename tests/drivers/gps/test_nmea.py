@@ -185,3 +185,20 @@ def test_encapsulated_sentences_pass_through_and_never_make_fixes() -> None:
     assembler = EpochAssembler(on_vendor=lambda s: seen.append(s.raw))
     fixes = assembler.push_all(reader.feed(line)) + assembler.flush()
     assert fixes == [] and seen == [line.rstrip()] and assembler.stats.unknown == 1
+
+
+def test_receiver_without_dates_is_dated_by_the_hint_without_delay() -> None:
+    # GGA only: no date ever. The host says it is 2024-01-02 00:00:01 UTC.
+    now = int(np.datetime64("2024-01-02T00:00:01", "ns").astype(np.int64))
+    assembler = EpochAssembler(eager=True, hold_undated=2, utc_hint=lambda: now)
+    reader = NmeaReader()
+    times = ["235958", "235959", "000000", "000001"]
+    given = []
+    for i, tod in enumerate(times):
+        s = sentence(f"GPGGA,{tod},4807.038,N,01131.000,E,1,08,0.9,545.4,M,,M,,")
+        given.append([f.time_iso for f in assembler.push_all(reader.feed(s, t_ns=i))])
+    given.append([f.time_iso for f in assembler.flush()])
+    # Held two (GGA is learned as the cycle's last sentence meanwhile), then, no date in
+    # sight, the receiver is taken for a dateless one: the rest go out with their own GGA.
+    assert given == [[], [], ["2024-01-01T23:59:58.000Z", "2024-01-01T23:59:59.000Z",
+                              "2024-01-02T00:00:00.000Z"], ["2024-01-02T00:00:01.000Z"], []]
