@@ -18,4 +18,4 @@ trap 'rm -rf "$work"' EXIT
 cp -r tests "$work/tests"
 (cd "$work" && SENSEKIT_CORPUS="$OLDPWD/../shared/corpus" venv/bin/pytest -q -p no:cacheprovider \
   tests/test_packets.py tests/test_clock.py tests/test_config.py tests/test_errors_url.py \
-  tests/test_cli.py $(cd "$OLDPWD" && ls tests/test_hub*.py tests/test_align*.py 2>/dev/null))
+  tests/test_cli_main.py $(cd "$OLDPWD" && ls tests/test_hub*.py tests/test_align*.py 2>/dev/null))
