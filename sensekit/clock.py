@@ -110,8 +110,11 @@ class RateFitter:
     period ``b`` follows the device's real clock, not its nominal rate, and the offset is
     bounded by the least delay seen.
 
-    :meth:`anchor` adds the moment sampling (re)started, which bounds the first burst from
-    below as a read bounds it from above.
+    With ``exhaustive=True`` (each read takes every sample that exists, as a FIFO count does),
+    a read also says "sample ``k_last + 1`` was not taken yet", a bound from below; the line is
+    then the middle of the upper and lower support lines, which halves the error while only a
+    few reads are known. :meth:`anchor` adds the moment sampling (re)started, which bounds the
+    first burst from below.
 
     Consecutive bursts are joined: a new burst starts one period after the previous burst's last
     stamp and slews towards the fitted line, with each step held within [0.5, 1.5] periods, so
@@ -120,37 +123,30 @@ class RateFitter:
     Args:
         nominal_rate_hz: The rate the device was configured for (the starting estimate).
         window: How many recent reads the fit uses.
+        exhaustive: Reads take every sample there is (see above).
     """
 
-    def __init__(self, nominal_rate_hz: float, window: int = 256) -> None:
+    def __init__(self, nominal_rate_hz: float, window: int = 256,
+                 exhaustive: bool = False) -> None:
         if nominal_rate_hz <= 0:
             raise ValueError(f"nominal rate must be positive, got {nominal_rate_hz}")
         self.nominal_period_ns = 1e9 / nominal_rate_hz
+        self.exhaustive = exhaustive
         self._reads: deque[tuple[int, int]] = deque(maxlen=window)
+        self._floors: deque[tuple[int, int]] = deque(maxlen=window)
         self._count = 0
         self._last_stamp: int | None = None
         self._origin: int | None = None
 
     def _line(self) -> tuple[float, float]:
         """Offset and period ``(a, b)`` of the fitted line (relative to the origin)."""
-        reads = self._reads
-        nominal = self.nominal_period_ns
-        if len(reads) < 2:
-            k, t = reads[-1]
-            return t - nominal * k, nominal
-        hull = _lower_hull(reads)
-        mid = sum(r[0] for r in reads) / len(reads)
-        (k0, t0), (k1, t1) = hull[0], hull[-1]
-        for (ka, ta), (kb, tb) in itertools.pairwise(hull):
-            (k0, t0), (k1, t1) = (ka, ta), (kb, tb)
-            if kb >= mid:
-                break
-        slope = (t1 - t0) / (k1 - k0) if k1 != k0 else nominal
-        # A fit far from nominal means the reads were too few or too bunched to trust.
-        b = min(max(slope, 0.9 * nominal), 1.1 * nominal)
-        if b == slope:
-            return t0 - b * k0, b
-        return min(t - b * k for k, t in reads), b
+        a, b = _support_line(self._reads, self.nominal_period_ns)
+        if not self.exhaustive or len(self._floors) < 2:
+            return a, b
+        # The floors bound the line from below: mirror them and fit the same way.
+        mirrored = deque((k, -t) for k, t in self._floors)
+        a_low, b_low = _support_line(mirrored, -self.nominal_period_ns)
+        return (a - a_low) / 2, (b - b_low) / 2
 
     @property
     def period_ns(self) -> float:
@@ -169,15 +165,22 @@ class RateFitter:
         if self._origin is None:
             self._origin = start_ns
         self._reads.append((self._count - 1, start_ns - self._origin))
+        self._floors.append((self._count, start_ns - self._origin))
 
-    def stamp(self, n: int, read_ns: int) -> npt.NDArray[np.int64]:
-        """Timestamps for ``n`` new samples, the newest of which was available at ``read_ns``."""
+    def stamp(self, n: int, read_ns: int, floor_ns: int | None = None) -> npt.NDArray[np.int64]:
+        """Timestamps for ``n`` new samples, the newest of which was available at ``read_ns``.
+
+        ``floor_ns`` (exhaustive reads): a time at which the next sample did not exist yet,
+        such as just before the FIFO count was read (default ``read_ns``).
+        """
         if n <= 0:
             return np.empty(0, np.int64)
         if self._origin is None:
             self._origin = read_ns
         last_index = self._count + n - 1
         self._reads.append((last_index, read_ns - self._origin))
+        floor = read_ns if floor_ns is None else floor_ns
+        self._floors.append((last_index + 1, floor - self._origin))
         a, b = self._line()
         end = self._origin + a + b * last_index
         if self._last_stamp is None:
@@ -206,9 +209,31 @@ class RateFitter:
         """Forget the offset after an unknown loss (keeps the fitted period as nominal)."""
         self.nominal_period_ns = self.period_ns
         self._reads.clear()
+        self._floors.clear()
         self._count = 0
         self._last_stamp = None
         self._origin = None
+
+
+def _support_line(points: deque[tuple[int, int]], nominal: float) -> tuple[float, float]:
+    """The line under ``points`` that touches their lower hull at their mean abscissa."""
+    if len(points) < 2:
+        k, t = points[-1]
+        return t - nominal * k, nominal
+    hull = _lower_hull(points)
+    mid = sum(p[0] for p in points) / len(points)
+    (k0, t0), (k1, t1) = hull[0], hull[-1]
+    for (ka, ta), (kb, tb) in itertools.pairwise(hull):
+        (k0, t0), (k1, t1) = (ka, ta), (kb, tb)
+        if kb >= mid:
+            break
+    slope = (t1 - t0) / (k1 - k0) if k1 != k0 else nominal
+    # A fit far from nominal means the reads were too few or too bunched to trust.
+    lo, hi = sorted((0.9 * nominal, 1.1 * nominal))
+    b = min(max(slope, lo), hi)
+    if b == slope:
+        return t0 - b * k0, b
+    return min(t - b * k for k, t in points), b
 
 
 def _lower_hull(points: deque[tuple[int, int]]) -> list[tuple[int, int]]:

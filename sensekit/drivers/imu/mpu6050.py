@@ -188,7 +188,7 @@ class Mpu6050(I2CDriver):
         """Reset and enable the FIFO and start a fresh timestamp fit at ``rate_hz``."""
         self.regs.write(m.USER_CTRL, 1 << m.FIFO_RESET.lsb)
         self.regs.write(m.USER_CTRL, 1 << m.FIFO_ENABLE.lsb)
-        self._fitter = RateFitter(rate_hz)
+        self._fitter = RateFitter(rate_hz, exhaustive=True)
         self._fitter.anchor(self.clock.now_ns())
         self._delivered = 0
         self._pushed_base = int(getattr(self.emulator, "fifo_pushed_at_reset", 0))
@@ -208,8 +208,9 @@ class Mpu6050(I2CDriver):
         device = self.device
         with device.lock:
             status = self.regs.read(m.INT_STATUS)
+            floor_ns = self.clock.now_ns()  # the sample after the count did not exist yet
             count = self.regs.read(m.FIFO_COUNT_H)
-            read_ns = self.clock.now_ns()
+            read_ns = self.clock.now_ns()   # every counted sample existed by now
             if status & (1 << m.MOT_INT.lsb):
                 self._motion(read_ns)
             full = count > self.fifo_size - 2 * self._sample_bytes
@@ -221,9 +222,9 @@ class Mpu6050(I2CDriver):
             if n == 0:
                 return None
             data = device.read_block(m.FIFO_R_W.address, n * self._sample_bytes)
-        return self._packet(data, n, read_ns)
+        return self._packet(data, n, read_ns, floor_ns)
 
-    def _packet(self, data: bytes, n: int, read_ns: int) -> Packet:
+    def _packet(self, data: bytes, n: int, read_ns: int, floor_ns: int) -> Packet:
         raw = np.frombuffer(data, ">i2").reshape(n, self._sample_bytes // 2)
         accel = raw[:, 0:3].astype(np.float32) * np.float32(
             m.G0 / m.ACCEL_RANGES[self._afs][1])
@@ -234,7 +235,7 @@ class Mpu6050(I2CDriver):
         fields.update(self._more_fields(n))
         if self.calibration is not None:
             fields = self.calibration.apply(fields)
-        stamps = self._fitter.stamp(n, read_ns)
+        stamps = self._fitter.stamp(n, read_ns, floor_ns)
         self._delivered += n
         self._last_stamp_ns = int(stamps[-1])
         return Packet(self.stream, stamps, fields, "imu", {"mode": self.mode})
@@ -258,7 +259,7 @@ class Mpu6050(I2CDriver):
             return
         since = self._last_stamp_ns if self._last_stamp_ns is not None else now
         lost = max(1, round((now - since) / period))
-        self._fitter = RateFitter(1e9 / period)
+        self._fitter = RateFitter(1e9 / period, exhaustive=True)
         self._fitter.anchor(now)
         self._last_stamp_ns = None
         self.report_dropped(lost, f"{why}; counted from the time since the last sample",
