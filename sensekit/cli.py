@@ -19,6 +19,9 @@ from .errors import SensekitError
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("sensekit.bench.cli", "run a benchmark against its peer library"),
+    "train": ("sensekit.fusion.cli_train", "train a fusion network on labelled recordings"),
+    "evaluate": ("sensekit.fusion.cli_evaluate",
+                 "score fusion weights per task and configuration on held-out recordings"),
     "demo": ("sensekit.demo", "replay the demo recording through the hub; report with plots"),
     "evaluate-policy": ("sensekit.controller.cli",
                         "replay labelled recordings under sampling policies: accuracy vs energy"),

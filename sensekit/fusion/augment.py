@@ -1,7 +1,8 @@
 """Sensor-realistic augmentation, and the controller's configurations drawn during training.
 
 - IMU: a random rotation of the body frame (the same one for accelerometer and gyroscope, as a
-  phone turned in a pocket), a constant bias per channel, white noise, and a time warp.
+  phone turned in a pocket), a gain on the motion (placement: hip, wrist, bag), a constant
+  bias per channel, white noise, and a time warp.
 - Camera: illumination gain, a shading gradient, blur, and a scale change (crop and resize).
 - Audio (log-mel): gain (a shift in the log domain) and mixing with noise.
 - Configuration: modality dropout (a sensor switched off for the whole window, as the controller
@@ -31,6 +32,7 @@ class Augment:
     """Strengths of each augmentation (0 switches one off)."""
 
     rotate_deg: float = 30.0
+    placement_gain: float = 1.0
     bias: float = 0.05
     noise: float = 0.02
     time_warp: float = 0.1
@@ -51,7 +53,7 @@ class Augment:
             spec = mods[name]
             if spec.kind == "image":
                 out[name] = self._image(x, gen)
-            elif spec.kind == "series" and _is_inertial(name):
+            elif spec.kind == "series" and is_inertial(name):
                 out[name] = self._inertial(x, rot, gen)
             elif spec.kind == "series" and "audio" in name:
                 out[name] = self._logmel(x, gen)
@@ -59,6 +61,10 @@ class Augment:
 
     def _inertial(self, x: Tensor, rot: Tensor, gen: torch.Generator) -> Tensor:
         b, c, t = x.shape
+        if self.placement_gain > 1:  # motion felt at a hip, a wrist or in a bag differs in size
+            mean = x.mean(-1, keepdim=True)
+            g = math.log(self.placement_gain) * (2 * torch.rand(b, 1, 1, generator=gen) - 1)
+            x = mean + (x - mean) * g.exp()
         if c % 3 == 0 and self.rotate_deg > 0:
             x = torch.einsum("bij,bgjt->bgit", rot, x.reshape(b, c // 3, 3, t)).reshape(b, c, t)
         scale = x.detach().abs().mean((0, 2), keepdim=True) + 1e-3
@@ -96,7 +102,8 @@ class Augment:
         return x
 
 
-def _is_inertial(name: str) -> bool:
+def is_inertial(name: str) -> bool:
+    """Whether a modality's channels are x/y/z triplets of an inertial sensor."""
     return any(name == p or name.startswith(p + ".") or name.startswith(p + "_")
                for p in INERTIAL)
 

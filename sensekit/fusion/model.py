@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from .augment import is_inertial
 from .inputs import ModalityInput, modalities_to_json
 
 __all__ = ["FusionNet", "ImageEncoder", "LowRateEncoder", "MaskedFusion", "SeriesEncoder",
@@ -99,18 +100,28 @@ class Normalise(nn.Module):
 
 
 class SeriesEncoder(nn.Module):
-    """1-D convolutions over a raw window (IMU) or log-mel frames (audio), any length."""
+    """1-D convolutions over a raw window (IMU) or log-mel frames (audio), any length.
 
-    def __init__(self, channels: int, dim: int, width: int) -> None:
+    With ``magnitude`` (inertial sensors) the norm of each x/y/z triplet is added as a channel:
+    it does not change when the device is carried in another orientation.
+    """
+
+    def __init__(self, channels: int, dim: int, width: int, magnitude: bool = False) -> None:
         super().__init__()
         self.norm = Normalise(channels, 1)
+        self.magnitude = magnitude and channels % 3 == 0
+        cin = channels + channels // 3 if self.magnitude else channels
         self.body = nn.Sequential(
-            nn.Conv1d(channels, width, 5, 2, 2, bias=False), nn.BatchNorm1d(width), nn.ReLU(),
+            nn.Conv1d(cin, width, 5, 2, 2, bias=False), nn.BatchNorm1d(width), nn.ReLU(),
             SeparableConv1d(width, 2 * width, 5, 2), SeparableConv1d(2 * width, dim, 5, 2))
         self.proj = nn.Linear(2 * dim, dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.body(self.norm(x))
+        x = self.norm(x)
+        if self.magnitude:
+            b, c, t = x.shape
+            x = torch.cat([x, x.reshape(b, c // 3, 3, t).pow(2).sum(2).sqrt()], dim=1)
+        h = self.body(x)
         token: Tensor = self.proj(torch.cat([h.mean(-1), h.amax(-1)], dim=1))
         return token
 
@@ -149,9 +160,9 @@ class LowRateEncoder(nn.Module):
         return token
 
 
-def make_encoder(spec: ModalityInput, dim: int, width: int) -> nn.Module:
+def make_encoder(name: str, spec: ModalityInput, dim: int, width: int) -> nn.Module:
     if spec.kind == "series":
-        return SeriesEncoder(spec.channels, dim, width)
+        return SeriesEncoder(spec.channels, dim, width, magnitude=is_inertial(name))
     if spec.kind == "image":
         return ImageEncoder(spec.channels, dim, width)
     return LowRateEncoder(spec.channels, dim)
@@ -220,7 +231,7 @@ class FusionNet(nn.Module):
         self.order = list(self.modalities)
         self.tasks = {t: list(c) for t, c in tasks.items()}
         self.dim = dim
-        self.encoders = nn.ModuleDict({m: make_encoder(s, dim, width)
+        self.encoders = nn.ModuleDict({m: make_encoder(m, s, dim, width)
                                        for m, s in self.modalities.items()})
         self.fusion = MaskedFusion(len(self.order), dim, heads, layers)
         self.heads = nn.ModuleDict({t: nn.Linear(dim, len(c)) for t, c in self.tasks.items()})

@@ -22,7 +22,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
 from ..progress import Progress
-from .augment import Augment, draw_configuration, resample
+from .augment import Augment, draw_configuration, is_inertial, resample
 from .data import WindowSet
 from .inputs import Configuration, default_configuration
 from .metrics import task_scores
@@ -44,7 +44,7 @@ class TrainOptions:
     weight_decay: float = 1e-3
     patience: int = 10
     seed: int = 0
-    modality_dropout: float = 0.25
+    modality_dropout: float = 0.5
     rate_augment: bool = True
     augment: Augment | None = field(default_factory=Augment)
     checkpoint: Path | None = None
@@ -66,6 +66,11 @@ def set_normalisation(model: nn.Module, stats: Mapping[str, tuple[Any, Any]]) ->
     encoders = getattr(model, "encoders", None)
     if encoders is not None:
         for m, (mean, std) in stats.items():
+            if is_inertial(m):
+                # The same scale on x, y, z and no offset: a rotated sensor (another placement
+                # of the phone) stays in range, and gravity keeps telling the orientation.
+                rms = float(np.sqrt(np.mean(np.square(mean) + np.square(std))))
+                mean, std = np.zeros_like(mean), np.full_like(std, rms)
             _copy_norm(encoders[m].norm, mean, std)
     elif isinstance(getattr(model, "norm", None), Normalise):  # early fusion: stacked channels
         _copy_norm(getattr(model, "norm"), np.concatenate([stats[m][0] for m in mods]),  # noqa: B009
@@ -90,19 +95,25 @@ def batch_tensors(ws: WindowSet, idx: npt.NDArray[np.int64], rates: Mapping[str,
 
 
 def _drop_modalities(present: dict[str, Tensor], p: float, gen: torch.Generator) -> None:
-    """Switch whole sensors off per window, keeping at least one modality on."""
+    """Switch whole sensors off, as the controller does: a share ``p`` of the windows keep a
+    random subset of their sensors, its size drawn uniformly from 1 to all, so single sensors
+    (the controller's cheapest configurations) are seen as often as near-complete sets."""
     if p <= 0 or len(present) < 2:
         return
     names = list(present)
     keep = torch.stack([present[m] for m in names], 1)
-    drop = torch.rand(keep.shape, generator=gen) < p
-    new = keep & ~drop
-    empty = ~new.any(1) & keep.any(1)
+    b, m = keep.shape
+    chosen = torch.rand(b, generator=gen) < p
+    size = torch.randint(1, m + 1, (b, 1), generator=gen)
+    rank = torch.rand(keep.shape, generator=gen).argsort(1).argsort(1)
+    subset = keep & (rank < size)
+    empty = ~subset.any(1) & keep.any(1)
     if empty.any():  # give back one of the sensors that was on
-        choice = torch.multinomial(keep[empty].float(), 1, generator=gen).squeeze(1)
-        new[empty.nonzero().squeeze(1), choice] = True
-    for i, m in enumerate(names):
-        present[m] = new[:, i]
+        pick = torch.multinomial(keep[empty].float(), 1, generator=gen).squeeze(1)
+        subset[empty.nonzero().squeeze(1), pick] = True
+    new = torch.where(chosen[:, None], subset, keep)
+    for i, name in enumerate(names):
+        present[name] = new[:, i]
 
 
 def _loss(model: nn.Module, ws: WindowSet, idx: npt.NDArray[np.int64], opts: TrainOptions,
@@ -122,7 +133,8 @@ def fit(model: nn.Module, train: WindowSet, val: WindowSet | None = None,
         opts: TrainOptions | None = None) -> TrainResult:
     """Train ``model`` on ``train``; keep the weights of the best epoch on ``val``.
 
-    The validation score is the mean macro-F1 over tasks with every modality on; without
+    The validation score is the mean macro-F1 over tasks and :func:`score_configurations`;
+    without
     ``val`` the last epoch is kept. The best weights are also saved to ``opts.checkpoint``.
     """
     opts = opts or TrainOptions()
@@ -161,9 +173,22 @@ def fit(model: nn.Module, train: WindowSet, val: WindowSet | None = None,
     return TrainResult(history, best[1], best[0])
 
 
+def score_configurations(mods: Mapping[str, Any]) -> list[Configuration]:
+    """Configurations the validation score averages over: all sensors on, each sensor alone,
+    and each sensor left out (so early stopping does not favour one shortcut modality)."""
+    full = default_configuration(mods)
+    out = [full]
+    if len(full.rates) > 1:
+        out += [Configuration({m: r}) for m, r in full.rates.items()]
+    if len(full.rates) > 2:
+        out += [Configuration({k: v for k, v in full.rates.items() if k != m})
+                for m in full.rates]
+    return out
+
+
 def _score(model: nn.Module, ws: WindowSet) -> float:
-    scores = evaluate(model, ws)
-    return float(np.mean([s["macro_f1"] for s in scores.values()]))
+    scores = [evaluate(model, ws, c) for c in score_configurations(ws.modalities)]
+    return float(np.mean([s["macro_f1"] for sc in scores for s in sc.values()]))
 
 
 @torch.no_grad()

@@ -35,7 +35,7 @@ def synthetic_windows(n: int, seed: int) -> WindowSet:
     imu = rng.normal(0, 0.3, (n, 6, 100))
     imu[:, 2] += 9.81 + wave
     imu[:, 3] += 0.3 * wave
-    audio = rng.normal(0, 1, (n, 8, 50)) + act[:, None, None]
+    audio = rng.normal(0, 1, (n, 8, 50)) + 2.0 * act[:, None, None]
     camera = np.clip(rng.uniform(0.1, 0.4, (n, 3, 16, 16)) + 0.4 * place[:, None, None, None],
                      0, 1)
     light = np.log1p(np.where(place == 1, 5000.0, 300.0)[:, None, None]

@@ -1,0 +1,53 @@
+"""``sensekit train`` and ``sensekit evaluate`` on simulated, labelled recordings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sensekit.cli import main
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    scenario = pytest.importorskip("sensekit.testing.scenario")
+    folder = tmp_path_factory.mktemp("sim")
+    paths = {}
+    for name, seed, duration in [("a", 1, 40.0), ("b", 2, 40.0), ("c", 3, 40.0),
+                                 ("held", 9, 50.0)]:
+        paths[name] = folder / f"{name}.mcap"
+        scenario.simulate(paths[name], scenario.SimConfig(duration_s=duration, seed=seed))
+    return paths
+
+
+def test_train_then_evaluate_on_held_out_recording(recordings, tmp_path, capsys):
+    out = tmp_path / "har"
+    rc = main(["train", str(recordings["a"]), str(recordings["b"]), "--val",
+               str(recordings["c"]), "--out", str(out), "--model", "fusion_tiny",
+               "--epochs", "2", "--quiet", "--checkpoint", str(tmp_path / "ckpt.pt")])
+    assert rc == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["tasks"]["activity"] == ["still", "walking", "running", "cycling", "vehicle"]
+    assert "scenario_seed=1" in meta["training"]["recordings"][0]
+    assert (tmp_path / "ckpt.pt").is_file()
+    capsys.readouterr()
+    assert main(["evaluate", str(out), str(recordings["held"]),
+                 "--json", str(tmp_path / "s.json")]) == 0
+    text = capsys.readouterr().out
+    assert "25 windows from 1 recordings" in text
+    lines = [ln for ln in text.splitlines() if ln.startswith(("accel@", "gyro@", "audio@"))]
+    assert any(ln.startswith("accel@100 ") for ln in lines)
+    scores = json.loads((tmp_path / "s.json").read_text())
+    full = scores["accel@100+audio@50+camera@32+gps@1+gyro@100+light@1"]
+    assert set(full) == {"activity", "indoor_outdoor", "transport"}
+    assert 0.0 <= full["activity"]["macro_f1"] <= 1.0
+
+
+def test_evaluate_refuses_training_recordings(recordings, tmp_path, capsys):
+    out = tmp_path / "har"
+    main(["train", str(recordings["a"]), "--val", str(recordings["c"]), "--out", str(out),
+          "--model", "fusion_tiny", "--epochs", "1", "--quiet", "--no-augment"])
+    capsys.readouterr()
+    assert main(["evaluate", str(out), str(recordings["c"])]) == 2
+    assert "was used to train or validate" in capsys.readouterr().err
