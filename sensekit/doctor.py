@@ -118,11 +118,18 @@ class System:
         return "/boot/firmware/config.txt", ""
 
 
+def _fix(sys_: System, pi: str, jetson: str, other: str) -> str:
+    """The fix for this kind of board."""
+    return pi if sys_.is_pi else jetson if sys_.is_jetson else other
+
+
 def check_i2c(sys_: System) -> list[Check]:
     buses = sorted(p.name for p in sys_.path("/dev").glob("i2c-*"))
     if not buses:
-        fix = ("sudo raspi-config nonint do_i2c 0 (or dtparam=i2c_arm=on in config.txt), "
-               "then reboot") if sys_.is_pi else "enable the I2C controller in the device tree"
+        fix = _fix(sys_, "sudo raspi-config nonint do_i2c 0 (or dtparam=i2c_arm=on in "
+                   "config.txt), then reboot", "sudo modprobe i2c-dev (and add it to "
+                   "/etc/modules-load.d/)", "sudo modprobe i2c-dev; enable the I2C controller "
+                   "in the firmware or device tree")
         return [Check("i2c enabled", "fail", "no /dev/i2c-* device", fix)]
     checks = [Check("i2c enabled", "ok", ", ".join(f"/dev/{b}" for b in buses))]
     return [*checks, check_i2c_speed(sys_, buses)]
@@ -156,8 +163,9 @@ def check_uart(sys_: System) -> list[Check]:
     ports = [p for p in ("/dev/serial0", "/dev/ttyAMA0", "/dev/ttyS0", "/dev/ttyTHS1",
                          "/dev/ttyTHS0") if sys_.path(p).exists()]
     if not ports:
-        fix = "sudo raspi-config nonint do_serial_hw 0 (enable_uart=1), then reboot" \
-            if sys_.is_pi else "enable the UART in the device tree"
+        fix = _fix(sys_, "sudo raspi-config nonint do_serial_hw 0 (enable_uart=1), then reboot",
+                   "enable the header UART with jetson-io (sudo /opt/nvidia/jetson-io/"
+                   "jetson-io.py)", "use a USB GPS receiver or enable a UART in the firmware")
         return [Check("uart enabled", "warn", "no header UART found (needed for a GPS)", fix)]
     checks = [Check("uart enabled", "ok", ", ".join(ports))]
     cmdline = sys_.read("/proc/cmdline")
@@ -167,9 +175,11 @@ def check_uart(sys_: System) -> list[Check]:
         "serial-getty@*")] + [p.name for p in sys_.path("/etc/systemd/system").glob(
             "*/nvgetty.service")]
     if consoles or getty:
-        fix = ("sudo raspi-config nonint do_serial_cons 1 (removes console=serial0 from "
-               "cmdline.txt), then reboot") if sys_.is_pi else \
-            "sudo systemctl disable --now nvgetty (Jetson), and drop console= from extlinux.conf"
+        fix = _fix(sys_, "sudo raspi-config nonint do_serial_cons 1 (removes console=serial0 "
+                   "from cmdline.txt), then reboot", "sudo systemctl disable --now nvgetty, and "
+                   "drop console=ttyTCU0/ttyS0 from /boot/extlinux/extlinux.conf",
+                   "remove console=ttyS... from the kernel command line and disable "
+                   "serial-getty@ on that port")
         return [*checks, Check("serial console", "fail", "a console uses the GPS UART: "
                                f"{', '.join(consoles + getty)}", fix)]
     return [*checks, Check("serial console", "ok", "no console on the UART")]
