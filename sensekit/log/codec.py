@@ -188,7 +188,8 @@ def codec_for_channel(topic: str, message_encoding: str, schema_name: str,
     if message_encoding == PACKET_ENCODING:
         try:
             schema = json.loads(schema_data)
-            fields = tuple((f["name"], f["dtype"], tuple(f["shape"])) for f in schema["fields"])
+            fields = tuple((str(f["name"]), np.dtype(f["dtype"]).str,
+                            tuple(int(n) for n in f["shape"])) for f in schema["fields"])
         except (ValueError, KeyError, TypeError) as exc:
             raise LogFormatError(f"channel {topic!r}: unreadable sensekit.packet schema "
                                  f"({exc})") from None

@@ -95,6 +95,7 @@ class LogReader:
             self._report(offset, None, why)
         self._channels: dict[int, ChannelRecord] = dict(self.layout.channels)
         self._codecs: dict[int, Codec] = {}
+        self._dropped_streams: set[str] = set()  # channels skipped as unreadable
         self._learn_from_metadata()
         self._streams: dict[str, StreamInfo] | None = None
 
@@ -172,12 +173,18 @@ class LogReader:
             codec = codecs.get(name)
             if codec is None:
                 return None
-            tally = json.loads(text)
-            n, first, last = tally["samples"], tally["first_ns"], tally["last_ns"]
+            try:
+                tally = json.loads(text)
+                n, first, last = int(tally["samples"]), int(tally["first_ns"]), int(
+                    tally["last_ns"])
+                messages, gaps, gap_s = int(tally["messages"]), int(tally["gaps"]), float(
+                    tally["gap_s"])
+            except (ValueError, KeyError, TypeError):
+                return None  # metadata has no CRC: a damaged summary means scanning instead
             duration = (last - first) / 1e9
             rate = (n - 1) / duration if n > 1 and duration > 0 else 0.0
-            out[name] = StreamInfo(name, codec.modality, codec.schema_name, n, tally["messages"],
-                                   first, last, rate, tally["gaps"], tally["gap_s"])
+            out[name] = StreamInfo(name, codec.modality, codec.schema_name, n, messages,
+                                   first, last, rate, gaps, gap_s)
         return dict(sorted(out.items()))
 
     def scan_streams(self) -> dict[str, StreamInfo]:
@@ -210,7 +217,7 @@ class LogReader:
         """
         parts = [p for p in self.packets([stream], start_ns, end_ns)]
         if not parts:
-            if stream not in self.stream_names():
+            if stream not in self.stream_names() and stream not in self._dropped_streams:
                 raise KeyError(f"{self.path} has no stream {stream!r}; it has "
                                f"{self.stream_names()}")
             return self._empty(stream)
@@ -330,13 +337,20 @@ class LogReader:
             ch = self._channels.get(cid)
             if ch is None:
                 return None
-            codec = codec_for_channel(ch.topic, ch.message_encoding, ch.schema_name,
-                                      ch.schema_encoding, ch.schema_data, ch.metadata)
+            try:
+                codec = codec_for_channel(ch.topic, ch.message_encoding, ch.schema_name,
+                                          ch.schema_encoding, ch.schema_data, ch.metadata)
+            except LogFormatError as exc:
+                if not self.skip_corrupt:
+                    raise LogFormatError(f"{self.path}: {exc}") from None
+                self._dropped_streams.add(self._channels.pop(cid).topic)
+                self._report(-1, None, f"channel {cid}: {exc}")
+                return None
             self._codecs[cid] = codec
         return codec
 
     def _all_codecs(self) -> list[Codec]:
-        return [c for cid in self._channels if (c := self._codec(cid)) is not None]
+        return [c for cid in list(self._channels) if (c := self._codec(cid)) is not None]
 
     def _empty(self, stream: str) -> Packet:
         codec = next((c for c in self._all_codecs() if c.stream == stream), None)

@@ -149,11 +149,11 @@ def scan_layout(path: Path, data: Any, *, resync: bool) -> Layout:
             f"{path} is not an MCAP file: byte 0 holds {bytes(data[:8])!r}, expected the MCAP "
             f"magic {MAGIC!r}. Hint: is it a CSV or a Sensor Logger export? "
             "Use 'sensekit import'")
-    layout = _read_indexed(path, data)
+    layout = _read_indexed(path, data, resync)
     return layout if layout is not None else _read_sequential(path, data, resync)
 
 
-def _read_indexed(path: Path, data: Any) -> Layout | None:
+def _read_indexed(path: Path, data: Any, resync: bool) -> Layout | None:
     size = len(data)
     if size < 8 + 9 + 20 + 8 or bytes(data[-8:]) != MAGIC:
         return None
@@ -170,7 +170,7 @@ def _read_indexed(path: Path, data: Any) -> Layout | None:
             _chunk_fields(data, chunk)
     except (IndexError, ValueError, struct.error):
         return None  # a damaged summary: fall back to the sequential scan
-    _scan_metadata(layout, data, layout.chunks[-1].offset)
+    _scan_metadata(layout, data, resync)
     return layout
 
 
@@ -206,7 +206,7 @@ def _parse_chunk(body: _Buf, chunk: ChunkRecord) -> None:
         raise IndexError("chunk data runs past its record")
 
 
-def _scan_metadata(layout: Layout, data: Any, after: int) -> None:
+def _scan_metadata(layout: Layout, data: Any, resync: bool) -> None:
     """Metadata and attachments of an indexed file, read sequentially outside chunks."""
     pos = 8
     end = len(data)
@@ -215,10 +215,17 @@ def _scan_metadata(layout: Layout, data: Any, after: int) -> None:
         body_end = pos + 9 + length
         if op in (OP_DATA_END, OP_FOOTER) or op == 0 or body_end > end:
             break
-        if op == OP_METADATA:
-            _metadata(layout, _Buf(data, pos + 9, body_end))
-        elif op == OP_ATTACHMENT:
-            _attachment(layout, _Buf(data, pos + 9, body_end))
+        try:
+            if op == OP_METADATA:
+                _metadata(layout, _Buf(data, pos + 9, body_end))
+            elif op == OP_ATTACHMENT:
+                _attachment(layout, _Buf(data, pos + 9, body_end))
+        except (IndexError, ValueError, struct.error) as exc:
+            if not resync:
+                raise LogFormatError(
+                    f"{layout.path}: damaged record (opcode {op:#x}) at byte {pos}: {exc}. "
+                    "Hint: open it with skip_corrupt=True or run 'sensekit log repair'") from None
+            layout.damaged.append((pos, f"damaged record (opcode {op:#x})"))
         pos = body_end
 
 
@@ -387,6 +394,8 @@ def _attachment(layout: Layout, body: _Buf) -> None:
     body.u64()
     name, media = body.string(), body.string()
     size = body.u64()
+    if body.pos + size + 4 != body.end:  # data, then a u32 CRC, fill the record exactly
+        raise ValueError("attachment record does not fill its length")
     layout.attachments.append((name, media, body.pos, size))
 
 
