@@ -260,3 +260,46 @@ def test_mixed_recording_cut_anywhere_never_fails(tmp_path: Path, clock: FakeClo
                 assert len(log.read(stream)) == info.samples
 
     check()
+
+
+def test_flipped_bytes_give_log_format_errors_or_are_skipped(tmp_path: Path,
+                                                            clock: FakeClock) -> None:
+    """Whatever a damaged file holds, the reader raises LogFormatError or skips and counts."""
+    import warnings
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from log_helpers import audio_packet, camera_packet, gps_packet
+
+    src = tmp_path / "src.mcap"
+    with Recorder(src, clock=clock, flush_s=0.3) as rec:
+        for i in range(12):
+            rec.write(imu_packet(i * 100 * MS, 100))
+            rec.write(audio_packet(i * 100 * MS))
+            if i % 4 == 0:
+                rec.write(gps_packet(i * 100 * MS))
+                rec.write(camera_packet(i * 100 * MS))
+            clock.advance(0.1)
+    data = src.read_bytes()
+    bad = tmp_path / "bad.mcap"
+
+    @settings(max_examples=60, deadline=None)
+    @given(flips=st.lists(st.tuples(st.integers(8, len(data) - 1), st.integers(0, 255)),
+                          min_size=1, max_size=3),
+           keep=st.integers(8, len(data)), skip=st.booleans())
+    def check(flips: list[tuple[int, int]], keep: int, skip: bool) -> None:
+        damaged = bytearray(data)
+        for pos, value in flips:
+            damaged[pos] = value
+        bad.write_bytes(bytes(damaged[:keep]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SampleDropped)
+            try:
+                with sklog.open(bad, skip_corrupt=skip) as log:
+                    for stream in log.stream_names():
+                        log.read(stream)
+                    assert all(s.samples >= 0 for s in log.streams.values())
+            except LogFormatError as exc:
+                assert "bad.mcap" in str(exc)
+
+    check()
