@@ -19,6 +19,8 @@ __all__ = ["BENCHMARKS", "Case", "case", "format_table", "write_json"]
 #: name -> (module, one-line description). Modules are imported only when run.
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "align": ("sensekit.bench.align", "multi-rate windows with masks vs pandas.merge_asof"),
+    "fusion": ("sensekit.bench.fusion",
+               "fusion network size, window-to-prediction latency, accuracy vs DeepConvLSTM"),
     "camera": ("sensekit.bench.camera",
                "CPU per DNN-ready frame: dual-mode DNN capture vs 1080p then resize"),
     "hub": ("sensekit.bench.hub", "camera frames to K reader processes vs multiprocessing.Queue"),

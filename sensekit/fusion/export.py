@@ -14,6 +14,7 @@ Runtime's quantiser (``torch.ao.quantization`` is deprecated).
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from .baseline import DeepConvLSTM
 from .inputs import modalities_to_json
 from .model import FusionNet
 
@@ -98,9 +100,35 @@ def quantize_int8(manifest_path: str | Path) -> Path:
     for part, name in manifest["files"].items():
         src = mpath.parent / name
         dst = src.with_suffix(".int8.onnx")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # the quantiser's "consider pre-processing" notice
+        try:
             quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+        finally:
+            root.setLevel(level)
         manifest["int8_files"][part] = dst.name
     mpath.write_text(json.dumps(manifest, indent=1) + "\n")
     return mpath
+
+
+class _StackedGraph(nn.Module):
+    def __init__(self, net: DeepConvLSTM) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        return tuple(self.net.forward_stacked(x).values())
+
+
+@torch.no_grad()
+def export_baseline_onnx(model: nn.Module, path: str | Path, channels: int, steps: int) -> Path:
+    """Export an early-fusion baseline (input: the stacked (B, C, T) tensor) to one graph."""
+    if not isinstance(model, DeepConvLSTM):
+        raise ConfigError(f"export_baseline_onnx exports DeepConvLSTM, got {type(model).__name__}")
+    model.eval()
+    out = Path(path)
+    tasks = list(getattr(model, "tasks", {}))
+    _export(_StackedGraph(model).eval(), (torch.randn(1, channels, steps),), out, ["x"], tasks,
+            {"x": {0: "batch"}, **{t: {0: "batch"} for t in tasks}})
+    return out
