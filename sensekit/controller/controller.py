@@ -117,6 +117,13 @@ class Controller:
         self.forced_on = 0
         self._off_since: dict[str, int | None] = dict.fromkeys(self.drivers)
         self._listeners: list[Callable[[Decision], None]] = []
+        #: each driver's mode when on (restored when it comes back from a standby mode)
+        self._active_mode = {s: d.mode for s, d in self.drivers.items()}
+        self._motion_at: int | None = None
+        for stream, drv in self.drivers.items():
+            watch = getattr(drv, "on_motion", None)
+            if callable(watch):
+                watch(lambda t_ns, s=stream: self._motion(s, t_ns))
 
     @property
     def available(self) -> frozenset[str]:
@@ -142,20 +149,37 @@ class Controller:
         if self.failed.pop(stream, None) is not None:
             self._log(t_ns, stream, "health", "failed", "ok", "recovered")
 
+    def _motion(self, stream: str, t_ns: int) -> None:
+        """A part's motion interrupt fired (wake-on-motion): the next step sees full motion."""
+        if self._motion_at is None:
+            self._motion_at = t_ns
+            self._log(t_ns, stream, "interrupt", None, "motion", "wake-on-motion")
+
     def step(self, t_ns: int, scores: Mapping[str, float] | None = None, *,
              confidence: float | None = None, prediction: str | None = None) -> Plan:
         """Plan and apply the next window; returns the plan as applied."""
-        obs = Observation(t_ns, dict(scores or {}), confidence, prediction, self.available)
+        seen = dict(scores or {})
+        if self._motion_at is not None:
+            for stream, drv in self.drivers.items():
+                if callable(getattr(drv, "on_motion", None)):
+                    seen[stream] = 1.0
+            self._motion_at = None
+        obs = Observation(t_ns, seen, confidence, prediction, self.available)
         plan = self.policy.plan(obs)
         config = snap(plan.configuration, self.supported) if plan.configuration.rates else \
             plan.configuration
         config, forced = self._enforce_max_off(config, t_ns)
         reason = plan.reason + (f"; on after max off: {', '.join(forced)}" if forced else "")
-        applied = self.apply(config, t_ns, reason)
-        return Plan(applied, plan.run_network or bool(forced), reason)
+        applied = self.apply(config, t_ns, reason, plan.standby)
+        return Plan(applied, plan.run_network or bool(forced), reason, plan.standby)
 
-    def apply(self, config: Configuration, t_ns: int, reason: str) -> Configuration:
-        """Bring every driver to ``config``; returns what was actually applied."""
+    def apply(self, config: Configuration, t_ns: int, reason: str,
+              standby: Mapping[str, str] | None = None) -> Configuration:
+        """Bring every driver to ``config`` (``standby``: low-power modes instead of sleep).
+
+        Returns what was actually applied.
+        """
+        standby = standby or {}
         wanted: dict[str, dict[str, float]] = {}
         for m, value in config.rates.items():
             wanted.setdefault(stream_of(m, self.streams), {})[m] = value
@@ -167,6 +191,8 @@ class Controller:
                 if stream in wanted:
                     self._switch_on(stream, wanted[stream], t_ns, reason)
                     on.update(wanted[stream])
+                elif stream in standby and standby[stream] in self.drivers[stream].modes:
+                    self._standby(stream, standby[stream], t_ns, reason)
                 else:
                     self._switch_off(stream, t_ns, reason)
             except SensekitError as exc:
@@ -184,12 +210,13 @@ class Controller:
         self._off_since[stream] = None
         how = self.actuation.get(stream, "switch")
         value = max(modalities.values())
+        active = self._active_mode.get(stream)
+        if how == "switch" and active is not None and drv.mode != active:
+            self._set_mode(stream, active, t_ns, reason)
         if how == "imu":
             mode = "accel_gyro" if "gyro" in modalities else "accel_only"
             if mode in drv.modes and drv.mode != mode:
-                old_mode = drv.mode
-                drv.set_mode(mode, reason=reason)
-                self._log(t_ns, stream, "mode", old_mode, mode, reason)
+                self._set_mode(stream, mode, t_ns, reason)
             how = "rate"
         if how == "rate" and drv.rate_hz != value:
             old = drv.rate_hz
@@ -200,6 +227,23 @@ class Controller:
             old_mode = drv.mode
             drv.set_mode("dnn", reason=reason, size=(int(value), int(value)))
             self._log(t_ns, stream, "mode", old_mode, f"dnn {int(value)}x{int(value)}", reason)
+
+    def _set_mode(self, stream: str, mode: str, t_ns: int, reason: str) -> None:
+        drv = self.drivers[stream]
+        old = drv.mode
+        drv.set_mode(mode, reason=reason)
+        self._log(t_ns, stream, "mode", old, mode, reason)
+
+    def _standby(self, stream: str, mode: str, t_ns: int, reason: str) -> None:
+        """Hold ``stream`` awake in a low-power ``mode``; it counts as off for the network."""
+        drv = self.drivers[stream]
+        if drv.asleep:
+            drv.wake(reason=reason)
+            self._log(t_ns, stream, "power", "asleep", "awake", reason)
+        if drv.mode != mode:
+            self._set_mode(stream, mode, t_ns, reason)
+        if self._off_since.get(stream) is None:
+            self._off_since[stream] = t_ns
 
     def _switch_off(self, stream: str, t_ns: int, reason: str) -> None:
         drv = self.drivers[stream]

@@ -54,11 +54,22 @@ class Observation:
 
 @dataclass(frozen=True)
 class Plan:
-    """A policy's choice for the next window."""
+    """A policy's choice for the next window.
+
+    Attributes:
+        configuration: Modalities on (their data reaches the network) and their rates.
+        run_network: Whether the window goes to the network (else the last prediction stands).
+        reason: Why, for the decision log.
+        standby: Stream -> low-power mode to hold a sensor in instead of sleeping it, where the
+            part can watch for change by itself (``{"imu": "wake_on_motion"}``: the IMU's
+            motion interrupt wakes the controller; ``{"gps": "power_save"}``: the receiver keeps
+            its fix for a hot start).
+    """
 
     configuration: Configuration
     run_network: bool = True
     reason: str = ""
+    standby: Mapping[str, str] = field(default_factory=dict)
 
 
 class Policy(Protocol):
@@ -115,9 +126,11 @@ class Adaptive:
 
     Rules, evaluated once per window:
 
-    1. **Idle.** While the IMU's motion score stays below ``still_score`` for ``still_windows``
-       windows and the network was confident, only the IMU runs, at its lowest rate, and the
-       network is skipped (the last prediction is carried forward). Motion ends it at once.
+    1. **Idle.** Once the IMU's motion score has stayed below ``still_score`` for
+       ``still_windows`` windows and the network was confident, the network is skipped (the
+       last prediction is carried forward) and the sensors go to standby: the IMU into its
+       wake-on-motion mode, the GPS into power-save (``standby``), the rest to sleep. The IMU's
+       motion interrupt (or any motion score at or above ``still_score``) ends it.
     2. **IMU rate** follows motion: its highest rate above ``fast_score``, the middle ones
        between, the lowest below ``still_score``.
     3. **Other sensors** run when their own score (from the last window they ran in) says they
@@ -147,7 +160,10 @@ class Adaptive:
     sure: float = 0.9
     unsure: float = 0.6
     sure_windows: int = 3
+    standby: Mapping[str, str] = field(default_factory=lambda: {"imu": "wake_on_motion",
+                                                                 "gps": "power_save"})
     name: str = "adaptive"
+    _idle: bool = False
     _still_run: int = 0
     _sure_run: int = 0
     _turned_down: set[str] = field(default_factory=set)
@@ -161,9 +177,9 @@ class Adaptive:
         motion = self._score(obs.scores, self.anchor)
         unsure = obs.confidence is None or obs.confidence < self.unsure
         self._track(motion, obs.confidence, unsure)
-        if self.anchor in obs.available and self._still_run >= self.still_windows and not unsure:
-            lowest = min(self.rates[self.anchor])
-            return Plan(Configuration({self.anchor: lowest}), False, "idle: still and sure")
+        if self._idle:
+            return Plan(Configuration({}), False, "idle: still and sure",
+                        dict(self.standby))
         if unsure:
             return Plan(_restrict(self.full, obs.available), True, "unsure: all on")
         rates: dict[str, float] = {}
@@ -181,10 +197,17 @@ class Adaptive:
         return Plan(Configuration(rates), True, reason)
 
     def _track(self, motion: float | None, confidence: float | None, unsure: bool) -> None:
-        still = motion is not None and motion < self.still_score
+        moved = motion is not None and motion >= self.still_score
+        if self._idle:
+            # no samples while in standby: only motion (the interrupt) ends it
+            self._idle = not moved
+            self._still_run = 0 if moved else self._still_run
+            return
+        still = motion is not None and not moved
         self._still_run = self._still_run + 1 if still else 0
-        idle = self._still_run >= self.still_windows  # the network does not run: nothing to learn
-        sure = confidence is not None and confidence >= self.sure and not idle
+        self._idle = self._still_run >= self.still_windows and not unsure
+        # while idle the network does not run: nothing to learn about confidence
+        sure = confidence is not None and confidence >= self.sure and not self._idle
         self._sure_run = self._sure_run + 1 if sure else 0
         if unsure:
             self._turned_down.clear()

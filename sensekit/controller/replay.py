@@ -9,6 +9,10 @@ drives it through the same interface as hardware (``set_rate``, ``set_mode``, ``
   (``[[transition]]`` from ``sleep`` to the active mode: gyro start-up 30 ms, GPS time to fix,
   a light sensor's first integration); the energy of that transition is charged by the ledger
   from the same table.
+- **Standby modes:** in ``wake_on_motion`` an IMU delivers no samples, but its motion
+  interrupt fires (:meth:`RecordedDevice.on_motion`, as on :class:`~sensekit.drivers.imu.
+  mpu6050.Mpu6050`) when the recorded acceleration changes between samples by more than the
+  threshold; in ``accel_only`` the gyroscope field is not delivered.
 - **A lower rate:** the recorded stream is low-pass filtered with the anti-alias filter the
   device's own low-pass setting would apply (for an MPU-6050, the DLPF bandwidth the driver
   picks for that rate), then decimated. Decimation stands in for the device's lower rate; the
@@ -19,7 +23,7 @@ Streams that are recorded below the rate asked for are passed through unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -74,13 +78,18 @@ class RecordedDevice(Driver):
 
     name: ClassVar[str] = "recorded"
     schemes: ClassVar[frozenset[str]] = frozenset({"replay"})
-    modes = ("continuous", "dnn", "photo")
+    #: Every mode name of the recorded parts' power tables that a policy may ask for.
+    modes = ("continuous", "accel_gyro", "accel_only", "wake_on_motion", "power_save", "on",
+             "continuous_high", "capture", "dnn", "photo")
 
     def __init__(self, stream: str, t_ns: npt.NDArray[np.int64], fields: Mapping[str, Array],
                  *, modality: str = "", power: PowerModel | None = None,
                  active_mode: str | None = None,
                  filter_bandwidths_hz: tuple[float, ...] | None = None, **kw: Any) -> None:
-        super().__init__(f"replay://memory#{stream}", stream=stream, **kw)
+        if active_mode is not None and active_mode not in self.modes:
+            raise ConfigError(f"recorded {stream!r}: mode {active_mode!r} is not one of "
+                              f"{self.modes}")
+        super().__init__(f"replay://memory#{stream}", stream=stream, mode=active_mode, **kw)
         if len(t_ns) < 2:
             raise ConfigError(f"recorded stream {stream!r} has {len(t_ns)} samples; need 2+")
         self.t_ns = np.asarray(t_ns, np.int64)
@@ -95,6 +104,9 @@ class RecordedDevice(Driver):
         self.bandwidths = filter_bandwidths_hz
         self.usable_from_ns: int = int(self.t_ns[0])
         self.size: tuple[int, ...] = ()
+        self.motion_threshold_g = 0.064
+        self.motion_events = 0
+        self._motion_callbacks: list[Callable[[int], None]] = []
         self.hidden = 0
         self._filtered: dict[float, dict[str, Array]] = {}
 
@@ -108,6 +120,8 @@ class RecordedDevice(Driver):
         return min(rate_hz, self.native_rate_hz)
 
     def _set_mode(self, mode: str, **options: Any) -> None:
+        if "motion_threshold_g" in options:
+            self.motion_threshold_g = float(options["motion_threshold_g"])
         if "size" in options:
             self.size = tuple(options["size"])
 
@@ -133,8 +147,10 @@ class RecordedDevice(Driver):
     def take(self, t0_ns: int, t1_ns: int) -> Packet | None:
         """What the device delivered in ``[t0_ns, t1_ns)`` in its current state."""
         lo, hi = np.searchsorted(self.t_ns, [t0_ns, t1_ns])
-        if self.asleep:
+        if self.asleep or self.mode == "wake_on_motion":
             self.hidden += int(hi - lo)
+            if not self.asleep:
+                self._check_motion(lo, hi)
             return None
         start = max(lo, int(np.searchsorted(self.t_ns, self.usable_from_ns)))
         self.hidden += int(start - lo) if start > lo else 0
@@ -148,8 +164,26 @@ class RecordedDevice(Driver):
             step = self.native_rate_hz / rate
             keep = np.floor(idx / step) != np.floor((idx - 1) / step)
             idx = idx[keep]
+        if self.mode == "accel_only":
+            fields = {k: v for k, v in fields.items() if k != "gyro_rads"}
         return Packet(self.stream, self.t_ns[idx], {k: v[idx] for k, v in fields.items()},
                       self.modality_name)
+
+    def on_motion(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(t_ns)`` when the motion interrupt fires in ``wake_on_motion``."""
+        self._motion_callbacks.append(callback)
+
+    def _check_motion(self, lo: int, hi: int) -> None:
+        accel = self.fields.get("accel_mps2")
+        if accel is None or hi - lo < 2:
+            return
+        step = np.abs(np.diff(accel[lo:hi].astype(np.float64), axis=0)).max(axis=1)
+        over = np.flatnonzero(step > self.motion_threshold_g * 9.80665)
+        if len(over):
+            self.motion_events += 1
+            t = int(self.t_ns[lo + 1 + over[0]])
+            for callback in self._motion_callbacks:
+                callback(t)
 
     def _decimated_source(self, rate: float) -> dict[str, Array]:
         if rate not in self._filtered:

@@ -24,13 +24,18 @@ class Sensor(Driver):
     name = "toy"
     modality = "light"
     schemes = frozenset({"emu"})
-    modes = ("continuous", "accel_gyro", "accel_only", "dnn", "photo")
+    modes = ("continuous", "accel_gyro", "accel_only", "wake_on_motion", "power_save", "dnn",
+             "photo")
     default_rate_hz = 100.0
 
     def __init__(self, url: str, fail_on: str = "", **kw: Any) -> None:
         super().__init__(url, **kw)
         self.fail_on = fail_on
         self.size = (64, 64)
+        self.motion_callbacks: list[Any] = []
+
+    def on_motion(self, callback: Any) -> None:
+        self.motion_callbacks.append(callback)
 
     def _open(self) -> None: ...
     def _close(self) -> None: ...
@@ -149,15 +154,22 @@ def test_adaptive_policy_end_to_end_on_scripted_scores() -> None:
     ctl = Controller(drivers, Adaptive(FULL, RATES), supported=configurations(MODS),
                      max_off_s=30.0)
     ran = []
-    for k in range(10):
+    for k in range(3):
         plan = ctl.step(k * 2_000_000_000, {"imu": 0.02}, confidence=0.97, prediction="still")
         ran.append(plan.run_network)
+    for k in range(3, 10):  # standby: the IMU delivers nothing, so there is no score
+        plan = ctl.step(k * 2_000_000_000, {}, confidence=0.97, prediction="still")
+        ran.append(plan.run_network)
     assert ran[:2] == [True] * 2 and not any(ran[2:])
-    assert drivers["imu"].rate_hz == 25.0 and drivers["imu"].mode == "accel_only"
-    assert drivers["camera"].asleep
-    plan = ctl.step(20_000_000_000, {"imu": 0.9}, confidence=0.97)
-    assert plan.run_network and drivers["imu"].rate_hz == 100.0
-    assert drivers["imu"].mode == "accel_gyro"
+    imu = drivers["imu"]
+    assert imu.mode == "wake_on_motion" and not imu.asleep
+    assert drivers["gps"].mode == "power_save" and drivers["camera"].asleep
+    # the part's motion interrupt wakes everything at the next window
+    imu.motion_callbacks[0](19_500_000_000)  # type: ignore[attr-defined]
+    plan = ctl.step(20_000_000_000, {}, confidence=0.97)
+    assert plan.run_network and imu.rate_hz == 100.0 and imu.mode == "accel_gyro"
+    assert drivers["gps"].mode == "continuous"
+    assert [d.setting for d in ctl.decisions if d.setting == "interrupt"] == ["interrupt"]
 
 
 @pytest.mark.parametrize("policy", [Static(FULL)])

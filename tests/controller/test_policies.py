@@ -47,7 +47,10 @@ def test_adaptive_idles_on_the_imu_when_still_and_sure_and_wakes_on_motion() -> 
     plans = [p.plan(obs(t, imu=0.05)) for t in range(4)]
     # idle from the plan made after three still windows
     assert [pl.run_network for pl in plans] == [True, True, False, False]
-    assert plans[-1].configuration.rates == {"accel": min(RATES["accel"])}
+    assert plans[-1].configuration.rates == {}
+    assert plans[-1].standby == {"imu": "wake_on_motion", "gps": "power_save"}
+    # in standby the IMU delivers no samples: no score keeps it idle
+    assert not p.plan(Observation(int(4e9), {}, 0.95, "still", ALL)).run_network
     moving = p.plan(obs(4, imu=0.8))
     assert moving.run_network and moving.configuration.rates["accel"] == max(RATES["accel"])
     assert moving.configuration.rates["gyro"] == max(RATES["gyro"])  # motion changed: gyro on
