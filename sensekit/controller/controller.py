@@ -17,12 +17,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from ..driver import Driver
 from ..errors import SensekitError
 from ..fusion.inputs import Configuration
+from ..packets import Packet
 from .policies import Observation, Plan, Policy
 
-__all__ = ["Actuation", "Controller", "Decision", "snap"]
+__all__ = ["Actuation", "Controller", "Decision", "decisions_packet", "snap"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,24 @@ class Decision:
     def as_json(self) -> dict[str, Any]:
         return {"t_ns": self.t_ns, "stream": self.stream, "setting": self.setting,
                 "old": self.old, "new": self.new, "reason": self.reason}
+
+
+def decisions_packet(decisions: Sequence[Decision], stream: str = "controller") -> Packet:
+    """Decisions as one packet of a ``controller`` stream, for the recorder (MCAP).
+
+    Fields are fixed-width text (``stream``, ``setting``, ``old``, ``new``, ``reason``), so
+    the decision log travels in the same file as the data it changed, in time order.
+    """
+    def text(values: Iterable[Any], width: int) -> npt.NDArray[np.str_]:
+        return np.array([str(v)[:width] for v in values], dtype=f"<U{width}")
+
+    return Packet(stream, np.array([d.t_ns for d in decisions], np.int64), {
+        "stream": text((d.stream for d in decisions), 16),
+        "setting": text((d.setting for d in decisions), 12),
+        "old": text((d.old for d in decisions), 24),
+        "new": text((d.new for d in decisions), 24),
+        "reason": text((d.reason for d in decisions), 120),
+    })
 
 
 #: Network modality -> the stream (device) that produces it; modalities not listed are their

@@ -177,3 +177,23 @@ def test_summary_counts(policy: Static) -> None:
     ctl = Controller(rig(), policy)
     ctl.step(0)
     assert ctl.summary()["forced_on"] == 0
+
+
+def test_decisions_are_recorded_in_the_mcap_log(tmp_path: Any) -> None:
+    from sensekit.controller.controller import decisions_packet
+    from sensekit.log.reader import open as open_log
+    from sensekit.log.recorder import Recorder
+
+    drivers = rig()
+    ctl = Controller(drivers, Scripted([FULL, Configuration({"accel": 25.0})]))
+    ctl.step(1_000_000_000)
+    ctl.step(3_000_000_000)
+    path = tmp_path / "decisions.mcap"
+    with Recorder(path) as rec:
+        rec.write(decisions_packet(ctl.decisions))
+    with open_log(path) as log:
+        back = log.read("controller")
+    assert len(back) == len(ctl.decisions) > 4
+    assert list(back.t_ns) == [d.t_ns for d in ctl.decisions]
+    rows = list(zip(back["stream"], back["setting"], back["new"], strict=True))
+    assert ("gps", "power", "asleep") in rows and ("imu", "rate", "25.0") in rows
