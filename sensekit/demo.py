@@ -28,6 +28,11 @@ __all__ = ["add_arguments", "demo_recording", "run", "run_demo"]
 #: Bump when the simulator's output changes, so caches regenerate.
 DEMO_VERSION = 1
 
+#: Stages later parts of sensekit add to the demo: title -> ``"module:function"``. Each is
+#: called as ``function(streams, out_dir)`` with the replayed streams (``{name: Packet}``) and
+#: returns Markdown for its section of the report (figures it writes go into ``out_dir``).
+STAGES: dict[str, str] = {}
+
 
 def _demo_config(quick: bool) -> Any:
     from .testing.scenario import SimConfig
@@ -114,9 +119,25 @@ def run_demo(out_dir: Path, *, quick: bool = False, recording: Path | None = Non
     from .log.plots import plot_streams
 
     figures = plot_streams(streams, out_dir, devices)
+    sections = _run_stages(streams, out_dir)
     report = _write_report(out_dir, path, infos, figures, offset, time.monotonic() - started)
+    with report.open("a", encoding="utf-8") as fh:
+        for title, text in sections.items():
+            fh.write(f"\n## {title}\n\n{text}\n")
     print(f"report: {report}")
     return report
+
+
+def _run_stages(streams: dict[str, Packet], out_dir: Path) -> dict[str, str]:
+    import importlib
+
+    sections = {}
+    for title, target in STAGES.items():
+        module_name, _, func_name = target.partition(":")
+        stage = getattr(importlib.import_module(module_name), func_name)
+        print(f"stage: {title}")
+        sections[title] = str(stage(streams, out_dir))
+    return sections
 
 
 def _write_report(out_dir: Path, path: Path, infos: dict[str, Any], figures: dict[str, Path],

@@ -32,6 +32,22 @@ def test_quick_demo_writes_report_and_plots(tmp_path: Path, monkeypatch: pytest.
     assert "generating" not in capsys.readouterr().out  # second run: the cached file
 
 
+def demo_stage(streams: dict[str, object], out_dir: Path) -> str:
+    """A stage as a later part of sensekit adds one: it sees every replayed stream."""
+    return f"saw {len(streams['imu'])} IMU samples"  # type: ignore[arg-type]
+
+
+def test_later_stages_add_their_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setitem(demo.STAGES, "Counting", f"{__name__}:demo_stage")
+    report = demo.run_demo(tmp_path / "out", quick=True)
+    with sklog.open(demo.demo_recording(quick=True)) as log:
+        n = log.streams["imu"].samples
+    assert f"## Counting\n\nsaw {n} IMU samples" in report.read_text()
+    assert "stage: Counting" in capsys.readouterr().out
+
+
 def test_hub_delivers_every_recorded_sample(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
