@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..driver import Driver
+from ..drivers.camera.dual_mode import Hysteresis
 from ..errors import SensekitError
 from ..fusion.inputs import Configuration
 from ..packets import Packet
@@ -118,13 +119,19 @@ class Controller:
             is reached the sensor is switched on for one window whatever the policy says.
         actuation: How each stream's configuration value is applied (see :data:`Actuation`).
         streams: Network modality -> stream (default :data:`MODALITY_STREAMS`).
+        photo_trigger: Dual-mode camera: a :class:`~sensekit.drivers.camera.dual_mode.Hysteresis`
+            fed each window with the score named ``photo_score`` (default the camera's own
+            frame-difference score); while it is on, the camera runs in photo mode instead of
+            DNN mode. None: photo mode only on :meth:`request_photo`.
+        photo_score: Which score feeds ``photo_trigger``.
     """
 
     def __init__(self, drivers: Mapping[str, Driver], policy: Policy, *,
                  supported: Sequence[Configuration] = (),
                  max_off_s: float | Mapping[str, float] | None = None,
                  actuation: Mapping[str, Actuation] | None = None,
-                 streams: Mapping[str, str] = MODALITY_STREAMS) -> None:
+                 streams: Mapping[str, str] = MODALITY_STREAMS,
+                 photo_trigger: Hysteresis | None = None, photo_score: str = "camera") -> None:
         self.drivers = dict(drivers)
         self.streams = dict(streams)
         self.policy = policy
@@ -133,6 +140,8 @@ class Controller:
         limits = max_off_s if isinstance(max_off_s, Mapping) else dict.fromkeys(
             self.drivers, max_off_s)
         self.max_off_ns = {s: None if v is None else int(v * 1e9) for s, v in limits.items()}
+        self.photo_trigger = photo_trigger
+        self.photo_score = photo_score
         self.decisions: list[Decision] = []
         self.failed: dict[str, str] = {}
         self.current = Configuration({})
@@ -193,7 +202,42 @@ class Controller:
         config, forced = self._enforce_max_off(config, t_ns)
         reason = plan.reason + (f"; on after max off: {', '.join(forced)}" if forced else "")
         applied = self.apply(config, t_ns, reason, plan.standby)
+        self._dual_mode(seen, t_ns)
         return Plan(applied, plan.run_network or bool(forced), reason, plan.standby)
+
+    def _dual_mode(self, scores: Mapping[str, float], t_ns: int) -> None:
+        """Photo mode while the trigger's hysteresis is on (and the camera is on)."""
+        cam = self.drivers.get("camera")
+        if self.photo_trigger is None or cam is None or cam.asleep or "camera" in self.failed:
+            return
+        photo = self.photo_trigger.update(scores.get(self.photo_score, 0.0), t_ns)
+        try:
+            if photo and cam.mode != "photo" and "photo" in cam.modes:
+                self._set_mode("camera", "photo", t_ns, f"{self.photo_score} score high")
+            elif not photo and cam.mode == "photo" and "camera" in self.current.rates:
+                size = int(self.current.rates["camera"])
+                cam.set_mode("dnn", reason="photo trigger released", size=(size, size))
+                self._log(t_ns, "camera", "mode", "photo", f"dnn {size}x{size}",
+                          "photo trigger released")
+        except SensekitError as exc:
+            self.mark_failed("camera", str(exc), t_ns)
+
+    def request_photo(self, t_ns: int, reason: str = "requested") -> Packet | None:
+        """One full-resolution frame now (``capture_photo``), without leaving DNN mode.
+
+        Returns None when the camera is off, failed, or its driver has no one-shot capture.
+        """
+        cam = self.drivers.get("camera")
+        capture = getattr(cam, "capture_photo", None)
+        if cam is None or cam.asleep or "camera" in self.failed or not callable(capture):
+            return None
+        try:
+            packet: Packet = capture()
+        except SensekitError as exc:
+            self.mark_failed("camera", str(exc), t_ns)
+            return None
+        self._log(t_ns, "camera", "photo", None, "captured", reason)
+        return packet
 
     def apply(self, config: Configuration, t_ns: int, reason: str,
               standby: Mapping[str, str] | None = None) -> Configuration:
@@ -244,6 +288,8 @@ class Controller:
             old = drv.rate_hz
             drv.set_rate(value, reason=reason)
             self._log(t_ns, stream, "rate", old, drv.rate_hz, reason)
+        elif how == "camera_size" and self.photo_trigger is not None and self.photo_trigger.on:
+            pass  # photo mode holds until the trigger's hysteresis lets it go
         elif how == "camera_size" and (drv.mode, tuple(getattr(drv, "size", ()))) != (
                 "dnn", (int(value),) * 2):
             old_mode = drv.mode

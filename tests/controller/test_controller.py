@@ -197,3 +197,34 @@ def test_decisions_are_recorded_in_the_mcap_log(tmp_path: Any) -> None:
     assert list(back.t_ns) == [d.t_ns for d in ctl.decisions]
     rows = list(zip(back["stream"], back["setting"], back["new"], strict=True))
     assert ("gps", "power", "asleep") in rows and ("imu", "rate", "25.0") in rows
+
+
+def test_dual_mode_camera_switches_to_photo_with_hysteresis() -> None:
+    from sensekit.drivers.camera.dual_mode import Hysteresis
+
+    drivers = rig()
+    trigger = Hysteresis(high=0.7, low=0.3, min_dwell_s=4.0)
+    ctl = Controller(drivers, Static(FULL), photo_trigger=trigger)
+    cam = drivers["camera"]
+    modes = []
+    for k, score in enumerate([0.1, 0.9, 0.9, 0.2, 0.2, 0.9, 0.9, 0.5]):
+        ctl.step(k * 2_000_000_000, {"camera": score})
+        modes.append(cam.mode)
+    # every change waits for the 4 s dwell; a score between low and high changes nothing
+    assert modes == ["dnn", "dnn", "photo", "photo", "dnn", "dnn", "photo", "photo"]
+    assert trigger.refused == 3
+    switches = [d.new for d in ctl.decisions if d.stream == "camera" and d.setting == "mode"]
+    assert switches == ["dnn 32x32", "photo", "dnn 32x32", "photo"]
+
+
+def test_a_photo_on_request_does_not_leave_dnn_mode() -> None:
+    drivers = rig()
+    cam = drivers["camera"]
+    shots: list[int] = []
+    cam.capture_photo = lambda: shots.append(1) or cam.read()  # type: ignore[attr-defined]
+    ctl = Controller(drivers, Static(FULL))
+    ctl.step(0)
+    assert ctl.request_photo(1) is not None and shots == [1]
+    assert cam.mode == "dnn"
+    cam.sleep()
+    assert ctl.request_photo(2) is None
