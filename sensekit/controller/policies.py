@@ -28,8 +28,8 @@ from typing import Any, Protocol
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration
 
-__all__ = ["Adaptive", "Budgeted", "DutyCycle", "Observation", "Plan", "Policy", "Static",
-           "policy_from_config"]
+__all__ = ["Adaptive", "BudgetCap", "Budgeted", "DutyCycle", "Observation", "Plan", "Policy",
+           "Static", "policy_from_config"]
 
 
 @dataclass(frozen=True)
@@ -286,6 +286,63 @@ class Budgeted:
                                 f"({self.power_w(best) * 1e3:.1f} mW)")
 
 
+@dataclass
+class BudgetCap:
+    """Any policy, held under a power budget: policies compose.
+
+    The inner policy plans; while its configuration's modelled power exceeds ``budget_w``,
+    the most expensive modality (other than ``keep``) is dropped, then lowered rates are tried
+    before dropping more. Re-plans every window, so a new budget applies at once.
+    """
+
+    inner: Policy
+    budget_w: float
+    power_w: Callable[[Configuration], float]
+    rates: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    keep: str = "accel"
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.budget_w <= 0:
+            raise ConfigError(f"power budget must be positive, got {self.budget_w} W")
+        self.name = self.name or f"{self.inner.name}+cap:{self.budget_w * 1e3:g}mW"
+
+    def plan(self, obs: Observation) -> Plan:
+        plan = self.inner.plan(obs)
+        rates = dict(plan.configuration.rates)
+        dropped = []
+        while rates and self.power_w(Configuration(rates)) > self.budget_w:
+            lowered = self._lower_one(rates)
+            if lowered is None:
+                victims = [m for m in rates if m != self.keep] or list(rates)
+                worst = max(victims, key=lambda m: (self.power_w(Configuration({m: rates[m]})),
+                                                     m))
+                del rates[worst]
+                dropped.append(worst)
+            else:
+                rates = lowered
+        if not dropped and rates == dict(plan.configuration.rates):
+            return plan
+        note = f"; over {self.budget_w * 1e3:g} mW" + (f": dropped {', '.join(dropped)}"
+                                                      if dropped else ": rates lowered")
+        return Plan(Configuration(rates), plan.run_network and bool(rates), plan.reason + note,
+                    plan.standby)
+
+    def _lower_one(self, rates: dict[str, float]) -> dict[str, float] | None:
+        """The configuration with the costliest modality one rate step down, if any can go."""
+        best: tuple[float, str, float] | None = None
+        for m, r in rates.items():
+            lower = sorted((x for x in self.rates.get(m, ()) if x < r), reverse=True)
+            if lower:
+                saving = self.power_w(Configuration({m: r})) - \
+                    self.power_w(Configuration({m: lower[0]}))
+                if saving > 0 and (best is None or saving > best[0]):
+                    best = (saving, m, lower[0])
+        if best is None:
+            return None
+        return {**rates, best[1]: best[2]}
+
+
 def policy_from_config(table: Mapping[str, Any], full: Configuration,
                        rates: Mapping[str, Sequence[float]], *,
                        candidates: Sequence[Configuration] = (),
@@ -295,9 +352,22 @@ def policy_from_config(table: Mapping[str, Any], full: Configuration,
 
     ``name`` is ``always-on``, ``static``, ``duty-cycle``, ``adaptive`` or ``budget``;
     ``params`` holds the policy's own settings (``configuration`` for static as
-    ``{imu = 50.0, ...}``, ``period_s``/``on_s`` for duty-cycle, thresholds for adaptive);
-    ``budget_mw`` sets the budget.
+    ``{accel = 50.0, ...}``, ``period_s``/``on_s`` for duty-cycle, thresholds for adaptive);
+    ``budget_mw`` sets the budget: for ``budget`` it is the policy, for any other policy it
+    caps it (:class:`BudgetCap`).
     """
+    policy = _base_policy(table, full, rates, candidates, power_w, utility)
+    if "budget_mw" in table and not isinstance(policy, Budgeted):
+        if power_w is None:
+            raise ConfigError("[policy] budget_mw needs a power model for the configurations")
+        return BudgetCap(policy, float(table["budget_mw"]) / 1e3, power_w, rates)
+    return policy
+
+
+def _base_policy(table: Mapping[str, Any], full: Configuration,
+                 rates: Mapping[str, Sequence[float]], candidates: Sequence[Configuration],
+                 power_w: Callable[[Configuration], float] | None,
+                 utility: Callable[[Configuration], float] | None) -> Policy:
     name = str(table.get("name", ""))
     params = dict(table.get("params", {}))
     if name == "always-on":

@@ -145,3 +145,23 @@ def test_scores_tell_rest_from_walking_and_a_light_change() -> None:
     assert light_change(w_rest) == 0.0  # type: ignore[arg-type]
     assert light_change(w_walk) > 0.7  # type: ignore[arg-type,operator]
     assert set(score_window(w_walk)) == {"imu", "light"}  # type: ignore[arg-type]
+
+
+def test_budget_cap_composes_with_any_policy() -> None:
+    from sensekit.controller.energy import configuration_power_w
+    from sensekit.controller.evaluate import DEFAULT_DEVICES
+    from sensekit.controller.policies import BudgetCap
+
+    def power(c: Configuration) -> float:
+        return configuration_power_w(c, DEFAULT_DEVICES)
+
+    capped = BudgetCap(Static(FULL, name="always-on"), 0.1, power, RATES)
+    plan = capped.plan(obs(0))
+    assert power(plan.configuration) <= 0.1 < power(FULL)
+    assert "accel" in plan.configuration.modalities and "over 100 mW" in plan.reason
+    generous = BudgetCap(Static(FULL), 10.0, power, RATES).plan(obs(0))
+    assert generous.configuration == FULL
+    table = {"name": "adaptive", "budget_mw": 50}
+    composed = policy_from_config(table, FULL, RATES, power_w=power)
+    assert isinstance(composed, BudgetCap) and isinstance(composed.inner, Adaptive)
+    assert power(composed.plan(obs(0, confidence=0.2)).configuration) <= 0.05
