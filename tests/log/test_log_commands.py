@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -86,3 +90,30 @@ def test_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "junk.bin is not an MCAP file" in capsys.readouterr().err
     assert main(["import", str(junk)]) == 2
     assert "junk.bin is not a Sensor Logger export" in capsys.readouterr().err
+
+
+def _has_samples(path: Path) -> bool:
+    try:
+        with sklog.open(path) as log:
+            return "imu" in log.stream_names() and len(log.read("imu")) > 0
+    except (OSError, ValueError):
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_record_command_stops_cleanly_on_ctrl_c_and_sigterm(walk: Path, tmp_path: Path,
+                                                            signum: int) -> None:
+    rig = tmp_path / "rig.toml"
+    out = tmp_path / "live.mcap"
+    rig.write_text(f'[devices.imu]\ndriver = "replay"\nurl = "replay://{walk}#imu"\n\n'
+                   f'[record]\noutput = "{out}"\nflush_s = 0.2\n')
+    proc = subprocess.Popen([sys.executable, "-m", "sensekit", "record", str(rig)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not _has_samples(out) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the file in progress is readable up to its last flush
+    proc.send_signal(signum)
+    stdout, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and f"wrote {out}" in stdout
+    with sklog.open(out) as log:
+        assert log.indexed and 0 < len(log.read("imu")) <= 2000
