@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._optional import require
 from ..errors import LogFormatError
 from ..packets import SPECS, Packet
 
@@ -331,7 +332,7 @@ def _encode_camera(packet: Packet, offset: int, kind: str) -> Messages:
 def _decode_camera(stream: str, obj: Mapping[str, Any]) -> Packet:
     raw = base64.b64decode(obj["data"])
     if "format" in obj:
-        import cv2
+        cv2 = require("cv2", extra="camera", what=f"decoding the JPEG frames of {stream!r}")
 
         bgr = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._optional import require
 from .._version import __version__
 from ..packets import Packet
 from .reader import LogReader
@@ -50,8 +51,7 @@ def packet_columns(packet: Packet, wall_offset_ns: int = 0) -> dict[str, npt.NDA
 def to_dataframe(log: LogReader, stream: str, start_ns: int | None = None,
                  end_ns: int | None = None) -> Any:
     """One stream as a pandas DataFrame (one row per sample)."""
-    import pandas as pd
-
+    pd = require("pandas", extra="report", what="exporting a recording to tables")
     packet = log.read(stream, start_ns, end_ns)
     return pd.DataFrame(packet_columns(packet, log.wall_offset_ns))
 
@@ -67,6 +67,7 @@ def to_parquet(log: LogReader, out_dir: str | os.PathLike[str],
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
+    require("pyarrow", extra="report", what="writing Parquet")
     for stream, frame in _tables(log, streams).items():
         path = out / f"{stream}.parquet"
         frame.to_parquet(path, index=False)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._optional import require
 from ..packets import Packet
 
 __all__ = ["plot_streams"]
@@ -17,8 +18,7 @@ __all__ = ["plot_streams"]
 def plot_streams(streams: Mapping[str, Packet], out_dir: Path,
                  devices: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Path]:
     """Write ``STREAM.png`` for each stream into ``out_dir``; return the paths by stream."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", extra="report", what="the demo's plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
