@@ -127,6 +127,8 @@ class _Run:
     pred: list[int] = field(default_factory=list)
     t_ns: list[int] = field(default_factory=list)
     processed: int = 0
+    fixes: list[Packet] = field(default_factory=list)
+    moving: list[bool] = field(default_factory=list)
 
 
 def _devices(rec: Recording, clock: FakeClock, devices: Mapping[str, tuple[str, str]]
@@ -187,6 +189,10 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
         run.pred.append(last)
         run.t_ns.append(t0)
         scores = score_window(window) if window is not None else {}
+        if "gps" in packets:
+            run.fixes.append(packets["gps"])
+        # dead reckoning holds still while the IMU says so (or is in standby: no motion)
+        run.moving.append(scores.get("imu", 0.0) >= STILL_SCORE)
         clock.set_ns(t1)
         plan = ctl.step(t1, scores, confidence=conf, prediction=predictor.classes[last])
         t0 = t1
@@ -200,6 +206,58 @@ def _one_window(packets: Mapping[str, Packet], specs: Mapping[str, StreamSpec], 
     used = {s: specs[s] for s in packets}
     windows = align(dict(packets), used, window_s=window_s, hop_s=window_s, origin_ns=t0)
     return next((w for w in windows if w.t_start_ns == t0), None)
+
+
+#: IMU motion score under which dead reckoning assumes the device stands still.
+STILL_SCORE = 0.15
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+
+
+def _metres(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
+    """Haversine distance in metres."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def location_error_m(truth: Packet, delivered: Sequence[Packet], window_t_ns: Sequence[int],
+                     moving: Sequence[bool], window_s: float) -> float:
+    """Mean distance between the recorded fixes and what the policy knew at those times.
+
+    Between the fixes the policy received, position is dead-reckoned from the last fix: held
+    while the IMU says the device is still (or in standby), advanced along the last course at
+    the last speed while it moves. Only recorded fixes with a position count as truth.
+    """
+    ok = (truth["mode"] >= 2) & np.isfinite(truth["lat_deg"])
+    if not ok.any():
+        return math.nan
+    t_true = truth.t_ns[ok]
+    got = [p for p in delivered if len(p)]
+    if not got:
+        return math.nan
+    fix_t = np.concatenate([p.t_ns for p in got])
+    fields = {k: np.concatenate([p[k] for p in got]).astype(np.float64)
+              for k in ("lat_deg", "lon_deg", "speed_mps", "track_deg", "mode")}
+    valid = (fields["mode"] >= 2) & np.isfinite(fields["lat_deg"])
+    fix_t = fix_t[valid]
+    if not len(fix_t):
+        return math.nan
+    f = {k: v[valid] for k, v in fields.items()}
+    last = np.searchsorted(fix_t, t_true, side="right") - 1
+    known = last >= 0
+    idx = last[known]
+    dt = (t_true[known] - fix_t[idx]) / 1e9
+    win = np.clip(np.searchsorted(np.asarray(window_t_ns), t_true[known], side="right") - 1,
+                  0, len(moving) - 1)
+    speed = np.nan_to_num(f["speed_mps"][idx]) * np.asarray(moving, bool)[win]
+    course = np.radians(np.nan_to_num(f["track_deg"][idx]))
+    north, east = speed * dt * np.cos(course), speed * dt * np.sin(course)
+    lat = f["lat_deg"][idx] + np.degrees(north / EARTH_RADIUS_M)
+    lon = f["lon_deg"][idx] + np.degrees(east / (EARTH_RADIUS_M *
+                                                 np.cos(np.radians(f["lat_deg"][idx]))))
+    err = _metres(truth["lat_deg"][ok][known], truth["lon_deg"][ok][known], lat, lon)
+    return float(np.mean(err)) if len(err) else math.nan
 
 
 def detection_delays(truth: Sequence[int], pred: Sequence[int], window_s: float) -> list[float]:
@@ -228,10 +286,12 @@ def _result(name: str, rec: Recording, run: _Run, ledger: EnergyLedger, ctl: Con
     duration = (end_ns - rec.span_ns[0]) / 1e9
     total = sensors + compute + platform
     life = battery_wh * 3600 / (total / duration) / 3600 if total > 0 else math.inf
+    located = location_error_m(rec.streams["gps"], run.fixes, run.t_ns, run.moving, window_s) \
+        if "gps" in rec.streams else math.nan
     return PolicyResult(
         name, accuracy(y, p), macro_f1(y, p), sensors, compute, platform, total,
         run.processed / max(len(run.truth), 1),
-        float(np.mean(delays)) if delays else math.nan, math.nan, life, duration,
+        float(np.mean(delays)) if delays else math.nan, located, life, duration,
         by_sensor, len(ctl.decisions),
         ["rates below a stream's recorded rate are decimated replays (anti-alias filtered), "
          "standing in for the device's own lower rate"])

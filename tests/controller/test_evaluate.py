@@ -10,6 +10,7 @@ from sensekit.controller.evaluate import Recording, detection_delays, evaluate_p
 from sensekit.controller.policies import Adaptive, DutyCycle, Static
 from sensekit.controller.scores import imu_motion
 from sensekit.fusion.inputs import Configuration
+from sensekit.packets import Packet
 from sensekit.testing.scenario import ACTIVITIES, SimConfig, simulate
 
 FULL = Configuration({"accel": 100.0, "gyro": 100.0, "audio": 50.0, "camera": 32.0, "gps": 1.0,
@@ -82,3 +83,26 @@ def test_detection_delay_counts_windows_until_the_new_class_shows() -> None:
 def test_recording_labels_follow_the_log(recording: Recording, tmp_path: Path) -> None:
     assert len(recording.labels) >= 100
     assert set(np.unique(recording.labels)) <= set(range(len(ACTIVITIES)))
+
+
+def _gps(t_s: np.ndarray, north_m: np.ndarray, speed: float) -> Packet:
+
+    n = len(t_s)
+    lat = 51.0 + np.degrees(north_m / 6_371_008.8)
+    return Packet("gps", (t_s * 1e9).astype(np.int64), {
+        "lat_deg": lat, "lon_deg": np.full(n, -1.0), "speed_mps": np.full(n, speed, np.float32),
+        "track_deg": np.zeros(n, np.float32), "mode": np.full(n, 3, np.int8)}, "gps")
+
+
+def test_location_error_dead_reckons_between_fixes() -> None:
+    from sensekit.controller.evaluate import location_error_m
+
+    t = np.arange(0, 60, 1.0)
+    truth = _gps(t, 1.5 * t, 1.5)  # walking north at 1.5 m/s
+    every_20s = [truth.select(np.isin(t, [0, 20, 40]))]
+    windows = list((np.arange(0, 60, 2.0) * 1e9).astype(np.int64))
+    held = location_error_m(truth, every_20s, windows, [False] * 30, 2.0)
+    reckoned = location_error_m(truth, every_20s, windows, [True] * 30, 2.0)
+    assert held == pytest.approx(np.mean(1.5 * (t % 20)), rel=1e-3)  # 14.25 m
+    assert reckoned < 0.01
+    assert location_error_m(truth, [truth], windows, [False] * 30, 2.0) < 1e-6
