@@ -215,7 +215,12 @@ class LogReader:
 
         Only chunks overlapping the range are decompressed.
         """
-        parts = [p for p in self.packets([stream], start_ns, end_ns)]
+        parts = list(self.packets([stream], start_ns, end_ns))
+        shapes = {tuple((k, v.shape[1:]) for k, v in p.fields.items()) for p in parts}
+        if len(shapes) > 1:
+            raise ValueError(f"{self.path}: stream {stream!r} changes shape within the range "
+                             f"(e.g. camera frames of several sizes); iterate "
+                             f"packets([{stream!r}]) instead of reading it as one packet")
         if not parts:
             if stream not in self.stream_names() and stream not in self._dropped_streams:
                 raise KeyError(f"{self.path} has no stream {stream!r}; it has "

@@ -59,6 +59,18 @@ def test_every_stream_round_trips(tmp_path: Path, clock: FakeClock) -> None:
         assert light["lux"].tolist() == [250.0, 260.0, 270.0, 280.0, 290.0, 300.0]
 
 
+def test_frames_of_several_sizes_are_read_packet_by_packet(tmp_path: Path,
+                                                          clock: FakeClock) -> None:
+    with Recorder(tmp_path / "c.mcap", clock=clock) as rec:
+        rec.write(camera_packet(0))
+        rec.write(camera_packet(100 * MS, h=96, w=128))  # a photo between preview frames
+    with sklog.open(tmp_path / "c.mcap") as log:
+        with pytest.raises(ValueError, match="changes shape.*iterate packets"):
+            log.read("camera")
+        sizes = [p["image"].shape[1:3] for p in log.packets(["camera"])]
+    assert sizes == [(48, 64), (96, 128)]
+
+
 def test_float_audio_keeps_full_precision(tmp_path: Path, clock: FakeClock) -> None:
     pcm = (np.sin(np.arange(1600) / 7.0) * 0.3).astype(np.float32)[:, None]
     packet = audio_packet(0)

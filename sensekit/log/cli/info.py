@@ -47,11 +47,15 @@ def _facts(log: LogReader) -> dict[str, object]:
         "file": str(log.path), "size": f"{log.layout.size:,} bytes", "state": state,
         "chunks": len(log.layout.chunks), "starts (UTC)": wall.isoformat(timespec="seconds"),
         "clock synchronised": log.clock_synchronized}
+    gps_offset = log.gps_wall_offset_ns() if "gps" in log.streams else None
+    if gps_offset is not None:
+        facts["GPS UTC vs clock"] = f"{(gps_offset - log.wall_offset_ns) / 1e9:+.3f} s"
     if log.truncated_at is not None:
         facts["cut at byte"] = log.truncated_at
     if log.corrupt_chunks:
         lost = f"{log.lost_messages} messages lost"
         facts["damaged at bytes"] = f"{', '.join(map(str, log.corrupt_chunks))} ({lost})"
     for stream, dev in sorted(log.devices().items()):
-        facts[f"device {stream}"] = f"{dev.get('driver', '?')} at {dev.get('url', '?')}"
+        where = f" at {dev['url']}" if dev.get("url") else ""
+        facts[f"device {stream}"] = f"{dev.get('driver', '?')}{where}"
     return facts
