@@ -65,7 +65,7 @@ def test_frames_of_several_sizes_are_read_packet_by_packet(tmp_path: Path,
         rec.write(camera_packet(0))
         rec.write(camera_packet(100 * MS, h=96, w=128))  # a photo between preview frames
     with sklog.open(tmp_path / "c.mcap") as log:
-        with pytest.raises(ValueError, match="changes shape.*iterate packets"):
+        with pytest.raises(ValueError, match=r"changes shape.*iterate packets"):
             log.read("camera")
         sizes = [p["image"].shape[1:3] for p in log.packets(["camera"])]
     assert sizes == [(48, 64), (96, 128)]
