@@ -64,14 +64,25 @@ def demo_recording(*, quick: bool = False, log: Callable[[str], None] = print) -
     return path
 
 
-def make_recording(path: Path, *, quick: bool = False) -> dict[str, int]:
-    """Simulate the demo day into ``path`` (atomically: a partial file is never left)."""
+def make_recording(path: Path, *, quick: bool = False, seed: int | None = None,
+                   duration_s: float | None = None) -> dict[str, int]:
+    """Simulate the demo day into ``path`` (atomically: a partial file is never left).
+
+    ``seed`` and ``duration_s`` make other days than the demo's (for experiments).
+    """
+    import dataclasses
+
     from .testing.scenario import simulate
 
+    config = _demo_config(quick)
+    if seed is not None:
+        config = dataclasses.replace(config, seed=seed)
+    if duration_s is not None:
+        config = dataclasses.replace(config, duration_s=duration_s)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with Progress("simulating", 1.0, enabled=sys.stderr.isatty()) as progress:
-        counts = simulate(tmp, _demo_config(quick),
+        counts = simulate(tmp, config,
                           on_progress=lambda f: progress.update(f - progress.done))
     tmp.replace(path)
     return counts
@@ -169,11 +180,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recording", help="replay this recording instead of the demo's")
     parser.add_argument("--make-recording", metavar="PATH",
                         help="only write the demo recording to PATH (how data/demo.mcap is made)")
+    parser.add_argument("--seed", type=int, help="with --make-recording: another day (default 0)")
+    parser.add_argument("--duration", type=float, metavar="S",
+                        help="with --make-recording: its length in seconds (default 180)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.make_recording:
-        counts = make_recording(Path(args.make_recording), quick=args.quick)
+        counts = make_recording(Path(args.make_recording), quick=args.quick, seed=args.seed,
+                                duration_s=args.duration)
         print(f"wrote {args.make_recording}: " + ", ".join(
             f"{s} {n:,}" for s, n in sorted(counts.items())))
         return 0

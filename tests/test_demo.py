@@ -48,6 +48,15 @@ def test_later_stages_add_their_section(tmp_path: Path, monkeypatch: pytest.Monk
     assert "stage: Counting" in capsys.readouterr().out
 
 
+def test_make_recording_of_another_day(tmp_path: Path) -> None:
+    out = tmp_path / "day.mcap"
+    assert main(["demo", "--make-recording", str(out), "--seed", "5", "--duration", "8"]) == 0
+    with sklog.open(out) as log:
+        assert log.metadata("sensekit.log")[0]["scenario_seed"] == "5"
+        assert log.streams["imu"].duration_s == pytest.approx(8, abs=0.2)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
 def test_hub_delivers_every_recorded_sample(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
