@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..driver import ModeChange
 from ..errors import LogFormatError, SampleDropped
 from ..packets import Packet, concat
 from .codec import Codec, codec_for_channel
@@ -140,6 +141,18 @@ class LogReader:
         if not ok.any():
             return None
         return int(np.median(gps["utc_ns"][ok] - gps.t_ns[ok]))
+
+    def changes(self) -> list[ModeChange]:
+        """Rate, mode and power-state changes recorded during the session, in time order."""
+        out = []
+        for meta in self.metadata("sensekit.change"):
+            try:
+                out.append(ModeChange(int(meta["t_ns"]), meta["device"], meta["stream"],
+                                      meta["setting"], json.loads(meta["old"]),
+                                      json.loads(meta["new"]), meta.get("reason", "")))
+            except (KeyError, ValueError):
+                continue  # a record cut short by power loss
+        return sorted(out, key=lambda c: c.t_ns)
 
     def devices(self) -> dict[str, dict[str, str]]:
         """Driver metadata per stream."""

@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             driver = open_device(dev.driver, dev.url, stream=dev.stream, rate_hz=dev.rate_hz,
                                  mode=dev.mode, **dict(dev.options))
             recorder.add_driver(driver, options=dict(dev.options), config_name=dev.name)
+            driver.on_change(recorder.add_change)
             hub.attach(driver)
         previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
         stop = stop_on_signals()

@@ -24,6 +24,7 @@ start a new file and drop it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import json
@@ -38,8 +39,8 @@ from typing import Any, BinaryIO
 
 from .._version import __version__
 from ..clock import Clock, default_clock
-from ..driver import Driver
-from ..errors import SensekitError
+from ..driver import Driver, ModeChange
+from ..errors import ConfigError, SensekitError
 from ..packets import Packet
 from .codec import Codec, codec_for_packet
 
@@ -119,6 +120,8 @@ class Recorder:
             packets' ``t_ns`` already are epoch times, as in imported logs).
         fsync: fsync after each flush (turn off only for benchmarks).
         opener: Opens an output path for binary writing (tests inject a failing disk).
+
+    One thread writes (the recording loop); the recorder takes no locks.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, flush_s: float = 1.0,
@@ -128,6 +131,9 @@ class Recorder:
                  clock_synced: bool | None = None, wall_offset_ns: int | None = None,
                  fsync: bool = True,
                  opener: Callable[[Path], BinaryIO] | None = None) -> None:
+        if flush_s <= 0 or chunk_bytes <= 0:
+            raise ConfigError(f"recorder for {path}: flush_s and chunk_bytes must be positive, "
+                              f"got {flush_s} s and {chunk_bytes} bytes")
         self.base = Path(path)
         self.flush_s = flush_s
         self.chunk_bytes = chunk_bytes
@@ -146,6 +152,7 @@ class Recorder:
         self._file_tally: dict[str, StreamTally] = {}
         self.attachments: dict[str, tuple[str, bytes]] = {}
         self.devices: dict[str, dict[str, Any]] = {}
+        self._pending_changes: collections.deque[ModeChange] = collections.deque()
         self.dropped = 0
         self.stopped: str | None = None
         self._codecs: dict[tuple[str, str], Codec] = {}
@@ -169,6 +176,20 @@ class Recorder:
         table = power_table_text(driver.power_model)
         if table is not None and driver.power_model:
             self.add_attachment(f"power/{driver.power_model}.toml", "application/toml", table)
+
+    def add_change(self, change: ModeChange) -> None:
+        """Record a rate, mode or power-state change, so replays and the energy ledger know
+        what the device was doing (a ``sensekit.change`` metadata record).
+
+        Safe to call from any thread (pass it to :meth:`~sensekit.driver.Driver.on_change`):
+        the change is queued and written by the recording thread at its next write or tick.
+        """
+        self._pending_changes.append(change)
+
+    def _write_changes(self, f: _File) -> None:
+        while self._pending_changes:
+            f.writer.add_metadata("sensekit.change",
+                                  _change_record(self._pending_changes.popleft()))
 
     def add_attachment(self, name: str, media_type: str, data: bytes) -> None:
         """Attach a file (a power-model table, a calibration) to this and later files."""
@@ -203,7 +224,13 @@ class Recorder:
             self._stop(exc)
 
     def tick(self) -> None:
-        """Flush if ``flush_s`` has passed since the chunk in progress began (call when idle)."""
+        """Write queued changes; flush if ``flush_s`` has passed since the chunk in progress
+        began. The recording loop calls this when idle."""
+        if self._file is not None and self._pending_changes and not self.stopped:
+            try:
+                self._write_changes(self._file)
+            except OSError as exc:
+                self._stop(exc, raise_=False)
         if self._chunk_started_ns is not None and self._due():
             self.flush()
 
@@ -233,6 +260,8 @@ class Recorder:
     # -- internals ------------------------------------------------------------------------
     def _write(self, packet: Packet) -> None:
         f = self._current_file()
+        if self._pending_changes:
+            self._write_changes(f)
         key = (packet.stream, _shape_key(packet))
         channel = f.channels.get(key)
         if channel is None:
@@ -290,6 +319,7 @@ class Recorder:
             writer.add_attachment(0, 0, name, media, data)
         for stream_name in self.devices:
             self._write_device(f, stream_name)
+        self._write_changes(f)
         log.info("recording to %s", path)
         return f
 
@@ -330,6 +360,7 @@ class Recorder:
         self._chunk_started_ns = None
 
     def _finish(self, f: _File) -> None:
+        self._write_changes(f)
         summary = {s: json.dumps(t.__dict__) for s, t in self._file_tally.items()}
         f.writer.add_metadata("sensekit.summary", summary)
         f.writer.finish()
@@ -353,6 +384,12 @@ class Recorder:
                 f"recording stopped: {why} while writing {path}; the file is readable up to "
                 f"its last complete chunk. Hint: free space, then 'sensekit log repair {path}'"
             ) from exc
+
+
+def _change_record(change: ModeChange) -> dict[str, str]:
+    return {"t_ns": str(change.t_ns), "device": change.device, "stream": change.stream,
+            "setting": change.setting, "old": json.dumps(change.old, default=str),
+            "new": json.dumps(change.new, default=str), "reason": change.reason}
 
 
 def power_table_text(name: str | None) -> bytes | None:

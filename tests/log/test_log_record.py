@@ -36,3 +36,20 @@ def test_recorder_writes_what_the_hub_publishes(tmp_path: Path, clock: FakeClock
     with sklog.open(tmp_path / "hub.mcap") as log:
         assert len(log.read("imu")) == 2000 and len(log.read("gps")) == 2
     assert rec.dropped == 0
+
+
+def test_rate_and_mode_changes_are_recorded(tmp_path: Path, clock: FakeClock) -> None:
+    from sensekit.driver import ModeChange
+
+    rec = Recorder(tmp_path / "changes.mcap", clock=clock)
+    rec.write(imu_packet(0, 100))
+    changes = [ModeChange(50 * MS, "mpu6050 at emu://", "imu", "rate", 1000.0, 100.0, "still"),
+               ModeChange(80 * MS, "mpu6050 at emu://", "imu", "power", "awake", "asleep", "")]
+    # The controller changes a device from its own thread; the recorder writes it later.
+    worker = threading.Thread(target=lambda: [rec.add_change(c) for c in changes])
+    worker.start()
+    worker.join()
+    rec.write(imu_packet(100 * MS, 100))
+    rec.close()
+    with sklog.open(tmp_path / "changes.mcap") as log:
+        assert log.changes() == changes
