@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .packets import Packet, concat
 from .progress import Progress
 
@@ -131,6 +133,9 @@ def run_demo(out_dir: Path, *, quick: bool = False, recording: Path | None = Non
 
     figures = plot_streams(streams, out_dir, devices)
     sections = _run_stages(streams, out_dir)
+    if "labels" in streams:
+        sections = {"What the day holds": _label_shares(streams["labels"], devices),
+                    **sections}
     report = _write_report(out_dir, path, infos, figures, offset, time.monotonic() - started)
     with report.open("a", encoding="utf-8") as fh:
         for title, text in sections.items():
@@ -151,21 +156,33 @@ def _run_stages(streams: dict[str, Packet], out_dir: Path) -> dict[str, str]:
     return sections
 
 
+def _label_shares(labels: Packet, devices: dict[str, dict[str, str]]) -> str:
+    """Share of the time spent in each activity and indoors, from the labels stream."""
+    import json
+
+    vocab = json.loads(devices.get("labels", {}).get("activity", "[]"))
+    codes, counts = np.unique(labels["activity"], return_counts=True)
+    parts = [f"{vocab[c] if c < len(vocab) else c} {n / len(labels):.0%}"
+             for c, n in zip(codes.tolist(), counts.tolist(), strict=True)]
+    indoor = float(np.mean(labels["indoor"])) if "indoor" in labels.fields else 0.0
+    return f"Activities: {', '.join(parts)}. Indoors {indoor:.0%} of the time."
+
+
 def _write_report(out_dir: Path, path: Path, infos: dict[str, Any], figures: dict[str, Path],
                   offset: int, elapsed_s: float) -> Path:
     import datetime as dt
 
     start = min(s.start_ns for s in infos.values()) + offset
     when = dt.datetime.fromtimestamp(start / 1e9, dt.timezone.utc).isoformat(timespec="seconds")
-    lines = ["# sensekit demo", "", f"Recording `{path.name}` (starts {when}), replayed through "
-             f"the hub in {elapsed_s:.1f} s.", "",
+    lines = ["# sensekit demo", "", f"Recording `{path.name}` (starts {when}); replaying it "
+             f"through the hub and drawing the plots took {elapsed_s:.1f} s.", "",
              "| stream | modality | samples | rate (Hz) | duration (s) | gaps |",
              "|---|---|---:|---:|---:|---:|"]
     for name, s in infos.items():
         lines.append(f"| {name} | {s.modality or '-'} | {s.samples:,} | {s.rate_hz:.2f} | "
                      f"{s.duration_s:.1f} | {s.gaps} |")
     lines.append("")
-    for name, fig in figures.items():
+    for name, fig in sorted(figures.items()):
         lines += [f"## {name}", "", f"![{name}]({fig.name})", ""]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines), encoding="utf-8")

@@ -26,6 +26,7 @@ def test_quick_demo_writes_report_and_plots(tmp_path: Path, monkeypatch: pytest.
         assert png.stat().st_size > 5000
     report = (out / "report.md").read_text()
     assert "| imu | imu |" in report and "![gps](gps.png)" in report
+    assert "Activities: still" in report and "Indoors" in report
     cached = tmp_path / "cache" / "sensekit" / f"demo-v{demo.DEMO_VERSION}-quick.mcap"
     assert cached.is_file()
     assert main(["demo", "--quick", "-o", str(out)]) == 0
