@@ -16,10 +16,9 @@ What else goes in the file:
 - the rig config as an attachment ``rig.toml``;
 - metadata ``sensekit.summary`` at close: samples, first/last time and gaps per stream.
 
-Memory is bounded: at most one chunk (``chunk_bytes``) is buffered whatever the duration. The
-chunk index, which makes time-range reads possible, keeps about 300 bytes per chunk (about
-1 MB for an hour at one flush a second) until the file is closed; ``split_bytes``/``split_s``
-start a new file and drop it.
+Memory is bounded: at most one chunk (``chunk_bytes``) is buffered whatever the duration, and
+the chunk and metadata indexes are not kept: at close, :mod:`sensekit.log.summary` rebuilds
+the summary section from the file itself. An hour needs no more memory than a minute.
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ from ..driver import Driver, ModeChange
 from ..errors import ConfigError, SensekitError
 from ..packets import Packet
 from .codec import Codec, codec_for_packet
+from .summary import ChannelDecl, SummaryWriter, forget_indexes
 
 __all__ = ["Recorder", "RecordingStopped", "StreamTally", "clock_synchronized"]
 
@@ -100,6 +100,7 @@ class _File:
     writer: Any
     opened_ns: int
     channels: dict[tuple[str, str], int] = field(default_factory=dict)
+    decls: list[ChannelDecl] = field(default_factory=list)
 
 
 class Recorder:
@@ -350,11 +351,15 @@ class Recorder:
             "schema_encoding": codec.schema_encoding, "schema_data": codec.schema_data.decode(),
             "metadata": json.dumps(chan_meta)})
         f.channels[key] = channel
+        f.decls.append(ChannelDecl(int(channel), int(schema_id), packet.stream,
+                                   codec.message_encoding, chan_meta, codec.schema_name,
+                                   codec.schema_encoding, codec.schema_data))
         self._codecs[key] = codec
         return int(channel)
 
     def _flush(self, f: _File) -> None:
         f.writer.flush()
+        forget_indexes(f.writer)  # rebuilt from the file at close, so memory stays flat
         if self.fsync:
             os.fsync(f.stream.fileno())
         self._chunk_started_ns = None
@@ -363,7 +368,10 @@ class Recorder:
         self._write_changes(f)
         summary = {s: json.dumps(t.__dict__) for s, t in self._file_tally.items()}
         f.writer.add_metadata("sensekit.summary", summary)
-        f.writer.finish()
+        f.writer.flush()
+        forget_indexes(f.writer)
+        with open(f.path, "rb") as source:
+            SummaryWriter(f.stream, source, f.decls).finish()
         f.stream.flush()
         if self.fsync:
             os.fsync(f.stream.fileno())
