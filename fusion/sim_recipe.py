@@ -35,7 +35,7 @@ from sensekit.fusion.calibrate import calibration_report, fit_temperature
 from sensekit.fusion.data import WindowSet
 from sensekit.fusion.export import export_onnx, quantize_int8
 from sensekit.fusion.inputs import Configuration, configurations, sensor_modalities
-from sensekit.fusion.sim import accel_csv_windows, recordings_windows
+from sensekit.fusion.sim import accel_csv_windows, recording_fingerprint, recordings_windows
 from sensekit.fusion.stats_baseline import StatsLogReg
 from sensekit.fusion.train import TrainOptions, evaluate, fit
 from sensekit.fusion.weights import save_model
@@ -104,6 +104,17 @@ def train_net(name: str, train: WindowSet, val: WindowSet, cfg: dict[str, Any],
     return net
 
 
+def run_baseline(sets: dict[str, WindowSet], cfg: dict[str, Any],
+                 args: argparse.Namespace) -> dict[str, Any]:
+    """DeepConvLSTM on the same windows (slow on a CPU: about 2 s per batch of 32)."""
+    base = train_net("deepconvlstm", sets["train"], sets["val"], cfg, args.seed,
+                     "baseline_train")
+    mods = sets["train"].modalities
+    imu = Configuration({m: mods[m].native for m in ("accel", "gyro")})
+    return {t: {"all": evaluate(base, sets[t]), "imu_only": evaluate(base, sets[t], imu)}
+            for t in ("test_seed", "test_params")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,7 +122,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE.parent / "sensekit/fusion/weights")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "sim_har.json")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--baseline", action="store_true",
+                        help="train and score DeepConvLSTM instead (results to --results)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = json.loads(CONFIG.read_text())
@@ -122,6 +134,16 @@ def main() -> None:
             for n, s in cfg["sets"].items()}
     print(f"windows: { {n: len(s) for n, s in sets.items()} } "
           f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    run = run_baseline if args.baseline else run_main
+    results = run(sets, cfg, args)
+    results["seconds"] = round(time.perf_counter() - t0)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=1) + "\n")
+
+
+def run_main(sets: dict[str, WindowSet], cfg: dict[str, Any],
+             args: argparse.Namespace) -> dict[str, Any]:
+    mods = sets["train"].modalities
     net = train_net("fusion_small", sets["train"], sets["val"], cfg, args.seed)
     configs = configurations(mods, every_rate=False)
     results: dict[str, Any] = {"temperature": fit_temperature(net, sets["val"], configs)}
@@ -130,20 +152,16 @@ def main() -> None:
                          "ece": calibration_report(net, sets[test], configs),
                          "difficulty": difficulty(net, sets["train"], sets[test])}
     results["sim_to_real_walking"] = sim_to_real(net, mods)
-    if not args.skip_baseline:
-        base = train_net("deepconvlstm", sets["train"], sets["val"], cfg, args.seed,
-                         "baseline_train")
-        results["deepconvlstm"] = {t: evaluate(base, sets[t]) for t in ("test_seed",
-                                                                          "test_params")}
     meta = save_model(net, args.out / "sim_har", data_hash=sets["train"].data_hash(),
                       training={"recipe": "fusion/sim_recipe.py", "config": cfg,
-                                "seed": args.seed, "windows": len(sets["train"])})
+                                "seed": args.seed, "windows": len(sets["train"]),
+                                "recordings": [recording_fingerprint(p) for n in ("train", "val")
+                                               for p in simulate_set(args.data, n,
+                                                                     cfg["sets"][n])]})
     quantize_int8(export_onnx(net, args.out, "sim_har"))
     results["weights"] = str(meta)
-    results["seconds"] = round(time.perf_counter() - t0)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps({k: results[k] for k in ("temperature", "sim_to_real_walking")}, indent=1))
+    return results
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ def save_model(model: nn.Module, path: str | Path, *, data_hash: str = "",
     if info is None:
         raise ConfigError("save_model needs a network made by sensekit.fusion.create_model")
     base = Path(path)
+    base.parent.mkdir(parents=True, exist_ok=True)
     pt = base.with_suffix(".pt")
     torch.save(model.state_dict(), pt)
     mods = modalities_from_json(info["modalities"])

@@ -1,0 +1,61 @@
+"""The shipped ``sim_har`` weights: metadata, both runtimes, and sim-to-real on real phones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sensekit.errors import ConfigError
+from sensekit.fusion.inputs import sensor_modalities
+from sensekit.fusion.runtime import OnnxFusion
+from sensekit.fusion.sim import TASKS, accel_csv_windows
+from sensekit.fusion.weights import load_model, read_metadata
+
+
+def test_shipped_metadata_describes_inputs_and_training():
+    meta = read_metadata("sim_har")
+    assert meta["name"] == "fusion_small"
+    assert meta["tasks"] == TASKS
+    assert meta["modalities"]["accel"]["rates_hz"] == [100.0, 50.0, 25.0]
+    assert meta["window_s"] == 2.0
+    assert meta["parameters"] < 250_000
+    assert len(meta["data_hash"]) == 64
+    assert meta["training"]["recipe"] == "fusion/sim_recipe.py"
+    assert "accel@25" in meta["configurations"]
+    assert set(meta["normalisation"]) >= {"encoders.audio.norm.mean", "encoders.gps.norm.std"}
+
+
+def test_shipped_weights_refuse_another_window_length():
+    with pytest.raises(ConfigError, match="modality 'accel' was trained as"):
+        load_model("sim_har", modalities=sensor_modalities(window_s=1.0))
+
+
+def test_shipped_onnx_agrees_with_shipped_weights():
+    net = load_model("sim_har", modalities=sensor_modalities())
+    rt = OnnxFusion.shipped("sim_har")
+    rng = np.random.default_rng(0)
+    x = {"accel": rng.normal(0, 3, (4, 3, 100)).astype(np.float32),
+         "light": np.full((4, 1, 2), 3.0, np.float32)}
+    x["accel"][:, 2] += 9.81
+    with torch.no_grad():
+        ref = net({k: torch.from_numpy(v) for k, v in x.items()})
+    got = rt.logits(x)
+    for t in TASKS:
+        np.testing.assert_allclose(got[t], ref[t].numpy(), atol=1e-4)
+
+
+def test_trained_on_simulation_recognises_real_walking(corpus):
+    # Real phone recordings (Oxford step counter, six placements), never used in training,
+    # run through the ONNX Runtime path with the accelerometer as the only sensor.
+    rt = OnnxFusion.shipped("sim_har")
+    mods = sensor_modalities()
+    walking = TASKS["activity"].index("walking")
+    files = sorted((corpus / "phone").glob("*.csv"))
+    assert len(files) == 6
+    shares = {}
+    for csv in files:
+        ws = accel_csv_windows(csv, mods)
+        probs = rt.predict({"accel": ws.inputs["accel"]})["activity"]
+        shares[csv.stem.split("_")[1]] = float((probs.argmax(1) == walking).mean())
+    assert min(shares.values()) >= 0.8, shares
