@@ -236,13 +236,19 @@ class Recorder:
             self.flush()
 
     def close(self) -> None:
-        """Finish the current file: flush, write the summary and the index (idempotent)."""
+        """Finish the current file: flush, write the summary and the index (idempotent).
+
+        A recording that got no packet still leaves a valid file with its metadata.
+        """
         if self._closed:
             return
         self._closed = True
-        if self._file is not None and not self.stopped:
+        if not self.stopped:
             try:
-                self._finish(self._file)
+                if self._file is None and not self.paths:
+                    self._file = self._open_next()
+                if self._file is not None:
+                    self._finish(self._file)
             except OSError as exc:
                 self._stop(exc, raise_=False)
         self._file = None

@@ -164,7 +164,7 @@ def _read_indexed(path: Path, data: Any, resync: bool) -> Layout | None:
     try:
         for op, body in _records(data, summary_start, size - 8 - _FOOTER.size):
             _summary_record(layout, op, body)
-        if not layout.chunks:
+        if not layout.chunks and layout.channels:
             return None  # unchunked or unindexed: the sequential scan handles it
         for chunk in layout.chunks:
             _chunk_fields(data, chunk)

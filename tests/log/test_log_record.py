@@ -38,6 +38,16 @@ def test_recorder_writes_what_the_hub_publishes(tmp_path: Path, clock: FakeClock
     assert rec.dropped == 0
 
 
+def test_a_recording_without_packets_is_still_a_valid_file(tmp_path: Path,
+                                                          clock: FakeClock) -> None:
+    rec = Recorder(tmp_path / "empty.mcap", clock=clock, rig_config="[rig]\n")
+    rec.add_device("imu", {"driver": "mpu6050", "url": "i2c://1/0x68"})
+    rec.close()
+    with sklog.open(tmp_path / "empty.mcap") as log:
+        assert log.indexed and log.streams == {}
+        assert log.devices()["imu"]["url"] == "i2c://1/0x68"
+
+
 def test_rate_and_mode_changes_are_recorded(tmp_path: Path, clock: FakeClock) -> None:
     from sensekit.driver import ModeChange
 
