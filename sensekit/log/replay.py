@@ -100,6 +100,8 @@ class ReplaySource(Driver):
                 self.mode = device.get("mode", modes[0])
             if self.rate_hz is None:
                 self.rate_hz = self.native_rate_hz
+            else:  # opened with rate_hz=...: subsample from the start
+                self.rate_hz = self._set_rate(self.rate_hz)
 
     def _read_packet(self, timeout_s: float) -> Packet | None:
         was_finished = self.finished

@@ -79,6 +79,13 @@ def test_set_rate_subsamples_and_sleep_drops(recording: Path) -> None:
     src.close()
 
 
+def test_opening_at_a_lower_rate_subsamples_from_the_start(recording: Path) -> None:
+    with sensekit.open(f"replay://{recording}?speed=0#imu", rate_hz=50.0) as src:
+        assert src.rate_hz == 50.0
+        t = np.concatenate([p.t_ns for p in src])
+    assert len(t) == 250 and np.all(np.diff(t) == 20 * MS)
+
+
 def test_missing_stream_or_file_is_named(recording: Path, tmp_path: Path) -> None:
     with pytest.raises(DeviceNotFound, match="has no stream 'camera'; it has gps, imu, light"):
         sensekit.open(f"replay://{recording}#camera")
