@@ -13,6 +13,7 @@ Only the encoders of the modalities passed in are run; the fusion graph gets a p
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class OnnxFusion:
 
     def __init__(self, manifest: str | Path, *, int8: bool = False, threads: int = 1) -> None:
         self.path = Path(manifest)
+        self.int8 = int8
         if not self.path.is_file():
             raise ConfigError(f"no ONNX manifest at {self.path}. Hint: export with "
                               f"sensekit.fusion.export.export_onnx")
@@ -64,6 +66,30 @@ class OnnxFusion:
     def shipped(cls, name: str, **kwargs: Any) -> OnnxFusion:
         """The exported network shipped with sensekit under ``name``."""
         return cls(SHIPPED / f"{name}.onnx.json", **kwargs)
+
+    @classmethod
+    def fastest(cls, manifest: str | Path, sample: Mapping[str, F32], *, repeat: int = 50,
+                threads: int = 1) -> OnnxFusion:
+        """The float or the int8 graphs, whichever runs ``sample`` faster on this machine.
+
+        int8 is only worth using where it beats float ONNX Runtime on the device (on many x86
+        CPUs it does not); ``sensekit bench fusion`` reports both.
+        """
+        best: tuple[float, OnnxFusion] | None = None
+        for int8 in (False, True):
+            try:
+                net = cls(manifest, int8=int8, threads=threads)
+            except ConfigError:
+                continue  # no int8 graphs exported
+            net.logits(sample)
+            t0 = time.perf_counter()
+            for _ in range(repeat):
+                net.logits(sample)
+            elapsed = time.perf_counter() - t0
+            if best is None or elapsed < best[0]:
+                best = (elapsed, net)
+        assert best is not None  # the float graphs always exist
+        return best[1]
 
     def check(self, config: Configuration) -> None:
         """Refuse a configuration the network was not trained for."""

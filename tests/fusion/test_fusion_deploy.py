@@ -118,3 +118,12 @@ def test_weights_file_with_code_in_it_is_not_executed(trained, tmp_path):
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(pickle.UnpicklingError, match=r"[Ww]eights only"):
         load_model(tmp_path / "tiny")
+
+
+def test_fastest_runtime_is_one_of_the_two_and_agrees(exported, held_out):
+    x = {"imu": held_out.inputs["imu"][:1], "light": held_out.inputs["light"][:1]}
+    net = OnnxFusion.fastest(exported, x, repeat=5)
+    ref = OnnxFusion(exported).predict(x)
+    assert net.int8 in (False, True)
+    got = net.predict(x)
+    assert all(np.abs(got[t] - ref[t]).max() < 0.1 for t in ref)
