@@ -89,6 +89,12 @@ class LogReader:
         self.skip_corrupt = skip_corrupt
         self._data = open_map(self.path)
         self.layout: Layout = scan_layout(self.path, self._data, resync=skip_corrupt)
+        if self.layout.loose_messages:
+            # Messages outside chunks (an unchunked file from another tool) are not read.
+            raise LogFormatError(
+                f"{self.path}: {self.layout.loose_messages} messages are stored outside chunks, "
+                "which sensekit does not read. Hint: rewrite it chunked, e.g. with the mcap "
+                "CLI's 'mcap compress'")
         self.lost_messages = 0
         self.corrupt_chunks: list[int] = []
         self._unknown_lost = 0

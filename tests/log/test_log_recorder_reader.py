@@ -13,6 +13,7 @@ from mcap.reader import make_reader
 
 import sensekit.log as sklog
 from sensekit.clock import FakeClock
+from sensekit.errors import LogFormatError
 from sensekit.log.recorder import Recorder
 
 
@@ -206,6 +207,22 @@ def test_time_range_reads_only_overlapping_chunks(tmp_path: Path, clock: FakeClo
         part = log.read("imu", 20_000 * MS, 21_000 * MS)
         assert len(part) == 1000 and part.t_ns[0] == 20_000 * MS
         assert len(loaded) < len(log.layout.chunks) // 3
+
+
+def test_unchunked_files_are_refused_with_a_hint(tmp_path: Path) -> None:
+    from mcap.writer import Writer
+
+    path = tmp_path / "flat.mcap"
+    with open(path, "wb") as fh:
+        w = Writer(fh, use_chunking=False)
+        w.start()
+        sid = w.register_schema("x", "jsonschema", b"{}")
+        cid = w.register_channel("/x", "json", sid)
+        for i in range(3):
+            w.add_message(cid, i, b"{}", i)
+        w.finish()
+    with pytest.raises(LogFormatError, match=r"flat\.mcap: 3 messages are stored outside chunks"):
+        sklog.open(path)
 
 
 def test_reader_reads_other_tools_files(tmp_path: Path) -> None:
