@@ -89,7 +89,7 @@ class LogReader:
         self.skip_corrupt = skip_corrupt
         self._data = open_map(self.path)
         self.layout: Layout = scan_layout(self.path, self._data, resync=skip_corrupt)
-        if self.layout.loose_messages:
+        if self.layout.loose_messages and not (skip_corrupt and self.layout.chunks):
             # Messages outside chunks (an unchunked file from another tool) are not read.
             raise LogFormatError(
                 f"{self.path}: {self.layout.loose_messages} messages are stored outside chunks, "
