@@ -15,6 +15,7 @@ import sensekit.log as sklog
 from sensekit.clock import FakeClock
 from sensekit.errors import LogFormatError
 from sensekit.log.recorder import Recorder
+from sensekit.packets import Packet
 
 
 def record_mixed(path: Path, clock: FakeClock, seconds: int = 6, **kw: object) -> None:
@@ -71,6 +72,25 @@ def test_frames_of_several_sizes_are_read_packet_by_packet(tmp_path: Path,
             log.read("camera")
         sizes = [p["image"].shape[1:3] for p in log.packets(["camera"])]
     assert sizes == [(48, 64), (96, 128)]
+
+
+def test_power_rails_round_trip_with_units_in_the_schema(tmp_path: Path,
+                                                         clock: FakeClock) -> None:
+    t = np.arange(10, dtype=np.int64) * 100 * MS
+    volts = np.tile(np.array([5.1, 3.3, 1.8], np.float32), (10, 1))
+    watts = (volts * np.linspace(0.1, 0.5, 10, dtype=np.float32)[:, None]).astype(np.float32)
+    packet = Packet("power", t, {"voltage_v": volts, "power_w": watts}, "power",
+                    {"rails": ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"]})
+    with Recorder(tmp_path / "p.mcap", clock=clock) as rec:
+        rec.write(packet)
+    with sklog.open(tmp_path / "p.mcap") as log:
+        back = next(log.packets(["power"]))
+        schema = json.loads(next(c.schema_data for c in log.layout.channels.values()
+                                 if c.topic == "power"))
+    np.testing.assert_array_equal(back["power_w"], watts)
+    assert back.meta == {"rails": ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"]}
+    assert [(f["name"], f["unit"], f["shape"]) for f in schema["fields"]] == [
+        ("voltage_v", "V", [3]), ("power_w", "W", [3])]
 
 
 def test_float_audio_keeps_full_precision(tmp_path: Path, clock: FakeClock) -> None:
