@@ -26,7 +26,6 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -330,8 +329,7 @@ def simulate(out: str | os.PathLike[str], config: SimConfig | None = None, *,
                             "scenario_duration_s": str(cfg.duration_s)}) as rec:
         for driver in drivers:
             rec.add_driver(driver, emulated=True)
-        for stream, info in _direct_devices().items():
-            rec.add_device(stream, info)
+        rec.add_device("labels", _LABELS_DEVICE)
         next_second = 0
         while (elapsed := (clock.now_ns() - SIM_START_NS) / 1e9) < cfg.duration_s:
             clock.advance(cfg.step_s)
@@ -346,7 +344,6 @@ def simulate(out: str | os.PathLike[str], config: SimConfig | None = None, *,
                 on_progress(min(elapsed / cfg.duration_s, 1.0))
     for driver in drivers:
         driver.close()
-    Path(out).touch()
     return counts
 
 
@@ -392,12 +389,11 @@ def _read(driver: Driver, step_s: float) -> Packet | None:
     return driver.read(timeout_s=timeout)
 
 
-def _direct_devices() -> dict[str, dict[str, Any]]:
-    return {
-        "labels": {"driver": "scenario", "rate_hz": 1.0, "activity": list(ACTIVITIES),
-                   "indoor": ["outdoor", "indoor"], "audio_scene": list(AUDIO_SCENES),
-                   "camera_scene": list(CAMERA_SCENES)},
-    }
+#: The labels stream's device metadata: where it comes from and its code tables.
+_LABELS_DEVICE: dict[str, Any] = {
+    "driver": "scenario", "rate_hz": 1.0, "activity": list(ACTIVITIES),
+    "indoor": ["outdoor", "indoor"], "audio_scene": list(AUDIO_SCENES),
+    "camera_scene": list(CAMERA_SCENES)}
 
 
 def _per_second(scenario: Scenario, second: int) -> list[Packet]:
