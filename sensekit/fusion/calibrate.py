@@ -23,26 +23,57 @@ from .train import predict_logits
 __all__ = ["calibration_report", "fit_temperature"]
 
 
+#: Fewest labelled validation windows of one modality subset to fit its own correction.
+MIN_SUBSET_WINDOWS = 30
+
+
 def fit_temperature(model: nn.Module, val: WindowSet,
                     configs: Sequence[Configuration] | None = None) -> dict[str, float]:
-    """Fit and store one temperature per task (minimising NLL); returns them by task."""
+    """Fit and store the temperatures (minimising NLL); returns the per-task ones.
+
+    One temperature per task is fitted on the windows of every configuration pooled; a network
+    with per-subset temperatures (:class:`~sensekit.fusion.model.FusionNet`) then gets a
+    correction per modality subset, fitted on that subset's windows when it has at least
+    :data:`MIN_SUBSET_WINDOWS` of them (1 otherwise).
+    """
     temp: torch.Tensor = model.temperature  # type: ignore[assignment]
+    per_subset: torch.Tensor | None = getattr(model, "subset_temperature", None)
     temp.fill_(1.0)
+    if per_subset is not None:
+        per_subset.fill_(1.0)
     configs = list(configs) if configs else [default_configuration(val.modalities)]
+    logits, labels, subsets = _collect(model, val, configs)
+    out = {}
+    for i, t in enumerate(logits):
+        keep = labels[t] >= 0
+        out[t] = _fit_one(logits[t][keep], labels[t][keep])
+        temp[i] = out[t]
+        if per_subset is None:
+            continue
+        for s in torch.unique(subsets[keep]):
+            sel = keep & (subsets == s)
+            if int(sel.sum()) >= MIN_SUBSET_WINDOWS:
+                per_subset[s, i] = _fit_one(logits[t][sel] / out[t], labels[t][sel])
+    return out
+
+
+def _collect(model: nn.Module, val: WindowSet, configs: Sequence[Configuration]
+             ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
+    """Unscaled logits and labels per task over all configurations, and each row's subset."""
+    order = getattr(model, "order", list(val.modalities))
     pooled: dict[str, list[np.ndarray]] = {}
     labels: dict[str, list[np.ndarray]] = {}
+    subsets = []
     for cfg in configs:
         for t, z in predict_logits(model, val, cfg).items():
             pooled.setdefault(t, []).append(z)
             labels.setdefault(t, []).append(val.labels[t])
-    out = {}
-    for i, t in enumerate(pooled):
-        logits = torch.from_numpy(np.concatenate(pooled[t]))
-        y = torch.from_numpy(np.concatenate(labels[t]))
-        keep = y >= 0
-        out[t] = _fit_one(logits[keep], y[keep])
-        temp[i] = out[t]
-    return out
+        bits = [(val.present[m] & (m in cfg.rates)).astype(np.int64) << i
+                for i, m in enumerate(order)]
+        subsets.append(np.sum(bits, axis=0))
+    return ({t: torch.from_numpy(np.concatenate(v)) for t, v in pooled.items()},
+            {t: torch.from_numpy(np.concatenate(v)) for t, v in labels.items()},
+            torch.from_numpy(np.concatenate(subsets)))
 
 
 def _fit_one(logits: torch.Tensor, y: torch.Tensor) -> float:

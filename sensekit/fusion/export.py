@@ -36,7 +36,8 @@ class _FusionGraph(nn.Module):
         self.net = net
 
     def forward(self, tokens: Tensor, present: Tensor) -> tuple[Tensor, ...]:
-        out = self.net.forward_head(self.net.fusion(tokens, present > 0.5))
+        keep = present > 0.5
+        out = self.net.forward_head(self.net.fusion(tokens, keep), present=keep)
         return tuple(out.values())
 
 

@@ -218,10 +218,13 @@ class FusionNet(nn.Module):
     simply not in the dict and their encoders are not run) and an optional per-sample presence
     mask (B,) per modality (modality dropout, windows where a sensor delivered nothing). It
     returns temperature-scaled logits per task; softmax gives calibrated probabilities once
-    :func:`sensekit.fusion.calibrate.fit_temperature` has been run.
+    :func:`sensekit.fusion.calibrate.fit_temperature` has been run. Temperatures are one per
+    task times a correction per modality subset (a camera-only window is not as sure of itself
+    as an all-sensor one), looked up from the presence mask.
     """
 
     temperature: Tensor
+    subset_temperature: Tensor
 
     def __init__(self, modalities: Mapping[str, ModalityInput],
                  tasks: Mapping[str, Sequence[str]], *, dim: int = 64, width: int = 32,
@@ -236,6 +239,13 @@ class FusionNet(nn.Module):
         self.fusion = MaskedFusion(len(self.order), dim, heads, layers)
         self.heads = nn.ModuleDict({t: nn.Linear(dim, len(c)) for t, c in self.tasks.items()})
         self.register_buffer("temperature", torch.ones(len(self.tasks)))
+        self.register_buffer("subset_temperature",
+                             torch.ones(2 ** len(self.order), len(self.tasks)))
+
+    def subset_index(self, present: Tensor) -> Tensor:
+        """Index of each window's modality subset (bit i: modality ``order[i]`` present)."""
+        bits = 2 ** torch.arange(present.shape[1], device=present.device)
+        return (present.long() * bits).sum(1)
 
     def encode(self, inputs: Mapping[str, Tensor],
                present: Mapping[str, Tensor] | None = None) -> tuple[Tensor, Tensor]:
@@ -263,15 +273,23 @@ class FusionNet(nn.Module):
         """The shared trunk: the fused always-present token (B, D)."""
         return self.fusion(*self.encode(inputs, present))  # type: ignore[no-any-return]
 
-    def forward_head(self, features: Tensor, task: str | None = None) -> dict[str, Tensor]:
-        """Temperature-scaled logits of one task, or all tasks."""
+    def forward_head(self, features: Tensor, task: str | None = None,
+                     present: Tensor | None = None) -> dict[str, Tensor]:
+        """Temperature-scaled logits of one task, or all tasks.
+
+        ``present`` (B, M), if given, applies the per-subset temperature correction.
+        """
         names = self.tasks if task is None else [task]
         idx = {t: i for i, t in enumerate(self.tasks)}
-        return {t: self.heads[t](features) / self.temperature[idx[t]] for t in names}
+        temp = self.temperature.unsqueeze(0)
+        if present is not None:
+            temp = temp * self.subset_temperature[self.subset_index(present)]
+        return {t: self.heads[t](features) / temp[:, idx[t], None] for t in names}
 
     def forward(self, inputs: Mapping[str, Tensor],
                 present: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
-        return self.forward_head(self.forward_features(inputs, present))
+        tokens, mask = self.encode(inputs, present)
+        return self.forward_head(self.fusion(tokens, mask), present=mask)
 
 
 @register_model

@@ -41,6 +41,19 @@ def _normalisation(model: nn.Module) -> dict[str, Any]:
     return out
 
 
+def _subset_temperatures(model: nn.Module, tasks: list[str]) -> dict[str, dict[str, float]]:
+    """Per-subset corrections that differ from 1, keyed by ``accel+gps`` style names."""
+    table: Any = getattr(model, "subset_temperature", None)
+    order: list[str] = getattr(model, "order", [])
+    out = {}
+    for idx in range(0 if table is None else table.shape[0]):
+        row = [float(v) for v in table[idx]]
+        if any(abs(v - 1.0) > 1e-6 for v in row):
+            name = "+".join(m for i, m in enumerate(order) if idx >> i & 1)
+            out[name] = {t: round(v, 4) for t, v in zip(tasks, row, strict=True)}
+    return out
+
+
 def save_model(model: nn.Module, path: str | Path, *, data_hash: str = "",
                training: Mapping[str, Any] | None = None) -> Path:
     """Write ``path.pt`` and ``path.json``; returns the ``.json`` path.
@@ -66,6 +79,7 @@ def save_model(model: nn.Module, path: str | Path, *, data_hash: str = "",
         "configurations": [c.name() for c in configurations(mods)],
         "normalisation": _normalisation(model),
         "temperature": dict(zip(info["tasks"], [float(t) for t in temps], strict=False)),
+        "subset_temperature": _subset_temperatures(model, list(info["tasks"])),
         "parameters": sum(p.numel() for p in model.parameters()),
         "data_hash": data_hash, "training": dict(training or {}),
         "weights_file": pt.name, "weights_sha256": _sha256(pt),
