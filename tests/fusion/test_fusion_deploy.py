@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import pickle
@@ -127,3 +128,17 @@ def test_fastest_runtime_is_one_of_the_two_and_agrees(exported, held_out):
     assert net.int8 in (False, True)
     got = net.predict(x)
     assert all(np.abs(got[t] - ref[t]).max() < 0.1 for t in ref)
+
+
+def test_per_subset_temperatures_survive_export(trained, held_out, tmp_path):
+    net = copy.deepcopy(trained)
+    with torch.no_grad():
+        net.subset_temperature.copy_(torch.rand(net.subset_temperature.shape) * 3 + 0.2)
+    rt = OnnxFusion(export_onnx(net, tmp_path, "t"))
+    for rates in ({"imu": 50.0}, {"camera": 16.0, "light": 1.0}):
+        inputs, _ = batch_tensors(held_out, np.arange(6), rates)
+        with torch.no_grad():
+            ref = net(inputs)
+        got = rt.logits({m: x.numpy() for m, x in inputs.items()})
+        for t in ref:
+            np.testing.assert_allclose(got[t], ref[t].numpy(), atol=1e-4)

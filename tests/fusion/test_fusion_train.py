@@ -72,7 +72,11 @@ def test_temperature_scaling_calibrates_an_overconfident_net(trained, held_out):
                 head.weight.div_(8.0)
                 head.bias.div_(8.0)
             trained.temperature.fill_(1.0)
+            corrections = trained.subset_temperature.clone()
+            trained.subset_temperature.fill_(1.0)
     assert all(t > 1.5 for t in temps.values())
+    # Subsets that see the place (camera, light) are corrected differently from blind ones.
+    assert corrections.std() > 0.01
     mean_before = np.mean([v["place"] for v in before.values()])
     mean_after = np.mean([v["place"] for v in after.values()])
     assert mean_after < mean_before
