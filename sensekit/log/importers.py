@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -78,14 +79,17 @@ def _read_tables(src: Path) -> tuple[dict[str, Table], dict[str, str]]:
     return tables, dict(meta_rows[0]) if meta_rows else {}
 
 
-def _parse_csv(text: str, where: str) -> Table:
+def _parse_csv(text: str, where: str, header_row: bool = True) -> Table:
     reader = csv.reader(io.StringIO(text))
     try:
-        header = [h.strip() for h in next(reader)]
+        first = next(reader)
     except StopIteration:
         raise LogFormatError(f"{where} is empty; expected a header row") from None
+    # Without a header row, columns are named by position: "0", "1", ...
+    header = [h.strip() for h in first] if header_row else [str(i) for i in range(len(first))]
     columns: Table = {h: [] for h in header}
-    for row in reader:
+    rows = reader if header_row else itertools.chain([first], reader)
+    for row in rows:
         if not row:
             continue
         for h, value in zip(header, row, strict=False):
@@ -258,7 +262,8 @@ def import_sensor_logger(src: str | os.PathLike[str], out: str | os.PathLike[str
 
 def import_csv(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
                columns: Mapping[str, str | Sequence[str]], stream: str, modality: str = "",
-               time_unit: str = "ns") -> ImportResult:
+               time_unit: str = "ns", scales: Mapping[str, float] | None = None,
+               header: bool = True) -> ImportResult:
     """Convert a CSV into a log, with a column map naming which columns make which field.
 
     Args:
@@ -268,25 +273,34 @@ def import_csv(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
         modality: The :data:`~sensekit.packets.SPECS` entry the fields follow (dtypes are taken
             from it), or ``""`` for a custom stream (float32).
         time_unit: Unit of the time column: ``ns``, ``us``, ``ms`` or ``s``.
+        scales: Factor per field into its SI unit (``{"accel_mps2": 9.80665}`` for g,
+            ``{"gyro_rads": math.pi / 180}`` for deg/s).
+        header: Whether the first row names the columns; without one, columns are named by
+            position (``"0"``, ``"1"``...).
     """
     path = Path(src)
     try:
-        table = _parse_csv(path.read_text(encoding="utf-8"), str(path))
+        table = _parse_csv(path.read_text(encoding="utf-8"), str(path), header)
     except OSError as exc:
         raise LogFormatError(f"cannot read {path}: {exc.strerror}") from None
     packet = csv_packet(table, str(path), columns=columns, stream=stream, modality=modality,
-                        time_unit=time_unit)
+                        time_unit=time_unit, scales=scales)
     return _write(out, [packet], {"source": f"CSV {path.name}"}, ())
 
 
 def csv_packet(table: Table, where: str, *, columns: Mapping[str, str | Sequence[str]],
-               stream: str, modality: str, time_unit: str) -> Packet:
+               stream: str, modality: str, time_unit: str,
+               scales: Mapping[str, float] | None = None) -> Packet:
     """One packet from a parsed CSV table and a column map (see :func:`import_csv`)."""
     scale = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}.get(time_unit)
     if scale is None:
         raise LogFormatError(f"{where}: time unit {time_unit!r}; expected ns, us, ms or s")
     if "t_ns" not in columns:
         raise LogFormatError(f"{where}: the column map needs t_ns=COLUMN naming the time column")
+    unknown = set(scales or {}) - set(columns)
+    if unknown:
+        raise LogFormatError(f"{where}: scales for fields not in the column map: "
+                             f"{', '.join(sorted(unknown))}")
     t_col = _names(columns["t_ns"])[0]
     if t_col not in table:
         raise LogFormatError(f"{where}: no time column {t_col!r}; it has {', '.join(table)}")
@@ -301,6 +315,7 @@ def csv_packet(table: Table, where: str, *, columns: Mapping[str, str | Sequence
             continue
         names = _names(cols)
         data = np.stack([_floats(table, c, where) for c in names], 1)
+        data = data * (scales or {}).get(name, 1.0)
         dtype = spec.fields[name].dtype if spec and name in spec.fields else "float32"
         fields[name] = (data[:, 0] if len(names) == 1 else data).astype(dtype)
     return Packet(stream, t, fields, modality)

@@ -23,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modality", default="", help="modality of a CSV's fields (imu, light..)")
     parser.add_argument("--time-unit", default="ns", choices=("ns", "us", "ms", "s"),
                         help="unit of a CSV's time column (default ns)")
+    parser.add_argument("--scale", action="append", default=[], metavar="FIELD=FACTOR",
+                        help="multiply a CSV field into its SI unit: accel_mps2=9.80665 (repeat)")
+    parser.add_argument("--no-header", action="store_true",
+                        help="the CSV has no header row: name columns by position, 0, 1, ...")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,9 +39,16 @@ def run(args: argparse.Namespace) -> int:
             if not sep or not field or not cols:
                 raise ConfigError(f"--map {item!r}: expected FIELD=COLUMN[,COLUMN...]")
             columns[field.strip()] = cols
+        scales = {}
+        for item in args.scale:
+            field, _, factor = item.partition("=")
+            try:
+                scales[field.strip()] = float(factor)
+            except ValueError:
+                raise ConfigError(f"--scale {item!r}: expected FIELD=NUMBER") from None
         stream = args.stream or args.modality or src.stem
         result = import_csv(src, out, columns=columns, stream=stream, modality=args.modality,
-                            time_unit=args.time_unit)
+                            time_unit=args.time_unit, scales=scales, header=not args.no_header)
     else:
         result = import_sensor_logger(src, out)
     _report(result)
