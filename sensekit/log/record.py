@@ -85,7 +85,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import open as open_device
     from ..config import load_rig
     from ..hub import Hub
 
@@ -100,15 +99,11 @@ def run(args: argparse.Namespace) -> int:
                         rig_config=Path(args.config).read_text(encoding="utf-8"))
     hub = Hub()
     try:
-        enabled = [d for d in rig.devices.values() if d.enabled]
-        # Subscribe before any reader starts, so the first packets are recorded too.
-        sub = hub.subscribe(*[d.stream for d in enabled], name="recorder")
-        for dev in enabled:
-            driver = open_device(dev.driver, dev.url, stream=dev.stream, rate_hz=dev.rate_hz,
-                                 mode=dev.mode, **dict(dev.options))
-            recorder.add_driver(driver, options=dict(dev.options), config_name=dev.name)
-            driver.on_change(recorder.add_change)
-            hub.attach(driver)
+        sub = _attach_devices(rig, hub, recorder)
+    except BaseException:
+        hub.close()  # a device that cannot be opened: no recording is started
+        raise
+    try:
         previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
         stop = stop_on_signals()
         try:
@@ -121,6 +116,21 @@ def run(args: argparse.Namespace) -> int:
         recorder.close()
     _summarise(recorder)
     return 1 if recorder.stopped else 0
+
+
+def _attach_devices(rig: Any, hub: Any, recorder: Recorder) -> Subscription:
+    from .. import open as open_device
+
+    enabled = [d for d in rig.devices.values() if d.enabled]
+    # Subscribe before any reader starts, so the first packets are recorded too.
+    sub: Subscription = hub.subscribe(*[d.stream for d in enabled], name="recorder")
+    for dev in enabled:
+        driver = open_device(dev.driver, dev.url, stream=dev.stream, rate_hz=dev.rate_hz,
+                             mode=dev.mode, **dict(dev.options))
+        recorder.add_driver(driver, options=dict(dev.options), config_name=dev.name)
+        driver.on_change(recorder.add_change)
+        hub.attach(driver)
+    return sub
 
 
 def _record_with_progress(recorder: Recorder, sub: Subscription, duration: float | None,

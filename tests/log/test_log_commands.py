@@ -83,6 +83,17 @@ def test_replay_command_publishes_every_sample(walk: Path,
     assert "imu" in out and "2,000 samples" in out and "gps" in out
 
 
+def test_record_with_a_missing_device_writes_nothing(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    rig = tmp_path / "rig.toml"
+    out = tmp_path / "never.mcap"
+    rig.write_text(f'[devices.imu]\ndriver = "replay"\nurl = "replay://{tmp_path}/gone.mcap#imu"'
+                   f'\n\n[record]\noutput = "{out}"\n')
+    assert main(["record", str(rig), "-q"]) == 2
+    assert "no recording at" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"hello world, not mcap")
