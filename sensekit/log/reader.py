@@ -27,8 +27,9 @@ import numpy as np
 from ..driver import ModeChange
 from ..errors import LogFormatError, SampleDropped
 from ..packets import Packet, concat
+from .chunks import Entry, split_chunk
 from .codec import Codec, codec_for_channel
-from .scan import ChannelRecord, ChunkRecord, Entry, Layout, open_map, scan_layout, split_chunk
+from .scan import ChannelRecord, ChunkRecord, Layout, open_map, scan_layout
 
 __all__ = ["LogReader", "StreamInfo", "open"]
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import LogFormatError
 
-__all__ = ["MAGIC", "ChannelRecord", "ChunkRecord", "Layout", "scan_layout", "split_chunk"]
+__all__ = ["MAGIC", "ChannelRecord", "ChunkRecord", "Layout", "decompress", "scan_layout"]
 
 MAGIC = b"\x89MCAP0\r\n"
 _REC = struct.Struct("<BQ")
@@ -282,7 +282,7 @@ def _drop_cut_chunk(layout: Layout, data: Any) -> None:
     last = layout.chunks[-1]
     raw = bytes(data[last.data_offset:last.data_offset + last.data_len])
     try:
-        plain = _decompress(last.compression, raw, last.uncompressed_size)
+        plain = decompress(last.compression, raw, last.uncompressed_size)
         if not last.crc or zlib.crc32(plain) == last.crc:
             return
     except (ValueError, RuntimeError):
@@ -399,32 +399,8 @@ def _attachment(layout: Layout, body: _Buf) -> None:
     layout.attachments.append((name, media, body.pos, size))
 
 
-# -- chunk contents -----------------------------------------------------------------------
-Entry = tuple[int, int, memoryview]  # (log_time, channel_id, data)
-
-
-def split_chunk(path: Path, data: Any, chunk: ChunkRecord,
-                channels: dict[int, ChannelRecord],
-                schemas: dict[int, tuple[str, str, bytes]]) -> list[Entry]:
-    """Decompress one chunk and return its messages; learn channels declared inside it.
-
-    Raises:
-        LogFormatError: the chunk does not decompress, fails its CRC or holds a damaged
-            record. The message names the file and the chunk's byte offset.
-    """
-    raw = bytes(data[chunk.data_offset:chunk.data_offset + chunk.data_len])
-    try:
-        plain = _decompress(chunk.compression, raw, chunk.uncompressed_size)
-        if chunk.crc and zlib.crc32(plain) != chunk.crc:
-            raise ValueError("CRC mismatch")
-        return _chunk_messages(memoryview(plain), channels, schemas)
-    except (ValueError, IndexError, struct.error, RuntimeError) as exc:
-        raise LogFormatError(
-            f"{path}: corrupt chunk at byte {chunk.offset} ({exc}). Hint: open it with "
-            "skip_corrupt=True to read on, or run 'sensekit log repair'") from None
-
-
-def _decompress(compression: str, raw: bytes, size: int) -> bytes:
+def decompress(compression: str, raw: bytes, size: int) -> bytes:
+    """The plain bytes of a chunk's records (``size``: what the chunk says they are)."""
     if compression == "":
         return raw
     if compression == "lz4":
@@ -436,24 +412,3 @@ def _decompress(compression: str, raw: bytes, size: int) -> bytes:
 
         return bytes(zstandard.ZstdDecompressor().decompress(raw, max_output_size=size))
     raise ValueError(f"unknown compression {compression!r}")
-
-
-def _chunk_messages(plain: memoryview, channels: dict[int, ChannelRecord],
-                    schemas: dict[int, tuple[str, str, bytes]]) -> list[Entry]:
-    out: list[Entry] = []
-    pos, end = 0, len(plain)
-    unpack_rec, unpack_msg = _REC.unpack_from, _MSG_HEAD.unpack_from
-    while pos < end:
-        op, length = unpack_rec(plain, pos)
-        body_end = pos + 9 + length
-        if body_end > end:
-            raise IndexError(f"record at chunk byte {pos} runs past the chunk")
-        if op == OP_MESSAGE:
-            cid, _, log_time, _ = unpack_msg(plain, pos + 9)
-            out.append((log_time, cid, plain[pos + 9 + _MSG_HEAD.size:body_end]))
-        elif op == OP_SCHEMA:
-            _read_schema(schemas, _Buf(plain, pos + 9, body_end))
-        elif op == OP_CHANNEL:
-            _read_channel(channels, schemas, _Buf(plain, pos + 9, body_end))
-        pos = body_end
-    return out
