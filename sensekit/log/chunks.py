@@ -13,17 +13,17 @@ from typing import Any
 
 from ..errors import LogFormatError
 from .scan import (
-    _MSG_HEAD,
-    _REC,
+    MESSAGE_HEAD,
     OP_CHANNEL,
     OP_MESSAGE,
     OP_SCHEMA,
+    RECORD_HEAD,
+    ByteReader,
     ChannelRecord,
     ChunkRecord,
-    _Buf,
-    _read_channel,
-    _read_schema,
     decompress,
+    read_channel,
+    read_schema,
 )
 
 __all__ = ["Entry", "split_chunk"]
@@ -56,7 +56,7 @@ def _chunk_messages(plain: memoryview, channels: dict[int, ChannelRecord],
                     schemas: dict[int, tuple[str, str, bytes]]) -> list[Entry]:
     out: list[Entry] = []
     pos, end = 0, len(plain)
-    unpack_rec, unpack_msg = _REC.unpack_from, _MSG_HEAD.unpack_from
+    unpack_rec, unpack_msg = RECORD_HEAD.unpack_from, MESSAGE_HEAD.unpack_from
     while pos < end:
         op, length = unpack_rec(plain, pos)
         body_end = pos + 9 + length
@@ -64,10 +64,10 @@ def _chunk_messages(plain: memoryview, channels: dict[int, ChannelRecord],
             raise IndexError(f"record at chunk byte {pos} runs past the chunk")
         if op == OP_MESSAGE:
             cid, _, log_time, _ = unpack_msg(plain, pos + 9)
-            out.append((log_time, cid, plain[pos + 9 + _MSG_HEAD.size:body_end]))
+            out.append((log_time, cid, plain[pos + 9 + MESSAGE_HEAD.size:body_end]))
         elif op == OP_SCHEMA:
-            _read_schema(schemas, _Buf(plain, pos + 9, body_end))
+            read_schema(schemas, ByteReader(plain, pos + 9, body_end))
         elif op == OP_CHANNEL:
-            _read_channel(channels, schemas, _Buf(plain, pos + 9, body_end))
+            read_channel(channels, schemas, ByteReader(plain, pos + 9, body_end))
         pos = body_end
     return out

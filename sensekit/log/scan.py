@@ -26,10 +26,10 @@ from ..errors import LogFormatError
 __all__ = ["MAGIC", "ChannelRecord", "ChunkRecord", "Layout", "decompress", "scan_layout"]
 
 MAGIC = b"\x89MCAP0\r\n"
-_REC = struct.Struct("<BQ")
+RECORD_HEAD = struct.Struct("<BQ")
 _U16, _U32, _U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
 _CHUNK_HEAD = struct.Struct("<QQQI")
-_MSG_HEAD = struct.Struct("<HIQQ")
+MESSAGE_HEAD = struct.Struct("<HIQQ")
 _FOOTER = struct.Struct("<BQQQI")
 
 OP_HEADER, OP_FOOTER, OP_SCHEMA, OP_CHANNEL, OP_MESSAGE, OP_CHUNK = 1, 2, 3, 4, 5, 6
@@ -90,7 +90,7 @@ class Layout:
     loose_messages: int = 0
 
 
-class _Buf:
+class ByteReader:
     """Little-endian field reader over a buffer, raising IndexError past its end."""
 
     def __init__(self, data: Any, pos: int = 0, end: int | None = None) -> None:
@@ -174,7 +174,7 @@ def _read_indexed(path: Path, data: Any, resync: bool) -> Layout | None:
     return layout
 
 
-def _summary_record(layout: Layout, op: int, body: _Buf) -> None:
+def _summary_record(layout: Layout, op: int, body: ByteReader) -> None:
     if op == OP_SCHEMA:
         _schema(layout, body)
     elif op == OP_CHANNEL:
@@ -190,13 +190,13 @@ def _summary_record(layout: Layout, op: int, body: _Buf) -> None:
 
 
 def _chunk_fields(data: Any, chunk: ChunkRecord) -> None:
-    op, length = _REC.unpack_from(data, chunk.offset)
+    op, length = RECORD_HEAD.unpack_from(data, chunk.offset)
     if op != OP_CHUNK:
         raise ValueError("chunk index points at a non-chunk record")
-    _parse_chunk(_Buf(data, chunk.offset + 9, chunk.offset + 9 + length), chunk)
+    _parse_chunk(ByteReader(data, chunk.offset + 9, chunk.offset + 9 + length), chunk)
 
 
-def _parse_chunk(body: _Buf, chunk: ChunkRecord) -> None:
+def _parse_chunk(body: ByteReader, chunk: ChunkRecord) -> None:
     start, end, usize, crc = _CHUNK_HEAD.unpack(body.take(_CHUNK_HEAD.size))
     chunk.start_ns, chunk.end_ns, chunk.uncompressed_size, chunk.crc = start, end, usize, crc
     chunk.compression = body.string()
@@ -211,15 +211,15 @@ def _scan_metadata(layout: Layout, data: Any, resync: bool) -> None:
     pos = 8
     end = len(data)
     while pos + 9 <= end:
-        op, length = _REC.unpack_from(data, pos)
+        op, length = RECORD_HEAD.unpack_from(data, pos)
         body_end = pos + 9 + length
         if op in (OP_DATA_END, OP_FOOTER) or op == 0 or body_end > end:
             break
         try:
             if op == OP_METADATA:
-                _metadata(layout, _Buf(data, pos + 9, body_end))
+                _metadata(layout, ByteReader(data, pos + 9, body_end))
             elif op == OP_ATTACHMENT:
-                _attachment(layout, _Buf(data, pos + 9, body_end))
+                _attachment(layout, ByteReader(data, pos + 9, body_end))
         except (IndexError, ValueError, struct.error) as exc:
             if not resync:
                 raise LogFormatError(
@@ -237,7 +237,7 @@ def _read_sequential(path: Path, data: Any, resync: bool) -> Layout:
         if pos + 9 > end:
             layout.truncated_at = pos
             break
-        op, length = _REC.unpack_from(data, pos)
+        op, length = RECORD_HEAD.unpack_from(data, pos)
         if op == 0:
             layout.truncated_at = pos  # zero-filled tail, or damage: see below
             if any(data[pos:min(end, pos + 4096)]) and resync:
@@ -293,7 +293,7 @@ def _drop_cut_chunk(layout: Layout, data: Any) -> None:
 
 def _sequential_record(layout: Layout, data: Any, op: int, pos: int, body_end: int,
                        last_chunk: ChunkRecord | None) -> ChunkRecord | None:
-    body = _Buf(data, pos + 9, body_end)
+    body = ByteReader(data, pos + 9, body_end)
     if op == OP_CHUNK:
         chunk = ChunkRecord(pos, 0, 0)
         _parse_chunk(body, chunk)
@@ -335,10 +335,10 @@ def _next_chunk(data: Any, pos: int) -> int | None:
         if pos < 0 or pos + 9 + 40 > end:
             return None
         try:
-            _, length = _REC.unpack_from(data, pos)
+            _, length = RECORD_HEAD.unpack_from(data, pos)
             if pos + 9 + length <= end:
                 probe = ChunkRecord(pos, 0, 0)
-                _parse_chunk(_Buf(data, pos + 9, pos + 9 + length), probe)
+                _parse_chunk(ByteReader(data, pos + 9, pos + 9 + length), probe)
                 if probe.compression in ("", "lz4", "zstd") and probe.start_ns <= probe.end_ns:
                     return pos
         except (IndexError, ValueError, struct.error, UnicodeDecodeError):
@@ -346,34 +346,34 @@ def _next_chunk(data: Any, pos: int) -> int | None:
         pos += 1
 
 
-def _records(data: Any, pos: int, end: int) -> Iterator[tuple[int, _Buf]]:
+def _records(data: Any, pos: int, end: int) -> Iterator[tuple[int, ByteReader]]:
     while pos + 9 <= end:
-        op, length = _REC.unpack_from(data, pos)
+        op, length = RECORD_HEAD.unpack_from(data, pos)
         body_end = pos + 9 + length
         if body_end > end:
             raise IndexError(f"record at byte {pos} runs past the end")
-        yield op, _Buf(data, pos + 9, body_end)
+        yield op, ByteReader(data, pos + 9, body_end)
         pos = body_end
 
 
 Schemas = dict[int, tuple[str, str, bytes]]
 
 
-def _schema(layout: Layout, body: _Buf) -> None:
-    _read_schema(layout.schemas, body)
+def _schema(layout: Layout, body: ByteReader) -> None:
+    read_schema(layout.schemas, body)
 
 
-def _channel(layout: Layout, body: _Buf) -> None:
-    _read_channel(layout.channels, layout.schemas, body)
+def _channel(layout: Layout, body: ByteReader) -> None:
+    read_channel(layout.channels, layout.schemas, body)
 
 
-def _read_schema(schemas: Schemas, body: _Buf) -> None:
+def read_schema(schemas: Schemas, body: ByteReader) -> None:
     sid = body.u16()
     name, encoding = body.string(), body.string()
     schemas[sid] = (name, encoding, bytes(body.take(body.u32())))
 
 
-def _read_channel(channels: dict[int, ChannelRecord], schemas: Schemas, body: _Buf) -> None:
+def read_channel(channels: dict[int, ChannelRecord], schemas: Schemas, body: ByteReader) -> None:
     cid, sid = body.u16(), body.u16()
     topic, encoding = body.string(), body.string()
     meta = body.str_map()
@@ -381,7 +381,7 @@ def _read_channel(channels: dict[int, ChannelRecord], schemas: Schemas, body: _B
     channels[cid] = ChannelRecord(cid, topic, encoding, name, s_enc, s_data, meta)
 
 
-def _metadata(layout: Layout, body: _Buf) -> None:
+def _metadata(layout: Layout, body: ByteReader) -> None:
     name = body.string()
     meta = body.str_map()
     if body.pos != body.end:
@@ -389,7 +389,7 @@ def _metadata(layout: Layout, body: _Buf) -> None:
     layout.metadata.append((name, meta))
 
 
-def _attachment(layout: Layout, body: _Buf) -> None:
+def _attachment(layout: Layout, body: ByteReader) -> None:
     body.u64()
     body.u64()
     name, media = body.string(), body.string()
