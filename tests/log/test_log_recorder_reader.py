@@ -93,6 +93,20 @@ def test_power_rails_round_trip_with_units_in_the_schema(tmp_path: Path,
         ("voltage_v", "V", [3]), ("power_w", "W", [3])]
 
 
+def test_text_fields_round_trip(tmp_path: Path, clock: FakeClock) -> None:
+    """Custom streams may carry fixed-width text, as the controller's decision log does."""
+    packet = Packet("controller", np.array([5, 9], np.int64), {
+        "stream": np.array(["imu", "camera"], "<U16"),
+        "reason": np.array(["still for 30 s", "energy budget"], "<U120"),
+        "new": np.array([25.0, 0.0], np.float32)})
+    with Recorder(tmp_path / "d.mcap", clock=clock) as rec:
+        rec.write(packet)
+    with sklog.open(tmp_path / "d.mcap") as log:
+        back = log.read("controller")
+    for name in packet.fields:
+        np.testing.assert_array_equal(back[name], packet[name])
+
+
 def test_float_audio_keeps_full_precision(tmp_path: Path, clock: FakeClock) -> None:
     pcm = (np.sin(np.arange(1600) / 7.0) * 0.3).astype(np.float32)[:, None]
     packet = audio_packet(0)
