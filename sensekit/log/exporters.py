@@ -131,13 +131,13 @@ def _register_flat(writer: Any, packet: Packet) -> int:
     props: dict[str, Any] = {"timestamp": {"type": "object", "properties": {
         "sec": {"type": "integer"}, "nsec": {"type": "integer"}}}, "t_ns": {"type": "integer"}}
     for name, array in packet.fields.items():
+        kind = {"type": "string" if array.dtype.kind in "US" else "number"}
         if array.ndim == 2 and array.shape[1] == 3:
-            props[name] = {"type": "object",
-                           "properties": {a: {"type": "number"} for a in _AXES}}
+            props[name] = {"type": "object", "properties": dict.fromkeys(_AXES, kind)}
         elif array.ndim == 1:
-            props[name] = {"type": "number"}
+            props[name] = kind
         else:
-            props[name] = {"type": "array", "items": {"type": "number"}}
+            props[name] = {"type": "array", "items": kind}
     schema = {"title": f"sensekit.Sample.{packet.modality or packet.stream}", "type": "object",
               "properties": props}
     sid = writer.register_schema(schema["title"], "jsonschema", json.dumps(schema).encode())
@@ -148,11 +148,15 @@ def _register_flat(writer: Any, packet: Packet) -> int:
 def _sample_messages(packet: Packet, offset: int) -> list[tuple[int, bytes]]:
     cols: dict[str, list[Any]] = {}
     for name, array in packet.fields.items():
+        # Text stays text; numbers go out as JSON numbers (NaN as null, which JSON allows).
+        values: Any = array.astype(str if array.dtype.kind in "US" else np.float64)
+        if values.dtype.kind == "f":
+            values = values.astype(object)
+            values[np.isnan(array.astype(np.float64))] = None
         if array.ndim == 2 and array.shape[1] == 3:
-            rows = array.astype(np.float64).tolist()
-            cols[name] = [dict(zip(_AXES, r, strict=True)) for r in rows]
+            cols[name] = [dict(zip(_AXES, r, strict=True)) for r in values.tolist()]
         else:
-            cols[name] = array.astype(np.float64).tolist()
+            cols[name] = values.tolist()
     out = []
     for i, t in enumerate(packet.t_ns.tolist()):
         wall = t + offset

@@ -14,6 +14,7 @@ from mcap.reader import make_reader
 import sensekit.log as sklog
 from sensekit.clock import FakeClock
 from sensekit.errors import LogFormatError
+from sensekit.log.exporters import to_foxglove_mcap
 from sensekit.log.recorder import Recorder
 from sensekit.packets import Packet
 
@@ -105,6 +106,11 @@ def test_text_fields_round_trip(tmp_path: Path, clock: FakeClock) -> None:
         back = log.read("controller")
     for name in packet.fields:
         np.testing.assert_array_equal(back[name], packet[name])
+    with sklog.open(tmp_path / "d.mcap") as log:
+        assert to_foxglove_mcap(log, tmp_path / "fox.mcap") == 2
+    with open(tmp_path / "fox.mcap", "rb") as fh:
+        first = json.loads(next(iter(make_reader(fh).iter_messages()))[2].data)
+    assert first["reason"] == "still for 30 s" and first["new"] == 25.0
 
 
 def test_float_audio_keeps_full_precision(tmp_path: Path, clock: FakeClock) -> None:
