@@ -187,7 +187,8 @@ class Controller:
             self._log(t_ns, stream, "interrupt", None, "motion", "wake-on-motion")
 
     def step(self, t_ns: int, scores: Mapping[str, float] | None = None, *,
-             confidence: float | None = None, prediction: str | None = None) -> Plan:
+             confidence: float | None = None, prediction: str | None = None,
+             redundant: frozenset[str] | None = None) -> Plan:
         """Plan and apply the next window; returns the plan as applied."""
         seen = dict(scores or {})
         if self._motion_at is not None:
@@ -195,7 +196,7 @@ class Controller:
                 if callable(getattr(drv, "on_motion", None)):
                     seen[stream] = 1.0
             self._motion_at = None
-        obs = Observation(t_ns, seen, confidence, prediction, self.available)
+        obs = Observation(t_ns, seen, confidence, prediction, self.available, redundant)
         plan = self.policy.plan(obs)
         config = snap(plan.configuration, self.supported) if plan.configuration.rates else \
             plan.configuration

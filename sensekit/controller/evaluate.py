@@ -34,7 +34,8 @@ from .policies import Policy
 from .replay import RecordedDevice
 from .scores import score_window
 
-__all__ = ["DEFAULT_DEVICES", "PolicyResult", "Predictor", "Recording", "evaluate_policy"]
+__all__ = ["DEFAULT_DEVICES", "PolicyResult", "Prediction", "Predictor", "Recording",
+           "evaluate_policy", "location_error_m"]
 
 #: Stream -> (power model, active mode): the parts the simulator emulates.
 DEFAULT_DEVICES: Mapping[str, tuple[str, str]] = {
@@ -46,6 +47,21 @@ DEFAULT_DEVICES: Mapping[str, tuple[str, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """One window's prediction.
+
+    Attributes:
+        index: Class index into ``Predictor.classes`` (-1: nothing the network could use).
+        confidence: Its calibrated probability.
+        redundant: Modalities whose removal would not change the prediction (None: not asked).
+    """
+
+    index: int
+    confidence: float
+    redundant: frozenset[str] | None = None
+
+
 class Predictor(Protocol):
     """The network as the evaluator uses it."""
 
@@ -54,8 +70,8 @@ class Predictor(Protocol):
         """Class names; ``predict`` returns an index into them."""
         ...
 
-    def predict(self, window: Window, config: Configuration) -> tuple[int, float]:
-        """Class index and its calibrated probability for ``window`` under ``config``."""
+    def predict(self, window: Window, config: Configuration) -> Prediction:
+        """The prediction for ``window`` under ``config``."""
         ...
 
     def joules(self, config: Configuration) -> float:
@@ -166,7 +182,7 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
     ctl = Controller(devs, policy, supported=supported, max_off_s=max_off_s)
     run = _Run()
     plan = ctl.step(start)
-    last, conf = 0, None
+    last, conf, redundant = 0, None, None
     t0 = start
     win_ns = int(window_s * 1e9)
     while t0 + win_ns <= end:
@@ -179,9 +195,9 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
                  for s, d in devs.items()}
         window = _one_window(packets, specs, t0, window_s)
         if plan.run_network and window is not None and plan.configuration.rates:
-            k, c = predictor.predict(window, plan.configuration)
-            if k >= 0:  # the sensors that were on delivered something the network can use
-                last, conf = k, c
+            pred = predictor.predict(window, plan.configuration)
+            if pred.index >= 0:  # the sensors that were on delivered something usable
+                last, conf, redundant = pred.index, pred.confidence, pred.redundant
                 ledger.charge_inference(t1, predictor.joules(plan.configuration),
                                         label="fusion")
                 run.processed += 1
@@ -194,7 +210,8 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
         # dead reckoning holds still while the IMU says so (or is in standby: no motion)
         run.moving.append(scores.get("imu", 0.0) >= STILL_SCORE)
         clock.set_ns(t1)
-        plan = ctl.step(t1, scores, confidence=conf, prediction=predictor.classes[last])
+        plan = ctl.step(t1, scores, confidence=conf, prediction=predictor.classes[last],
+                        redundant=redundant)
         t0 = t1
     return _result(policy.name, rec, run, ledger, ctl, clock.now_ns(), window_s, battery_wh)
 

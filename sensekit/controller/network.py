@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..fusion.features import window_inputs
 from ..fusion.inputs import Configuration, ModalityInput
 from ..power.model import load_power_model
+from .evaluate import Prediction
 
 __all__ = ["FusionPredictor"]
 
@@ -37,11 +38,13 @@ class FusionPredictor:
     """
 
     def __init__(self, net: Any, task: str = "activity", *, platform: str = "pi4",
-                 classes: Sequence[str] | None = None) -> None:
+                 classes: Sequence[str] | None = None,
+                 redundant_confidence: float = 0.6) -> None:
         if task not in net.tasks:
             raise ConfigError(f"the network has no task {task!r}; tasks: {list(net.tasks)}")
         self.net = net
         self.task = task
+        self.redundant_confidence = redundant_confidence
         self.modalities: Mapping[str, ModalityInput] = net.modalities
         own: list[str] = [str(c) for c in net.tasks[task]]
         self.classes: list[str] = list(classes) if classes is not None else own
@@ -60,19 +63,32 @@ class FusionPredictor:
         feats = window_inputs(window, mods, camera_size=config.rates.get("camera"))
         return {m: x[None] for m, x in feats.items()}
 
-    def predict(self, window: Window, config: Configuration) -> tuple[int, float]:
+    def predict(self, window: Window, config: Configuration) -> Prediction:
+        """Prediction, confidence, and which modalities the prediction did not need.
+
+        A modality is redundant when masking it out (the fusion's presence mask, as if the
+        sensor were off) leaves the predicted class unchanged and the confidence at or above
+        ``redundant_confidence``. Those extra passes are charged with the inference.
+        """
         batch = self.inputs(window, config)
         if not batch:
-            return -1, 0.0
+            return Prediction(-1, 0.0)
         if config not in self._latency:
             self._latency[config] = self._measure(batch)
         probs = self.net.predict(batch)[self.task][0]
         k = int(np.argmax(probs))
-        return int(self._index[k]), float(probs[k])
+        redundant = frozenset(m for m in batch if len(batch) > 1 and self._unneeded(batch, m, k))
+        return Prediction(int(self._index[k]), float(probs[k]), redundant)
+
+    def _unneeded(self, batch: Mapping[str, np.ndarray], modality: str, k: int) -> bool:
+        without = self.net.predict(batch, {modality: np.zeros(1, bool)})[self.task][0]
+        return int(np.argmax(without)) == k and float(without[k]) >= self.redundant_confidence
 
     def joules(self, config: Configuration) -> float:
-        """Energy of one inference in ``config``: measured latency x a busy core's extra power."""
-        return self._latency.get(config, 0.0) * self.busy_w
+        """Energy of one inference in ``config`` and its redundancy passes: measured latency
+        times a busy core's extra power."""
+        passes = 1 + len(config.modalities)
+        return self._latency.get(config, 0.0) * self.busy_w * passes
 
     def latency_s(self, config: Configuration) -> float | None:
         return self._latency.get(config)

@@ -42,7 +42,9 @@ class Observation:
             streams that delivered samples).
         confidence: Top-class probability of the network's last prediction (None: no run yet).
         prediction: The last predicted class of the policy's primary task.
-        available: Streams that work (a failed sensor is routed around).
+        available: Modalities whose sensor works (a failed sensor is routed around).
+        redundant: Modalities whose removal would not have changed the last prediction (the
+            network's own answer; None when it was not asked).
     """
 
     t_ns: int
@@ -50,6 +52,7 @@ class Observation:
     confidence: float | None = None
     prediction: str | None = None
     available: frozenset[str] = frozenset()
+    redundant: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -124,28 +127,32 @@ class DutyCycle:
 class Adaptive:
     """Spend sensor and compute energy only on informative windows.
 
-    Rules, evaluated once per window:
+    The accelerometer (the cheapest sensor, and the one that sees change first) always runs;
+    every other modality is optional. Rules, evaluated once per window:
 
-    1. **Idle.** Once the IMU's motion score has stayed below ``still_score`` for
-       ``still_windows`` windows and the network was confident, the network is skipped (the
-       last prediction is carried forward) and the sensors go to standby: the IMU into its
-       wake-on-motion mode, the GPS into power-save (``standby``), the rest to sleep. The IMU's
-       motion interrupt (or any motion score at or above ``still_score``) ends it.
-    2. **IMU rate** follows motion: its highest rate above ``fast_score``, the middle ones
-       between, the lowest below ``still_score``.
-    3. **Other sensors** run when their own score (from the last window they ran in) says they
-       carry information, when the IMU says something changed (a transition), or when the
-       network is unsure (confidence below ``unsure``). GPS needs motion; the camera and audio
-       need change.
-    4. **Confidence feedback.** After ``sure_windows`` confident windows in a row
-       (confidence at or above ``sure``), the most expensive optional sensor is turned down;
-       as soon as confidence drops below ``unsure``, every sensor comes back.
+    1. **Idle.** Once the motion score has stayed below ``still_score`` for ``still_windows``
+       windows and the network was sure, the network is skipped (the last prediction is
+       carried forward) and the sensors go to standby: the IMU into its wake-on-motion mode,
+       the GPS into power-save (``standby``), the rest to sleep. The IMU's motion interrupt
+       (or any motion score at or above ``still_score``) ends it.
+    2. **Back on.** When the network is unsure (confidence below ``unsure``) or the motion
+       score jumps by ``change_delta`` or more between windows (a change point: someone
+       started running, got into a car), every optional modality comes back at once.
+    3. **Turn down.** While the network is sure (confidence at or above ``sure``), one optional
+       modality is turned off every ``sure_windows`` windows: the costliest of those whose
+       removal would not change the prediction (``Observation.redundant``, from the network),
+       or the costliest of all when the network does not say.
+    4. **Changing scenes stay watched.** A modality in ``keep_changing`` whose own change score
+       is at or above ``keep_score`` (a light change, camera frame difference) is not turned
+       down while the scene keeps changing. Level scores (audio activity, GPS speed) do not
+       count: a street is loud all the time without that telling anything new.
+    5. **Accelerometer rate** follows motion: its highest rate above ``fast_score``, the lowest
+       below ``still_score``, the middle between.
 
     Args:
         full: The configuration with every sensor on at its highest rate.
         rates: Rates the network supports per modality, highest first.
-        cost: Relative cost per modality (watts from the power models), for turning down the
-            most expensive first.
+        cost: Watts per modality (from the power models): which to turn down first.
     """
 
     full: Configuration
@@ -155,94 +162,91 @@ class Adaptive:
     streams: Mapping[str, str] = field(default_factory=lambda: {"accel": "imu", "gyro": "imu"})
     still_score: float = 0.15
     fast_score: float = 0.6
-    change_score: float = 0.3
+    change_delta: float = 0.25
+    keep_score: float = 0.8
+    keep_changing: tuple[str, ...] = ("light", "camera")
     still_windows: int = 3
     sure: float = 0.9
-    unsure: float = 0.6
-    sure_windows: int = 3
+    unsure: float = 0.7
+    sure_windows: int = 1
     standby: Mapping[str, str] = field(default_factory=lambda: {"imu": "wake_on_motion",
                                                                  "gps": "power_save"})
     name: str = "adaptive"
     _idle: bool = False
     _still_run: int = 0
     _sure_run: int = 0
-    _turned_down: set[str] = field(default_factory=set)
-    _last_scores: dict[str, float] = field(default_factory=dict)
+    _last_motion: float | None = None
+    _on: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._on = set(self.full.modalities - {self.anchor})
 
     def _score(self, scores: Mapping[str, float], modality: str) -> float | None:
         return scores.get(self.streams.get(modality, modality))
 
     def plan(self, obs: Observation) -> Plan:
-        self._last_scores.update(obs.scores)
         motion = self._score(obs.scores, self.anchor)
         unsure = obs.confidence is None or obs.confidence < self.unsure
-        self._track(motion, obs.confidence, unsure)
+        woke = self._track_idle(motion, unsure)
         if self._idle:
-            return Plan(Configuration({}), False, "idle: still and sure",
-                        dict(self.standby))
-        if unsure:
-            return Plan(_restrict(self.full, obs.available), True, "unsure: all on")
+            return Plan(Configuration({}), False, "idle: still and sure", dict(self.standby))
+        changed = woke or (motion is not None and self._last_motion is not None
+                           and abs(motion - self._last_motion) >= self.change_delta)
+        if motion is not None:
+            self._last_motion = motion
+        reason = self._feedback(obs, unsure, changed)
         rates: dict[str, float] = {}
         if self.anchor in obs.available:
-            rates[self.anchor] = self._imu_rate(motion)
-        changed = motion is not None and motion >= self.change_score
-        for m in self.full.modalities - {self.anchor}:
-            if m in obs.available and self._wanted(m, changed, motion):
-                same_device = self.streams.get(m) == self.streams.get(self.anchor)
-                rates[m] = rates.get(self.anchor, self.full.rates[m]) if same_device \
-                    else self.full.rates[m]
-        reason = f"scores {self._fmt(obs.scores)}"
+            rates[self.anchor] = max(self.rates[self.anchor]) if unsure or changed \
+                else self._anchor_rate(motion)
+        for m in sorted(self._on & obs.available):
+            same_device = self.streams.get(m) == self.streams.get(self.anchor)
+            rates[m] = rates.get(self.anchor, self.full.rates[m]) if same_device \
+                else self.full.rates[m]
         if not rates:
             rates = {m: r for m, r in self.full.rates.items() if m in obs.available}
         return Plan(Configuration(rates), True, reason)
 
-    def _track(self, motion: float | None, confidence: float | None, unsure: bool) -> None:
+    def _track_idle(self, motion: float | None, unsure: bool) -> bool:
+        """Update the idle state; True when motion has just ended it."""
         moved = motion is not None and motion >= self.still_score
         if self._idle:
             # no samples while in standby: only motion (the interrupt) ends it
             self._idle = not moved
-            self._still_run = 0 if moved else self._still_run
-            return
+            if moved:
+                self._still_run, self._last_motion = 0, None
+            return moved
         still = motion is not None and not moved
         self._still_run = self._still_run + 1 if still else 0
         self._idle = self._still_run >= self.still_windows and not unsure
-        # while idle the network does not run: nothing to learn about confidence
-        sure = confidence is not None and confidence >= self.sure and not self._idle
-        self._sure_run = self._sure_run + 1 if sure else 0
-        if unsure:
-            self._turned_down.clear()
-        elif self._sure_run >= self.sure_windows:
-            self._turn_down_one()
+        return False
+
+    def _feedback(self, obs: Observation, unsure: bool, changed: bool) -> str:
+        if unsure or changed:
+            self._on = set(self.full.modalities - {self.anchor})
             self._sure_run = 0
+            return "unsure: all on" if unsure else "change point: all on"
+        sure = obs.confidence is not None and obs.confidence >= self.sure
+        self._sure_run = self._sure_run + 1 if sure else 0
+        if self._sure_run < self.sure_windows:
+            return "holding"
+        self._sure_run = 0
+        keep = {m for m in self._on & set(self.keep_changing)
+                if (v := self._score(obs.scores, m)) is not None and v >= self.keep_score}
+        pool = (self._on & obs.redundant if obs.redundant is not None else self._on) - keep
+        if not pool:
+            return "sure: nothing redundant"
+        worst = max(pool, key=lambda m: (self.cost.get(m, 0.0), m))
+        self._on.discard(worst)
+        return f"sure: {worst} off"
 
-    def _turn_down_one(self) -> None:
-        optional = sorted(self.full.modalities - {self.anchor} - self._turned_down,
-                          key=lambda m: (-self.cost.get(m, 0.0), m))
-        if optional:
-            self._turned_down.add(optional[0])
-
-    def _imu_rate(self, motion: float | None) -> float:
+    def _anchor_rate(self, motion: float | None) -> float:
         choices = sorted(self.rates[self.anchor], reverse=True)
         if motion is None or motion >= self.fast_score:
             return choices[0]
         if motion < self.still_score:
             return choices[-1]
         return choices[len(choices) // 2]
-
-    def _wanted(self, m: str, changed: bool, motion: float | None) -> bool:
-        if m in self._turned_down:
-            return False
-        own = self._score(self._last_scores, m)
-        informative = own is not None and own >= self.change_score
-        if m == "gps":
-            return motion is not None and motion >= self.still_score and (informative or changed)
-        if self.streams.get(m) == self.streams.get(self.anchor):
-            return changed  # the gyroscope: only while the motion changes
-        return informative or changed
-
-    @staticmethod
-    def _fmt(scores: Mapping[str, float]) -> str:
-        return " ".join(f"{k}={v:.2f}" for k, v in sorted(scores.items()))
 
 
 @dataclass

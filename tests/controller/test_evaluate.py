@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from sensekit.align import Window
-from sensekit.controller.evaluate import Recording, detection_delays, evaluate_policy
+from sensekit.controller.evaluate import (
+    Prediction,
+    Recording,
+    detection_delays,
+    evaluate_policy,
+)
 from sensekit.controller.policies import Adaptive, DutyCycle, Static
 from sensekit.controller.scores import imu_motion
 from sensekit.fusion.inputs import Configuration
@@ -26,13 +31,13 @@ class MotionThreshold:
         self.classes = list(ACTIVITIES)
         self.seen: list[Configuration] = []
 
-    def predict(self, window: Window, config: Configuration) -> tuple[int, float]:
+    def predict(self, window: Window, config: Configuration) -> Prediction:
         self.seen.append(config)
         score = imu_motion(window) if "imu" in window.mask else None
         if score is None:
-            return 0, 0.3
+            return Prediction(0, 0.3)
         label = "still" if score < 0.15 else "walking"
-        return self.classes.index(label), 0.95
+        return Prediction(self.classes.index(label), 0.95)
 
     def joules(self, config: Configuration) -> float:
         return 0.001 * len(config.modalities)
