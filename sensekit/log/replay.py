@@ -1,7 +1,8 @@
 """A recording as a source: ``sensekit.open("replay://ride.mcap#imu")``.
 
-The URL names the file, the stream(s) after ``#`` (``#imu``, ``#imu,gps``; none: every stream,
-interleaved in time order) and options: ``speed`` (1 = real time, 2 = twice as fast, 0 = as
+The URL names the file (or, with a glob such as ``ride-*.mcap``, the parts of a split recording,
+replayed one after another), the stream(s) after ``#`` (``#imu``, ``#imu,gps``; none: every
+stream, interleaved in time order) and options: ``speed`` (1 = real time, 2 = twice as fast, 0 = as
 fast as possible; default 1) and ``skip_corrupt`` (1: skip damaged chunks, counting them).
 
 Timestamps are the recorded ones. The sampling controller acts on a replay as on a device:
@@ -13,6 +14,8 @@ driver declared; every change is recorded in ``changes`` for the energy ledger.
 
 from __future__ import annotations
 
+import glob
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -57,7 +60,8 @@ class ReplaySource(Driver):
         self.subsampled_out = 0
         self.finished = False
         self.native_rate_hz: float | None = None
-        self._log: LogReader | None = None
+        self._log: LogReader | None = None  # the first file (the only one, unless split)
+        self._logs: list[LogReader] = []
         self._packets: Iterator[Packet] | None = None
         self._pending: Packet | None = None
         self._origin: tuple[int, int] | None = None  # (recorded ns, host ns)
@@ -67,20 +71,30 @@ class ReplaySource(Driver):
     # -- Driver -----------------------------------------------------------------------------
     def _open(self) -> None:
         path = self.url.location
+        # A split recording (ride-0000.mcap, ride-0001.mcap...) replays as one: a glob names it.
+        paths = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
+        if not paths:
+            raise DeviceNotFound(f"{self.describe()}: no recording matches {path!r}")
+        skip = self.url.option("skip_corrupt", int, 0) == 1
         try:
-            self._log = LogReader(path, skip_corrupt=self.url.option("skip_corrupt", int, 0) == 1)
+            for p in paths:
+                self._logs.append(LogReader(p, skip_corrupt=skip))
         except LogFormatError as exc:
+            for log in self._logs:
+                log.close()
             if "no such recording" in str(exc):
                 raise DeviceNotFound(f"{self.describe()}: no recording at {path!r}. Hint: "
                                      "check the path after replay://") from None
             raise
-        names = self._log.stream_names()
+        self._log = self._logs[0]
+        names = sorted({n for log in self._logs for n in log.stream_names()})
         for s in self.streams or []:
             if s not in names:
                 raise DeviceNotFound(f"{self.describe()}: {path} has no stream {s!r}; it has "
                                      f"{', '.join(names)}")
         self._adopt_recorded_settings()
-        self._packets = self._log.packets(self.streams)
+        self._packets = itertools.chain.from_iterable(
+            log.packets(self.streams) for log in self._logs)
 
     def _adopt_recorded_settings(self) -> None:
         assert self._log is not None
@@ -122,8 +136,8 @@ class ReplaySource(Driver):
         return self._subsample(packet)
 
     def _close(self) -> None:
-        if self._log is not None:
-            self._log.close()
+        for log in self._logs:
+            log.close()
 
     def _set_rate(self, rate_hz: float) -> float:
         native = self.native_rate_hz
@@ -160,7 +174,9 @@ class ReplaySource(Driver):
 
     def total_samples(self) -> int:
         """Samples this source will deliver at the recorded rate (for progress bars)."""
-        return sum(s.samples for name, s in self.recording.streams.items()
+        if not self._logs:
+            raise ConfigError(f"{self.describe()} is not open")
+        return sum(s.samples for log in self._logs for name, s in log.streams.items()
                    if not self.streams or name in self.streams)
 
     def __iter__(self) -> Iterator[Packet]:

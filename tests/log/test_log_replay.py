@@ -86,6 +86,19 @@ def test_opening_at_a_lower_rate_subsamples_from_the_start(recording: Path) -> N
     assert len(t) == 250 and np.all(np.diff(t) == 20 * MS)
 
 
+def test_a_split_recording_replays_as_one(tmp_path: Path, clock: FakeClock) -> None:
+    rec = Recorder(tmp_path / "ride.mcap", clock=clock, split_s=1.0)
+    for i in range(35):
+        rec.write(imu_packet(i * 100 * MS, 100))
+        clock.advance(0.1)
+    rec.close()
+    assert len(rec.paths) == 4
+    with sensekit.open(f"replay://{tmp_path}/ride-*.mcap?speed=0#imu") as src:
+        assert src.total_samples() == 3500
+        t = np.concatenate([p.t_ns for p in src])
+    np.testing.assert_array_equal(t, np.arange(3500) * MS)
+
+
 def test_missing_stream_or_file_is_named(recording: Path, tmp_path: Path) -> None:
     with pytest.raises(DeviceNotFound, match="has no stream 'camera'; it has gps, imu, light"):
         sensekit.open(f"replay://{recording}#camera")
