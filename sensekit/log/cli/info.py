@@ -8,27 +8,38 @@ import json
 import warnings
 
 from ...errors import SampleDropped
-from ..reader import LogReader
+from ..reader import LogReader, StreamInfo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("log", help="recording (.mcap), complete or cut off")
+    parser.add_argument("log", nargs="+",
+                        help="recording (.mcap), complete or cut off; several for a split one")
     parser.add_argument("--skip-corrupt", action="store_true",
                         help="skip damaged chunks (counting the messages lost) instead of failing")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def run(args: argparse.Namespace) -> int:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SampleDropped)  # reported in the summary below
-        with LogReader(args.log, skip_corrupt=args.skip_corrupt) as log:
-            streams = log.streams
-            facts = _facts(log)
+    reports = []
+    for path in args.log:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SampleDropped)  # reported in the summary below
+            with LogReader(path, skip_corrupt=args.skip_corrupt) as log:
+                reports.append((_facts(log), log.streams))
     if args.json:
-        print(json.dumps({"file": facts, "streams": {
-            name: {**s.__dict__, "duration_s": s.duration_s} for name, s in streams.items()}},
-            indent=2))
+        docs = [{"file": facts, "streams": {
+            name: {**s.__dict__, "duration_s": s.duration_s} for name, s in streams.items()}}
+            for facts, streams in reports]
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
         return 0
+    for i, (facts, streams) in enumerate(reports):
+        if i:
+            print()
+        _print_table(facts, streams)
+    return 0
+
+
+def _print_table(facts: dict[str, object], streams: dict[str, StreamInfo]) -> None:
     for key, value in facts.items():
         print(f"{key + ':':<20} {value}")
     print(f"\n{'stream':<14} {'modality':<9} {'samples':>10} {'rate Hz':>10} {'duration s':>11}"
@@ -36,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
     for name, s in streams.items():
         print(f"{name:<14} {s.modality or '-':<9} {s.samples:>10,} {s.rate_hz:>10.2f} "
               f"{s.duration_s:>11.2f} {s.gaps:>5}  {s.schema}")
-    return 0
 
 
 def _facts(log: LogReader) -> dict[str, object]:
