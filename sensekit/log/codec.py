@@ -42,9 +42,13 @@ from .._optional import require
 from ..errors import LogFormatError
 from ..packets import SPECS, Packet
 
-__all__ = ["PACKET_ENCODING", "Codec", "codec_for_channel", "codec_for_packet"]
+__all__ = ["MAX_MESSAGE_SPAN_NS", "PACKET_ENCODING", "Codec", "codec_for_channel",
+           "codec_for_packet"]
 
 PACKET_ENCODING = "sensekit.packet/v1"
+#: The longest stretch of time one message covers: the recorder splits longer packets, so a
+#: time-range read need only look this far before the range for messages reaching into it.
+MAX_MESSAGE_SPAN_NS = 1_000_000_000
 _MAGIC = b"SKP1"
 _HEAD = struct.Struct("<4sII")
 

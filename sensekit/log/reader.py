@@ -28,16 +28,16 @@ from ..driver import ModeChange
 from ..errors import LogFormatError, SampleDropped
 from ..packets import Packet, concat
 from .chunks import Entry, split_chunk
-from .codec import Codec, codec_for_channel
+from .codec import MAX_MESSAGE_SPAN_NS, Codec, codec_for_channel
 from .scan import ChannelRecord, ChunkRecord, Layout, open_map, scan_layout
 
 __all__ = ["LogReader", "StreamInfo", "open"]
 
 log = logging.getLogger(__name__)
 
-#: A packet's message is stamped with its first sample; chunks ending this long before a
-#: requested range may still hold samples inside it.
-PACKET_SPAN_MARGIN_NS = 5_000_000_000
+#: A message is stamped with its first sample and spans at most MAX_MESSAGE_SPAN_NS (the
+#: recorder splits longer packets); chunks ending that long before a range may reach into it.
+PACKET_SPAN_MARGIN_NS = MAX_MESSAGE_SPAN_NS
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import errno
+import itertools
 import json
 import logging
 import os
@@ -36,12 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from .._version import __version__
 from ..clock import Clock, default_clock
 from ..driver import Driver, ModeChange
 from ..errors import ConfigError, SensekitError
 from ..packets import Packet
-from .codec import Codec, codec_for_packet
+from .codec import MAX_MESSAGE_SPAN_NS, Codec, codec_for_packet
 from .summary import ChannelDecl, SummaryWriter, forget_indexes
 
 __all__ = ["Recorder", "RecordingStopped", "StreamTally", "clock_synchronized"]
@@ -274,7 +277,7 @@ class Recorder:
         if channel is None:
             channel = self._register(f, packet, key)
         codec = self._codecs[key]
-        messages = codec.encode(packet)
+        messages = [m for part in _time_slices(packet) for m in codec.encode(part)]
         for log_time, data in messages:
             f.writer.add_message(channel, log_time, data, log_time)
         self.tally.setdefault(packet.stream, StreamTally()).add(packet, len(messages))
@@ -398,6 +401,17 @@ class Recorder:
                 f"recording stopped: {why} while writing {path}; the file is readable up to "
                 f"its last complete chunk. Hint: free space, then 'sensekit log repair {path}'"
             ) from exc
+
+
+def _time_slices(packet: Packet) -> list[Packet]:
+    """``packet`` cut into pieces that each span less than ``MAX_MESSAGE_SPAN_NS``."""
+    t = packet.t_ns
+    if len(t) < 2 or int(t[-1]) - int(t[0]) < MAX_MESSAGE_SPAN_NS:
+        return [packet]
+    bins = (t - t[0]) // MAX_MESSAGE_SPAN_NS
+    cuts = np.flatnonzero(np.diff(bins)) + 1
+    edges = [0, *cuts.tolist(), len(t)]
+    return [packet.slice(a, b) for a, b in itertools.pairwise(edges)]
 
 
 def _change_record(change: ModeChange) -> dict[str, str]:

@@ -265,6 +265,19 @@ def test_unchunked_files_are_refused_with_a_hint(tmp_path: Path) -> None:
         sklog.open(path)
 
 
+def test_long_packets_are_split_so_time_ranges_find_them(tmp_path: Path,
+                                                         clock: FakeClock) -> None:
+    """A 100 s packet (an imported table, a user's batch) still reads back by time range."""
+    t = np.arange(1000, dtype=np.int64) * 100 * MS
+    packet = Packet("light", t, {"lux": np.arange(1000, dtype=np.float32)}, "light")
+    with Recorder(tmp_path / "long.mcap", clock=clock) as rec:
+        rec.write(packet)
+    with sklog.open(tmp_path / "long.mcap") as log:
+        part = log.read("light", 80_000 * MS, 80_500 * MS)
+        assert log.streams["light"].messages == 100
+    assert part["lux"].tolist() == [800.0, 801.0, 802.0, 803.0, 804.0]
+
+
 def test_reader_reads_other_tools_files(tmp_path: Path) -> None:
     """A plain mcap-package file with a chunk index and json messages still lists its chunks."""
     from mcap.writer import Writer
