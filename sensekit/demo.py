@@ -33,7 +33,9 @@ DEMO_VERSION = 1
 #: Stages later parts of sensekit add to the demo: title -> ``"module:function"``. Each is
 #: called as ``function(streams, out_dir)`` with the replayed streams (``{name: Packet}``) and
 #: returns Markdown for its section of the report (figures it writes go into ``out_dir``).
-STAGES: dict[str, str] = {}
+STAGES: dict[str, str] = {
+    "Sampling policies: accuracy against energy": "sensekit.controller.demo:stage",
+}
 
 
 def _demo_config(quick: bool) -> Any:

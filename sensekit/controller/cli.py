@@ -60,7 +60,7 @@ def _parse_static(text: str) -> Configuration:
     return Configuration(rates)
 
 
-def _factory(spec: str, full: Configuration, net: FusionPredictor,
+def policy_factory(spec: str, full: Configuration, net: FusionPredictor,
              supported: Sequence[Configuration], platform: str) -> Callable[[], Policy]:
     kind, _, arg = spec.partition(":")
     rates = {m: net.modalities[m].rates_hz for m in full.modalities}
@@ -91,7 +91,7 @@ def _factory(spec: str, full: Configuration, net: FusionPredictor,
                       "duty-cycle:ON/PERIOD, static:MOD@RATE+..., budget:MW")
 
 
-def _static(config: Configuration) -> Callable[[], Policy]:
+def static_factory(config: Configuration) -> Callable[[], Policy]:
     return lambda: Static(config)
 
 
@@ -101,22 +101,27 @@ def _modality_cost() -> dict[str, float]:
     return modality_power_w(DEFAULT_DEVICES)
 
 
-def _load_net(model: str, platform: str, task: str) -> FusionPredictor:
+def load_predictor(model: str, platform: str, task: str,
+              classes: Sequence[str] | None = None) -> FusionPredictor:
     from ..fusion.runtime import OnnxFusion
 
     net = OnnxFusion(model) if model.endswith(".json") else OnnxFusion.shipped(model)
-    return FusionPredictor(net, task, platform=platform)
+    return FusionPredictor(net, task, platform=platform, classes=classes or None)
 
 
 def run(args: argparse.Namespace) -> int:
-    net = _load_net(args.model, args.platform, args.task)
+    recordings = [Recording.load(p) for p in args.logs]
+    classes = recordings[0].classes
+    if any(r.classes != classes for r in recordings):
+        raise ConfigError("the recordings label their classes differently: "
+                          + "; ".join(f"{r.name}: {r.classes}" for r in recordings))
+    net = load_predictor(args.model, args.platform, args.task, classes)
     supported = configurations(net.modalities, every_rate=False)
     full = default_configuration(net.modalities)
     specs = args.policy or ["always-on", "adaptive"]
-    factories = [(s, _factory(s, full, net, supported, args.platform)) for s in specs]
+    factories = [(s, policy_factory(s, full, net, supported, args.platform)) for s in specs]
     if args.pareto:
-        factories += [(f"static:{c.name()}", _static(c)) for c in supported]
-    recordings = [Recording.load(p) for p in args.logs]
+        factories += [(f"static:{c.name()}", static_factory(c)) for c in supported]
     results: list[PolicyResult] = []
     with Progress("evaluate-policy", len(factories) * len(recordings), unit=" runs") as bar:
         for spec, make in factories:

@@ -14,6 +14,7 @@ energy, projected battery life and the fraction of windows the network processed
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,7 @@ import numpy.typing as npt
 
 from ..align import StreamSpec, Window, align
 from ..clock import FakeClock
+from ..errors import ConfigError
 from ..fusion.inputs import Configuration
 from ..fusion.metrics import accuracy, macro_f1
 from ..packets import Packet
@@ -87,18 +89,30 @@ class Recording:
     streams: dict[str, Packet]
     label_t_ns: npt.NDArray[np.int64]
     labels: npt.NDArray[np.int64]
+    classes: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: str, label_stream: str = "labels", label_field: str = "activity"
              ) -> Recording:
+        """Read a labelled recording (the ``labels`` stream and its code table)."""
         from ..log.reader import open as open_log
 
         with open_log(path) as log:
-            names = [s for s in log.stream_names() if s != label_stream]
-            streams = {s: log.read(s) for s in names}
-            lab = log.read(label_stream)
-        return cls(path, {s: p for s, p in streams.items() if len(p) >= 2},
-                   lab.t_ns, np.asarray(lab[label_field], np.int64))
+            if label_stream not in log.stream_names():
+                raise ConfigError(f"{path} has no {label_stream!r} stream; policy evaluation "
+                                  "needs a labelled recording (e.g. from the simulator)")
+            streams = {s: log.read(s) for s in log.stream_names()}
+            codes = log.devices().get(label_stream, {}).get(label_field, "[]")
+        return cls.from_streams(path, streams, json.loads(codes), label_stream, label_field)
+
+    @classmethod
+    def from_streams(cls, name: str, streams: Mapping[str, Packet], classes: Sequence[str],
+                     label_stream: str = "labels", label_field: str = "activity") -> Recording:
+        """A recording already in memory (e.g. the demo's replayed streams)."""
+        lab = streams[label_stream]
+        data = {s: p for s, p in streams.items()
+                if s not in (label_stream, "controller") and len(p) >= 2}
+        return cls(name, data, lab.t_ns, np.asarray(lab[label_field], np.int64), list(classes))
 
     def label_at(self, t_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         idx = np.clip(np.searchsorted(self.label_t_ns, t_ns, side="right") - 1, 0,
@@ -137,6 +151,19 @@ class PolicyResult:
                 for k, v in asdict(self).items()}
 
 
+@dataclass(frozen=True)
+class WindowView:
+    """What the pipeline is doing at one window, for a live view."""
+
+    t_s: float
+    prediction: str
+    truth: str
+    confidence: float | None
+    states: Mapping[str, str]
+    sensor_w: float
+    ran_network: bool
+
+
 @dataclass
 class _Run:
     truth: list[int] = field(default_factory=list)
@@ -164,8 +191,12 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
                     supported: Sequence[Configuration] = (), window_s: float = 2.0,
                     platform: str = "pi4", battery_wh: float = 10.0,
                     max_off_s: float | None = 60.0,
-                    devices: Mapping[str, tuple[str, str]] = DEFAULT_DEVICES) -> PolicyResult:
-    """Replay ``rec`` under a fresh policy from ``make_policy``; see the module docstring."""
+                    devices: Mapping[str, tuple[str, str]] = DEFAULT_DEVICES,
+                    on_window: Callable[[WindowView], None] | None = None) -> PolicyResult:
+    """Replay ``rec`` under a fresh policy from ``make_policy``; see the module docstring.
+
+    ``on_window`` is called after every window with a :class:`WindowView` (a live view).
+    """
     start, end = rec.span_ns
     clock = FakeClock(start)
     devs = _devices(rec, clock, devices)
@@ -204,16 +235,30 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
         run.truth.append(int(rec.label_at(np.array([t0 + win_ns // 2]))[0]))
         run.pred.append(last)
         run.t_ns.append(t0)
+        ran = plan.run_network and window is not None and bool(plan.configuration.rates)
         scores = score_window(window) if window is not None else {}
         if "gps" in packets:
             run.fixes.append(packets["gps"])
         # dead reckoning holds still while the IMU says so (or is in standby: no motion)
         run.moving.append(scores.get("imu", 0.0) >= STILL_SCORE)
         clock.set_ns(t1)
+        if on_window is not None:
+            on_window(_view(t0, t1, start, rec, devs, ledger, predictor.classes[last], conf,
+                            ran))
         plan = ctl.step(t1, scores, confidence=conf, prediction=predictor.classes[last],
                         redundant=redundant)
         t0 = t1
     return _result(policy.name, rec, run, ledger, ctl, clock.now_ns(), window_s, battery_wh)
+
+
+def _view(t0: int, t1: int, start: int, rec: Recording, devs: Mapping[str, RecordedDevice],
+          ledger: EnergyLedger, prediction: str, conf: float | None, ran: bool) -> WindowView:
+    states = {s: "asleep" if d.asleep else f"{d.mode} {d.rate_hz or 0:g}Hz"
+              for s, d in devs.items()}
+    sensor_w = ledger.summary(t0, t1).sensors_j / ((t1 - t0) / 1e9)
+    truth = int(rec.label_at(np.array([(t0 + t1) // 2]))[0])
+    name = rec.classes[truth] if 0 <= truth < len(rec.classes) else str(truth)
+    return WindowView((t0 - start) / 1e9, prediction, name, conf, states, sensor_w, ran)
 
 
 def _one_window(packets: Mapping[str, Packet], specs: Mapping[str, StreamSpec], t0: int,
