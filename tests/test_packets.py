@@ -27,7 +27,7 @@ def test_packet_validates_against_spec() -> None:
     assert len(p) == 4 and p["accel_mps2"].shape == (4, 3)
     bad = Packet("imu", np.arange(2, dtype=np.int64),
                  {"accel_mps2": np.zeros((2, 3), np.float64)}, "imu")
-    with pytest.raises(ConfigError, match="accel_mps2.*float64.*float32"):
+    with pytest.raises(ConfigError, match=r"accel_mps2.*float64.*float32"):
         bad.validate()
 
 
@@ -53,7 +53,7 @@ def test_slice_is_a_view_and_concat_joins() -> None:
 
 
 def test_unknown_modality_lists_known_ones() -> None:
-    with pytest.raises(ConfigError, match="known: .*imu"):
+    with pytest.raises(ConfigError, match=r"known: .*imu"):
         spec_for("lidar")
 
 
