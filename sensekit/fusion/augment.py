@@ -133,8 +133,14 @@ def time_warp(x: Tensor, amount: float, gen: torch.Generator) -> Tensor:
     return F.pad(stretched, (0, t - stretched.shape[-1]), mode="replicate")
 
 
-def resample(x: Tensor, spec: ModalityInput, rate: float) -> Tensor:
-    """``x`` (at the native rate) as the sensor would deliver it at ``rate``."""
+def resample(x: Tensor, spec: ModalityInput, rate: float, *, average: bool = False,
+             phase: float = 0.0) -> Tensor:
+    """``x`` (at the native rate) as the sensor would deliver it at ``rate``.
+
+    A slower IMU rate is decimation by default: the MPU-6050 driver lowers the sample-rate
+    divider and keeps its low-pass filter, so it hands over every k-th sample (from a position
+    ``phase`` in [0, 1) of a period). ``average`` gives a sensor that averages instead.
+    """
     if rate == spec.native:
         return x
     if spec.kind == "image":
@@ -143,8 +149,11 @@ def resample(x: Tensor, spec: ModalityInput, rate: float) -> Tensor:
     steps = spec.steps(rate)
     if spec.kind == "lowrate" or steps >= x.shape[-1]:
         return F.interpolate(x, size=steps, mode="nearest")
-    # A slower output data rate averages (the sensor's low-pass), then samples.
-    return F.adaptive_avg_pool1d(x, steps)
+    if average:
+        return F.adaptive_avg_pool1d(x, steps)
+    period = x.shape[-1] / steps
+    idx = (torch.arange(steps, dtype=torch.float64) * period + phase * period).long()
+    return x[..., idx.clamp(max=x.shape[-1] - 1)]
 
 
 def draw_configuration(mods: Mapping[str, ModalityInput], gen: torch.Generator,

@@ -83,13 +83,22 @@ def _copy_norm(norm: Normalise, mean: Any, std: Any) -> None:
         norm.std.copy_(torch.as_tensor(std).reshape(norm.std.shape))
 
 
-def batch_tensors(ws: WindowSet, idx: npt.NDArray[np.int64], rates: Mapping[str, float]
+def batch_tensors(ws: WindowSet, idx: npt.NDArray[np.int64], rates: Mapping[str, float],
+                  gen: torch.Generator | None = None
                   ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """Inputs of modalities in ``rates`` (resampled to those rates) and their presence flags."""
+    """Inputs of modalities in ``rates`` (resampled to those rates) and their presence flags.
+
+    With ``gen`` (training) the way a slower rate is made is drawn too: decimation at a random
+    phase mostly, averaging sometimes; without it, decimation from the first sample.
+    """
     inputs, present = {}, {}
+    average, phase = False, 0.0
+    if gen is not None:
+        average = bool(torch.rand(1, generator=gen).item() < 0.3)
+        phase = float(torch.rand(1, generator=gen).item())
     for m, rate in rates.items():
         x = torch.from_numpy(ws.inputs[m][idx])
-        inputs[m] = resample(x, ws.modalities[m], rate)
+        inputs[m] = resample(x, ws.modalities[m], rate, average=average, phase=phase)
         present[m] = torch.from_numpy(ws.present[m][idx])
     return inputs, present
 
@@ -119,7 +128,7 @@ def _drop_modalities(present: dict[str, Tensor], p: float, gen: torch.Generator)
 def _loss(model: nn.Module, ws: WindowSet, idx: npt.NDArray[np.int64], opts: TrainOptions,
           gen: torch.Generator) -> Tensor:
     rates = draw_configuration(ws.modalities, gen, opts.rate_augment)
-    inputs, present = batch_tensors(ws, idx, rates)
+    inputs, present = batch_tensors(ws, idx, rates, gen)
     if opts.augment is not None:
         inputs = opts.augment(inputs, ws.modalities, gen)
     _drop_modalities(present, opts.modality_dropout, gen)

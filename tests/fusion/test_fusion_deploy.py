@@ -142,3 +142,17 @@ def test_per_subset_temperatures_survive_export(trained, held_out, tmp_path):
         got = rt.logits({m: x.numpy() for m, x in inputs.items()})
         for t in ref:
             np.testing.assert_allclose(got[t], ref[t].numpy(), atol=1e-4)
+
+
+def test_spectrum_option_serves_every_rate_and_exports(windows, tmp_path):
+    torch.manual_seed(0)
+    net = fusion.create_model("fusion_tiny", modalities=windows.modalities,
+                              tasks=windows.classes, spectrum=True).eval()
+    assert net.encoders["imu"].use_spectrum and not net.encoders["audio"].use_spectrum
+    rt = OnnxFusion(export_onnx(net, tmp_path, "spec"))
+    for rate in (50.0, 25.0):
+        inputs, _ = batch_tensors(windows, np.arange(3), {"imu": rate})
+        with torch.no_grad():
+            ref = net(inputs)["activity"].numpy()
+        got = rt.logits({"imu": inputs["imu"].numpy()})["activity"]
+        np.testing.assert_allclose(got, ref, atol=1e-4)
