@@ -87,7 +87,8 @@ def _campaign(args: argparse.Namespace) -> dict[str, Any]:
 
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        return data
     except OSError as exc:
         raise ConfigError(f"cannot read campaign file {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
