@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                         modality_dropout=args.modality_dropout,
                         rate_augment=not args.no_rate_augment,
                         augment=None if args.no_augment else Augment(rotate_deg=180.0,
-                                                                      placement_gain=2.0),
+                                                                      placement_gain=2.5),
                         checkpoint=Path(args.checkpoint) if args.checkpoint else None,
                         progress=not args.quiet)
     result = fit(net, train, val, opts)
