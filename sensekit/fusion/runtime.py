@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from .._optional import require
 from ..errors import ConfigError
+from .features import window_inputs
 from .inputs import Configuration, modalities_from_json
 from .metrics import softmax
 
@@ -95,6 +96,30 @@ class OnnxFusion:
         """Refuse a configuration the network was not trained for."""
         config.check(self.modalities)
 
+    def _check_rates(self, inputs: Mapping[str, F32]) -> None:
+        for m, x in inputs.items():
+            spec = self.modalities[m]
+            size = x.shape[-1]
+            allowed = [spec.steps(r) for r in spec.rates_hz]
+            if spec.kind != "lowrate" and size not in allowed:
+                what = "pixels" if spec.kind == "image" else "samples per window"
+                raise ConfigError(f"{self.path.name}: {m} input has {size} {what}; the network "
+                                  f"was trained for {allowed} (rates {list(spec.rates_hz)} over "
+                                  f"{spec.window_s:g} s windows)")
+
+    def predict_window(self, window: Any, camera_size: float | None = None
+                       ) -> dict[str, npt.NDArray[np.float64]]:
+        """Calibrated probabilities (classes,) per task for one aligned window.
+
+        Modalities the window does not hold (sensor off, too little coverage) are left out and
+        their encoders are not run.
+        """
+        x = window_inputs(window, self.modalities, camera_size)
+        if not x:
+            raise ConfigError(f"window {getattr(window, 'index', '?')} holds none of the "
+                              f"network's modalities {self.order}")
+        return {t: p[0] for t, p in self.predict({m: v[None] for m, v in x.items()}).items()}
+
     def logits(self, inputs: Mapping[str, F32],
                present: Mapping[str, npt.NDArray[np.bool_]] | None = None) -> dict[str, F32]:
         """Temperature-scaled logits per task for a batch of windows."""
@@ -102,6 +127,7 @@ class OnnxFusion:
         if unknown or not inputs:
             raise ConfigError(f"inputs {sorted(inputs)}: this network takes a non-empty "
                               f"subset of {self.order}")
+        self._check_rates(inputs)
         b = next(iter(inputs.values())).shape[0]
         tokens = np.zeros((b, len(self.order), self.manifest["dim"]), np.float32)
         mask = np.zeros((b, len(self.order)), np.float32)

@@ -59,3 +59,26 @@ def test_trained_on_simulation_recognises_real_walking(corpus):
         probs = rt.predict({"accel": ws.inputs["accel"]})["activity"]
         shares[csv.stem.split("_")[1]] = float((probs.argmax(1) == walking).mean())
     assert min(shares.values()) >= 0.8, shares
+
+
+def test_predict_window_from_the_aligner_and_refuse_untrained_rate(tmp_path):
+    scenario = pytest.importorskip("sensekit.testing.scenario")
+    from sensekit.align import StreamSpec, align
+    from sensekit.log.reader import open as open_log
+
+    path = tmp_path / "walk.mcap"
+    scenario.simulate(path, scenario.SimConfig(duration_s=20.0, seed=11))
+    with open_log(path) as reader:
+        streams = {s: reader.read(s) for s in ("imu", "light", "gps")}
+    start = min(int(p.t_ns[0]) for p in streams.values())
+    specs = {"imu": StreamSpec(100.0), "light": StreamSpec(1.0), "gps": StreamSpec(1.0)}
+    wins = align(streams, specs, 2.0, origin_ns=start)
+    rt = OnnxFusion.shipped("sim_har")
+    probs = rt.predict_window(wins[3])
+    assert set(probs) == set(TASKS)
+    assert probs["activity"].shape == (5,) and abs(probs["activity"].sum() - 1) < 1e-6
+    # A 200 Hz IMU window is not a rate the network was trained for.
+    fast = align({"imu": streams["imu"]}, {"imu": StreamSpec(200.0)}, 2.0, origin_ns=start)
+    x = np.ascontiguousarray(np.asarray(fast[3].data["imu"]["accel_mps2"], np.float32).T[None])
+    with pytest.raises(ConfigError, match=r"accel input has 400 samples per window"):
+        rt.predict({"accel": x})
