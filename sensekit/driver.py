@@ -121,6 +121,11 @@ class Driver(abc.ABC):
             raise ConfigError(f"{self.describe()}: unknown mode {mode!r}; modes: {self.modes}")
         self.mode: str = mode or self.modes[0]
         self.asleep = False
+        #: No more data will come: the end of a file, or the device went away (see ``error``).
+        self.ended = False
+        #: Why the stream ended, when a failure ended it.
+        self.error: DeviceError | None = None
+        self._gone: DeviceIOError | None = None
 
     # -- what a driver implements -------------------------------------------------------
     @abc.abstractmethod
@@ -170,8 +175,12 @@ class Driver(abc.ABC):
         """Next packet, or None when nothing arrived within ``timeout_s`` (or while asleep).
 
         Transient I/O errors are retried up to ``retries`` times; then :class:`DeviceIOError`
-        (naming the device) is raised.
+        (naming the device) is raised. A device that went away (:meth:`device_gone`) raises
+        its error once; the stream then ends (``ended``, ``error``) and the driver closes
+        itself. Reading a stream that has ended raises :class:`DeviceClosed`.
         """
+        if self.ended and self.is_open:
+            self.close()
         self._check_open()
         timeout = self.timeout_s if timeout_s is None else timeout_s
         attempt = 0
@@ -179,6 +188,10 @@ class Driver(abc.ABC):
             try:
                 packet = self._read_packet(timeout)
             except DeviceIOError as exc:
+                if self._gone is not None:
+                    self.stats.io_errors += 1
+                    self._end(self._gone)
+                    raise
                 attempt = self._retry_or_raise(attempt, exc)
                 continue
             except SensekitError:
@@ -196,9 +209,18 @@ class Driver(abc.ABC):
         return packet
 
     def __iter__(self) -> Iterator[Packet]:
-        """Packets until the driver is closed (timeouts are skipped)."""
-        while self.is_open:
-            packet = self.read()
+        """Packets until the stream ends or the driver is closed (timeouts are skipped).
+
+        A device that goes away ends the iteration cleanly (its error is in ``error``, and was
+        logged); other errors propagate.
+        """
+        while self.is_open and not self.ended:
+            try:
+                packet = self.read()
+            except DeviceIOError:
+                if self.error is not None:
+                    return
+                raise
             if packet is not None:
                 yield packet
 
@@ -260,6 +282,20 @@ class Driver(abc.ABC):
         self._listeners.append(callback)
 
     # -- helpers for drivers ------------------------------------------------------------
+    def device_gone(self, exc: DeviceIOError) -> DeviceIOError:
+        """Record that the device went away (unplugged, vanished); return ``exc`` to raise.
+
+        The error is raised to the reader once, then the stream ends cleanly: nothing else
+        in the pipeline stops.
+        """
+        self._gone = exc
+        return exc
+
+    def _end(self, exc: DeviceError) -> None:
+        self.error, self.ended = exc, True
+        log.error("%s: stream ended: %s", self.describe(), exc)
+        self.close()
+
     def report_dropped(self, count: int, why: str, *, estimated: bool = False) -> None:
         """Count ``count`` lost samples and warn; ``estimated`` marks a count not known exactly."""
         if count <= 0:

@@ -150,3 +150,40 @@ def test_every_builtin_driver_resolves_to_a_driver_class() -> None:
         for name in BUILTIN_DRIVERS:
             cls = driver_class(name)
             assert issubclass(cls, Driver) and cls.name == name
+
+
+class Unpluggable(Counter):
+    """Yields packets until unplugged, then every read fails as a vanished device does."""
+
+    def __init__(self, url: str, **kw: Any) -> None:
+        super().__init__(url, **kw)
+        self.plugged = 3
+
+    def _read_packet(self, timeout_s: float) -> Packet | None:
+        if self.plugged == 0:
+            raise self.device_gone(DeviceIOError(f"{self.describe()}: device disappeared"))
+        self.plugged -= 1
+        return super()._read_packet(timeout_s)
+
+
+def test_a_device_that_goes_away_ends_its_stream_cleanly(caplog: pytest.LogCaptureFixture
+                                                         ) -> None:
+    dev = Unpluggable("emu://", clock=FakeClock()).open()
+    other = Counter("emu://", clock=FakeClock()).open()
+    assert len(list(dev)) == 3  # the iteration stops, it does not raise
+    assert dev.ended and not dev.is_open and "disappeared" in str(dev.error)
+    assert dev.stats.io_errors == 1 and dev.stats.retries == 0  # gone is not retried
+    assert "stream ended" in caplog.text
+    with pytest.raises(DeviceClosed):
+        dev.read()
+    assert other.read() is not None
+
+
+def test_reading_a_vanished_device_raises_once() -> None:
+    dev = Unpluggable("emu://", clock=FakeClock()).open()
+    for _ in range(3):
+        dev.read()
+    with pytest.raises(DeviceIOError, match="disappeared"):
+        dev.read()
+    with pytest.raises(DeviceClosed):
+        dev.read()

@@ -24,7 +24,6 @@ cleanly; the error stays in :attr:`Microphone.error`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import PurePath
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -87,12 +86,9 @@ class Microphone(Driver):
                               f"({', '.join(sorted(AUDIO_SUFFIXES))}); for a device use mic://")
         self.emulator = emulator
         #: The error that ended the stream (device gone), or None.
-        self.error: DeviceIOError | None = None
         #: True once the stream has ended (end of file or device gone).
-        self.ended = False
         self.native_rate_hz = 0
         self._source: AudioSource | None = None
-        self._gone: DeviceIOError | None = None
 
     # -- opening --------------------------------------------------------------------------
     def _open(self) -> None:
@@ -140,16 +136,13 @@ class Microphone(Driver):
     # -- reading ----------------------------------------------------------------------------
     def _read_packet(self, timeout_s: float) -> Packet | None:
         assert self._source is not None
-        if self._gone is not None:
-            raise self._gone
         if self.asleep:
             self.clock.sleep(timeout_s)
             return None
         try:
             block = self._source.read(timeout_s)
         except DeviceIOError as exc:
-            self._gone = exc
-            raise
+            raise self.device_gone(exc) from None
         if block is None:
             if not self._source.live and getattr(self._source, "finished", False):
                 self.ended = True
@@ -192,36 +185,6 @@ class Microphone(Driver):
         if self.dtype == "float32":
             return np.ascontiguousarray(frames, np.float32)
         return np.clip(np.round(frames * 32768.0), -32768, 32767).astype(np.int16)
-
-    def read(self, timeout_s: float | None = None) -> Packet | None:
-        """Next packet; after the stream ended, None. See :meth:`Driver.read`.
-
-        Raises:
-            DeviceIOError: the microphone disappeared (raised once; the driver then closes).
-        """
-        if self.ended and self.is_open:
-            self.close()
-        try:
-            return super().read(timeout_s)
-        except DeviceIOError as exc:
-            if self._gone is None:
-                raise
-            self.error, self.ended = exc, True
-            log.error("%s: stream ended: %s", self.describe(), exc)
-            self.close()
-            raise
-
-    def __iter__(self) -> Iterator[Packet]:
-        """Packets until end of file, close, or the device disappearing (logged, counted)."""
-        while self.is_open and not self.ended:
-            try:
-                packet = self.read()
-            except DeviceIOError:
-                if self.error is not None:
-                    return
-                raise
-            if packet is not None:
-                yield packet
 
     # -- control ----------------------------------------------------------------------------
     def _set_rate(self, rate_hz: float) -> float:

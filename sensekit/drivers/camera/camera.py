@@ -31,7 +31,7 @@ the error stays in :attr:`Camera.error`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, ClassVar
@@ -121,9 +121,6 @@ class Camera(Driver):
         self.switches: list[ModeSwitch] = []
         #: Seconds each capture_photo() took, request to frame.
         self.photo_latencies_s: list[float] = []
-        self.error: DeviceIOError | None = None
-        self.ended = False
-        self._gone: DeviceIOError | None = None
         self._pending: ModeSwitch | None = None
         # The power table depends on the camera behind the URL; an instance value shadows the
         # class default so the ledger reads the right one.
@@ -178,16 +175,14 @@ class Camera(Driver):
     # -- reading ---------------------------------------------------------------------------
     def _read_packet(self, timeout_s: float) -> Packet | None:
         assert self.backend is not None
-        if self._gone is not None:
-            raise self._gone
         if self.asleep:
             self.clock.sleep(timeout_s)
             return None
         try:
             frame = self.backend.grab(timeout_s)
         except OSError as exc:
-            self._gone = DeviceIOError(f"{self.describe()}: {exc.strerror or exc}")
-            raise self._gone from exc
+            raise self.device_gone(
+                DeviceIOError(f"{self.describe()}: {exc.strerror or exc}")) from exc
         if frame is None:
             self.ended = bool(getattr(self.backend, "finished", False))
             return None
@@ -216,36 +211,6 @@ class Camera(Driver):
             self._pending = None
         t_ns = np.array([frame.t_ns if frame.t_ns is not None else now], np.int64)
         return Packet(self.stream, t_ns, fields, "camera", meta)
-
-    def read(self, timeout_s: float | None = None) -> Packet | None:
-        """Next frame; None on timeout or after the stream ended. See :meth:`Driver.read`.
-
-        Raises:
-            DeviceIOError: the camera disappeared (raised once; the driver then closes).
-        """
-        if self.ended and self.is_open:
-            self.close()
-        try:
-            return super().read(timeout_s)
-        except DeviceIOError as exc:
-            if self._gone is None:
-                raise
-            self.error, self.ended = exc, True
-            log.error("%s: stream ended: %s", self.describe(), exc)
-            self.close()
-            raise
-
-    def __iter__(self) -> Iterator[Packet]:
-        """Frames until the end of a file, close, or the camera disappearing (logged)."""
-        while self.is_open and not self.ended:
-            try:
-                packet = self.read()
-            except DeviceIOError:
-                if self.error is not None:
-                    return
-                raise
-            if packet is not None:
-                yield packet
 
     # -- modes -----------------------------------------------------------------------------
     def _set_mode(self, mode: str, **options: Any) -> None:
