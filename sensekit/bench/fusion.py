@@ -67,78 +67,88 @@ def _stacked(inputs: Mapping[str, F32], mods: Mapping[str, Any], steps: int) -> 
     return np.concatenate(parts)[None]
 
 
-def _latency_cases(quick: bool) -> list[Case]:
-    import torch
-
+def _networks(mods: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The shipped network (a fresh one if none ships) and a DeepConvLSTM on the same inputs."""
     from ..errors import ConfigError
-    from ..fusion.baseline import DeepConvLSTM
-    from ..fusion.export import export_baseline_onnx, export_onnx, quantize_int8
-    from ..fusion.features import window_inputs
-    from ..fusion.inputs import sensor_modalities
     from ..fusion.model import create_model
-    from ..fusion.runtime import OnnxFusion
     from ..fusion.sim import TASKS
     from ..fusion.weights import load_model
 
-    torch.set_num_threads(1)
-    mods = sensor_modalities()
-    wins = _windows(12.0 if quick else 40.0)
     try:  # the shipped weights, so the int8 agreement is that of a trained network
         net = load_model("sim_har", modalities=mods, tasks=TASKS)
     except ConfigError:
         net = create_model("fusion_small", modalities=mods, tasks=TASKS).eval()
-    base = create_model("deepconvlstm", modalities=mods, tasks=TASKS).eval()
-    assert isinstance(base, DeepConvLSTM)
+    return net, create_model("deepconvlstm", modalities=mods, tasks=TASKS).eval()
+
+
+def _paths(net: Any, base: Any, mods: Mapping[str, Any], tmp: str
+           ) -> tuple[dict[str, Callable[[Any], object]], Any, Any]:
+    """Window -> probabilities, each way it can run; and the float and int8 runtimes."""
+    import onnxruntime as ort
+    import torch
+
+    from ..fusion.export import export_baseline_onnx, export_onnx, quantize_int8
+    from ..fusion.features import window_inputs
+    from ..fusion.runtime import OnnxFusion
+
     steps = mods["accel"].steps()
-    channels = sum(s.channels for s in mods.values())
+    manifest = quantize_int8(export_onnx(net, tmp, "bench"))
+    onnx_f, onnx_q = OnnxFusion(manifest), OnnxFusion(manifest, int8=True)
+    bpath = export_baseline_onnx(base, Path(tmp) / "dcl.onnx",
+                                 sum(s.channels for s in mods.values()), steps)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    bsess = ort.InferenceSession(str(bpath), opts, providers=["CPUExecutionProvider"])
+
+    def eager(w: Any) -> object:
+        with torch.no_grad():
+            x = {m: torch.from_numpy(v[None]) for m, v in window_inputs(w, mods).items()}
+            return {t: z.softmax(-1) for t, z in net(x).items()}
+
+    def base_eager(w: Any) -> object:
+        with torch.no_grad():
+            x = torch.from_numpy(_stacked(window_inputs(w, mods), mods, steps))
+            return {t: z.softmax(-1) for t, z in base.forward_stacked(x).items()}
+
+    def run_ort(rt: OnnxFusion) -> Callable[[Any], object]:
+        return lambda w: rt.predict({m: v[None] for m, v in window_inputs(w, mods).items()})
+
+    return ({"eager": eager, "base_eager": base_eager, "ort": run_ort(onnx_f),
+             "int8": run_ort(onnx_q),
+             "base_ort": lambda w: bsess.run(None, {"x": _stacked(window_inputs(w, mods), mods,
+                                                                  steps)}),
+             "features": lambda w: window_inputs(w, mods)}, onnx_f, onnx_q)
+
+
+def _latency_cases(quick: bool) -> list[Case]:
+    import torch
+
+    from ..fusion.inputs import sensor_modalities
+
+    torch.set_num_threads(1)
+    mods = sensor_modalities()
+    wins = _windows(12.0 if quick else 40.0)
+    net, base = _networks(mods)
     repeat = 60 if quick else 400
     with tempfile.TemporaryDirectory() as tmp:
-        manifest = quantize_int8(export_onnx(net, tmp, "bench"))
-        onnx_f, onnx_q = OnnxFusion(manifest), OnnxFusion(manifest, int8=True)
-        bpath = export_baseline_onnx(base, Path(tmp) / "dcl.onnx", channels, steps)
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        bsess = ort.InferenceSession(str(bpath), opts, providers=["CPUExecutionProvider"])
-
-        def eager(w: Any) -> object:
-            with torch.no_grad():
-                x = {m: torch.from_numpy(v[None]) for m, v in window_inputs(w, mods).items()}
-                return {t: z.softmax(-1) for t, z in net(x).items()}
-
-        def base_eager(w: Any) -> object:
-            with torch.no_grad():
-                x = torch.from_numpy(_stacked(window_inputs(w, mods), mods, steps))
-                return {t: z.softmax(-1) for t, z in base.forward_stacked(x).items()}
-
-        def base_ort(w: Any) -> object:
-            return bsess.run(None, {"x": _stacked(window_inputs(w, mods), mods, steps)})
-
-        def run_ort(rt: OnnxFusion) -> Callable[[Any], object]:
-            return lambda w: rt.predict({m: v[None] for m, v in window_inputs(w, mods).items()})
-
-        t_eager = _median_ms(eager, wins, repeat)
-        t_base_eager = _median_ms(base_eager, wins, repeat)
-        t_ort = _median_ms(run_ort(onnx_f), wins, repeat)
-        t_int8 = _median_ms(run_ort(onnx_q), wins, repeat)
-        t_base_ort = _median_ms(base_ort, wins, repeat)
-        t_features = _median_ms(lambda w: window_inputs(w, mods), wins, repeat)
+        paths, onnx_f, onnx_q = _paths(net, base, mods, tmp)
+        ms = {k: _median_ms(fn, wins, repeat) for k, fn in paths.items()}
         agree = _int8_agreement(onnx_f, onnx_q, wins, mods)
-    best = min(t_ort, t_int8)
     n_net = sum(p.numel() for p in net.parameters())
     n_base = sum(p.numel() for p in base.parameters())
     return [
         case("parameters", n_net, "params", n_base, higher_is_better=False,
              note="all six modalities, three task heads; peer: DeepConvLSTM on the same inputs"),
-        case("latency eager PyTorch", t_eager, "ms", t_base_eager, higher_is_better=False,
+        case("latency eager PyTorch", ms["eager"], "ms", ms["base_eager"],
+             higher_is_better=False,
              note="window -> probabilities, 1 thread, features included; peer in eager too"),
-        case("latency ONNX Runtime float", t_ort, "ms", t_base_ort, higher_is_better=False,
-             note="peer: DeepConvLSTM exported to ONNX Runtime"),
-        case("latency ONNX Runtime int8", t_int8, "ms", t_ort, higher_is_better=False,
+        case("latency ONNX Runtime float", ms["ort"], "ms", ms["base_ort"],
+             higher_is_better=False, note="peer: DeepConvLSTM exported to ONNX Runtime"),
+        case("latency ONNX Runtime int8", ms["int8"], "ms", ms["ort"], higher_is_better=False,
              note="peer: the float graphs; int8 is worth shipping only if the ratio is > 1"),
-        case("latency best runtime vs eager", best, "ms", t_eager, higher_is_better=False),
-        case("feature extraction", t_features, "ms",
+        case("latency best runtime vs eager", min(ms["ort"], ms["int8"]), "ms", ms["eager"],
+             higher_is_better=False),
+        case("feature extraction", ms["features"], "ms",
              note="log-mel, camera resize, low-rate features of one window (in every latency)"),
         case("int8 top-class agreement", agree, "fraction",
              note="share of windows where int8 and float pick the same class, all tasks"),
