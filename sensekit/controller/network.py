@@ -39,7 +39,7 @@ class FusionPredictor:
 
     def __init__(self, net: Any, task: str = "activity", *, platform: str = "pi4",
                  classes: Sequence[str] | None = None,
-                 redundant_confidence: float = 0.6) -> None:
+                 redundant_confidence: float = 0.9) -> None:
         if task not in net.tasks:
             raise ConfigError(f"the network has no task {task!r}; tasks: {list(net.tasks)}")
         self.net = net

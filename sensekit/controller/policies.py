@@ -127,8 +127,10 @@ class DutyCycle:
 class Adaptive:
     """Spend sensor and compute energy only on informative windows.
 
-    The accelerometer (the cheapest sensor, and the one that sees change first) always runs;
-    every other modality is optional. Rules, evaluated once per window:
+    The ``base`` modalities always run (by default the IMU and the light sensor: the
+    accelerometer sees change first, the shipped network recognises activities mostly by the
+    gyroscope, and the light sensor draws well under a milliwatt); every other modality is
+    optional. Rules, evaluated once per window:
 
     1. **Idle.** Once the motion score has stayed below ``still_score`` for ``still_windows``
        windows and the network was sure, the network is skipped (the last prediction is
@@ -159,6 +161,7 @@ class Adaptive:
     rates: Mapping[str, Sequence[float]]
     cost: Mapping[str, float] = field(default_factory=dict)
     anchor: str = "accel"
+    base: tuple[str, ...] = ("accel", "gyro", "light")
     streams: Mapping[str, str] = field(default_factory=lambda: {"accel": "imu", "gyro": "imu"})
     still_score: float = 0.15
     fast_score: float = 0.6
@@ -167,7 +170,7 @@ class Adaptive:
     keep_changing: tuple[str, ...] = ("light", "camera")
     still_windows: int = 3
     sure: float = 0.9
-    unsure: float = 0.7
+    unsure: float = 0.8
     sure_windows: int = 1
     standby: Mapping[str, str] = field(default_factory=lambda: {"imu": "wake_on_motion",
                                                                  "gps": "power_save"})
@@ -179,7 +182,10 @@ class Adaptive:
     _on: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self._on = set(self.full.modalities - {self.anchor})
+        self._on = self._optional()
+
+    def _optional(self) -> set[str]:
+        return set(self.full.modalities - {self.anchor} - set(self.base))
 
     def _score(self, scores: Mapping[str, float], modality: str) -> float | None:
         return scores.get(self.streams.get(modality, modality))
@@ -199,7 +205,7 @@ class Adaptive:
         if self.anchor in obs.available:
             rates[self.anchor] = max(self.rates[self.anchor]) if unsure or changed \
                 else self._anchor_rate(motion)
-        for m in sorted(self._on & obs.available):
+        for m in sorted(((self._on | set(self.base)) - {self.anchor}) & obs.available):
             same_device = self.streams.get(m) == self.streams.get(self.anchor)
             rates[m] = rates.get(self.anchor, self.full.rates[m]) if same_device \
                 else self.full.rates[m]
@@ -223,7 +229,7 @@ class Adaptive:
 
     def _feedback(self, obs: Observation, unsure: bool, changed: bool) -> str:
         if unsure or changed:
-            self._on = set(self.full.modalities - {self.anchor})
+            self._on = self._optional()
             self._sure_run = 0
             return "unsure: all on" if unsure else "change point: all on"
         sure = obs.confidence is not None and obs.confidence >= self.sure
