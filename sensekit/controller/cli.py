@@ -111,10 +111,11 @@ def load_predictor(model: str, platform: str, task: str,
 
 def run(args: argparse.Namespace) -> int:
     recordings = [Recording.load(p) for p in args.logs]
-    classes = recordings[0].classes
-    if any(r.classes != classes for r in recordings):
+    labelled = [r for r in recordings if r.labelled]
+    classes = labelled[0].classes if labelled else []
+    if any(r.classes != classes for r in labelled):
         raise ConfigError("the recordings label their classes differently: "
-                          + "; ".join(f"{r.name}: {r.classes}" for r in recordings))
+                          + "; ".join(f"{r.name}: {r.classes}" for r in labelled))
     net = load_predictor(args.model, args.platform, args.task, classes)
     supported = configurations(net.modalities, every_rate=False)
     full = default_configuration(net.modalities)

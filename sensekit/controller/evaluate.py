@@ -94,13 +94,14 @@ class Recording:
     @classmethod
     def load(cls, path: str, label_stream: str = "labels", label_field: str = "activity"
              ) -> Recording:
-        """Read a labelled recording (the ``labels`` stream and its code table)."""
+        """Read a recording with its ``labels`` stream and code table, if it has them.
+
+        Without labels (a real recording nobody annotated) energy is still measured and the
+        accuracy figures are NaN.
+        """
         from ..log.reader import open as open_log
 
         with open_log(path) as log:
-            if label_stream not in log.stream_names():
-                raise ConfigError(f"{path} has no {label_stream!r} stream; policy evaluation "
-                                  "needs a labelled recording (e.g. from the simulator)")
             streams = {s: log.read(s) for s in log.stream_names()}
             codes = log.devices().get(label_stream, {}).get(label_field, "[]")
         return cls.from_streams(path, streams, json.loads(codes), label_stream, label_field)
@@ -109,12 +110,23 @@ class Recording:
     def from_streams(cls, name: str, streams: Mapping[str, Packet], classes: Sequence[str],
                      label_stream: str = "labels", label_field: str = "activity") -> Recording:
         """A recording already in memory (e.g. the demo's replayed streams)."""
-        lab = streams[label_stream]
         data = {s: p for s, p in streams.items()
                 if s not in (label_stream, "controller") and len(p) >= 2}
+        if not data:
+            raise ConfigError(f"{name}: no sensor stream with two or more samples to replay")
+        lab = streams.get(label_stream)
+        if lab is None or label_field not in lab.fields:
+            return cls(name, data, np.empty(0, np.int64), np.empty(0, np.int64), list(classes))
         return cls(name, data, lab.t_ns, np.asarray(lab[label_field], np.int64), list(classes))
 
+    @property
+    def labelled(self) -> bool:
+        return len(self.labels) > 0
+
     def label_at(self, t_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Label code at each time (-1 everywhere for an unlabelled recording)."""
+        if not self.labelled:
+            return np.full(len(t_ns), -1, np.int64)
         idx = np.clip(np.searchsorted(self.label_t_ns, t_ns, side="right") - 1, 0,
                       len(self.labels) - 1)
         return self.labels[idx]
@@ -344,14 +356,17 @@ def _result(name: str, rec: Recording, run: _Run, ledger: EnergyLedger, ctl: Con
     compute = float(sum(summary.inference_j.values()))
     platform = float(summary.floor_j)
     sensors = float(sum(by_sensor.values()))
-    delays = detection_delays(run.truth, run.pred, window_s)
+    delays = detection_delays(run.truth, run.pred, window_s) if rec.labelled else []
     duration = (end_ns - rec.span_ns[0]) / 1e9
     total = sensors + compute + platform
     life = battery_wh * 3600 / (total / duration) / 3600 if total > 0 else math.inf
     located = location_error_m(rec.streams["gps"], run.fixes, run.t_ns, run.moving, window_s) \
         if "gps" in rec.streams else math.nan
+    scored = y >= 0
+    acc = accuracy(y[scored], p[scored]) if scored.any() else math.nan
+    f1 = macro_f1(y[scored], p[scored]) if scored.any() else math.nan
     return PolicyResult(
-        name, accuracy(y, p), macro_f1(y, p), sensors, compute, platform, total,
+        name, acc, f1, sensors, compute, platform, total,
         run.processed / max(len(run.truth), 1),
         float(np.mean(delays)) if delays else math.nan, located, life, duration,
         by_sensor, len(ctl.decisions),

@@ -111,3 +111,19 @@ def test_location_error_dead_reckons_between_fixes() -> None:
     assert held == pytest.approx(np.mean(1.5 * (t % 20)), rel=1e-3)  # 14.25 m
     assert reckoned < 0.01
     assert location_error_m(truth, [truth], windows, [False] * 30, 2.0) < 1e-6
+
+
+def test_an_unlabelled_recording_still_gets_its_energy_measured(corpus: Path,
+                                                                tmp_path: Path) -> None:
+    from sensekit.log.importers import import_csv
+
+    out = tmp_path / "phone.mcap"
+    import_csv(corpus / "phone" / "user1_hand_1506421989895.csv", out,
+               columns={"t_ns": "0", "accel_mps2": "1,2,3"}, stream="imu", modality="imu",
+               header=False)
+    rec = Recording.load(str(out))
+    assert not rec.labelled
+    result = evaluate_policy(rec, lambda: Static(Configuration({"accel": 100.0})),
+                             MotionThreshold())
+    assert np.isnan(result.macro_f1) and np.isnan(result.accuracy)
+    assert result.sensor_j > 0 and result.duration_s > 150
