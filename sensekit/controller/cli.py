@@ -5,7 +5,7 @@ detection delay, sensor, compute and platform energy, total, battery life and th
 windows the network processed; then draws accuracy against energy with the static
 configurations' Pareto front.
 
-Policies: ``always-on``, ``adaptive`` (or ``adaptive:still_windows=2,sure=0.85``),
+Policies: ``always-on``, ``adaptive`` (or ``adaptive:still_windows=2,sure=0.85,base=accel/gyro``),
 ``duty-cycle:ON/PERIOD`` (seconds), ``static:accel@50+audio@50``, ``budget:MW``.
 ``--pareto`` adds every static configuration the network declares (one per modality subset at
 native rates, plus each single rate reduction).
@@ -25,6 +25,7 @@ from ..progress import Progress
 from .evaluate import DEFAULT_DEVICES, PolicyResult, Recording, evaluate_policy
 from .network import FusionPredictor
 from .policies import Adaptive, Budgeted, DutyCycle, Policy, Static
+from .profile import Profile, load_profile
 from .report import pareto_front, plot_results
 
 DEFAULT_MODEL = "sim_har"
@@ -46,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window-s", type=float, default=2.0, help="decision window (s)")
     parser.add_argument("--max-off-s", type=float, default=60.0,
                         help="longest any sensor may stay off (s)")
+    parser.add_argument("--profile", metavar="JSON",
+                        help="per-configuration results of an earlier --pareto --json run on "
+                             "tuning recordings: the budget policy ranks by them and the "
+                             "adaptive policy takes its base set from them")
     parser.add_argument("--json", metavar="PATH", help="write one object per policy")
     parser.add_argument("--plot", metavar="PNG", help="accuracy-versus-energy plot")
 
@@ -61,7 +66,9 @@ def _parse_static(text: str) -> Configuration:
 
 
 def policy_factory(spec: str, full: Configuration, net: FusionPredictor,
-             supported: Sequence[Configuration], platform: str) -> Callable[[], Policy]:
+                   supported: Sequence[Configuration], platform: str,
+                   profile: Profile | None = None) -> Callable[[], Policy]:
+    """A fresh-policy factory for ``spec`` (see the module docstring)."""
     kind, _, arg = spec.partition(":")
     rates = {m: net.modalities[m].rates_hz for m in full.modalities}
     if kind == "always-on":
@@ -77,16 +84,20 @@ def policy_factory(spec: str, full: Configuration, net: FusionPredictor,
         params: dict[str, Any] = {}
         for item in filter(None, arg.split(",")):
             key, _, value = item.partition("=")
-            params[key] = float(value) if "." in value else int(value)
+            params[key] = float(value) if "." in value else int(value) if value.isdigit() \
+                else tuple(value.split("/"))
         cost = _modality_cost()
-        return lambda: Adaptive(full, rates, cost=cost, **params)
+        if profile is not None and "base" not in params:
+            params["base"] = tuple(sorted(profile.base().modalities))
+        return lambda: Adaptive(full, rates, cost=cost, name=spec, **params)
     if kind == "budget":
         from .energy import configuration_power_w, utility
 
         def power(c: Configuration) -> float:
             return configuration_power_w(c, DEFAULT_DEVICES)
 
-        return lambda: Budgeted(float(arg) / 1e3, supported, power, utility, name=spec)
+        rank = profile.utility if profile is not None else utility
+        return lambda: Budgeted(float(arg) / 1e3, supported, power, rank, name=spec)
     raise ConfigError(f"unknown policy {spec!r}; policies: always-on, adaptive[:k=v,...], "
                       "duty-cycle:ON/PERIOD, static:MOD@RATE+..., budget:MW")
 
@@ -120,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
     supported = configurations(net.modalities, every_rate=False)
     full = default_configuration(net.modalities)
     specs = args.policy or ["always-on", "adaptive"]
-    factories = [(s, policy_factory(s, full, net, supported, args.platform)) for s in specs]
+    profile = load_profile(args.profile) if args.profile else None
+    factories = [(s, policy_factory(s, full, net, supported, args.platform, profile))
+                 for s in specs]
     if args.pareto:
         factories += [(f"static:{c.name()}", static_factory(c)) for c in supported]
     results: list[PolicyResult] = []

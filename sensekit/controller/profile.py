@@ -1,0 +1,71 @@
+"""Profiles: how well each static configuration did on tuning recordings, and at what cost.
+
+``sensekit evaluate-policy TUNING.mcap... --pareto --json profile.json`` measures every static
+configuration the network declares. A policy can then be given that file (``--profile``):
+
+- the budget policy ranks configurations by their measured macro-F1 instead of a prior;
+- the adaptive policy takes as its base set the cheapest configuration that came within
+  ``tolerance`` of the best macro-F1, and adds the rest only on doubt or change.
+
+Profile on recordings that the evaluation itself does not use, or the evaluation is not
+held out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..fusion.inputs import Configuration
+
+__all__ = ["Profile", "load_profile"]
+
+STATIC = "static:"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Measured macro-F1 and sensor+compute energy (J) per static configuration name."""
+
+    macro_f1: Mapping[str, float]
+    energy_j: Mapping[str, float]
+    source: str
+
+    def utility(self, config: Configuration) -> float:
+        """Measured macro-F1 of ``config`` (0 for a configuration the profile lacks)."""
+        return self.macro_f1.get(config.name(), 0.0)
+
+    def base(self, tolerance: float = 0.01) -> Configuration:
+        """The cheapest configuration within ``tolerance`` of the best measured macro-F1."""
+        best = max(self.macro_f1.values())
+        near = [n for n, f in self.macro_f1.items() if f >= best - tolerance]
+        name = min(near, key=lambda n: (self.energy_j[n], n))
+        rates = {}
+        for part in name.split("+"):
+            modality, _, rate = part.partition("@")
+            rates[modality] = float(rate)
+        return Configuration(rates)
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read the JSON of an ``evaluate-policy --pareto --json`` run."""
+    p = Path(path)
+    try:
+        rows = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read profile {p}: {exc}") from exc
+    f1, energy = {}, {}
+    for row in rows if isinstance(rows, list) else []:
+        name = str(row.get("policy", ""))
+        if name.startswith(STATIC) and row.get("macro_f1") is not None:
+            key = name[len(STATIC):]
+            f1[key] = float(row["macro_f1"])
+            energy[key] = float(row["sensor_j"]) + float(row["compute_j"])
+    if not f1:
+        raise ConfigError(f"profile {p} has no static configurations with a macro-F1. Hint: "
+                          "make it with 'sensekit evaluate-policy TUNING.mcap --pareto --json "
+                          f"{p.name}' on labelled recordings")
+    return Profile(f1, energy, str(p))

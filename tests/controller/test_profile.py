@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sensekit.controller.profile import load_profile
+from sensekit.errors import ConfigError
+from sensekit.fusion.inputs import Configuration
+
+
+def row(policy: str, f1: float | None, sensor_j: float) -> dict[str, object]:
+    return {"policy": policy, "macro_f1": f1, "sensor_j": sensor_j, "compute_j": 0.1}
+
+
+def test_the_base_set_is_the_cheapest_configuration_near_the_best(tmp_path: Path) -> None:
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps([
+        row("always-on", 0.99, 600.0),
+        row("static:accel@100+audio@50+camera@32+gps@1+gyro@100+light@1", 0.99, 600.0),
+        row("static:gps@1+gyro@100", 0.985, 150.0),
+        row("static:gyro@100+light@1", 0.975, 50.0),
+        row("static:accel@100", 0.4, 10.0),
+    ]))
+    profile = load_profile(path)
+    assert profile.base(0.01) == Configuration({"gps": 1.0, "gyro": 100.0})
+    assert profile.base(0.02) == Configuration({"gyro": 100.0, "light": 1.0})
+    assert profile.utility(Configuration({"accel": 100.0})) == 0.4
+    assert profile.utility(Configuration({"light": 1.0})) == 0.0  # not profiled
+
+
+def test_a_profile_without_static_results_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([row("always-on", 0.99, 600.0)]))
+    with pytest.raises(ConfigError, match=r"no static configurations.*--pareto"):
+        load_profile(path)
+    with pytest.raises(ConfigError, match="cannot read profile"):
+        load_profile(tmp_path / "missing.json")
