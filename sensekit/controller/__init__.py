@@ -1,1 +1,30 @@
-"""The sampling controller: policies, dual-mode camera switching, energy budget."""
+"""The sampling controller: the only thing that changes rates, modes and power states.
+
+- :class:`Controller` applies a policy's plan through the driver interface (``set_rate``,
+  ``set_mode``, ``sleep``, ``wake``), on hardware, emulated devices and replays alike, and logs
+  every decision.
+- Policies (:mod:`sensekit.controller.policies`): :class:`Static` (always-on is the full
+  configuration), :class:`DutyCycle`, :class:`Adaptive`, :class:`Budgeted`, and
+  :class:`BudgetCap`, which holds any policy under a power budget; built from a rig config's
+  ``[policy]`` by :func:`policy_from_config`.
+- Informativeness scores (:mod:`sensekit.controller.scores`), honest replays
+  (:mod:`sensekit.controller.replay`) and the evaluation on labelled recordings
+  (:mod:`sensekit.controller.evaluate`, ``sensekit evaluate-policy``).
+"""
+
+from .controller import Controller, Decision, decisions_packet, snap
+from .policies import (
+    Adaptive,
+    BudgetCap,
+    Budgeted,
+    DutyCycle,
+    Observation,
+    Plan,
+    Policy,
+    Static,
+    policy_from_config,
+)
+
+__all__ = ["Adaptive", "BudgetCap", "Budgeted", "Controller", "Decision", "DutyCycle",
+           "Observation", "Plan", "Policy", "Static", "decisions_packet", "policy_from_config",
+           "snap"]

@@ -364,7 +364,3 @@ class Controller:
         out["failed"] = len(self.failed)
         return out
 
-
-def full_configuration(rates: Mapping[str, Iterable[float]]) -> Configuration:
-    """Every modality at its highest rate."""
-    return Configuration({m: max(r) for m, r in rates.items()})
