@@ -178,3 +178,26 @@ def test_budget_cap_composes_with_any_policy() -> None:
     composed = policy_from_config(table, FULL, RATES, power_w=power)
     assert isinstance(composed, BudgetCap) and isinstance(composed.inner, Adaptive)
     assert power(composed.plan(obs(0, confidence=0.2)).configuration) <= 0.05
+
+
+def test_policies_come_from_the_rig_config_file(tmp_path: object) -> None:
+    from sensekit.config import parse_rig
+    from sensekit.controller.energy import configuration_power_w
+    from sensekit.controller.evaluate import DEFAULT_DEVICES
+    from sensekit.controller.policies import BudgetCap
+
+    rig = parse_rig("""
+[devices.imu]
+driver = "mpu6050"
+url = "emu://"
+
+[policy]
+name = "adaptive"
+budget_mw = 80
+params = { still_windows = 2, unsure = 0.75 }
+""", "rig.toml")
+    policy = policy_from_config(rig.policy, FULL, RATES,
+                                power_w=lambda c: configuration_power_w(c, DEFAULT_DEVICES))
+    assert isinstance(policy, BudgetCap) and isinstance(policy.inner, Adaptive)
+    assert policy.inner.still_windows == 2 and policy.inner.unsure == 0.75
+    assert policy.budget_w == pytest.approx(0.08)
