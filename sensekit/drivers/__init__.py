@@ -7,13 +7,11 @@ entry-point group (``name = "package.module:Class"``). :func:`sensekit.open` is 
 
 from __future__ import annotations
 
-import difflib
-import importlib
-from importlib.metadata import entry_points
 from typing import Any
 
+from .. import _registry
 from ..driver import Driver
-from ..errors import ConfigError, DriverUnavailable
+from ..errors import ConfigError
 from ..url import parse_url
 
 __all__ = ["BUILTIN_DRIVERS", "available_drivers", "driver_class", "open_device"]
@@ -40,13 +38,9 @@ BUILTIN_DRIVERS: dict[str, tuple[str, str]] = {
 ENTRY_POINT_GROUP = "sensekit.drivers"
 
 
-def _plugins() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-
-
 def available_drivers() -> list[str]:
     """Names of every built-in and plugin driver."""
-    return sorted(set(BUILTIN_DRIVERS) | set(_plugins()))
+    return _registry.names(BUILTIN_DRIVERS, ENTRY_POINT_GROUP)
 
 
 def driver_class(name: str) -> type[Driver]:
@@ -56,27 +50,8 @@ def driver_class(name: str) -> type[Driver]:
         ConfigError: no driver of that name (the message suggests close names).
         DriverUnavailable: the driver's module needs a package that is not installed.
     """
-    key = name.lower()
-    if key in BUILTIN_DRIVERS:
-        module_name, class_name = BUILTIN_DRIVERS[key]
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and not exc.name.startswith("sensekit"):
-                raise DriverUnavailable(f"driver {name!r} needs {exc.name!r}: {exc}") from exc
-            raise ConfigError(f"driver {name!r} is listed but not built into this sensekit "
-                              f"({module_name} is missing)") from exc
-        cls = getattr(module, class_name)
-    else:
-        plugins = _plugins()
-        if key not in plugins:
-            close = difflib.get_close_matches(key, available_drivers(), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"unknown driver {name!r}{hint} Known drivers: "
-                              f"{', '.join(available_drivers())}")
-        cls = plugins[key].load()
-    if not (isinstance(cls, type) and issubclass(cls, Driver)):
-        raise ConfigError(f"driver {name!r} resolves to {cls!r}, which is not a Driver")
+    cls: type[Driver] = _registry.resolve("driver", name, BUILTIN_DRIVERS, ENTRY_POINT_GROUP,
+                                          Driver)
     return cls
 
 

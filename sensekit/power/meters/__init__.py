@@ -21,12 +21,10 @@ PMIC, then the estimate.
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import logging
-from importlib.metadata import entry_points
 from typing import Any
 
+from ... import _registry
 from ...errors import ConfigError, DeviceError
 from .base import Meter, RailReading, total_power_w
 
@@ -52,25 +50,12 @@ AUTO_ORDER = ("jetson", "pi5", "estimate")
 
 def available_meters() -> list[str]:
     """Names of the built-in and plugin meters."""
-    return sorted(set(METERS) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return _registry.names(METERS, ENTRY_POINT_GROUP)
 
 
 def meter_class(name: str) -> type[Meter]:
     """The meter class registered as ``name``."""
-    key = name.lower()
-    if key in METERS:
-        module, cls_name = METERS[key]
-        cls = getattr(importlib.import_module(module), cls_name)
-    else:
-        plugins = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-        if key not in plugins:
-            close = difflib.get_close_matches(key, available_meters(), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"unknown meter {name!r}{hint} Meters: "
-                              f"{', '.join(available_meters())}")
-        cls = plugins[key].load()
-    if not (isinstance(cls, type) and issubclass(cls, Meter)):
-        raise ConfigError(f"meter {name!r} resolves to {cls!r}, which is not a Meter")
+    cls: type[Meter] = _registry.resolve("meter", name, METERS, ENTRY_POINT_GROUP, Meter)
     return cls
 
 
