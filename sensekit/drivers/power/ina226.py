@@ -59,6 +59,16 @@ CONVERSION_TIME_S = {0: 140e-6, 1: 204e-6, 2: 332e-6, 3: 588e-6, 4: 1.1e-3, 5: 2
                      6: 4.156e-3, 7: 8.244e-3}
 #: AVG code -> samples averaged, 7.6.1 Table 6.
 AVERAGES = {0: 1, 1: 4, 2: 16, 3: 64, 4: 128, 5: 256, 6: 512, 7: 1024}
+
+
+def averaging_codes(device: str, averages: int, conversion_time_s: float) -> tuple[int, int]:
+    """AVG and conversion-time codes of the configuration register (INA226 and INA3221 share
+    them): ``averages`` must be one of :data:`AVERAGES`; the conversion time is the nearest."""
+    codes = {v: k for k, v in AVERAGES.items()}
+    if averages not in codes:
+        raise ConfigError(f"{device}: averages must be one of {sorted(codes)}")
+    ct = min(CONVERSION_TIME_S, key=lambda c: abs(CONVERSION_TIME_S[c] - conversion_time_s))
+    return codes[averages], ct
 MODE_POWER_DOWN, MODE_CONTINUOUS = 0b000, 0b111   # 7.6.1 Table 9
 _FIXED_BITS = 0b100 << 12                         # bits 14:12 read 100 (7.6.1)
 
@@ -84,12 +94,7 @@ class Ina226(InaDriver):
     def __init__(self, url: str, *, averages: int = 1, conversion_time_s: float = 1.1e-3,
                  **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
-        codes = {v: k for k, v in AVERAGES.items()}
-        if averages not in codes:
-            raise ConfigError(f"{self.describe()}: averages must be one of {sorted(codes)}")
-        self._avg = codes[averages]
-        self._ct = min(CONVERSION_TIME_S, key=lambda c: abs(CONVERSION_TIME_S[c]
-                                                              - conversion_time_s))
+        self._avg, self._ct = averaging_codes(self.describe(), averages, conversion_time_s)
         shunt = self.shunt_ohm[0]
         lsb = self.current_lsb_a or (self.max_current_a or SHUNT_FULL_SCALE_V / shunt) / 2 ** 15
         self.calibration = calibration_value(lsb, shunt)

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ConfigError, DeviceNotFound
+from ...errors import DeviceNotFound
 from ..registers import Field, Register, to_signed
 from .ina import InaDriver
-from .ina226 import AVERAGES, CONVERSION_TIME_S
+from .ina226 import AVERAGES, CONVERSION_TIME_S, averaging_codes
 
 __all__ = ["Ina3221"]
 
@@ -81,12 +81,7 @@ class Ina3221(InaDriver):
     def __init__(self, url: str, *, averages: int = 1, conversion_time_s: float = 1.1e-3,
                  **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
-        codes = {v: k for k, v in AVERAGES.items()}
-        if averages not in codes:
-            raise ConfigError(f"{self.describe()}: averages must be one of {sorted(codes)}")
-        self._avg = codes[averages]
-        self._ct = min(CONVERSION_TIME_S, key=lambda c: abs(CONVERSION_TIME_S[c]
-                                                              - conversion_time_s))
+        self._avg, self._ct = averaging_codes(self.describe(), averages, conversion_time_s)
 
     def config_value(self, mode: int = MODE_CONTINUOUS) -> int:
         return 0b111 << CH_EN.lsb | self._avg << AVG.lsb | self._ct << VBUSCT.lsb | \
