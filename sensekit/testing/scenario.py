@@ -128,7 +128,7 @@ def _rotation(yaw: float, pitch: float, roll: float) -> FloatArray:
     rz = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
     ry = np.array([[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]])
     rx = np.array([[1.0, 0.0, 0.0], [0.0, cr, -sr], [0.0, sr, cr]])
-    return rx @ ry @ rz
+    return np.asarray(rx @ ry @ rz, np.float64)
 
 
 def _placement_rotation(rng: np.random.Generator, placement: str) -> FloatArray:
