@@ -67,10 +67,11 @@ _P_INDOOR = {"still": 0.6, "walking": 0.3, "running": 0.0, "cycling": 0.0, "vehi
 #: cruises at 8-20 m/s (29-72 km/h) between stops at lights (see Scenario._speed_profile).
 _SPEED_RANGE = {"still": (0.0, 0.0), "walking": (0.8, 1.9), "running": (2.0, 4.5),
                 "cycling": (2.5, 8.0), "vehicle": (8.0, 20.0)}
+#: How much the heading wanders (rad/s amplitude) per activity.
 _TURN = {"still": 0.0, "walking": 0.08, "running": 0.06, "cycling": 0.05, "vehicle": 0.04}
 #: Gait per activity: step (or pedal) frequency (Hz) as a + b * speed, and the range of the
-#: vertical trunk acceleration amplitude (m/s^2). Walking cadence 95-125 steps/min rising with
-#: speed, vertical peaks 0.1-0.3 g; running 160-180 steps/min, 0.5-1 g; pedalling 55-95 rpm.
+#: vertical trunk acceleration amplitude (m/s^2). Walking cadence 105-125 steps/min rising with
+#: speed, vertical peaks 0.1-0.3 g; running 158-176 steps/min, 0.5-0.9 g; pedalling 65-92 rpm.
 _GAIT = {"walking": (1.5, 0.3, 1.2, 3.0), "running": (2.4, 0.12, 4.5, 9.0),
          "cycling": (0.9, 0.08, 0.3, 0.9)}
 #: Where the device is carried, with the chance per activity (hand, trouser pocket, bag,
@@ -411,7 +412,9 @@ class Scenario:
     def gps_fixes(self, t: FloatArray) -> dict[str, npt.NDArray[Any]]:
         """What a receiver reports at times ``t`` (fix epochs): a fix wherever the segment sees
         the sky (outdoors; indoors only by a window, and poorly), after a few seconds to
-        reacquire; open-sky noise about 2.5 m, poor fixes (street canyon, by a window) more."""
+        reacquire; open-sky noise about 2.5 m, poor fixes (street canyon, by a window) 15 m
+        and three times the speed noise. The receiver emulator reports position, speed and
+        track from here; its HDOP and satellite count are its own."""
         t = np.asarray(t, np.float64)
         idx = self.segment_index(t)
         sky_since = np.array([self._outdoor_since(float(x)) for x in t])
