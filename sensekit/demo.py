@@ -28,7 +28,7 @@ from .progress import Progress
 __all__ = ["add_arguments", "demo_recording", "run", "run_demo"]
 
 #: Bump when the simulator's output changes, so caches regenerate.
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 
 #: Stages later parts of sensekit add to the demo: title -> ``"module:function"``. Each is
 #: called as ``function(streams, out_dir)`` with the replayed streams (``{name: Packet}``) and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 import sensekit.log as sklog
 from sensekit.log.reader import LogReader
-from sensekit.testing.scenario import ACTIVITIES, Scenario, SimConfig, simulate
+from sensekit.testing.scenario import ACTIVITIES, PLACEMENTS, Scenario, SimConfig, simulate
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,15 @@ def test_gps_has_no_fix_indoors_and_moves_outdoors(day: LogReader) -> None:
     gps = day.read("gps")
     lab = _label_at(day, gps.t_ns)
     indoor = lab["indoor"] == 1
-    assert np.isnan(gps["lat_deg"][indoor]).all() and (gps["mode"][indoor] == 1).all()
+    # Indoors there is no fix, except a poor one by a window (the ground truth's HDOP 2.5 or
+    # more; the receiver emulator reports a fixed HDOP, so the recording shows it as noise).
+    no_fix = np.isnan(gps["lat_deg"]) & (gps["mode"] == 1)
+    assert no_fix[indoor].mean() > no_fix[~indoor].mean()
+    truth = Scenario(90, seed=3)
+    t = np.arange(0.0, 90.0)
+    inside = truth.labels(t)["indoor"] == 1
+    fixes = truth.gps_fixes(t)
+    assert inside.any() and (np.isnan(fixes["lat_deg"]) | (fixes["hdop"] >= 2.5))[inside].all()
     fixed = gps["mode"] == 3
     assert fixed.sum() > 40
     lat, lon = gps["lat_deg"][fixed], gps["lon_deg"][fixed]
@@ -74,30 +83,45 @@ def test_gps_utc_gives_the_wall_clock_offset(day: LogReader) -> None:
     assert abs(offset - day.wall_offset_ns) < 200_000_000
 
 
-def test_light_indoor_hundreds_outdoor_thousands(day: LogReader) -> None:
+def test_light_indoor_and_outdoor_ranges_overlap(day: LogReader) -> None:
     light = day.read("light")
     lab = _label_at(day, light.t_ns)
     indoor = (lab["indoor"] == 1) & lab["settled"]
-    assert light["lux"][indoor].max() < 1000
-    outdoor = (lab["indoor"] == 0) & (lab["activity"] != ACTIVITIES.index("vehicle")) & \
-        lab["settled"]
-    assert light["lux"][outdoor].min() > 2000 and light["lux"].max() <= 120_000
+    # Indoors 50-2,000 lx (up to 2,000 by a window), times up to 1.25 for passing clouds.
+    assert light["lux"][indoor].max() < 2_500 and light["lux"].max() <= 120_000
+    # Ground truth over many days: outdoors (in the hand, not in a car) 300-100,000 lx, and the
+    # ranges overlap: a bright office beats a dusky street.
+    indoor_lux, outdoor_lux = [], []
+    for seed in range(20):
+        sc = Scenario(180, seed=seed)
+        for seg in sc.segments:
+            mid = np.array([(seg.start_s + seg.end_s) / 2])
+            lux = float(sc.lux(mid)[0])
+            if seg.indoor and seg.placement == "hand":
+                indoor_lux.append(lux)
+            elif not seg.indoor and seg.placement == "hand" and seg.activity != "vehicle":
+                outdoor_lux.append(lux)
+    assert min(indoor_lux) >= 0.75 * 50 and max(indoor_lux) <= 1.25 * 2_000
+    assert min(outdoor_lux) >= 0.75 * 300 and max(outdoor_lux) <= 1.25 * 100_000
+    assert max(indoor_lux) > min(outdoor_lux)
 
 
 def test_imu_shows_gait_and_stillness(day: LogReader) -> None:
     imu = day.read("imu")
     lab = _label_at(day, imu.t_ns)
-    vert = imu["accel_mps2"][:, 2].astype(np.float64)
+    # The device is carried any way round (placement), so look at the norm of the force.
+    vert = np.linalg.norm(imu["accel_mps2"].astype(np.float64), axis=1)
     still = (lab["activity"] == ACTIVITIES.index("still")) & lab["settled"]
     walking = (lab["activity"] == ACTIVITIES.index("walking")) & lab["settled"]
-    # Still: gravity plus the MPU-6050's noise (400 ug/sqrt(Hz) over the DLPF bandwidth).
+    # Still: gravity plus the MPU-6050's noise (400 ug/sqrt(Hz) over the DLPF bandwidth) and,
+    # in a hand, a tremor of a few hundredths of g.
     assert vert[still].mean() == pytest.approx(9.81, abs=0.1)
     assert 0.005 < vert[still].std() < 0.1
     seg = vert[walking][:1000]
     seg = seg - seg.mean()
     spectrum = np.abs(np.fft.rfft(seg))
     freqs = np.fft.rfftfreq(len(seg), 0.01)
-    assert 1.6 < freqs[np.argmax(spectrum)] < 2.2  # step frequency near 1.9 Hz
+    assert 1.6 < freqs[np.argmax(spectrum)] < 2.2  # cadence 1.7-2.1 Hz at 0.8-1.9 m/s
     assert seg.std() > 10 * vert[still].std()
 
 
@@ -131,5 +155,48 @@ def test_ground_truth_is_a_function_of_time() -> None:
     accel_all, _ = sc.imu(t)
     accel_part, _ = sc.imu(t[100:200])
     np.testing.assert_array_equal(accel_all[100:200], accel_part)
-    assert [s.activity for s in sc.segments][:3] == ["still", "walking", "walking"]
     assert sc.segments[-1].end_s == pytest.approx(60)
+
+
+def test_day_mix_is_fixed_and_its_order_varies() -> None:
+    orders = set()
+    for seed in range(8):
+        for duration in (180.0, 3600.0):
+            sc = Scenario(duration, seed=seed)
+            acts = [s.activity for s in sc.segments]
+            share = {a: sum(s.end_s - s.start_s for s in sc.segments if s.activity == a)
+                     / duration for a in ACTIVITIES}
+            assert share["still"] == pytest.approx(0.30) and share["still"] <= 0.35
+            assert share["vehicle"] == pytest.approx(0.18)
+            transitions = sum(a != b for a, b in itertools.pairwise(acts))
+            assert transitions == len(acts) - 1  # no two neighbours share an activity
+            assert transitions / (duration / 3600) >= 10
+            assert {s.placement for s in sc.segments} <= set(PLACEMENTS)
+            orders.add(tuple(acts))
+    assert len(orders) == 16  # order and lengths vary per seed
+
+
+def test_scenes_and_speeds_are_drawn_not_fixed_by_the_activity() -> None:
+    audio: dict[str, set[str]] = {a: set() for a in ACTIVITIES}
+    camera: dict[str, set[str]] = {a: set() for a in ACTIVITIES}
+    speeds: dict[str, list[float]] = {a: [] for a in ACTIVITIES}
+    for seed in range(20):
+        sc = Scenario(180, seed=seed)
+        for seg in sc.segments:
+            audio[seg.activity].add(seg.audio_scene)
+            camera[seg.activity].add(seg.camera_scene)
+            mid = np.linspace(seg.start_s + 2, seg.end_s - 2, 20)
+            speeds[seg.activity].append(float(np.median(sc.speed(mid))))
+    assert all(len(audio[a]) >= 3 for a in ACTIVITIES)  # e.g. a quiet car, speech outdoors
+    assert all(len(camera[a]) >= 2 for a in ACTIVITIES)
+    assert min(speeds["walking"]) >= 0.8 * 0.85 and max(speeds["walking"]) <= 1.9 * 1.15
+    assert min(speeds["running"]) >= 2.0 * 0.85 and max(speeds["running"]) <= 4.5 * 1.15
+    assert min(speeds["cycling"]) >= 2.5 * 0.85 and max(speeds["cycling"]) <= 8.0 * 1.15
+    assert max(speeds["vehicle"]) <= 20 * 1.1
+    # Overlap: a fast cyclist outpaces a slow runner, and a car in traffic a cyclist.
+    assert max(speeds["running"]) > min(speeds["cycling"])
+    assert min(speeds["vehicle"]) < max(speeds["cycling"])
+    sc = Scenario(180, seed=0)
+    drive = next(s for s in sc.segments if s.activity == "vehicle")
+    v = sc.speed(np.linspace(drive.start_s + 2, drive.end_s - 2, 200))
+    assert v.min() < 0.5 < 8 < v.max()  # stops at lights
