@@ -244,6 +244,9 @@ class Controller:
               standby: Mapping[str, str] | None = None) -> Configuration:
         """Bring every driver to ``config`` (``standby``: low-power modes instead of sleep).
 
+        A stream that is on and also named in ``standby`` runs in that mode while it delivers
+        (a GPS in power-save mode still gives a fix a second, on a third of the current).
+
         Returns what was actually applied.
         """
         standby = standby or {}
@@ -256,7 +259,9 @@ class Controller:
                 continue
             try:
                 if stream in wanted:
-                    self._switch_on(stream, wanted[stream], t_ns, reason)
+                    economy = standby.get(stream)
+                    self._switch_on(stream, wanted[stream], t_ns, reason,
+                                    economy if economy in self.drivers[stream].modes else None)
                     on.update(wanted[stream])
                 elif stream in standby and standby[stream] in self.drivers[stream].modes:
                     self._standby(stream, standby[stream], t_ns, reason)
@@ -269,7 +274,7 @@ class Controller:
         return self.current
 
     def _switch_on(self, stream: str, modalities: Mapping[str, float], t_ns: int,
-                   reason: str) -> None:
+                   reason: str, economy: str | None = None) -> None:
         drv = self.drivers[stream]
         if drv.asleep:
             drv.wake(reason=reason)
@@ -277,7 +282,7 @@ class Controller:
         self._off_since[stream] = None
         how = self.actuation.get(stream, "switch")
         value = max(modalities.values())
-        active = self._active_mode.get(stream)
+        active = economy or self._active_mode.get(stream)
         if how == "switch" and active is not None and drv.mode != active:
             self._set_mode(stream, active, t_ns, reason)
         if how == "imu":

@@ -127,19 +127,20 @@ class DutyCycle:
 class Adaptive:
     """Spend sensor and compute energy only on informative windows.
 
-    The ``base`` modalities always run (by default the IMU and the light sensor: the
-    accelerometer sees change first, the shipped network recognises activities mostly by the
-    gyroscope, and the light sensor draws well under a milliwatt); every other modality is
-    optional. Rules, evaluated once per window:
+    The ``base`` modalities always run (by default the IMU, the light sensor and the GPS: the
+    accelerometer sees change first, the light sensor draws well under a milliwatt, and the
+    shipped network needs the GPS's speed most, which power-save mode keeps at a third of the
+    current); every other modality is optional. Rules, evaluated once per window:
 
     1. **Idle.** Once the motion score has stayed below ``still_score`` for ``still_windows``
        windows and the network was sure, the network is skipped (the last prediction is
        carried forward) and the sensors go to standby: the IMU into its wake-on-motion mode,
        the GPS into power-save (``standby``), the rest to sleep. The IMU's motion interrupt
        (or any motion score at or above ``still_score``) ends it.
-    2. **Back on.** When the network is unsure (confidence below ``unsure``) or the motion
-       score jumps by ``change_delta`` or more between windows (a change point: someone
-       started running, got into a car), every optional modality comes back at once.
+    2. **Back on.** When the motion score jumps by ``change_delta`` or more between windows (a
+       change point: someone started running, got into a car) every optional modality comes
+       back at once; when the network is unsure (confidence below ``unsure``) too, or, with
+       ``escalate_all`` off, the cheapest missing one each window until it is sure again.
     3. **Turn down.** While the network is sure (confidence at or above ``sure``), one optional
        modality is turned off every ``sure_windows`` windows: the costliest of those whose
        removal would not change the prediction (``Observation.redundant``, from the network),
@@ -148,8 +149,13 @@ class Adaptive:
        is at or above ``keep_score`` (a light change, camera frame difference) is not turned
        down while the scene keeps changing. Level scores (audio activity, GPS speed) do not
        count: a street is loud all the time without that telling anything new.
-    5. **Accelerometer rate** follows motion: its highest rate above ``fast_score``, the lowest
-       below ``still_score``, the middle between.
+    5. **Economy modes.** While calm and sure, sensors named in ``economy`` that are on run in
+       their low-power mode (the GPS in power-save: a fix a second on about a third of the
+       current); on doubt or at a change point they return to full power.
+    6. **IMU rate** follows motion when ``rate_follows_motion`` is set: the highest rate above
+       ``fast_score``, the lowest below ``still_score``, the middle between. Off by default: an
+       MPU-6050 draws the same current at any output rate outside its low-power cycle mode, so
+       a lower rate would cost accuracy and save nothing.
 
     Args:
         full: The configuration with every sensor on at its highest rate.
@@ -161,19 +167,22 @@ class Adaptive:
     rates: Mapping[str, Sequence[float]]
     cost: Mapping[str, float] = field(default_factory=dict)
     anchor: str = "accel"
-    base: tuple[str, ...] = ("accel", "gyro", "light")
+    base: tuple[str, ...] = ("accel", "gyro", "light", "gps")
     streams: Mapping[str, str] = field(default_factory=lambda: {"accel": "imu", "gyro": "imu"})
     still_score: float = 0.15
     fast_score: float = 0.6
     change_delta: float = 0.25
     keep_score: float = 0.8
     keep_changing: tuple[str, ...] = ("light", "camera")
-    still_windows: int = 3
+    still_windows: int = 6
     sure: float = 0.9
     unsure: float = 0.8
     sure_windows: int = 1
     standby: Mapping[str, str] = field(default_factory=lambda: {"imu": "wake_on_motion",
                                                                  "gps": "power_save"})
+    economy: Mapping[str, str] = field(default_factory=lambda: {"gps": "power_save"})
+    rate_follows_motion: bool = False
+    escalate_all: bool = True
     name: str = "adaptive"
     _idle: bool = False
     _still_run: int = 0
@@ -203,15 +212,16 @@ class Adaptive:
         reason = self._feedback(obs, unsure, changed)
         rates: dict[str, float] = {}
         if self.anchor in obs.available:
-            rates[self.anchor] = max(self.rates[self.anchor]) if unsure or changed \
-                else self._anchor_rate(motion)
+            rates[self.anchor] = self._anchor_rate(motion) if self.rate_follows_motion \
+                and not (unsure or changed) else max(self.rates[self.anchor])
         for m in sorted(((self._on | set(self.base)) - {self.anchor}) & obs.available):
             same_device = self.streams.get(m) == self.streams.get(self.anchor)
             rates[m] = rates.get(self.anchor, self.full.rates[m]) if same_device \
                 else self.full.rates[m]
         if not rates:
             rates = {m: r for m, r in self.full.rates.items() if m in obs.available}
-        return Plan(Configuration(rates), True, reason)
+        calm = not (unsure or changed)
+        return Plan(Configuration(rates), True, reason, dict(self.economy) if calm else {})
 
     def _track_idle(self, motion: float | None, unsure: bool) -> bool:
         """Update the idle state; True when motion has just ended it."""
@@ -228,10 +238,18 @@ class Adaptive:
         return False
 
     def _feedback(self, obs: Observation, unsure: bool, changed: bool) -> str:
-        if unsure or changed:
+        if changed or (unsure and self.escalate_all):
             self._on = self._optional()
             self._sure_run = 0
             return "unsure: all on" if unsure else "change point: all on"
+        if unsure:
+            self._sure_run = 0
+            missing = self._optional() - self._on
+            if not missing:
+                return "unsure: all on"
+            cheapest = min(missing, key=lambda m: (self.cost.get(m, 0.0), m))
+            self._on.add(cheapest)
+            return f"unsure: {cheapest} on"
         sure = obs.confidence is not None and obs.confidence >= self.sure
         self._sure_run = self._sure_run + 1 if sure else 0
         if self._sure_run < self.sure_windows:

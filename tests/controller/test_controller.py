@@ -151,7 +151,8 @@ def test_a_failing_sensor_is_routed_around_and_the_rest_carry_on() -> None:
 
 def test_adaptive_policy_end_to_end_on_scripted_scores() -> None:
     drivers = rig()
-    ctl = Controller(drivers, Adaptive(FULL, RATES), supported=configurations(MODS),
+    ctl = Controller(drivers, Adaptive(FULL, RATES, still_windows=3),
+                     supported=configurations(MODS),
                      max_off_s=30.0)
     ran = []
     for k in range(3):

@@ -43,7 +43,7 @@ def test_duty_cycle_switches_at_the_stated_phase() -> None:
 
 
 def test_adaptive_idles_on_the_imu_when_still_and_sure_and_wakes_on_motion() -> None:
-    p = Adaptive(FULL, RATES)
+    p = Adaptive(FULL, RATES, still_windows=3)
     plans = [p.plan(obs(t, imu=0.05)) for t in range(4)]
     # idle from the plan made after three still windows
     assert [pl.run_network for pl in plans] == [True, True, False, False]
@@ -92,13 +92,23 @@ def test_adaptive_keeps_watching_a_changing_scene() -> None:
 
 
 def test_a_change_point_brings_every_sensor_back_at_full_rate() -> None:
-    p = Adaptive(FULL, RATES, cost=COST)
+    p = Adaptive(FULL, RATES, cost=COST, rate_follows_motion=True)
     for t in range(4):
         p.plan(obs(t, imu=0.3))
-    calm = p.plan(obs(4, imu=0.3)).configuration
-    assert calm != FULL and calm.rates["accel"] == 50.0
+    calm = p.plan(obs(4, imu=0.3))
+    assert calm.configuration != FULL and calm.configuration.rates["accel"] == 50.0
+    assert calm.standby == {"gps": "power_save"}  # calm: the GPS in its economy mode
     jump = p.plan(obs(5, imu=0.9))
     assert jump.configuration == FULL and "change point" in jump.reason
+    assert jump.standby == {}
+
+
+def test_doubt_can_bring_sensors_back_cheapest_first() -> None:
+    p = Adaptive(FULL, RATES, cost=COST, escalate_all=False)
+    for t in range(4):
+        p.plan(obs(t, imu=0.5))  # sure: audio, then the camera, turned down
+    unsure = [p.plan(obs(t, confidence=0.5, imu=0.5)).reason for t in range(4, 7)]
+    assert unsure == ["unsure: camera on", "unsure: audio on", "unsure: all on"]
 
 
 def test_budget_picks_the_best_that_fits_and_replans() -> None:
