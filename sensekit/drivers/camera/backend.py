@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ...errors import DeviceIOError
+
 __all__ = ["CameraBackend", "Frame", "Size", "StreamConfig", "cover_size", "finish",
            "smallest_at_or_above"]
 
@@ -81,6 +83,22 @@ class CameraBackend(Protocol):
 
     def close(self) -> None:
         """Release the device."""
+
+
+def still_by_reconfiguring(backend: CameraBackend, keep: tuple[str, Size | None, float],
+                           timeout_s: float, attempts: int) -> Frame:
+    """A full-resolution frame from a backend with one stream: switch the pipeline to photo
+    mode, take the first frame that comes within ``attempts`` grabs (the first buffers after a
+    start can lag auto-exposure), and put back the configuration ``keep`` whatever happens."""
+    backend.configure("photo", None, keep[2])
+    try:
+        for _ in range(attempts):
+            frame = backend.grab(timeout_s)
+            if frame is not None:
+                return frame
+        raise DeviceIOError(f"{getattr(backend, 'where', backend.name)}: no still frame")
+    finally:
+        backend.configure(*keep)
 
 
 def smallest_at_or_above(sizes: Sequence[Size], target: Size) -> Size | None:

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from ...errors import DeviceIOError, DeviceNotFound
-from .backend import Frame, Size, StreamConfig, cover_size, smallest_at_or_above
+from .backend import (
+    Frame,
+    Size,
+    StreamConfig,
+    cover_size,
+    smallest_at_or_above,
+    still_by_reconfiguring,
+)
 
 __all__ = ["IMX219_ARGUS_MODES", "GstBackend", "nvargus_pipeline"]
 
@@ -134,16 +141,7 @@ class GstBackend:
         raise OSError(errno.EIO, f"GStreamer error: {error} ({debug})")
 
     def capture_still(self, timeout_s: float) -> Frame:
-        keep = self._last
-        self.configure("photo", None, keep[2])
-        try:
-            for _ in range(3):  # the first buffers after a start can lag auto-exposure
-                frame = self.grab(timeout_s)
-                if frame is not None:
-                    return frame
-            raise DeviceIOError(f"{self.where}: no still frame")
-        finally:
-            self.configure(*keep)
+        return still_by_reconfiguring(self, self._last, timeout_s, 3)
 
     def _stop(self) -> None:
         if self.pipeline is not None:

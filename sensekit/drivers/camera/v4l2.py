@@ -15,8 +15,8 @@ import os
 from typing import Any
 
 from ...clock import Clock, MonotonicClock
-from ...errors import DeviceIOError, DeviceNotFound
-from .backend import Frame, Size, StreamConfig, smallest_at_or_above
+from ...errors import DeviceNotFound
+from .backend import Frame, Size, StreamConfig, smallest_at_or_above, still_by_reconfiguring
 from .v4l2_formats import enum_formats
 
 __all__ = ["UVC_SIZES", "V4l2Backend"]
@@ -154,16 +154,7 @@ class V4l2Backend:
         return sensor_ns if now - 1_000_000_000 <= sensor_ns <= now else None
 
     def capture_still(self, timeout_s: float) -> Frame:
-        keep = self._last
-        self.configure("photo", None, keep[2])
-        try:
-            for _ in range(_FAILS_BEFORE_GONE):
-                frame = self.grab(timeout_s)
-                if frame is not None:
-                    return frame
-            raise DeviceIOError(f"{self.where}: no still frame")
-        finally:
-            self.configure(*keep)
+        return still_by_reconfiguring(self, self._last, timeout_s, _FAILS_BEFORE_GONE)
 
     def close(self) -> None:
         if self._cap is not None:
