@@ -17,9 +17,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...errors import ConfigError
+from ...errors import ConfigError, DeviceNotFound
 from ...packets import Packet
 from ..i2c_base import I2CDriver
+from ..registers import Register
 
 __all__ = ["InaDriver"]
 
@@ -62,6 +63,14 @@ class InaDriver(I2CDriver):
             raise ConfigError(f"{self.describe()}: {len(self.rails)} rail names for "
                               f"{self.channels} channel(s)")
         self._due_ns: int | None = None
+
+    def _check_ids(self, maker: Register, die: Register, part: str, hint: str) -> None:
+        """Refuse a part whose manufacturer and die IDs are not ``part``'s (their resets)."""
+        got = self.regs.read(maker), self.regs.read(die)
+        if got != (maker.reset, die.reset):
+            raise DeviceNotFound(
+                f"{self.describe()}: IDs read {got[0]:#06x}/{got[1]:#06x}, not the {part}'s "
+                f"{maker.reset:#06x}/{die.reset:#06x}. Hint: {hint}")
 
     # -- what each part implements -------------------------------------------------------
     def conversion_time_s(self) -> float:

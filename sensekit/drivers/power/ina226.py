@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ConfigError, DeviceNotFound
+from ...errors import ConfigError
 from ..registers import Field, Register
 from .ina import InaDriver
 
@@ -110,12 +110,8 @@ class Ina226(InaDriver):
     def _open(self) -> None:
         device = self.connect()
         device.check_present()
-        maker, die = self.regs.read(MANUFACTURER_ID), self.regs.read(DIE_ID)
-        if (maker, die) != (MANUFACTURER_ID.reset, DIE_ID.reset):
-            raise DeviceNotFound(
-                f"{self.describe()}: IDs read {maker:#06x}/{die:#06x}, not the INA226's "
-                f"0x5449/0x2260. Hint: 0x5449/0x3220 is an INA3221; an INA219 has no ID "
-                "registers (use the ina219 driver)")
+        self._check_ids(MANUFACTURER_ID, DIE_ID, "INA226", "0x5449/0x3220 is an INA3221; an "
+                        "INA219 has no ID registers (use the ina219 driver)")
         self.regs.write(CONFIG, 1 << RST.lsb)
         self.regs.write(CALIBRATION, self.calibration)
         self.regs.write(CONFIG, self.config_value())

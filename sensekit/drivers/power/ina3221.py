@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import DeviceNotFound
 from ..registers import Field, Register, to_signed
 from .ina import InaDriver
 from .ina226 import AVERAGES, CONVERSION_TIME_S, averaging_codes
@@ -90,11 +89,7 @@ class Ina3221(InaDriver):
     def _open(self) -> None:
         device = self.connect()
         device.check_present()
-        maker, die = self.regs.read(MANUFACTURER_ID), self.regs.read(DIE_ID)
-        if (maker, die) != (MANUFACTURER_ID.reset, DIE_ID.reset):
-            raise DeviceNotFound(
-                f"{self.describe()}: IDs read {maker:#06x}/{die:#06x}, not the INA3221's "
-                "0x5449/0x3220. Hint: 0x5449/0x2260 is an INA226")
+        self._check_ids(MANUFACTURER_ID, DIE_ID, "INA3221", "0x5449/0x2260 is an INA226")
         self.regs.write(CONFIG, 1 << RST.lsb)
         self.regs.write(CONFIG, self.config_value())
         self.clock.sleep(self.conversion_time_s())
