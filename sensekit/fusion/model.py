@@ -106,9 +106,8 @@ class SeriesEncoder(nn.Module):
     With ``magnitude`` (inertial sensors) the norm of each x/y/z triplet is added as a channel:
     it does not change when the device is carried another way round. With ``spectrum`` the log
     power spectrum of that norm over the window, on a fixed 25 Hz grid, feeds the token too (as
-    in DeepSense). It is off in the shipped networks: it lifts accelerometer-only scores on
-    simulated days but recognised real walking with the phone in a pocket far worse (see
-    fusion/README.md).
+    in DeepSense): the step rate, which tells a brisk walk from a jog whatever the amplitude,
+    is one bin of it, where the convolutions only see a few tenths of a second at a time.
     """
 
     SPECTRUM_STEPS = 50  # 2 s at 25 Hz: 0.5 Hz bins up to 12.5 Hz, any input rate
@@ -259,13 +258,15 @@ class FusionNet(nn.Module):
 
     def __init__(self, modalities: Mapping[str, ModalityInput],
                  tasks: Mapping[str, Sequence[str]], *, dim: int = 64, width: int = 32,
-                 heads: int = 4, layers: int = 1, spectrum: bool = False) -> None:
+                 heads: int = 4, layers: int = 1,
+                 spectrum: bool | Sequence[str] = False) -> None:
         super().__init__()
         self.modalities = dict(modalities)
         self.order = list(self.modalities)
         self.tasks = {t: list(c) for t, c in tasks.items()}
         self.dim = dim
-        self.encoders = nn.ModuleDict({m: make_encoder(m, s, dim, width, spectrum)
+        wants = set(self.modalities) if spectrum is True else set(spectrum or ())
+        self.encoders = nn.ModuleDict({m: make_encoder(m, s, dim, width, m in wants)
                                        for m, s in self.modalities.items()})
         self.fusion = MaskedFusion(len(self.order), dim, heads, layers)
         self.heads = nn.ModuleDict({t: nn.Linear(dim, len(c)) for t, c in self.tasks.items()})
