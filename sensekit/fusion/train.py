@@ -46,6 +46,7 @@ class TrainOptions:
     seed: int = 0
     modality_dropout: float = 0.5
     rate_augment: bool = True
+    distill: float = 0.0
     augment: Augment | None = field(default_factory=Augment)
     checkpoint: Path | None = None
     progress: bool = True
@@ -131,10 +132,22 @@ def _loss(model: nn.Module, ws: WindowSet, idx: npt.NDArray[np.int64], opts: Tra
     inputs, present = batch_tensors(ws, idx, rates, gen)
     if opts.augment is not None:
         inputs = opts.augment(inputs, ws.modalities, gen)
+    full = dict(present)
     _drop_modalities(present, opts.modality_dropout, gen)
     logits = model(inputs, present)
-    losses = [F.cross_entropy(logits[t], torch.from_numpy(ws.labels[t][idx]), ignore_index=-1)
-              for t in logits if (ws.labels[t][idx] >= 0).any()]
+    labels = {t: torch.from_numpy(ws.labels[t][idx]) for t in logits}
+    losses = [F.cross_entropy(logits[t], labels[t], ignore_index=-1)
+              for t in logits if (labels[t] >= 0).any()]
+    if opts.distill > 0:
+        # The all-sensor pass is supervised too, and teaches the reduced pass its answer:
+        # what a switched-off sensor told, the others learn to tell where they can.
+        teacher = model(inputs, full)
+        for t in logits:
+            if (labels[t] >= 0).any():
+                losses.append(F.cross_entropy(teacher[t], labels[t], ignore_index=-1))
+            soft = F.softmax(teacher[t].detach(), -1)
+            losses.append(opts.distill * F.kl_div(F.log_softmax(logits[t], -1), soft,
+                                                  reduction="batchmean"))
     return torch.stack(losses).sum()
 
 
