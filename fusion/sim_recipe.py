@@ -50,10 +50,17 @@ def simulate_set(folder: Path, name: str, spec: dict[str, Any]) -> list[Path]:
 
     paths = []
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["params"].items()}
+    vary = spec.get("vary", {})
     for seed in range(spec["seeds"][0], spec["seeds"][1]):
-        path = folder / f"{name}-{seed}.mcap"
+        # "vary": seed k takes option k of each listed parameter, in turn (the sensors of
+        # the days differ, so the network does not learn one microphone or one camera)
+        own = {k: (lambda v: tuple(v) if isinstance(v, list) else v)(opts[seed % len(opts)])
+               for k, opts in vary.items()}
+        tag = "".join("-" + ("x".join(map(str, v)) if isinstance(v, tuple) else str(v))
+                      for _, v in sorted(own.items()))
+        path = folder / f"{name}-{seed}{tag}.mcap"
         if not path.exists():
-            simulate(path, SimConfig(seed=seed, **params))
+            simulate(path, SimConfig(seed=seed, **{**params, **own}))
         paths.append(path)
     return paths
 
@@ -96,7 +103,8 @@ def sim_to_real(net: torch.nn.Module, mods: dict[str, Any]) -> dict[str, float]:
 def train_net(name: str, train: WindowSet, val: WindowSet, cfg: dict[str, Any],
               seed: int, key: str = "train") -> torch.nn.Module:
     torch.manual_seed(seed)
-    net = fusion.create_model(name, modalities=train.modalities, tasks=train.classes)
+    kwargs = cfg.get("model", {}) if key == "train" else {}
+    net = fusion.create_model(name, modalities=train.modalities, tasks=train.classes, **kwargs)
     opts = TrainOptions(**cfg[key], seed=seed, augment=Augment(**cfg["augment"]))
     res = fit(net, train, val, opts)
     print(f"{name}: best epoch {res.best_epoch}, val macro-F1 {res.best_score:.3f}",
@@ -122,11 +130,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE.parent / "sensekit/fusion/weights")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "sim_har.json")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--baseline", action="store_true",
                         help="train and score DeepConvLSTM instead (results to --results)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    cfg = json.loads(CONFIG.read_text())
+    cfg = json.loads(args.config.read_text())
     args.data.mkdir(parents=True, exist_ok=True)
     mods = sensor_modalities()
     t0 = time.perf_counter()
