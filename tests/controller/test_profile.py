@@ -53,3 +53,31 @@ def test_a_profile_without_static_results_is_refused(tmp_path: Path) -> None:
         load_profile(path)
     with pytest.raises(ConfigError, match="cannot read profile"):
         load_profile(tmp_path / "missing.json")
+
+
+def test_the_adaptive_policy_takes_its_base_and_optional_sets_from_a_profile(
+        tmp_path: Path) -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from sensekit.controller.cli import policy_factory
+    from sensekit.fusion.inputs import default_configuration, sensor_modalities
+
+    mods = sensor_modalities()
+    full = default_configuration(mods)
+    net = cast(Any, SimpleNamespace(modalities=mods))
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps([
+        row("static:accel@100+camera@32+gps@1+gyro@100", 0.95, 300.0),
+        row("static:accel@100+gps@1+gyro@100", 0.945, 150.0),
+        row("static:accel@100", 0.5, 10.0),
+    ]))
+    profile = load_profile(path)
+    policy = policy_factory("adaptive", full, net, [], "pi4", profile)()
+    assert policy.base == ("accel", "gps", "gyro")  # type: ignore[attr-defined]
+    assert policy.uses == {"accel", "gps", "gyro", "camera"}  # type: ignore[attr-defined]
+    plain = policy_factory("adaptive:optional=none", full, net, [], "pi4")()
+    assert plain.uses == {"accel", "gyro", "light", "gps"}  # type: ignore[attr-defined]
+    own = policy_factory("adaptive:optional=audio/camera", full, net, [], "pi4",
+                         profile)()
+    assert own.uses == {"accel", "gps", "gyro", "audio", "camera"}  # type: ignore[attr-defined]
