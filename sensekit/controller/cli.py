@@ -5,7 +5,8 @@ detection delay, sensor, compute and platform energy, total, battery life and th
 windows the network processed; then draws accuracy against energy with the static
 configurations' Pareto front.
 
-Policies: ``always-on``, ``adaptive`` (or ``adaptive:still_windows=2,sure=0.85,base=accel/gyro``),
+Policies: ``always-on``, ``adaptive`` (or ``adaptive:still_windows=2,sure=0.85,base=accel/gyro``;
+``optional=camera`` limits what doubt brings back, ``optional=none`` brings nothing back),
 ``duty-cycle:ON/PERIOD`` (seconds), ``static:accel@50+audio@50``, ``budget:MW``.
 ``--pareto`` adds every static configuration the network declares (one per modality subset at
 native rates, plus each single rate reduction).
@@ -85,10 +86,12 @@ def policy_factory(spec: str, full: Configuration, net: FusionPredictor,
         for item in filter(None, arg.split(",")):
             key, _, value = item.partition("=")
             params[key] = float(value) if "." in value else int(value) if value.isdigit() \
-                else tuple(value.split("/"))
+                else () if value == "none" else tuple(value.split("/"))
         cost = _modality_cost()
         if profile is not None and "base" not in params:
             params["base"] = tuple(sorted(profile.base().modalities))
+        if profile is not None and "optional" not in params:
+            params["optional"] = tuple(sorted(profile.best().modalities - set(params["base"])))
         return lambda: Adaptive(full, rates, cost=cost, name=spec, **params)
     if kind == "budget":
         from .energy import configuration_power_w, utility

@@ -25,7 +25,7 @@ from ..drivers.camera.dual_mode import Hysteresis
 from ..errors import SensekitError
 from ..fusion.inputs import Configuration
 from ..packets import Packet
-from .policies import Observation, Plan, Policy
+from .policies import Observation, Plan, Policy, policy_uses
 
 __all__ = ["Actuation", "Controller", "Decision", "decisions_packet", "snap"]
 
@@ -117,6 +117,8 @@ class Controller:
         supported: Configurations the fusion network declares it supports (empty: any).
         max_off_s: Longest a sensor may stay off, per stream (or one value for all); when it
             is reached the sensor is switched on for one window whatever the policy says.
+            Only the streams the policy can use (``Policy.uses``) are held to it: a static
+            configuration without the microphone never wakes it.
         actuation: How each stream's configuration value is applied (see :data:`Actuation`).
         streams: Network modality -> stream (default :data:`MODALITY_STREAMS`).
         photo_trigger: Dual-mode camera: a :class:`~sensekit.drivers.camera.dual_mode.Hysteresis`
@@ -332,10 +334,12 @@ class Controller:
         forced = []
         rates = dict(config.rates)
         on_streams = {stream_of(m, self.streams) for m in rates}
+        uses = policy_uses(self.policy)
+        held = None if uses is None else {stream_of(m, self.streams) for m in uses}
         for stream, since in self._off_since.items():
             limit = self.max_off_ns.get(stream)
             if (since is None or limit is None or stream in on_streams or stream in self.failed
-                    or t_ns - since < limit):
+                    or t_ns - since < limit or (held is not None and stream not in held)):
                 continue
             rates.update(self._probe(stream))
             forced.append(stream)

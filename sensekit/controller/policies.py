@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..fusion.inputs import Configuration
 
 __all__ = ["Adaptive", "BudgetCap", "Budgeted", "DutyCycle", "Observation", "Plan", "Policy",
-           "Static", "policy_from_config"]
+           "Static", "policy_from_config", "policy_uses"]
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,22 @@ class Plan:
 
 
 class Policy(Protocol):
-    """Anything with a name that turns observations into plans."""
+    """Anything with a name that turns observations into plans.
+
+    A policy may also have ``uses``: the modalities it can ever turn on (a static
+    configuration without audio never needs the microphone). The controller holds only those
+    to its maximum time off; a policy without the attribute is taken to use every sensor.
+    """
 
     name: str
 
     def plan(self, obs: Observation) -> Plan: ...
+
+
+def policy_uses(policy: Policy) -> frozenset[str] | None:
+    """The modalities ``policy`` can turn on (None: any)."""
+    uses = getattr(policy, "uses", None)
+    return None if uses is None else frozenset(uses)
 
 
 def _restrict(config: Configuration, available: frozenset[str]) -> Configuration:
@@ -96,6 +107,10 @@ class Static:
 
     def __post_init__(self) -> None:
         self.name = self.name or f"static:{self.configuration.name()}"
+
+    @property
+    def uses(self) -> frozenset[str]:
+        return self.configuration.modalities
 
     def plan(self, obs: Observation) -> Plan:
         return Plan(_restrict(self.configuration, obs.available), True, "static")
@@ -115,6 +130,10 @@ class DutyCycle:
             raise ConfigError(f"duty cycle needs 0 < on_s <= period_s, got on_s={self.on_s}, "
                               f"period_s={self.period_s}")
         self.name = self.name or f"duty:{self.on_s:g}/{self.period_s:g}s"
+
+    @property
+    def uses(self) -> frozenset[str]:
+        return self.configuration.modalities
 
     def plan(self, obs: Observation) -> Plan:
         phase = (obs.t_ns / 1e9) % self.period_s
@@ -141,6 +160,8 @@ class Adaptive:
        change point: someone started running, got into a car) every optional modality comes
        back at once; when the network is unsure (confidence below ``unsure``) too, or, with
        ``escalate_all`` off, the cheapest missing one each window until it is sure again.
+       Only the modalities in ``optional`` (default: every one outside the base) are ever
+       brought back: a profile of tuning recordings names those that added anything there.
     3. **Turn down.** While the network is sure (confidence at or above ``sure``), one optional
        modality is turned off every ``sure_windows`` windows: the costliest of those whose
        removal would not change the prediction (``Observation.redundant``, from the network),
@@ -183,6 +204,7 @@ class Adaptive:
     economy: Mapping[str, str] = field(default_factory=lambda: {"gps": "power_save"})
     rate_follows_motion: bool = False
     escalate_all: bool = True
+    optional: tuple[str, ...] | None = None
     name: str = "adaptive"
     _idle: bool = False
     _still_run: int = 0
@@ -194,7 +216,13 @@ class Adaptive:
         self._on = self._optional()
 
     def _optional(self) -> set[str]:
-        return set(self.full.modalities - {self.anchor} - set(self.base))
+        extra = self.full.modalities - {self.anchor} - set(self.base)
+        return set(extra if self.optional is None else extra & set(self.optional))
+
+    @property
+    def uses(self) -> frozenset[str]:
+        return frozenset(({self.anchor} | set(self.base) | self._optional())
+                         & self.full.modalities)
 
     def _score(self, scores: Mapping[str, float], modality: str) -> float | None:
         return scores.get(self.streams.get(modality, modality))
@@ -301,6 +329,10 @@ class Budgeted:
             raise ConfigError(f"power budget must be positive, got {budget_w} W")
         self.budget_w = budget_w
 
+    @property
+    def uses(self) -> frozenset[str]:
+        return frozenset(m for c in self.candidates for m in c.modalities)
+
     def plan(self, obs: Observation) -> Plan:
         usable = [c for c in self.candidates if c.modalities <= obs.available]
         fits = [c for c in usable if self.power_w(c) <= self.budget_w]
@@ -334,6 +366,10 @@ class BudgetCap:
         if self.budget_w <= 0:
             raise ConfigError(f"power budget must be positive, got {self.budget_w} W")
         self.name = self.name or f"{self.inner.name}+cap:{self.budget_w * 1e3:g}mW"
+
+    @property
+    def uses(self) -> frozenset[str] | None:
+        return policy_uses(self.inner)
 
     def plan(self, obs: Observation) -> Plan:
         plan = self.inner.plan(obs)

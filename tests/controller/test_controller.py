@@ -133,6 +133,26 @@ def test_no_sensor_stays_off_longer_than_its_maximum() -> None:
     assert ctl.forced_on > 0
 
 
+def test_the_maximum_time_off_holds_only_for_sensors_the_policy_uses() -> None:
+    drivers = rig()
+    no_audio = Configuration({"accel": 100.0, "gyro": 100.0, "gps": 1.0})
+    ctl = Controller(drivers, Static(no_audio), max_off_s=10.0, supported=configurations(MODS))
+    woke: set[str] = set()
+    for k in range(30):  # 60 s of 2 s windows, six times the limit
+        ctl.step(k * 2_000_000_000)
+        woke |= {s for s in STREAMS if not drivers[s].asleep}
+    assert woke == {"imu", "gps"}
+    assert ctl.forced_on == 0
+    # an adaptive policy that may only bring back the camera never wakes the microphone
+    drivers = rig()
+    adaptive = Adaptive(FULL, RATES, base=("accel", "gyro", "gps"), optional=("camera",))
+    assert adaptive.uses == {"accel", "gyro", "gps", "camera"}
+    ctl = Controller(drivers, adaptive, max_off_s=10.0, supported=configurations(MODS))
+    for k in range(30):
+        ctl.step(k * 2_000_000_000, {"imu": 0.5}, confidence=0.95)
+        assert drivers["audio"].asleep and drivers["light"].asleep
+
+
 def test_a_failing_sensor_is_routed_around_and_the_rest_carry_on() -> None:
     drivers = rig(gps="sleep")
     policy = Scripted([FULL, Configuration({"accel": 50.0})])

@@ -111,6 +111,20 @@ def test_doubt_can_bring_sensors_back_cheapest_first() -> None:
     assert unsure == ["unsure: camera on", "unsure: audio on", "unsure: all on"]
 
 
+def test_doubt_brings_back_only_the_optional_modalities() -> None:
+    p = Adaptive(FULL, RATES, cost=COST, optional=("camera",))
+    plans = [p.plan(obs(t, imu=0.5)) for t in range(3)]
+    assert all("audio" not in pl.configuration.modalities for pl in plans)
+    unsure = p.plan(obs(3, confidence=0.3, imu=0.5))
+    assert unsure.configuration.modalities == FULL.modalities - {"audio"}
+    jump = p.plan(obs(4, imu=1.0))
+    assert "audio" not in jump.configuration.modalities and "change point" in jump.reason
+    nothing = Adaptive(FULL, RATES, cost=COST, optional=())
+    assert nothing.plan(obs(0, confidence=0.3, imu=0.5)).configuration.modalities == {
+        "accel", "gyro", "light", "gps"}
+    assert nothing.uses == {"accel", "gyro", "light", "gps"}
+
+
 def test_budget_picks_the_best_that_fits_and_replans() -> None:
     cands = configurations(MODS, every_rate=False)
     watts = {"accel": 0.0017, "gyro": 0.012, "audio": 0.1, "camera": 0.6, "gps": 0.09,

@@ -28,6 +28,22 @@ def test_the_base_set_is_the_cheapest_configuration_near_the_best(tmp_path: Path
     assert profile.base(0.02) == Configuration({"gyro": 100.0, "light": 1.0})
     assert profile.utility(Configuration({"accel": 100.0})) == 0.4
     assert profile.utility(Configuration({"light": 1.0})) == 0.0  # not profiled
+    # doubt brings back what the best configuration has beyond the base: here everything
+    assert profile.best() == Configuration(
+        {"accel": 100.0, "audio": 50.0, "camera": 32.0, "gps": 1.0, "gyro": 100.0, "light": 1.0})
+
+
+def test_the_best_configuration_is_the_cheaper_one_on_a_tie(tmp_path: Path) -> None:
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps([
+        row("static:accel@100+audio@50+gps@1", 0.95, 400.0),
+        row("static:accel@100+camera@32+gps@1", 0.95, 200.0),
+        row("static:accel@100+gps@1", 0.93, 150.0),
+    ]))
+    profile = load_profile(path)
+    assert profile.best() == Configuration({"accel": 100.0, "camera": 32.0, "gps": 1.0})
+    assert profile.base(0.01) == profile.best()
+    assert profile.base(0.02) == Configuration({"accel": 100.0, "gps": 1.0})
 
 
 def test_a_profile_without_static_results_is_refused(tmp_path: Path) -> None:
@@ -37,3 +53,31 @@ def test_a_profile_without_static_results_is_refused(tmp_path: Path) -> None:
         load_profile(path)
     with pytest.raises(ConfigError, match="cannot read profile"):
         load_profile(tmp_path / "missing.json")
+
+
+def test_the_adaptive_policy_takes_its_base_and_optional_sets_from_a_profile(
+        tmp_path: Path) -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from sensekit.controller.cli import policy_factory
+    from sensekit.fusion.inputs import default_configuration, sensor_modalities
+
+    mods = sensor_modalities()
+    full = default_configuration(mods)
+    net = cast(Any, SimpleNamespace(modalities=mods))
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps([
+        row("static:accel@100+camera@32+gps@1+gyro@100", 0.95, 300.0),
+        row("static:accel@100+gps@1+gyro@100", 0.945, 150.0),
+        row("static:accel@100", 0.5, 10.0),
+    ]))
+    profile = load_profile(path)
+    policy = policy_factory("adaptive", full, net, [], "pi4", profile)()
+    assert policy.base == ("accel", "gps", "gyro")  # type: ignore[attr-defined]
+    assert policy.uses == {"accel", "gps", "gyro", "camera"}  # type: ignore[attr-defined]
+    plain = policy_factory("adaptive:optional=none", full, net, [], "pi4")()
+    assert plain.uses == {"accel", "gyro", "light", "gps"}  # type: ignore[attr-defined]
+    own = policy_factory("adaptive:optional=audio/camera", full, net, [], "pi4",
+                         profile)()
+    assert own.uses == {"accel", "gps", "gyro", "audio", "camera"}  # type: ignore[attr-defined]
