@@ -61,10 +61,11 @@ def create_model(name: str, *, modalities: Mapping[str, ModalityInput],
         raise ConfigError(f"model {name!r} needs at least one modality and one task")
     model = _BUILDERS[name](modalities=dict(modalities),
                             tasks={t: list(c) for t, c in tasks.items()}, **kwargs)
-    # Kept with the module so weights can be saved with what built them.
+    # Kept with the module so weights can be saved with what built them (the settings in
+    # full, so a later change of a builder's defaults does not change what they load into).
     vars(model)["build_info"] = {"name": name, "modalities": modalities_to_json(modalities),
                                  "tasks": {t: list(c) for t, c in tasks.items()},
-                                 "kwargs": kwargs}
+                                 "kwargs": {**getattr(model, "settings", {}), **kwargs}}
     return model
 
 
@@ -108,6 +109,9 @@ class SeriesEncoder(nn.Module):
     power spectrum of that norm over the window, on a fixed 25 Hz grid, feeds the token too (as
     in DeepSense): the step rate, which tells a brisk walk from a jog whatever the amplitude,
     is one bin of it, where the convolutions only see a few tenths of a second at a time.
+    ``spectrum_hz`` keeps the bins up to that frequency: the shipped network keeps the gait
+    band (5 Hz); with the whole band it learnt to read the jolts of a real trouser pocket as
+    a vehicle's vibration on some training runs (see fusion/README.md).
     """
 
     SPECTRUM_STEPS = 50  # 2 s at 25 Hz: 0.5 Hz bins up to 12.5 Hz, any input rate
@@ -115,7 +119,7 @@ class SeriesEncoder(nn.Module):
     dft_sin: Tensor
 
     def __init__(self, channels: int, dim: int, width: int, magnitude: bool = False,
-                 spectrum: bool = False) -> None:
+                 spectrum: bool = False, spectrum_hz: float = 12.5) -> None:
         super().__init__()
         self.norm = Normalise(channels, 1)
         self.magnitude = magnitude and channels % 3 == 0
@@ -127,11 +131,12 @@ class SeriesEncoder(nn.Module):
         self.use_spectrum = self.magnitude and spectrum
         if self.use_spectrum:
             n = self.SPECTRUM_STEPS
-            k = torch.arange(n // 2 + 1, dtype=torch.float64)
+            bins = min(n // 2, int(spectrum_hz * n / 25.0)) + 1  # 0.5 Hz apart
+            k = torch.arange(bins, dtype=torch.float64)
             angle = 2 * math.pi * torch.arange(n, dtype=torch.float64)[:, None] * k / n
             self.register_buffer("dft_cos", angle.cos().float())
             self.register_buffer("dft_sin", angle.sin().float())
-            self.spectrum = nn.Linear((channels // 3) * (n // 2 + 1), dim)
+            self.spectrum = nn.Linear((channels // 3) * bins, dim)
 
     def _spectrum(self, mag: Tensor) -> Tensor:
         m = F.interpolate(mag, size=self.SPECTRUM_STEPS, mode="linear", align_corners=False)
@@ -189,10 +194,10 @@ class LowRateEncoder(nn.Module):
 
 
 def make_encoder(name: str, spec: ModalityInput, dim: int, width: int,
-                 spectrum: bool = False) -> nn.Module:
+                 spectrum: bool = False, spectrum_hz: float = 12.5) -> nn.Module:
     if spec.kind == "series":
         return SeriesEncoder(spec.channels, dim, width, magnitude=is_inertial(name),
-                             spectrum=spectrum)
+                             spectrum=spectrum, spectrum_hz=spectrum_hz)
     if spec.kind == "image":
         return ImageEncoder(spec.channels, dim, width)
     return LowRateEncoder(spec.channels, dim)
@@ -259,14 +264,17 @@ class FusionNet(nn.Module):
     def __init__(self, modalities: Mapping[str, ModalityInput],
                  tasks: Mapping[str, Sequence[str]], *, dim: int = 64, width: int = 32,
                  heads: int = 4, layers: int = 1,
-                 spectrum: bool | Sequence[str] = False) -> None:
+                 spectrum: bool | Sequence[str] = False, spectrum_hz: float = 12.5) -> None:
         super().__init__()
+        self.settings = {"dim": dim, "width": width, "heads": heads, "layers": layers,
+                         "spectrum": spectrum if isinstance(spectrum, bool) else list(spectrum),
+                         "spectrum_hz": spectrum_hz}
         self.modalities = dict(modalities)
         self.order = list(self.modalities)
         self.tasks = {t: list(c) for t, c in tasks.items()}
         self.dim = dim
         wants = set(self.modalities) if spectrum is True else set(spectrum or ())
-        self.encoders = nn.ModuleDict({m: make_encoder(m, s, dim, width, m in wants)
+        self.encoders = nn.ModuleDict({m: make_encoder(m, s, dim, width, m in wants, spectrum_hz)
                                        for m, s in self.modalities.items()})
         self.fusion = MaskedFusion(len(self.order), dim, heads, layers)
         self.heads = nn.ModuleDict({t: nn.Linear(dim, len(c)) for t, c in self.tasks.items()})
@@ -327,8 +335,10 @@ class FusionNet(nn.Module):
 @register_model
 def fusion_small(*, modalities: Mapping[str, ModalityInput],
                  tasks: Mapping[str, Sequence[str]], **kw: Any) -> FusionNet:
-    """64-wide tokens, one fusion block: the default network (well under 250k parameters)."""
-    return FusionNet(modalities, tasks, **{"dim": 64, "width": 32, "layers": 1, **kw})
+    """64-wide tokens, one fusion block, the step-rate band of the inertial spectra (up to
+    5 Hz): the default network (well under 250k parameters)."""
+    return FusionNet(modalities, tasks, **{"dim": 64, "width": 32, "layers": 1,
+                                           "spectrum": True, "spectrum_hz": 5.0, **kw})
 
 
 @register_model

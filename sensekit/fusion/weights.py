@@ -147,7 +147,13 @@ def load_model(path: str | Path, *, modalities: Mapping[str, ModalityInput] | No
                           f"differs). Hint: save weights and metadata together with save_model")
     model = create_model(meta["name"], modalities=modalities_from_json(meta["modalities"]),
                          tasks=meta["tasks"], **meta.get("kwargs", {}))
-    model.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
+    try:
+        model.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
+    except RuntimeError as exc:  # the builder's defaults changed since these were saved
+        first = str(exc).splitlines()[1:2] or [str(exc)]
+        raise ConfigError(f"{pt}: the weights do not fit {meta['name']} built with "
+                          f"{meta.get('kwargs', {})} ({first[0].strip()}). Hint: pass the "
+                          "settings they were trained with to create_model, or retrain") from exc
     model.eval()
     return model
 

@@ -156,3 +156,28 @@ def test_spectrum_option_serves_every_rate_and_exports(windows, tmp_path):
             ref = net(inputs)["activity"].numpy()
         got = rt.logits({"imu": inputs["imu"].numpy()})["activity"]
         np.testing.assert_allclose(got, ref, atol=1e-4)
+
+
+def test_the_spectrum_can_keep_only_the_gait_band_and_settings_are_recorded(windows, tmp_path):
+    torch.manual_seed(0)
+    net = fusion.create_model("fusion_tiny", modalities=windows.modalities,
+                              tasks=windows.classes, spectrum=["imu"], spectrum_hz=5.0).eval()
+    imu = net.encoders["imu"]
+    assert imu.dft_cos.shape == (50, 11)  # 0 to 5 Hz, 0.5 Hz apart, on the 25 Hz grid
+    # the full settings are kept, so a builder's later defaults do not change what loads
+    assert net.build_info["kwargs"]["spectrum"] == ["imu"]
+    assert net.build_info["kwargs"]["spectrum_hz"] == 5.0 and "dim" in net.build_info["kwargs"]
+    small = fusion.create_model("fusion_small", modalities=windows.modalities,
+                                tasks=windows.classes)
+    assert small.encoders["imu"].use_spectrum and small.encoders["imu"].dft_cos.shape[1] == 11
+    path = save_model(net, tmp_path / "band", data_hash="x")
+    back = load_model(path)
+    inputs, _ = batch_tensors(windows, np.arange(3), {"imu": 100.0})
+    with torch.no_grad():
+        np.testing.assert_allclose(back(inputs)["activity"].numpy(),
+                                   net(inputs)["activity"].numpy(), atol=1e-6)
+    meta = json.loads(path.read_text())
+    meta["kwargs"]["spectrum_hz"] = 12.5  # as if saved by a build with other settings
+    path.write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="do not fit fusion_tiny"):
+        load_model(path)
