@@ -47,6 +47,7 @@ class TrainOptions:
     modality_dropout: float = 0.5
     rate_augment: bool = True
     distill: float = 0.0
+    leave_one_out: float = 0.0
     augment: Augment | None = field(default_factory=Augment)
     checkpoint: Path | None = None
     progress: bool = True
@@ -104,10 +105,12 @@ def batch_tensors(ws: WindowSet, idx: npt.NDArray[np.int64], rates: Mapping[str,
     return inputs, present
 
 
-def _drop_modalities(present: dict[str, Tensor], p: float, gen: torch.Generator) -> None:
+def _drop_modalities(present: dict[str, Tensor], p: float, gen: torch.Generator,
+                     leave_one_out: float = 0.0) -> None:
     """Switch whole sensors off, as the controller does: a share ``p`` of the windows keep a
     random subset of their sensors, its size drawn uniformly from 1 to all, so single sensors
-    (the controller's cheapest configurations) are seen as often as near-complete sets."""
+    (the controller's cheapest configurations) are seen as often as near-complete sets; a share
+    ``leave_one_out`` of those lose exactly one sensor (the network should not lean on any)."""
     if p <= 0 or len(present) < 2:
         return
     names = list(present)
@@ -117,6 +120,12 @@ def _drop_modalities(present: dict[str, Tensor], p: float, gen: torch.Generator)
     size = torch.randint(1, m + 1, (b, 1), generator=gen)
     rank = torch.rand(keep.shape, generator=gen).argsort(1).argsort(1)
     subset = keep & (rank < size)
+    if leave_one_out > 0:
+        one = torch.rand(b, generator=gen) < leave_one_out
+        victim = torch.multinomial(keep.float() + 1e-6, 1, generator=gen).squeeze(1)
+        minus_one = keep.clone()
+        minus_one[torch.arange(b), victim] = False
+        subset = torch.where(one[:, None], minus_one, subset)
     empty = ~subset.any(1) & keep.any(1)
     if empty.any():  # give back one of the sensors that was on
         pick = torch.multinomial(keep[empty].float(), 1, generator=gen).squeeze(1)
@@ -133,7 +142,7 @@ def _loss(model: nn.Module, ws: WindowSet, idx: npt.NDArray[np.int64], opts: Tra
     if opts.augment is not None:
         inputs = opts.augment(inputs, ws.modalities, gen)
     full = dict(present)
-    _drop_modalities(present, opts.modality_dropout, gen)
+    _drop_modalities(present, opts.modality_dropout, gen, opts.leave_one_out)
     logits = model(inputs, present)
     labels = {t: torch.from_numpy(ws.labels[t][idx]) for t in logits}
     losses = [F.cross_entropy(logits[t], labels[t], ignore_index=-1)

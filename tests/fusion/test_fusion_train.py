@@ -81,3 +81,37 @@ def test_temperature_scaling_calibrates_an_overconfident_net(trained, held_out):
     mean_after = np.mean([v["place"] for v in after.values()])
     assert mean_after < mean_before
     assert set(after) == {c.name() for c in configs}
+
+
+def test_leave_one_out_drops_exactly_one_sensor_of_those_on():
+    from sensekit.fusion.train import _drop_modalities
+
+    gen = torch.Generator().manual_seed(0)
+    on = torch.ones(2000, dtype=torch.bool)
+    present = {m: on.clone() for m in ("a", "b", "c", "d")}
+    present["d"][:1000] = False  # a sensor that delivered nothing in half the windows
+    before = torch.stack(list(present.values()), 1).sum(1)
+    _drop_modalities(present, 1.0, gen, leave_one_out=1.0)
+    after = torch.stack(list(present.values()), 1).sum(1)
+    assert torch.equal(after, before - 1)
+    assert not present["d"][:1000].any()  # nothing that was off comes on
+    mixed = {m: on.clone() for m in ("a", "b", "c", "d")}
+    _drop_modalities(mixed, 1.0, gen, leave_one_out=0.5)
+    sizes = torch.stack(list(mixed.values()), 1).sum(1)
+    assert 0.45 < (sizes == 3).float().mean() < 0.7  # half, plus the uniform draws of 3
+    assert (sizes >= 1).all()
+
+
+def test_distillation_trains_and_stays_reproducible(windows):
+    def train() -> dict[str, torch.Tensor]:
+        torch.manual_seed(1)
+        net = fusion.create_model("fusion_tiny", modalities=windows.modalities,
+                                  tasks=windows.classes)
+        fit(net, windows.subset(np.arange(64)), None,
+            TrainOptions(epochs=2, batch_size=16, seed=1, progress=False, distill=1.0,
+                         leave_one_out=0.3))
+        return net.state_dict()
+
+    a, b = train(), train()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(torch.isfinite(v.float()).all() for v in a.values())
