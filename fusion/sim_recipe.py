@@ -101,15 +101,30 @@ def sim_to_real(net: torch.nn.Module, mods: dict[str, Any]) -> dict[str, float]:
 
 
 def train_net(name: str, train: WindowSet, val: WindowSet, cfg: dict[str, Any],
-              seed: int, key: str = "train") -> torch.nn.Module:
-    torch.manual_seed(seed)
+              seed: int, key: str = "train", log: dict[str, Any] | None = None
+              ) -> torch.nn.Module:
+    """Train ``restarts`` networks from seeds ``seed``, ``seed + 1``...; keep the one with the
+    best validation score (runs differ by several points on the held-out days; the validation
+    days pick, the test days are not looked at)."""
+    settings = dict(cfg[key])
+    restarts = int(settings.pop("restarts", 1))
     kwargs = cfg.get("model", {}) if key == "train" else {}
-    net = fusion.create_model(name, modalities=train.modalities, tasks=train.classes, **kwargs)
-    opts = TrainOptions(**cfg[key], seed=seed, augment=Augment(**cfg["augment"]))
-    res = fit(net, train, val, opts)
-    print(f"{name}: best epoch {res.best_epoch}, val macro-F1 {res.best_score:.3f}",
-          file=sys.stderr)
-    return net
+    best: tuple[float, torch.nn.Module] | None = None
+    for k in range(restarts):
+        torch.manual_seed(seed + k)
+        net = fusion.create_model(name, modalities=train.modalities, tasks=train.classes,
+                                  **kwargs)
+        opts = TrainOptions(**settings, seed=seed + k, augment=Augment(**cfg["augment"]))
+        res = fit(net, train, val, opts)
+        print(f"{name} seed {seed + k}: best epoch {res.best_epoch}, val macro-F1 "
+              f"{res.best_score:.3f}", file=sys.stderr)
+        if log is not None:
+            log.setdefault("restarts", []).append(
+                {"seed": seed + k, "best_epoch": res.best_epoch, "val_score": res.best_score})
+        if best is None or res.best_score > best[0]:
+            best = (res.best_score, net)
+    assert best is not None
+    return best[1]
 
 
 def run_baseline(sets: dict[str, WindowSet], cfg: dict[str, Any],
@@ -153,9 +168,11 @@ def main() -> None:
 def run_main(sets: dict[str, WindowSet], cfg: dict[str, Any],
              args: argparse.Namespace) -> dict[str, Any]:
     mods = sets["train"].modalities
-    net = train_net("fusion_small", sets["train"], sets["val"], cfg, args.seed)
+    picked: dict[str, Any] = {}
+    net = train_net("fusion_small", sets["train"], sets["val"], cfg, args.seed, log=picked)
     configs = configurations(mods, every_rate=False)
-    results: dict[str, Any] = {"temperature": fit_temperature(net, sets["val"], configs)}
+    results: dict[str, Any] = {**picked,
+                               "temperature": fit_temperature(net, sets["val"], configs)}
     for test in ("test_seed", "test_params"):
         results[test] = {"per_config": per_config(net, sets[test]),
                          "ece": calibration_report(net, sets[test], configs),
