@@ -91,7 +91,8 @@ def policy_factory(spec: str, full: Configuration, net: FusionPredictor,
         if profile is not None and "base" not in params:
             params["base"] = tuple(sorted(profile.base().modalities))
         if profile is not None and "optional" not in params:
-            params["optional"] = tuple(sorted(profile.best().modalities - set(params["base"])))
+            base = Configuration({m: full.rates[m] for m in params["base"] if m in full.rates})
+            params["optional"] = profile.helpful(base)
         return lambda: Adaptive(full, rates, cost=cost, name=spec, **params)
     if kind == "budget":
         from .energy import configuration_power_w, utility

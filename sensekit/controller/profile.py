@@ -5,8 +5,8 @@ configuration the network declares. A policy can then be given that file (``--pr
 
 - the budget policy ranks configurations by their measured macro-F1 instead of a prior;
 - the adaptive policy takes as its base set the cheapest configuration that came within
-  ``tolerance`` of the best macro-F1, and on doubt or change adds only what the best
-  configuration has beyond it (a sensor that helped nowhere is never woken).
+  ``tolerance`` of the best macro-F1, and on doubt or change adds only the sensors whose
+  addition to that base raised macro-F1 by as much (a sensor that added less is never woken).
 
 Profile on recordings that the evaluation itself does not use, or the evaluation is not
 held out.
@@ -45,9 +45,21 @@ class Profile:
         near = [n for n, f in self.macro_f1.items() if f >= best - tolerance]
         return _parse(min(near, key=lambda n: (self.energy_j[n], n)))
 
-    def best(self) -> Configuration:
-        """The configuration with the best measured macro-F1 (the cheaper one on a tie)."""
-        return _parse(max(self.macro_f1, key=lambda n: (self.macro_f1[n], -self.energy_j[n])))
+    def helpful(self, base: Configuration, gain: float = 0.01) -> tuple[str, ...]:
+        """Modalities whose addition to ``base`` raised the measured macro-F1 by ``gain`` or
+        more (a sensor that added less is not worth waking on doubt)."""
+        own = self.macro_f1.get(base.name())
+        if own is None:
+            return ()
+        out = []
+        for name, f1 in self.macro_f1.items():
+            config = _parse(name)
+            extra = config.modalities - base.modalities
+            if (len(extra) == 1 and config.modalities > base.modalities
+                    and all(config.rates[m] == r for m, r in base.rates.items())
+                    and f1 >= own + gain - 1e-9):
+                out.append(next(iter(extra)))
+        return tuple(sorted(out))
 
 
 def _parse(name: str) -> Configuration:

@@ -28,22 +28,24 @@ def test_the_base_set_is_the_cheapest_configuration_near_the_best(tmp_path: Path
     assert profile.base(0.02) == Configuration({"gyro": 100.0, "light": 1.0})
     assert profile.utility(Configuration({"accel": 100.0})) == 0.4
     assert profile.utility(Configuration({"light": 1.0})) == 0.0  # not profiled
-    # doubt brings back what the best configuration has beyond the base: here everything
-    assert profile.best() == Configuration(
-        {"accel": 100.0, "audio": 50.0, "camera": 32.0, "gps": 1.0, "gyro": 100.0, "light": 1.0})
+    # nothing measured added a point to that base, so doubt wakes nothing more
+    assert profile.helpful(profile.base(0.01)) == ()
 
 
-def test_the_best_configuration_is_the_cheaper_one_on_a_tie(tmp_path: Path) -> None:
+def test_doubt_wakes_only_sensors_that_added_a_point_to_the_base(tmp_path: Path) -> None:
     path = tmp_path / "profile.json"
     path.write_text(json.dumps([
         row("static:accel@100+audio@50+gps@1", 0.95, 400.0),
-        row("static:accel@100+camera@32+gps@1", 0.95, 200.0),
+        row("static:accel@100+camera@32+gps@1", 0.935, 200.0),
+        row("static:accel@50+gps@1+light@1", 0.99, 100.0),  # another accelerometer rate
+        row("static:accel@100+audio@50+camera@32+gps@1", 0.96, 500.0),  # two sensors more
         row("static:accel@100+gps@1", 0.93, 150.0),
     ]))
     profile = load_profile(path)
-    assert profile.best() == Configuration({"accel": 100.0, "camera": 32.0, "gps": 1.0})
-    assert profile.base(0.01) == profile.best()
-    assert profile.base(0.02) == Configuration({"accel": 100.0, "gps": 1.0})
+    base = Configuration({"accel": 100.0, "gps": 1.0})
+    assert profile.helpful(base) == ("audio",)
+    assert profile.helpful(base, gain=0.001) == ("audio", "camera")
+    assert profile.helpful(Configuration({"light": 1.0})) == ()  # not profiled
 
 
 def test_a_profile_without_static_results_is_refused(tmp_path: Path) -> None:
@@ -68,8 +70,9 @@ def test_the_adaptive_policy_takes_its_base_and_optional_sets_from_a_profile(
     net = cast(Any, SimpleNamespace(modalities=mods))
     path = tmp_path / "profile.json"
     path.write_text(json.dumps([
-        row("static:accel@100+camera@32+gps@1+gyro@100", 0.95, 300.0),
-        row("static:accel@100+gps@1+gyro@100", 0.945, 150.0),
+        row("static:accel@100+camera@32+gps@1+gyro@100", 0.96, 300.0),
+        row("static:accel@100+audio@50+gps@1+gyro@100", 0.951, 500.0),
+        row("static:accel@100+gps@1+gyro@100", 0.95, 150.0),
         row("static:accel@100", 0.5, 10.0),
     ]))
     profile = load_profile(path)
