@@ -5,8 +5,9 @@ segments (still, walking, running, cycling, in a vehicle; indoor or outdoor; the
 hand, a trouser pocket, a bag or a jacket), the trajectory they trace from an origin (speeds
 drawn per segment from overlapping ranges and varying within it, a drive stopping at lights;
 speed and heading integrated in ENU, then WGS-84), the motion an IMU feels in the device frame
-(gravity, gait at a cadence that follows the speed, pedalling, road and engine vibration,
-turns; turned, scaled and damped by the placement), the illuminance (indoors 50-2,000 lux,
+(gravity, gait at a cadence that follows the speed with a heel strike at each step,
+pedalling, road and engine vibration, turns; turned, scaled and damped by the placement), the
+illuminance (indoors 50-2,000 lux,
 outdoors 300-100,000, overlapping; dimmed in a car, a pocket or a bag), the GPS fixes a
 receiver would give (none indoors, a few seconds to reacquire), and the audio and camera scene
 schedules, drawn per segment with probabilities that depend on the activity and place.
@@ -71,7 +72,9 @@ _SPEED_RANGE = {"still": (0.0, 0.0), "walking": (0.8, 1.9), "running": (2.0, 4.5
 _TURN = {"still": 0.0, "walking": 0.08, "running": 0.06, "cycling": 0.05, "vehicle": 0.04}
 #: Gait per activity: step (or pedal) frequency (Hz) as a + b * speed, and the range of the
 #: vertical trunk acceleration amplitude (m/s^2). Walking cadence 105-125 steps/min rising with
-#: speed, vertical peaks 0.1-0.3 g; running 158-176 steps/min, 0.5-0.9 g; pedalling 65-92 rpm.
+#: speed, vertical swing 0.2-0.45 g (the real phone recordings in the corpus swing that much;
+#: 0.1-0.3 g left simulated walking far gentler than any of them); running 158-176 steps/min,
+#: 0.5-0.9 g; pedalling 65-92 rpm.
 _GAIT = {"walking": (1.5, 0.3, 2.0, 4.5), "running": (2.4, 0.12, 4.5, 9.0),
          "cycling": (0.9, 0.08, 0.3, 0.9)}
 #: Where the device is carried, with the chance per activity (hand, trouser pocket, bag,
@@ -87,7 +90,7 @@ _P_PLACEMENT = {"still": (0.35, 0.25, 0.2, 0.2), "walking": (0.3, 0.3, 0.2, 0.2)
 _PLACE = {"hand": ((0.5, 0.9), 1.0, (1.0, 1.0)), "pocket": ((1.2, 2.0), 1.5, (0.03, 0.2)),
           "bag": ((0.4, 0.8), 0.4, (0.005, 0.03)), "jacket": ((0.7, 1.1), 0.7, (0.03, 0.2))}
 #: Heel-strike transient per step (walking; twice as strong running): the peak (m/s^2) by
-#: placement, ringing at 10-18 Hz and dying within a few tens of ms. It is strongest where the
+#: placement, ringing at 8-16 Hz and dying within a few tens of ms. It is strongest where the
 #: device rides the leg: a trouser pocket feels each strike as a sharp jolt, so that real
 #: pocket recordings hold as much energy above 4 Hz as at the step rate; a hand or a bag damps
 #: it. The sizes were chosen against the spread of that high-band share in the phone corpus.
