@@ -56,16 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="PNG", help="accuracy-versus-energy plot")
 
 
-def _parse_static(text: str) -> Configuration:
-    rates = {}
-    for part in text.split("+"):
-        name, sep, rate = part.partition("@")
-        if not sep:
-            raise ConfigError(f"static configuration part {part!r}: write MODALITY@RATE")
-        rates[name] = float(rate)
-    return Configuration(rates)
-
-
 def policy_factory(spec: str, full: Configuration, net: FusionPredictor,
                    supported: Sequence[Configuration], platform: str,
                    profile: Profile | None = None) -> Callable[[], Policy]:
@@ -75,7 +65,7 @@ def policy_factory(spec: str, full: Configuration, net: FusionPredictor,
     if kind == "always-on":
         return lambda: Static(full, name="always-on")
     if kind == "static":
-        config = _parse_static(arg)
+        config = Configuration.parse(arg)
         config.check(net.modalities)
         return lambda: Static(config)
     if kind == "duty-cycle":

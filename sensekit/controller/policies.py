@@ -161,7 +161,7 @@ class Adaptive:
        back at once; when the network is unsure (confidence below ``unsure``) too, or, with
        ``escalate_all`` off, the cheapest missing one each window until it is sure again.
        Only the modalities in ``optional`` (default: every one outside the base) are ever
-       brought back: a profile of tuning recordings names those that added anything there.
+       brought back: a profile of tuning recordings names those that added a point there.
     3. **Turn down.** While the network is sure (confidence at or above ``sure``), one optional
        modality is turned off every ``sure_windows`` windows: the costliest of those whose
        removal would not change the prediction (``Observation.redundant``, from the network),

@@ -43,7 +43,7 @@ class Profile:
         """The cheapest configuration within ``tolerance`` of the best measured macro-F1."""
         best = max(self.macro_f1.values())
         near = [n for n, f in self.macro_f1.items() if f >= best - tolerance]
-        return _parse(min(near, key=lambda n: (self.energy_j[n], n)))
+        return Configuration.parse(min(near, key=lambda n: (self.energy_j[n], n)))
 
     def helpful(self, base: Configuration, gain: float = 0.01) -> tuple[str, ...]:
         """Modalities whose addition to ``base`` raised the measured macro-F1 by ``gain`` or
@@ -53,21 +53,13 @@ class Profile:
             return ()
         out = []
         for name, f1 in self.macro_f1.items():
-            config = _parse(name)
+            config = Configuration.parse(name)
             extra = config.modalities - base.modalities
             if (len(extra) == 1 and config.modalities > base.modalities
                     and all(config.rates[m] == r for m, r in base.rates.items())
                     and f1 >= own + gain - 1e-9):
                 out.append(next(iter(extra)))
         return tuple(sorted(out))
-
-
-def _parse(name: str) -> Configuration:
-    rates = {}
-    for part in name.split("+"):
-        modality, _, rate = part.partition("@")
-        rates[modality] = float(rate)
-    return Configuration(rates)
 
 
 def load_profile(path: str | Path) -> Profile:

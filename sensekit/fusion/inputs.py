@@ -121,6 +121,21 @@ class Configuration:
         """Short label: ``imu@50+camera@32``."""
         return "+".join(f"{m}@{self.rates[m]:g}" for m in sorted(self.rates))
 
+    @classmethod
+    def parse(cls, text: str) -> Configuration:
+        """The inverse of :meth:`name`: ``"imu@50+camera@32"`` -> a configuration."""
+        rates = {}
+        for part in text.split("+"):
+            name, sep, rate = part.partition("@")
+            try:
+                rates[name] = float(rate)
+            except ValueError:
+                sep = ""
+            if not sep or not name:
+                raise ConfigError(f"configuration part {part!r} of {text!r}: write "
+                                  "MODALITY@RATE, parts joined by '+'")
+        return cls(rates)
+
     def __hash__(self) -> int:
         return hash(tuple(sorted(self.rates.items())))
 

@@ -90,3 +90,12 @@ def test_heads_share_one_trunk_and_work_alone(windows):
         both = net(inputs)
     assert list(alone) == ["place"]
     assert torch.allclose(alone["place"], both["place"])
+
+
+def test_a_configuration_reads_back_from_its_name():
+    config = Configuration({"accel": 50.0, "camera": 32.0, "gps": 1.0})
+    assert config.name() == "accel@50+camera@32+gps@1"
+    assert Configuration.parse(config.name()) == config
+    for bad in ("accel", "accel@fast", "@50", "accel@50+"):
+        with pytest.raises(ConfigError, match="write MODALITY@RATE"):
+            Configuration.parse(bad)
