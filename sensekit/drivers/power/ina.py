@@ -13,6 +13,7 @@ Options may be keyword arguments or URL query options (the power meters pass the
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from ...errors import ConfigError, DeviceNotFound
 from ...packets import Packet
 from ..i2c_base import I2CDriver
-from ..registers import Register
+from ..registers import Field, Register
 
 __all__ = ["InaDriver"]
 
@@ -43,6 +44,10 @@ class InaDriver(I2CDriver):
     default_address: ClassVar[int] = 0x40
     channels: ClassVar[int] = 1
     default_shunt_ohm: ClassVar[float] = 0.1
+    #: CONFIG's operating-mode field and its power-down and continuous codes (each part's map).
+    mode_field: ClassVar[Field]
+    mode_power_down: ClassVar[int]
+    mode_continuous: ClassVar[int]
 
     def __init__(self, url: str, *, shunt_ohm: float | str | list[float] | None = None,
                  max_current_a: float | None = None, current_lsb_a: float | None = None,
@@ -81,9 +86,6 @@ class InaDriver(I2CDriver):
         """Bus voltage (V), shunt voltage (V) and current (A), one value per channel."""
         raise NotImplementedError
 
-    def _power_down(self, down: bool) -> None:
-        raise NotImplementedError
-
     # -- the template --------------------------------------------------------------------
     @property
     def max_rate_hz(self) -> float:
@@ -111,6 +113,14 @@ class InaDriver(I2CDriver):
 
     def _set_rate(self, rate_hz: float) -> float:
         return min(rate_hz, self.max_rate_hz)
+
+    def _power_down(self, down: bool) -> None:
+        self.regs.set(self.mode_field, self.mode_power_down if down else self.mode_continuous)
+
+    def _close(self) -> None:
+        with contextlib.suppress(OSError):  # the bus may be gone already
+            self._power_down(True)
+        super()._close()
 
     def _sleep(self) -> None:
         self._power_down(True)

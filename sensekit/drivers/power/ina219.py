@@ -15,7 +15,6 @@ register's reset value 0x399F.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy as np
@@ -79,6 +78,8 @@ class Ina219(InaDriver):
 
     name = "ina219"
     power_model = "ina219"
+    mode_field = MODE
+    mode_power_down, mode_continuous = MODE_POWER_DOWN, MODE_CONTINUOUS
 
     def __init__(self, url: str, *, averages: int = 1, bus_range_v: int = 32,
                  **kwargs: Any) -> None:
@@ -132,11 +133,3 @@ class Ina219(InaDriver):
         if OVF.get(bus_raw):  # the part's arithmetic overflowed: current and power are wrong
             current = float("nan")
         return (np.array([bus_v]), np.array([shunt_raw * SHUNT_LSB_V]), np.array([current]))
-
-    def _power_down(self, down: bool) -> None:
-        self.regs.set(MODE, MODE_POWER_DOWN if down else MODE_CONTINUOUS)
-
-    def _close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._power_down(True)
-        super()._close()

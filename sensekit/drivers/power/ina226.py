@@ -13,7 +13,6 @@ Current * Bus / 20000`` (eq. 4). Identified by manufacturer ID 0x5449 and die ID
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy as np
@@ -90,6 +89,8 @@ class Ina226(InaDriver):
 
     name = "ina226"
     power_model = "ina226"
+    mode_field = MODE
+    mode_power_down, mode_continuous = MODE_POWER_DOWN, MODE_CONTINUOUS
 
     def __init__(self, url: str, *, averages: int = 1, conversion_time_s: float = 1.1e-3,
                  **kwargs: Any) -> None:
@@ -127,11 +128,3 @@ class Ina226(InaDriver):
             current_raw = self.regs.read(CURRENT)
         return (np.array([bus_raw * BUS_LSB_V]), np.array([shunt_raw * SHUNT_LSB_V]),
                 np.array([current_raw * self.current_lsb_effective_a]))
-
-    def _power_down(self, down: bool) -> None:
-        self.regs.set(MODE, MODE_POWER_DOWN if down else MODE_CONTINUOUS)
-
-    def _close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._power_down(True)
-        super()._close()

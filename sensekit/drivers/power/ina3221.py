@@ -15,7 +15,6 @@ ID 0x5449 and die ID 0x3220 (sec. 8.6.2.17/18).
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy as np
@@ -75,6 +74,8 @@ class Ina3221(InaDriver):
 
     name = "ina3221"
     power_model = "ina3221"
+    mode_field = MODE
+    mode_power_down, mode_continuous = MODE_POWER_DOWN, MODE_CONTINUOUS
     channels = 3
 
     def __init__(self, url: str, *, averages: int = 1, conversion_time_s: float = 1.1e-3,
@@ -105,11 +106,3 @@ class Ina3221(InaDriver):
                     * SHUNT_LSB_V
                 bus[ch - 1] = decode_left_aligned(self.regs.read(bus_register(ch))) * BUS_LSB_V
         return bus, shunt, shunt / np.asarray(self.shunt_ohm)
-
-    def _power_down(self, down: bool) -> None:
-        self.regs.set(MODE, MODE_POWER_DOWN if down else MODE_CONTINUOUS)
-
-    def _close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._power_down(True)
-        super()._close()
