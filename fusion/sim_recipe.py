@@ -48,14 +48,16 @@ CORPUS = HERE.parent.parent / "shared" / "corpus" / "phone"
 def simulate_set(folder: Path, name: str, spec: dict[str, Any]) -> list[Path]:
     from sensekit.testing.scenario import SimConfig, simulate
 
+    def value(v: Any) -> Any:  # JSON lists are SimConfig tuples (camera_size)
+        return tuple(v) if isinstance(v, list) else v
+
     paths = []
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["params"].items()}
+    params = {k: value(v) for k, v in spec["params"].items()}
     vary = spec.get("vary", {})
     for seed in range(spec["seeds"][0], spec["seeds"][1]):
         # "vary": seed k takes option k of each listed parameter, in turn (the sensors of
         # the days differ, so the network does not learn one microphone or one camera)
-        own = {k: (lambda v: tuple(v) if isinstance(v, list) else v)(opts[seed % len(opts)])
-               for k, opts in vary.items()}
+        own = {k: value(opts[seed % len(opts)]) for k, opts in vary.items()}
         tag = "".join("-" + ("x".join(map(str, v)) if isinstance(v, tuple) else str(v))
                       for _, v in sorted(own.items()))
         path = folder / f"{name}-{seed}{tag}.mcap"
