@@ -261,6 +261,9 @@ def _num(x: float) -> float | None:
 
 # -- GPS: foxglove.LocationFix -------------------------------------------------------------
 _GPS_EXTRA = ("speed_mps", "track_deg", "mode", "hdop", "sats_used", "utc_ns", "alt_msl_m")
+#: Optional GPS fields (imported phone fixes), kept when a packet has them.
+_GPS_OPTIONAL = ("alt_hae_m", "alt_m", "h_accuracy_m", "v_accuracy_m", "speed_accuracy_mps",
+                 "track_accuracy_deg")
 
 
 def _encode_gps(packet: Packet, offset: int) -> Messages:
@@ -272,7 +275,7 @@ def _encode_gps(packet: Packet, offset: int) -> Messages:
         # Covariance from HDOP with a 5 m user-equivalent range error (a common rule of thumb).
         var = (hdop * 5.0) ** 2 if math.isfinite(hdop) else 0.0
         extra = {k: (_num(float(f[k][i])) if f[k].dtype.kind == "f" else int(f[k][i]))
-                 for k in _GPS_EXTRA if k in f}
+                 for k in (*_GPS_EXTRA, *_GPS_OPTIONAL) if k in f}
         extra["t_ns"] = t
         msg = {"timestamp": _stamp(t, offset), "frame_id": packet.stream,
                "latitude": _num(float(f["lat_deg"][i])), "longitude": _num(float(f["lon_deg"][i])),
@@ -300,6 +303,9 @@ def _decode_gps(stream: str, obj: Mapping[str, Any]) -> Packet:
         "sats_used": np.array([extra.get("sats_used", -1)], np.int16),
         "utc_ns": np.array([extra.get("utc_ns", 0)], np.int64),
     }
+    for key in _GPS_OPTIONAL:
+        if key in extra:
+            fields[key] = np.array([val(extra[key])], np.float32)
     return Packet(stream, np.array([int(extra["t_ns"])], np.int64), fields, "gps")
 
 

@@ -82,11 +82,10 @@ import numpy.typing as npt
 from ...clock import ClockMap
 from ...errors import ConfigError, LogFormatError
 from ...packets import Packet
-from .base import Recording, finite_median_rate, place
-from .labels import label_stream
+from .base import LabelRequest, Recording, finite_median_rate, place
 
 __all__ = ["ACTIVITY_GUESSES", "SENSORS", "EventSensor", "looks_like_events", "parse_us_tmd_name",
-           "read_android_events", "read_us_tmd"]
+           "read_android_events", "read_us_tmd", "us_tmd_recording"]
 
 US_TMD_NAME = re.compile(r"^sensorfile_(?P<person>[^_]+)_(?P<mode>[^_]+)_(?P<start>\d{10,14})"
                          r"\.csv(\.gz)?$")
@@ -447,6 +446,11 @@ def read_us_tmd(src: str | Path, *, labels: bool = True) -> Recording:
         ConfigError: the file name does not have the ``sensorfile_PERSON_MODE_STARTMS`` form.
         LogFormatError: the file cannot be read or holds no sensor event.
     """
+    return us_tmd_recording(src, labels=labels).load()
+
+
+def us_tmd_recording(src: str | Path, *, labels: bool = True) -> Recording:
+    """:func:`read_us_tmd` with the labels still to be made (they span what is written)."""
     info = parse_us_tmd_name(src)
     if info is None:
         raise ConfigError(f"{src}: a us-tmd file is named sensorfile_PERSON_MODE_STARTMS.csv"
@@ -456,10 +460,7 @@ def read_us_tmd(src: str | Path, *, labels: bool = True) -> Recording:
     rec.format = "us-tmd"
     rec.metadata.update(info)
     if labels:
-        mode = info["mode"].lower()
-        packet, device = label_stream(rec.span_ns(), {"transport": mode},
-                                      source="file name (mode)")
-        rec.streams["labels"], rec.devices["labels"] = packet, device
+        rec.labels = LabelRequest({"transport": info["mode"].lower()}, [], "file name (mode)")
     return rec
 
 

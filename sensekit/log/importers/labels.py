@@ -15,7 +15,6 @@ covers ``start <= t < end``.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import itertools
 import math
@@ -31,7 +30,7 @@ import numpy as np
 from ...clock import ClockMap
 from ...errors import ConfigError, LogFormatError
 from ...packets import Packet
-from .base import place
+from .textsrc import iso_utc_ns, place
 
 __all__ = ["KNOWN_CLASSES", "LABEL_RATE_HZ", "LabelSpan", "label_stream", "parse_label",
            "read_label_spans"]
@@ -91,17 +90,13 @@ def _utc_ns(text: str, where: str, notes: list[str]) -> int:
             raise LogFormatError(f"{where}: {value!r} is not an epoch time in seconds (it would "
                                  "be before 1973); give epoch seconds or ISO 8601 UTC")
         return round(seconds * 1e9)
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    parsed = iso_utc_ns(value)
+    if parsed is None:
         raise LogFormatError(f"{where}: {value!r} is neither epoch seconds nor an ISO 8601 "
-                             "time (2016-11-30T10:15:00Z)") from None
-    if when.tzinfo is None:
-        if not notes:
-            notes.append("labels: times without a zone read as UTC")
-        when = when.replace(tzinfo=dt.timezone.utc)
-    delta = when - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+                             "time (2016-11-30T10:15:00Z)")
+    if not parsed[1] and not notes:
+        notes.append("labels: times without a zone read as UTC")
+    return parsed[0]
 
 
 def read_label_spans(path: str | os.PathLike[str], clock: ClockMap,
