@@ -83,6 +83,7 @@ from ...clock import ClockMap
 from ...errors import ConfigError, LogFormatError
 from ...packets import Packet
 from .base import LabelRequest, Recording, finite_median_rate, place
+from .textsrc import is_number
 
 __all__ = ["ACTIVITY_GUESSES", "SENSORS", "EventSensor", "looks_like_events", "parse_us_tmd_name",
            "read_android_events", "read_us_tmd", "us_tmd_recording"]
@@ -271,7 +272,7 @@ def _parse_line(parsed: _Parsed, path: Path, number: int, line: str, prev_t: int
     try:
         numbers = [float(v) for v in values] + [float("nan")] * (sensor.width - len(values))
     except ValueError:
-        bad = next(i for i, v in enumerate(values) if not _is_float(v))
+        bad = next(i for i, v in enumerate(values) if not is_number(v))
         parsed.problem("events with a non-numeric value", place(path.name, number, bad + 3))
         return None
     ev = parsed.events.setdefault(name, _Events())
@@ -279,14 +280,6 @@ def _parse_line(parsed: _Parsed, path: Path, number: int, line: str, prev_t: int
     ev.prev.append(prev_t)
     ev.values.append(numbers)
     return t_ns
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _add_activity(parsed: _Parsed, path: Path, number: int, cells: list[str], t_ns: int,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import ConfigError, LogFormatError
-from .textsrc import iso_utc_ns
+from .textsrc import is_number, iso_utc_ns
 
 __all__ = ["TIME_UNITS", "FieldPlan", "Header", "TimeBase", "detect_time_base",
            "find_time_column", "parse_header", "recognise"]
@@ -129,7 +129,7 @@ def detect_time_base(h: Header, samples: Sequence[str], unit: str | None = None,
     except ValueError:
         if unit is None and iso_utc_ns(values[0]) is not None:
             return TimeBase(h.index, "iso", True, f"time column {h.name!r}: ISO 8601 text")
-        bad = next(v for v in values if not _is_number(v))
+        bad = next(v for v in values if not is_number(v))
         raise LogFormatError(f"{where}: time column {h.name!r} holds {bad!r}, neither a number "
                              "nor an ISO 8601 time") from None
     stated = unit or unit_from_header(h)
@@ -150,14 +150,6 @@ def detect_time_base(h: Header, samples: Sequence[str], unit: str | None = None,
 
 
 _UNIT_NAME = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _relative_unit(numbers: np.ndarray) -> tuple[str, str]:

@@ -39,7 +39,15 @@ from .columns import (
     recognise,
     snake,
 )
-from .textsrc import TextSource, csv_rows, file_source, iso_utc_ns, place, sniff_delimiter
+from .textsrc import (
+    TextSource,
+    csv_rows,
+    file_source,
+    is_number,
+    iso_utc_ns,
+    place,
+    sniff_delimiter,
+)
 
 __all__ = ["BLOCK_ROWS", "TablePlan", "block_packets", "plan_table", "read_csv", "read_csv_folder",
            "read_head", "table_packets", "time_ns"]
@@ -78,26 +86,18 @@ def read_head(src: TextSource, delimiter: str,
     if not rows:
         raise LogFormatError(f"{src.name}: empty")
     first = rows[0]
-    has_header = not all(_number(c) for c in first if c.strip()) if header is None else header
+    has_header = not all(is_number(c) for c in first if c.strip()) if header is None else header
     if has_header and len(rows) == 1:
         raise LogFormatError(f"{src.name}: empty (a header and no rows)")
     names = [c.strip() for c in first] if has_header else [str(i) for i in range(len(first))]
     return names, rows[1:] if has_header else rows, has_header
 
 
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _numeric_columns(headers: Sequence[Header], rows: Sequence[Sequence[str]]) -> dict[int, bool]:
     out = {}
     for h in headers:
         cells = [r[h.index].strip() for r in rows if h.index < len(r) and r[h.index].strip()]
-        out[h.index] = bool(cells) and all(_number(c) for c in cells)
+        out[h.index] = bool(cells) and all(is_number(c) for c in cells)
     return out
 
 
@@ -195,7 +195,7 @@ def _column(block: Sequence[tuple[int, list[str]]], index: int, src: TextSource,
     try:
         values = np.array([float(c) if c.strip() else math.nan for c in cells])
     except ValueError:
-        k = next(k for k, c in enumerate(cells) if c.strip() and not _number(c))
+        k = next(k for k, c in enumerate(cells) if c.strip() and not is_number(c))
         raise LogFormatError(f"{place(src.name, block[k][0], index + 1)}: {cells[k]!r} is not a "
                              "number") from None
     return values * scale if scale != 1.0 else values

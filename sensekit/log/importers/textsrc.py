@@ -21,8 +21,8 @@ from typing import IO, Any, BinaryIO
 
 from ...errors import LogFormatError
 
-__all__ = ["MAX_UNZIPPED_BYTES", "TextSource", "csv_rows", "file_source", "iso_utc_ns", "place",
-           "sniff_delimiter", "zip_sources"]
+__all__ = ["MAX_UNZIPPED_BYTES", "TextSource", "csv_rows", "file_source", "is_number",
+           "iso_utc_ns", "place", "sniff_delimiter", "zip_sources"]
 
 #: Default limit on what the members of one zip archive may expand to.
 MAX_UNZIPPED_BYTES = 8 << 30
@@ -38,6 +38,15 @@ def place(path: str | os.PathLike[str], line: int | None = None,
         if column is not None:
             text += f":{column}"
     return text
+
+
+def is_number(text: str) -> bool:
+    """Whether ``float(text)`` succeeds."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def iso_utc_ns(text: str) -> tuple[int, bool] | None:
