@@ -22,7 +22,8 @@ Two families:
   ``foxglove.RawAudio`` (one message per audio packet). Each message also carries a
   ``sensekit`` object with what the Foxglove schema has no field for (host ``t_ns``, the GPS
   quality fields), so a round trip gives back the packet exactly (JPEG pixels excepted).
-  The Foxglove ``timestamp`` is wall-clock time: host ``t_ns`` plus the log's wall offset.
+  The Foxglove ``timestamp`` is UTC: host ``t_ns`` mapped by the log's clock map (the same
+  mapping that gives every message its ``log_time``, see :class:`~sensekit.clock.ClockMap`).
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ import json
 import math
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .._optional import require
+from ..clock import ClockMap
 from ..errors import LogFormatError
 from ..packets import SPECS, Packet
 
@@ -70,7 +72,7 @@ class Codec:
         schema_name, schema_encoding, schema_data, message_encoding: What goes into the MCAP
             Schema and Channel records.
         fields: ``(name, dtype, shape)`` in storage order (packet codec only).
-        wall_offset_ns: Added to host ``t_ns`` for Foxglove's wall-clock ``timestamp``.
+        clock: Host time to UTC, for Foxglove's ``timestamp`` (the recorder's clock map).
     """
 
     stream: str
@@ -80,7 +82,7 @@ class Codec:
     schema_data: bytes
     message_encoding: str
     fields: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
-    wall_offset_ns: int = 0
+    clock: ClockMap = field(default_factory=ClockMap.constant_zero)
 
     def encode(self, packet: Packet) -> Messages:
         """Messages ``(log_time_ns, data)`` for ``packet``."""
@@ -88,11 +90,11 @@ class Codec:
         if self.message_encoding == PACKET_ENCODING:
             return [(int(packet.t_ns[0]), self._encode_packet(packet))]
         if kind == "foxglove.LocationFix":
-            return _encode_gps(packet, self.wall_offset_ns)
+            return _encode_gps(packet, self.clock)
         if kind in ("foxglove.CompressedImage", "foxglove.RawImage"):
-            return _encode_camera(packet, self.wall_offset_ns, kind)
+            return _encode_camera(packet, self.clock, kind)
         if kind == "foxglove.RawAudio":
-            return [_encode_audio(packet, self.wall_offset_ns)]
+            return [_encode_audio(packet, self.clock)]
         raise LogFormatError(f"stream {self.stream!r}: no encoder for schema {kind!r}")
 
     def decode(self, data: bytes | memoryview) -> Packet:
@@ -150,19 +152,19 @@ class Codec:
 
 
 # -- building codecs ----------------------------------------------------------------------
-def codec_for_packet(packet: Packet, *, wall_offset_ns: int = 0,
+def codec_for_packet(packet: Packet, *, clock: ClockMap | None = None,
                      jpeg: bool | None = None) -> Codec:
     """The codec the recorder uses for ``packet``'s stream (shapes taken from this packet)."""
     if packet.modality == "gps":
-        return _json_codec(packet.stream, "gps", "foxglove.LocationFix", wall_offset_ns)
+        return _json_codec(packet.stream, "gps", "foxglove.LocationFix", clock)
     if packet.modality == "camera":
         if jpeg is None:
             jpeg = _have_cv2()
         name = "foxglove.CompressedImage" if jpeg else "foxglove.RawImage"
-        return _json_codec(packet.stream, "camera", name, wall_offset_ns)
+        return _json_codec(packet.stream, "camera", name, clock)
     if packet.modality == "audio" and packet.fields["pcm"].dtype == np.int16:
         # Foxglove's RawAudio carries pcm-s16; float32 PCM keeps full precision as a packet.
-        return _json_codec(packet.stream, "audio", "foxglove.RawAudio", wall_offset_ns)
+        return _json_codec(packet.stream, "audio", "foxglove.RawAudio", clock)
     fields = tuple((name, np.dtype(a.dtype).newbyteorder("<").str, tuple(a.shape[1:]))
                    for name, a in packet.fields.items())
     return _packet_codec(packet.stream, packet.modality, fields)
@@ -244,14 +246,14 @@ _FOXGLOVE_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
-def _json_codec(stream: str, modality: str, name: str, wall_offset_ns: int) -> Codec:
+def _json_codec(stream: str, modality: str, name: str, clock: ClockMap | None) -> Codec:
     schema = {"title": name, "type": "object", "properties": _FOXGLOVE_SCHEMAS[name]}
     return Codec(stream, modality, name, "jsonschema", json.dumps(schema).encode(), "json",
-                 wall_offset_ns=wall_offset_ns)
+                 clock=clock or ClockMap.constant_zero())
 
 
-def _stamp(t_ns: int, offset: int) -> dict[str, int]:
-    wall = t_ns + offset
+def _stamp(t_ns: int, clock: ClockMap) -> dict[str, int]:
+    wall = clock.log_time_ns(t_ns)
     return {"sec": wall // 1_000_000_000, "nsec": wall % 1_000_000_000}
 
 
@@ -266,7 +268,7 @@ _GPS_OPTIONAL = ("alt_hae_m", "alt_m", "h_accuracy_m", "v_accuracy_m", "speed_ac
                  "track_accuracy_deg")
 
 
-def _encode_gps(packet: Packet, offset: int) -> Messages:
+def _encode_gps(packet: Packet, clock: ClockMap) -> Messages:
     out: Messages = []
     f = packet.fields
     for i in range(len(packet)):
@@ -277,7 +279,7 @@ def _encode_gps(packet: Packet, offset: int) -> Messages:
         extra = {k: (_num(float(f[k][i])) if f[k].dtype.kind == "f" else int(f[k][i]))
                  for k in (*_GPS_EXTRA, *_GPS_OPTIONAL) if k in f}
         extra["t_ns"] = t
-        msg = {"timestamp": _stamp(t, offset), "frame_id": packet.stream,
+        msg = {"timestamp": _stamp(t, clock), "frame_id": packet.stream,
                "latitude": _num(float(f["lat_deg"][i])), "longitude": _num(float(f["lon_deg"][i])),
                "altitude": _num(float(f["alt_msl_m"][i])) if "alt_msl_m" in f else None,
                "position_covariance": [var, 0, 0, 0, var, 0, 0, 0, 4 * var],
@@ -310,7 +312,7 @@ def _decode_gps(stream: str, obj: Mapping[str, Any]) -> Packet:
 
 
 # -- camera: foxglove.CompressedImage (JPEG) or RawImage -----------------------------------
-def _encode_camera(packet: Packet, offset: int, kind: str) -> Messages:
+def _encode_camera(packet: Packet, clock: ClockMap, kind: str) -> Messages:
     out: Messages = []
     images = packet.fields["image"]
     sensor = packet.fields.get("sensor_t_ns")
@@ -321,7 +323,7 @@ def _encode_camera(packet: Packet, offset: int, kind: str) -> Messages:
             extra["sensor_t_ns"] = int(sensor[i])
         if packet.meta:
             extra["meta"] = json.loads(json.dumps(dict(packet.meta), default=str))
-        msg: dict[str, Any] = {"timestamp": _stamp(t, offset), "frame_id": packet.stream}
+        msg: dict[str, Any] = {"timestamp": _stamp(t, clock), "frame_id": packet.stream}
         img = np.ascontiguousarray(images[i])
         if kind == "foxglove.CompressedImage":
             import cv2
@@ -360,7 +362,7 @@ def _decode_camera(stream: str, obj: Mapping[str, Any]) -> Packet:
 
 
 # -- audio: foxglove.RawAudio --------------------------------------------------------------
-def _encode_audio(packet: Packet, offset: int) -> tuple[int, bytes]:
+def _encode_audio(packet: Packet, clock: ClockMap) -> tuple[int, bytes]:
     pcm = np.ascontiguousarray(packet.fields["pcm"], "<i2")
     t = packet.t_ns
     extra: dict[str, Any] = {"t0_ns": int(t[0]), "n": len(packet)}
@@ -372,7 +374,7 @@ def _encode_audio(packet: Packet, offset: int) -> tuple[int, bytes]:
     rate = packet.meta.get("sample_rate_hz")
     if rate is None:
         rate = 1e9 / float(steps.mean()) if len(steps) else SPECS["audio"].nominal_rate_hz
-    msg = {"timestamp": _stamp(int(t[0]), offset), "data": base64.b64encode(pcm.tobytes()).decode(),
+    msg = {"timestamp": _stamp(int(t[0]), clock), "data": base64.b64encode(pcm.tobytes()).decode(),
            "format": "pcm-s16", "sample_rate": round(float(rate)),
            "number_of_channels": int(pcm.shape[1]), "sensekit": extra}
     return int(t[0]), json.dumps(msg).encode()

@@ -129,6 +129,10 @@ def test_headerless_csv_needs_a_map(tmp_path: Path, corpus: Path,
     assert "relative nanoseconds (whole numbers, median step" in text
     with sklog.open(out) as log:
         assert log.streams["imu"].samples == sum(1 for _ in src.open())
+    assert main(["info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert "starts (UTC):        unknown" in info
+    assert "time base:           relative: times count from boot or start" in info
 
 
 def test_a_folder_of_per_sensor_files_from_another_app(tmp_path: Path) -> None:
