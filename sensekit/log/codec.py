@@ -19,9 +19,13 @@ Two families:
 - Foxglove well-known schemas, JSON-encoded, where one fits, so Foxglove shows them as they
   are: ``foxglove.LocationFix`` (one message per GPS fix), ``foxglove.CompressedImage`` (one
   JPEG per camera frame; ``foxglove.RawImage`` when OpenCV is missing) and
-  ``foxglove.RawAudio`` (one message per audio packet). Each message also carries a
-  ``sensekit`` object with what the Foxglove schema has no field for (host ``t_ns``, the GPS
-  quality fields), so a round trip gives back the packet exactly (JPEG pixels excepted).
+  ``foxglove.RawAudio`` (one message per audio packet). The schema text is Foxglove's own,
+  copied from a pinned release (:mod:`sensekit.log.foxglove`), with one property added: each
+  message carries a ``sensekit`` object with what the Foxglove schema has no field for (host
+  ``t_ns``, the GPS quality fields), so a round trip gives back the packet exactly (JPEG
+  pixels excepted). A value the receiver did not give (the latitude of an epoch without a
+  fix, the altitude of a 2D fix) is ``null``, which Foxglove's schema does not allow for a
+  number; sensekit writes no invented value in its place.
   The Foxglove ``timestamp`` is UTC: host ``t_ns`` mapped by the log's clock map (the same
   mapping that gives every message its ``log_time``, see :class:`~sensekit.clock.ClockMap`).
 """
@@ -221,33 +225,17 @@ def _have_cv2() -> bool:
     return True
 
 
-_TIME = {"type": "object", "properties": {"sec": {"type": "integer"},
-                                          "nsec": {"type": "integer"}}}
-_SENSEKIT = {"type": "object", "description": "sensekit fields Foxglove has no place for"}
-_FOXGLOVE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "foxglove.LocationFix": {
-        "timestamp": _TIME, "frame_id": {"type": "string"}, "latitude": {"type": "number"},
-        "longitude": {"type": "number"}, "altitude": {"type": "number"},
-        "position_covariance": {"type": "array", "items": {"type": "number"}},
-        "position_covariance_type": {"type": "integer"}, "sensekit": _SENSEKIT},
-    "foxglove.CompressedImage": {
-        "timestamp": _TIME, "frame_id": {"type": "string"},
-        "data": {"type": "string", "contentEncoding": "base64"}, "format": {"type": "string"},
-        "sensekit": _SENSEKIT},
-    "foxglove.RawImage": {
-        "timestamp": _TIME, "frame_id": {"type": "string"}, "width": {"type": "integer"},
-        "height": {"type": "integer"}, "encoding": {"type": "string"},
-        "step": {"type": "integer"}, "data": {"type": "string", "contentEncoding": "base64"},
-        "sensekit": _SENSEKIT},
-    "foxglove.RawAudio": {
-        "timestamp": _TIME, "data": {"type": "string", "contentEncoding": "base64"},
-        "format": {"type": "string"}, "sample_rate": {"type": "integer"},
-        "number_of_channels": {"type": "integer"}, "sensekit": _SENSEKIT},
-}
+_SENSEKIT = {"type": "object", "description": "sensekit fields Foxglove's schema has no place "
+             "for: host t_ns, GPS quality; a round trip gives the packet back exactly"}
 
 
 def _json_codec(stream: str, modality: str, name: str, clock: ClockMap | None) -> Codec:
-    schema = {"title": name, "type": "object", "properties": _FOXGLOVE_SCHEMAS[name]}
+    """Foxglove's published schema (see :mod:`sensekit.log.foxglove`) plus a ``sensekit``
+    property."""
+    from .foxglove import schema as foxglove_schema
+
+    schema = foxglove_schema(name)
+    schema["properties"]["sensekit"] = _SENSEKIT
     return Codec(stream, modality, name, "jsonschema", json.dumps(schema).encode(), "json",
                  clock=clock or ClockMap.constant_zero())
 
@@ -273,19 +261,34 @@ def _encode_gps(packet: Packet, clock: ClockMap) -> Messages:
     f = packet.fields
     for i in range(len(packet)):
         t = int(packet.t_ns[i])
-        hdop = float(f["hdop"][i]) if "hdop" in f else math.nan
-        # Covariance from HDOP with a 5 m user-equivalent range error (a common rule of thumb).
-        var = (hdop * 5.0) ** 2 if math.isfinite(hdop) else 0.0
+        covariance, kind = _covariance(f, i)
         extra = {k: (_num(float(f[k][i])) if f[k].dtype.kind == "f" else int(f[k][i]))
                  for k in (*_GPS_EXTRA, *_GPS_OPTIONAL) if k in f}
         extra["t_ns"] = t
         msg = {"timestamp": _stamp(t, clock), "frame_id": packet.stream,
                "latitude": _num(float(f["lat_deg"][i])), "longitude": _num(float(f["lon_deg"][i])),
                "altitude": _num(float(f["alt_msl_m"][i])) if "alt_msl_m" in f else None,
-               "position_covariance": [var, 0, 0, 0, var, 0, 0, 0, 4 * var],
-               "position_covariance_type": 1 if var else 0, "sensekit": extra}
+               "position_covariance": covariance, "position_covariance_type": kind,
+               "sensekit": extra}
         out.append((t, json.dumps(msg).encode()))
     return out
+
+
+def _covariance(f: Mapping[str, npt.NDArray[Any]], i: int) -> tuple[list[float], int]:
+    """ENU position covariance and its LocationFix type: from the receiver's accuracies
+    (DIAGONAL_KNOWN, 2), else from HDOP (APPROXIMATED, 1), else zeros (UNKNOWN, 0)."""
+    def value(key: str) -> float:
+        return float(f[key][i]) if key in f else math.nan
+
+    h, v, hdop = value("h_accuracy_m"), value("v_accuracy_m"), value("hdop")
+    if math.isfinite(h):
+        up = v**2 if math.isfinite(v) else 4 * h**2
+        return [h**2, 0, 0, 0, h**2, 0, 0, 0, up], 2
+    if math.isfinite(hdop):
+        # HDOP times a 5 m user-equivalent range error (a common rule of thumb).
+        var = (hdop * 5.0) ** 2
+        return [var, 0, 0, 0, var, 0, 0, 0, 4 * var], 1
+    return [0.0] * 9, 0
 
 
 def _decode_gps(stream: str, obj: Mapping[str, Any]) -> Packet:
