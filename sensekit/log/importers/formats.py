@@ -50,11 +50,11 @@ class Format:
 
 
 def _us_tmd(src: Path, options: Mapping[str, Any]) -> Recording:
-    return us_tmd_recording(src)
+    return us_tmd_recording(src, spill_dir=options.get("spill_dir"))
 
 
 def _android(src: Path, options: Mapping[str, Any]) -> Recording:
-    return read_android_events(src)
+    return read_android_events(src, spill_dir=options.get("spill_dir"))
 
 
 def _sensor_logger(src: Path, options: Mapping[str, Any]) -> Recording:
@@ -215,6 +215,8 @@ def import_recording(src: str | os.PathLike[str], out: str | os.PathLike[str], *
     Returns:
         What was written: samples per stream, what was skipped, the notes.
     """
+    # Sorting spills beside the output: the disk that is to hold the log has room for it.
+    options.setdefault("spill_dir", Path(out).resolve().parent)
     rec = open_recording(src, format=format, start=start, labels=labels,
                          label_spans=label_spans, **options)
     return write_recording(rec, out, force=force)
