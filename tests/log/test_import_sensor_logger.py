@@ -202,3 +202,19 @@ def test_command_names_each_skipped_file(tmp_path: Path,
     assert "skipped Microphone.csv: empty" in out
     assert "skipped Network.csv: no stream for this sensor" in out
     assert "format sensor-logger detected" in out
+
+
+def test_round_trip_to_pandas_keeps_every_sample_and_time(tmp_path: Path) -> None:
+    files = android_export()
+    src = write_export(tmp_path / "Walk", files)
+    result = import_recording(src, tmp_path / "walk.mcap")
+    with sklog.open(result.path) as log:
+        for name, stream, cols in [("TotalAcceleration", "accel", "accel_mps2"),
+                                   ("Gyroscope", "gyro", "gyro_rads")]:
+            rows = [line.split(",") for line in files[name].strip().split("\n")[1:]]
+            frame = sklog.to_dataframe(log, stream)
+            assert frame["t_ns"].tolist() == [int(r[0]) for r in rows]
+            assert (frame["wall_ns"] == frame["t_ns"]).all()  # Sensor Logger's time is UTC
+            for k, axis in enumerate("zyx"):  # the app writes z, y, x
+                expected = np.array([float(r[2 + k]) for r in rows], np.float32)
+                np.testing.assert_array_equal(frame[f"{cols}_{axis}"].to_numpy(), expected)

@@ -102,6 +102,8 @@ ACTIVITY_GUESSES = ("still", "foot", "walking", "running", "bicycle", "vehicle",
 #: after the time of the line before.
 MIRROR_TOLERANCE_NS = 1_000_000_000
 MS = 1_000_000
+#: Times further than this from the start (146 years) are garbage, and would overflow UTC.
+MAX_TIME_NS = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,10 @@ def _parse_line(parsed: _Parsed, path: Path, number: int, line: str, prev_t: int
         t_ns = round(float(cells[0]) * MS)
     except (ValueError, OverflowError):
         parsed.problem("non-numeric times", place(path.name, number, 1))
+        return None
+    if abs(t_ns) > MAX_TIME_NS:
+        parsed.problem("times out of range (over 146 years from the start)",
+                       place(path.name, number, 1))
         return None
     if len(cells) < 2 or not cells[1].strip():
         parsed.problem("events without a sensor name", place(path.name, number, 2))

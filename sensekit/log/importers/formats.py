@@ -39,6 +39,7 @@ __all__ = ["FORMATS", "detect_format", "import_csv", "import_recording", "import
            "labels_from_options", "open_recording", "parse_start", "read_recording"]
 
 Reader = Callable[[Path, Mapping[str, Any]], Recording]
+_LATEST_START_NS = 4_102_444_800 * 10**9  # 2100-01-01
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,9 @@ def parse_start(text: str) -> int:
         ConfigError: not an ISO 8601 time.
     """
     parsed = iso_utc_ns(text)
-    if parsed is None:
-        raise ConfigError(f"--start {text!r}: expected an ISO 8601 time such as "
-                          "2016-11-30T10:15:00Z")
+    if parsed is None or not 0 <= parsed[0] < _LATEST_START_NS:
+        raise ConfigError(f"--start {text!r}: expected an ISO 8601 time between 1970 and 2100 "
+                          "such as 2016-11-30T10:15:00Z")
     return parsed[0]
 
 

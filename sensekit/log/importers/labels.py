@@ -1,9 +1,10 @@
 """Labels as a stream: constant per recording (``--label TASK=CLASS``) or spans from a CSV.
 
 The ``labels`` stream has one int8 field per task, sampled every ``1 / rate_hz`` seconds over
-the recording, holding an index into that task's class list; ``-1`` means "no label for this
-task here". Samples where no task has a label are left out, so a window outside every span
-holds no label sample and is not scored. The class lists go into the stream's device metadata
+the whole recording, holding an index into that task's class list; ``-1`` means "no label for
+this task here" (outside every span), so a window there is not scored: the label at a time is
+the sample at or before it (what ``sensekit evaluate-policy`` reads), and a window's label is
+the majority of its samples that are not -1 (unlabelled when none is). The class lists go into the stream's device metadata
 (``sensekit.device.labels``: ``{"transport": ["still", "walking", ...], "kind": "labels"}``),
 the layout :mod:`sensekit.fusion.sim` and the simulator use.
 
@@ -191,8 +192,7 @@ def label_stream(span_ns: tuple[int, int], constant: Mapping[str, str] | None = 
         for s in (s for s in spans if s.task == task):
             codes[(t >= s.start_ns) & (t < s.end_ns)] = classes[task].index(s.cls)
         fields[task] = codes
-    keep = np.any(np.stack(list(fields.values())) >= 0, axis=0)
-    packet = Packet("labels", t, fields).select(keep)
+    packet = Packet("labels", t, fields)
     device: dict[str, Any] = {"driver": "import", "kind": "labels", "rate_hz": rate_hz,
                               "source": source, **classes}
     return packet, device

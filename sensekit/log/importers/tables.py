@@ -56,7 +56,8 @@ __all__ = ["BLOCK_ROWS", "TablePlan", "block_packets", "plan_table", "read_csv",
 BLOCK_ROWS = 8192
 #: Rows read ahead to decide the plan.
 HEAD_ROWS = 200
-_INT64 = 2**63 - 1
+#: Times further than this from their zero (146 years) are an error: they would overflow UTC.
+MAX_TIME_NS = 1 << 62
 
 
 @dataclass
@@ -182,10 +183,10 @@ def time_ns(text: str, base: TimeBase, src: TextSource, line: int, column: int) 
     except (InvalidOperation, ValueError):
         raise LogFormatError(f"{place(src.name, line, column)}: time {cell!r} is not a "
                              "number") from None
-    if abs(value) > _INT64:
+    if abs(value) > MAX_TIME_NS:
         raise LogFormatError(f"{place(src.name, line, column)}: time {cell} {base.unit} is out "
-                             "of range (int64 nanoseconds end in the year 2262); is the time "
-                             "unit right? (--time-unit)")
+                             "of range (more than 146 years from its zero); is the time unit "
+                             "right? (--time-unit)")
     return int(value)
 
 
