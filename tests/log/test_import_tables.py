@@ -179,3 +179,17 @@ def test_round_trip_through_mcap_and_pandas_keeps_every_sample(tmp_path: Path) -
     assert frame["t_ns"].tolist() == t.tolist()
     assert frame["lat_deg"].tolist() == lat.tolist()
     assert (frame["wall_ns"] == frame["t_ns"]).all()
+
+
+@pytest.mark.parametrize(("text", "ns"), [
+    ("2023-11-14T22:13:20Z", EPOCH_MS * 10**6),
+    ("2023-11-14T22:13:21.5Z", (EPOCH_MS + 1500) * 10**6),
+    ("2023-11-14 23:13:20.000000001+01:00", EPOCH_MS * 10**6 + 1),
+    ("2023-11-14T23:13+0100", EPOCH_MS * 10**6 - 20 * 10**9),
+    ("2023-11-14T22:13:20", EPOCH_MS * 10**6),  # no zone: UTC
+])
+def test_iso_times_read_the_same_on_every_python(text: str, ns: int) -> None:
+    from sensekit.log.importers.textsrc import iso_utc_ns
+
+    parsed = iso_utc_ns(text)
+    assert parsed is not None and parsed[0] == ns

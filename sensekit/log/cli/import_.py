@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ...errors import ConfigError
+from ...progress import Progress
 from ..importers import FORMATS, ImportResult, import_recording
 from ..importers.formats import labels_from_options
 
@@ -96,9 +98,13 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt is None and args.map and src.is_file() and ":" not in args.map[0].partition("=")[0]:
         fmt = "csv"
-    result = import_recording(src, out, format=fmt, start=args.start,
-                              labels=labels_from_options(args.label),
-                              label_spans=args.labels, force=args.force, **_csv_options(args))
+    # A bar on a terminal only: a pipe or a log gets the summary below and nothing else.
+    shown = not args.json and sys.stderr.isatty()
+    with Progress(f"importing {src.name}", unit=" samples", enabled=shown) as progress:
+        result = import_recording(src, out, format=fmt, start=args.start,
+                                  labels=labels_from_options(args.label),
+                                  label_spans=args.labels, force=args.force,
+                                  progress=progress.update, **_csv_options(args))
     if args.json:
         print(json.dumps({"output": str(result.path), "format": result.format,
                           "samples": dict(result.samples), "skipped": list(result.skipped),

@@ -165,9 +165,11 @@ def _log_metadata(rec: Recording) -> dict[str, str]:
     return meta
 
 
-def write_recording(rec: Recording, out: str | os.PathLike[str], *,
-                    force: bool = False) -> ImportResult:
+def write_recording(rec: Recording, out: str | os.PathLike[str], *, force: bool = False,
+                    progress: Callable[[int], None] | None = None) -> ImportResult:
     """Write ``rec`` as a sensekit log at ``out``; nothing is left at ``out`` on failure.
+
+    ``progress`` is called with the number of samples of each piece written.
 
     Raises:
         ConfigError: ``out`` exists (without ``force``) or is the source itself.
@@ -184,6 +186,8 @@ def write_recording(rec: Recording, out: str | os.PathLike[str], *,
         for packet in rec.packets():
             recorder.write(packet)
             counts[packet.stream] = counts.get(packet.stream, 0) + len(packet)
+            if progress is not None:
+                progress(len(packet))
         # After the data: streamed sources learn some facts (rates) only by reading it all.
         for stream, info in rec.devices.items():
             recorder.add_device(stream, info)

@@ -206,12 +206,14 @@ def import_recording(src: str | os.PathLike[str], out: str | os.PathLike[str], *
                      format: str | None = None, start: str | int | None = None,
                      labels: Mapping[str, str] | None = None,
                      label_spans: str | os.PathLike[str] | None = None, force: bool = False,
+                     progress: Callable[[int], None] | None = None,
                      **options: Any) -> ImportResult:
     """Import ``src`` into a sensekit log at ``out``: everything ``sensekit import`` does.
 
     The arguments are those of :func:`open_recording`, plus ``force`` to replace an existing
-    ``out``. Large tables are streamed in bounded memory; the log is written under a
-    temporary name and renamed when complete, so a failure leaves nothing at ``out``.
+    ``out`` and ``progress``, called with the samples of each piece written. Large tables
+    are streamed in bounded memory; the log is written under a temporary name and renamed
+    when complete, so a failure leaves nothing at ``out``.
 
     Returns:
         What was written: samples per stream, what was skipped, the notes.
@@ -220,7 +222,7 @@ def import_recording(src: str | os.PathLike[str], out: str | os.PathLike[str], *
     options.setdefault("spill_dir", Path(out).resolve().parent)
     rec = open_recording(src, format=format, start=start, labels=labels,
                          label_spans=label_spans, **options)
-    return write_recording(rec, out, force=force)
+    return write_recording(rec, out, force=force, progress=progress)
 
 
 def labels_from_options(items: Sequence[str]) -> dict[str, str]:

@@ -4,9 +4,10 @@ The ``labels`` stream has one int8 field per task, sampled every ``1 / rate_hz``
 the whole recording, holding an index into that task's class list; ``-1`` means "no label for
 this task here" (outside every span), so a window there is not scored: the label at a time is
 the sample at or before it (what ``sensekit evaluate-policy`` reads), and a window's label is
-the majority of its samples that are not -1 (unlabelled when none is). The class lists go into the stream's device metadata
-(``sensekit.device.labels``: ``{"transport": ["still", "walking", ...], "kind": "labels"}``),
-the layout :mod:`sensekit.fusion.sim` and the simulator use.
+the majority of its samples that are not -1 (unlabelled when none is). The class lists go
+into the stream's device metadata (``sensekit.device.labels``:
+``{"transport": ["still", "walking", ...], "kind": "labels"}``), the layout
+:mod:`sensekit.fusion.sim` and the simulator use.
 
 Span files have the header ``start,end,task,class``; times are epoch seconds (UTC) or ISO 8601
 (``2016-11-30T10:15:00Z``; a time without a zone is read as UTC and the notes say so). A span
