@@ -267,11 +267,20 @@ def _encode_gps(packet: Packet, clock: ClockMap) -> Messages:
         extra["t_ns"] = t
         msg = {"timestamp": _stamp(t, clock), "frame_id": packet.stream,
                "latitude": _num(float(f["lat_deg"][i])), "longitude": _num(float(f["lon_deg"][i])),
-               "altitude": _num(float(f["alt_msl_m"][i])) if "alt_msl_m" in f else None,
+               "altitude": _altitude(f, i),
                "position_covariance": covariance, "position_covariance_type": kind,
                "sensekit": extra}
         out.append((t, json.dumps(msg).encode()))
     return out
+
+
+def _altitude(f: Mapping[str, npt.NDArray[Any]], i: int) -> float | None:
+    """Above mean sea level where the receiver gave it, else above the ellipsoid (a phone's
+    fix), else above an unstated datum; None when there is none."""
+    for key in ("alt_msl_m", "alt_hae_m", "alt_m"):
+        if key in f and math.isfinite(float(f[key][i])):
+            return float(f[key][i])
+    return None
 
 
 def _covariance(f: Mapping[str, npt.NDArray[Any]], i: int) -> tuple[list[float], int]:

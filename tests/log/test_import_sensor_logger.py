@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mcap.reader import make_reader
 
 import sensekit.log as sklog
 from sensekit.cli import main
@@ -146,6 +147,11 @@ def test_zip_with_a_top_folder_and_the_mcap_metadata(tmp_path: Path) -> None:
         assert meta["source.device name"] == "Pixel 7" and meta["source.platform"] == "android"
         assert set(log.streams) >= {"accel", "user_accel", "gps"}
         np.testing.assert_array_equal(log.read("light")["lux"], [312.5, 298.0])
+    with open(result.path, "rb") as fh:  # Foxglove sees the phone's altitude (ellipsoid)
+        fixes = [json.loads(m.data) for _, c, m in make_reader(fh).iter_messages()
+                 if c.topic == "gps"]
+    assert [f["altitude"] for f in fixes] == pytest.approx([214.2, 214.9])
+    assert fixes[0]["timestamp"] == {"sec": T0 // 10**9, "nsec": T0 % 10**9}
 
 
 def test_json_export_with_its_metadata_record(tmp_path: Path) -> None:
