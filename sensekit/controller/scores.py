@@ -9,7 +9,7 @@ for a small fraction of the network's cost.
   change-point term comparing the two halves of the window (a transition is informative even
   when both halves are calm).
 - Audio activity: the frame-level sound score of
-  :class:`sensekit.drivers.audio.features.ActivityScore`.
+  :class:`sensekit.features.audio.ActivityScore`.
 - Light change: the change of log illuminance across the window (a door, a tunnel).
 - GPS: speed and fix quality (a fix that came or went, a moving receiver).
 - Camera: mean absolute difference between consecutive frames.
@@ -74,7 +74,7 @@ def audio_activity(window: Window, stream: str = "audio", rate_hz: float = 16000
     pcm = _valid(window, stream, "pcm")
     if pcm is None or len(pcm) < int(0.08 * rate_hz):
         return None
-    from ..drivers.audio.features import ActivityScore
+    from ..features.audio import ActivityScore
 
     return float(np.mean(ActivityScore(rate_hz=rate_hz).sound(pcm)))
 

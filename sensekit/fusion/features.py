@@ -67,7 +67,7 @@ _LOGMEL: dict[tuple[float, int], Any] = {}
 
 def logmel(pcm: npt.NDArray[Any], rate_hz: float, n_mels: int, frames: int) -> F32:
     """(n_mels, frames) log-mel in dB with a 20 ms hop; short tails are padded with the floor."""
-    from ..drivers.audio.features import LogMel
+    from ..features.audio import LogMel
 
     key = (rate_hz, n_mels)
     if key not in _LOGMEL:
