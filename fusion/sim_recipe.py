@@ -35,7 +35,7 @@ from sensekit.fusion.calibrate import calibration_report, fit_temperature
 from sensekit.fusion.data import WindowSet
 from sensekit.fusion.export import export_onnx, quantize_int8
 from sensekit.fusion.inputs import Configuration, configurations, sensor_modalities
-from sensekit.fusion.sim import accel_csv_windows, recording_fingerprint, recordings_windows
+from sensekit.fusion.recordings import accel_csv_windows, recording_fingerprint, recordings_windows
 from sensekit.fusion.stats_baseline import StatsLogReg
 from sensekit.fusion.train import TrainOptions, evaluate, fit
 from sensekit.fusion.weights import save_model

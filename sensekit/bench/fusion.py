@@ -71,7 +71,7 @@ def _networks(mods: Mapping[str, Any]) -> tuple[Any, Any]:
     """The shipped network (a fresh one if none ships) and a DeepConvLSTM on the same inputs."""
     from ..errors import ConfigError
     from ..fusion.model import create_model
-    from ..fusion.sim import TASKS
+    from ..fusion.recordings import TASKS
     from ..fusion.weights import load_model
 
     try:  # the shipped weights, so the int8 agreement is that of a trained network

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from .inputs import configurations, modalities_from_json
-    from .sim import expand_paths, recording_fingerprint, recordings_windows
+    from .recordings import expand_paths, recording_fingerprint, recordings_windows
     from .train import evaluate
     from .weights import load_model, read_metadata
 

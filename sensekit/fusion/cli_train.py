@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from .export import export_onnx, quantize_int8
     from .inputs import configurations, sensor_modalities
     from .model import create_model
-    from .sim import expand_paths, recording_fingerprint, recordings_windows
+    from .recordings import expand_paths, recording_fingerprint, recordings_windows
     from .train import TrainOptions, evaluate, fit
     from .weights import save_model
 

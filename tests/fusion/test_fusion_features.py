@@ -50,7 +50,7 @@ def test_window_inputs_shapes_units_and_missing_slots():
 
 
 def test_recording_windows_carry_majority_labels(day):
-    from sensekit.fusion.sim import TASKS, recording_windows
+    from sensekit.fusion.recordings import TASKS, recording_windows
 
     path, truth = day
     ws = recording_windows(path, sensor_modalities())

@@ -8,8 +8,8 @@ import torch
 
 from sensekit.errors import ConfigError
 from sensekit.fusion.inputs import sensor_modalities
+from sensekit.fusion.recordings import TASKS, accel_csv_windows
 from sensekit.fusion.runtime import OnnxFusion
-from sensekit.fusion.sim import TASKS, accel_csv_windows
 from sensekit.fusion.weights import load_model, read_metadata
 
 
