@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..fusion.inputs import Configuration, configurations, default_configuration
 from ..progress import Progress
 from .evaluate import DEFAULT_DEVICES, PolicyResult, Recording, evaluate_policy
-from .network import FusionPredictor
+from .predictor import FusionPredictor
 from .policies import Adaptive, Budgeted, DutyCycle, Policy, Static
 from .profile import Profile, load_profile
 from .report import pareto_front, plot_results
