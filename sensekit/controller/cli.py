@@ -24,8 +24,8 @@ from ..errors import ConfigError
 from ..fusion.inputs import Configuration, configurations, default_configuration
 from ..progress import Progress
 from .evaluate import DEFAULT_DEVICES, PolicyResult, Recording, evaluate_policy
-from .predictor import FusionPredictor
 from .policies import Adaptive, Budgeted, DutyCycle, Policy, Static
+from .predictor import FusionPredictor
 from .profile import Profile, load_profile
 from .report import pareto_front, plot_results
 

@@ -21,10 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..driver import Driver
-from ..drivers.camera.dual_mode import Hysteresis
 from ..errors import SensekitError
 from ..fusion.inputs import Configuration
 from ..packets import Packet
+from .dual_mode import Hysteresis
 from .policies import Observation, Plan, Policy, policy_uses
 
 __all__ = ["Actuation", "Controller", "Decision", "decisions_packet", "snap"]
@@ -121,7 +121,7 @@ class Controller:
             configuration without the microphone never wakes it.
         actuation: How each stream's configuration value is applied (see :data:`Actuation`).
         streams: Network modality -> stream (default :data:`MODALITY_STREAMS`).
-        photo_trigger: Dual-mode camera: a :class:`~sensekit.drivers.camera.dual_mode.Hysteresis`
+        photo_trigger: Dual-mode camera: a :class:`~sensekit.controller.dual_mode.Hysteresis`
             fed each window with the score named ``photo_score`` (default the camera's own
             frame-difference score); while it is on, the camera runs in photo mode instead of
             DNN mode. None: photo mode only on :meth:`request_photo`.

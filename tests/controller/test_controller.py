@@ -221,7 +221,7 @@ def test_decisions_are_recorded_in_the_mcap_log(tmp_path: Any) -> None:
 
 
 def test_dual_mode_camera_switches_to_photo_with_hysteresis() -> None:
-    from sensekit.drivers.camera.dual_mode import Hysteresis
+    from sensekit.controller.dual_mode import Hysteresis
 
     drivers = rig()
     trigger = Hysteresis(high=0.7, low=0.3, min_dwell_s=4.0)
