@@ -355,7 +355,7 @@ def _slot_starts(st: _Stream, grid: _Grid, ka: int, m: int, total: int) -> I64:
     k = np.arange(total, dtype=np.int64)
     if st.aligned:
         return grid.start(ka) + (k * width + n - 1) // n
-    win, i = np.divmod(k, n)
+    win, i = k // n, k % n
     return grid.start(ka) + win * grid.hop_ns + (i * width + n - 1) // n
 
 
