@@ -22,7 +22,7 @@ from ..fusion.inputs import Configuration, ModalityInput
 from ..power.model import load_power_model
 from .evaluate import Prediction
 
-__all__ = ["FusionPredictor"]
+__all__ = ["FusionPredictor", "load_predictor", "rig_predictor"]
 
 
 class FusionPredictor:
@@ -60,7 +60,7 @@ class FusionPredictor:
     def inputs(self, window: Window, config: Configuration) -> dict[str, np.ndarray]:
         """The network inputs of ``window`` for the modalities ``config`` has on."""
         mods = {m: self.modalities[m] for m in config.modalities if m in self.modalities}
-        feats = window_inputs(window, mods, camera_size=config.rates.get("camera"))
+        feats = window_inputs(window, mods, config.rates)
         return {m: x[None] for m, x in feats.items()}
 
     def predict(self, window: Window, config: Configuration) -> Prediction:
@@ -100,3 +100,19 @@ class FusionPredictor:
             self.net.predict(batch)
             times.append(time.perf_counter() - start)
         return float(np.median(times))
+
+
+def load_predictor(model: str, platform: str = "pi4", task: str = "activity",
+                   classes: Sequence[str] | None = None) -> FusionPredictor:
+    """The network named ``model`` (a shipped name such as ``default``, or the path of an
+    exported ``.onnx.json`` manifest) under ONNX Runtime, as the controller uses it."""
+    from ..fusion.runtime import OnnxFusion
+
+    net = OnnxFusion(model) if model.endswith(".json") else OnnxFusion.shipped(model)
+    return FusionPredictor(net, task, platform=platform, classes=classes or None)
+
+
+def rig_predictor(rig: Any, platform: str = "pi4") -> FusionPredictor:
+    """The network a rig config's controller runs: ``[fusion] weights`` (default: the shipped
+    ``default``), acting on ``[fusion] task`` (default ``activity``)."""
+    return load_predictor(rig.weights, platform, str(rig.fusion.get("task", "activity")))

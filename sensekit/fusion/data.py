@@ -59,6 +59,20 @@ class WindowSet:
                          {k: v[idx] for k, v in self.labels.items()}, self.classes,
                          self.groups[idx])
 
+    def labelled_tasks(self) -> list[str]:
+        """Tasks with at least one labelled window."""
+        return [t for t, y in self.labels.items() if (y >= 0).any()]
+
+    def only_tasks(self, tasks: Sequence[str]) -> WindowSet:
+        """The windows labelled for at least one of ``tasks``, with only those tasks."""
+        labels = {t: self.labels[t] for t in tasks}
+        keep = np.logical_or.reduce([y >= 0 for y in labels.values()]) if labels else \
+            np.zeros(len(self), bool)
+        return WindowSet(self.modalities, {k: v[keep] for k, v in self.inputs.items()},
+                         {k: v[keep] for k, v in self.present.items()},
+                         {t: y[keep] for t, y in labels.items()},
+                         {t: self.classes[t] for t in tasks}, self.groups[keep])
+
     def data_hash(self) -> str:
         """SHA-256 of the arrays and labels (recorded in weights metadata)."""
         h = hashlib.sha256()

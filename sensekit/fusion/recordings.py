@@ -1,13 +1,16 @@
 """Labelled windows from recordings: the aligner's windows, labels from the log's ``labels`` stream.
 
 Used by ``sensekit train`` / ``sensekit evaluate`` and the recipes in ``fusion/``. A recording
-made by :func:`sensekit.testing.scenario.simulate` (or any recording with a ``labels`` stream
-whose device metadata lists the class names per task) becomes a :class:`WindowSet`. Each
-window's label is the majority of the label samples inside it.
+with a ``labels`` stream (made by :func:`sensekit.testing.scenario.simulate`, or imported with
+``sensekit import --label TASK=CLASS`` / ``--labels SPANS.csv``) becomes a :class:`WindowSet`:
+one int field per labelled task, class lists in the stream's device metadata, ``-1`` where a
+task has no label. Each window's label is the majority of its label samples; a window with no
+label sample of a task is unlabelled for it, and a window unlabelled for every task is left
+out. Tasks (:mod:`sensekit.fusion.tasks`) a recording does not label follow from those it
+does where their declaration says how (a bus ride is a ``vehicle`` activity).
 
-Tasks: ``activity`` (still, walking, running, cycling, vehicle), ``indoor_outdoor`` and
-``transport`` (none, foot, bicycle, motor), the last derived from the activity label, since
-the simulator's day has one way of moving per segment.
+Each modality is read from the first of its source streams the recording has, and step
+signals (light that reports only on change) are held as their declaration says.
 """
 
 from __future__ import annotations
@@ -23,18 +26,14 @@ import numpy.typing as npt
 
 from ..errors import ConfigError
 from .data import WindowSet
-from .features import STREAMS, resize_series, window_inputs
+from .features import resize_series, window_inputs
 from .inputs import ModalityInput
+from .tasks import Task, get, registered
 
-__all__ = ["TASKS", "TRANSPORT_OF", "recording_windows", "recordings_windows"]
+__all__ = ["label_codes", "labels_of", "recording_windows", "recordings_windows",
+           "window_labels"]
 
-TASKS: dict[str, list[str]] = {
-    "activity": ["still", "walking", "running", "cycling", "vehicle"],
-    "indoor_outdoor": ["indoor", "outdoor"],
-    "transport": ["none", "foot", "bicycle", "motor"],
-}
-TRANSPORT_OF = {"still": "none", "walking": "foot", "running": "foot", "cycling": "bicycle",
-                "vehicle": "motor"}
+LABELS = "labels"
 
 
 def _stream_rates(reader: Any) -> dict[str, float]:
@@ -46,74 +45,127 @@ def _stream_rates(reader: Any) -> dict[str, float]:
     return out
 
 
-def _label_codes(reader: Any) -> dict[str, list[str]]:
-    meta = reader.devices().get("labels")
-    if not meta:
-        raise ConfigError(f"{reader.path}: no 'labels' stream metadata; sensekit train needs a "
-                          f"labelled recording (e.g. made by sensekit.testing.scenario)")
+def label_codes(reader: Any) -> dict[str, list[str]]:
+    """Label field -> class names, from the ``labels`` stream's device metadata.
+
+    Raises:
+        ConfigError: the recording has no labels stream.
+    """
+    meta = reader.devices().get(LABELS)
+    if not meta or LABELS not in reader.streams:
+        raise ConfigError(f"{reader.path}: no '{LABELS}' stream; label the recording (sensekit "
+                          "import --label TASK=CLASS, or --labels SPANS.csv)")
     return {k: json.loads(v) for k, v in meta.items() if isinstance(v, str)
             and v.startswith("[")}
 
 
-def _window_labels(win: Any, codes: Mapping[str, list[str]]) -> dict[str, int]:
-    mask = win.mask.get("labels")
-    out = {t: -1 for t in TASKS}
-    if mask is None or not mask.any():
-        return out
-    data = win.data["labels"]
+def labels_of(names: Mapping[str, str], tasks: Sequence[Task], where: str = "") -> dict[str, int]:
+    """Class index per task (-1: unlabelled) from label-field -> class-name pairs.
 
-    def majority(field: str) -> str:
-        values = np.asarray(data[field])[mask].astype(np.int64)
-        return codes[field][int(np.bincount(values).argmax())]
+    A task the names do not label directly follows from another task's label where its
+    declaration maps that class.
 
-    if "activity" in data:
-        act = majority("activity")
-        out["activity"] = TASKS["activity"].index(act)
-        out["transport"] = TASKS["transport"].index(TRANSPORT_OF[act])
-    if "indoor" in data:
-        out["indoor_outdoor"] = TASKS["indoor_outdoor"].index(majority("indoor"))
+    Raises:
+        ConfigError: a label names a class its task does not have.
+    """
+    out = {}
+    for task in tasks:
+        cls = names.get(task.label)
+        if cls is None:
+            cls = next((table[names[get(o).label]] for o, table in task.derived.items()
+                        if get(o).label in names and names[get(o).label] in table), None)
+        if cls is not None and cls not in task.classes:
+            raise ConfigError(f"{where}: {task.label} label {cls!r} is not a class of task "
+                              f"{task.name!r} ({', '.join(task.classes)})")
+        out[task.name] = -1 if cls is None else task.classes.index(cls)
     return out
+
+
+def window_labels(win: Any, codes: Mapping[str, list[str]], tasks: Sequence[Task],
+                  where: str = "") -> dict[str, int]:
+    """Majority label per task over the window's label samples (-1 where it has none)."""
+    mask = win.mask.get(LABELS)
+    names: dict[str, str] = {}
+    if mask is not None and mask.any():
+        for fld, classes in codes.items():
+            if fld in win.data[LABELS]:
+                values = np.asarray(win.data[LABELS][fld])[mask].astype(np.int64)
+                values = values[values >= 0]
+                if len(values):
+                    names[fld] = classes[int(np.bincount(values).argmax())]
+    return labels_of(names, tasks, where)
 
 
 def _fixed(x: npt.NDArray[np.float32], spec: ModalityInput) -> npt.NDArray[np.float32]:
     return x if spec.kind == "image" else resize_series(x, spec.steps())
 
 
+def _specs(rates: Mapping[str, float], mods: Mapping[str, ModalityInput]) -> dict[str, Any]:
+    """Aligner specs: each stream at its recorded rate, step signals held as declared."""
+    from ..align import StreamSpec
+
+    hold: dict[str, float] = {}
+    for spec in mods.values():
+        for src in spec.sources:
+            if src.hold_s is not None:
+                hold[src.stream] = max(hold.get(src.stream, 0.0), src.hold_s)
+    return {s: StreamSpec(r, hold_s=hold.get(s)) for s, r in rates.items()}
+
+
+def _tasks(names: Sequence[str | Task] | None) -> list[Task]:
+    if names is None:
+        return list(registered().values())
+    return [t if isinstance(t, Task) else get(t) for t in names]
+
+
 def recording_windows(path: str | os.PathLike[str], mods: Mapping[str, ModalityInput], *,
-                      window_s: float = 2.0, hop_s: float | None = None,
-                      group: int = 0) -> WindowSet:
-    """Labelled windows of one recording, every modality stored at its native rate."""
-    from ..align import StreamSpec, align
+                      window_s: float = 2.0, hop_s: float | None = None, group: int = 0,
+                      tasks: Sequence[str | Task] | None = None) -> WindowSet:
+    """Labelled windows of one recording, every modality stored at its native rate.
+
+    Args:
+        path: The recording.
+        mods: The network's modalities (each read from the first source stream present).
+        window_s, hop_s: Windows.
+        group: Group id of its windows (splits keep a group on one side).
+        tasks: Tasks to label, by name or as :class:`Task` (default: every declared task).
+    """
+    from ..align import align
     from ..log.reader import open as open_log
 
     with open_log(path) as reader:
-        codes = _label_codes(reader)
+        codes = label_codes(reader)
         rates = _stream_rates(reader)
-        wanted = {STREAMS.get(m, (m, ""))[0] for m in mods} | {"labels"}
+        wanted = {s for spec in mods.values() for s in spec.streams} | {LABELS}
         streams = {s: reader.read(s) for s in sorted(wanted & set(rates))}
-    specs = {s: StreamSpec(rates[s]) for s in streams}
-    windows = align(streams, specs, window_s, hop_s, origin_ns=min(
-        int(p.t_ns[0]) for p in streams.values() if len(p)))
+    streams = {s: p for s, p in streams.items() if len(p)}
+    windows = align(streams, _specs({s: rates[s] for s in streams}, mods), window_s, hop_s,
+                    origin_ns=min(int(p.t_ns[0]) for p in streams.values()))
+    chosen = _tasks(tasks)
     rows: dict[str, list[Any]] = {m: [] for m in mods}
     present: dict[str, list[bool]] = {m: [] for m in mods}
-    labels: dict[str, list[int]] = {t: [] for t in TASKS}
+    labels: dict[str, list[int]] = {t.name: [] for t in chosen}
     for win in windows:
-        lab = _window_labels(win, codes)
-        if lab["activity"] < 0:
+        lab = window_labels(win, codes, chosen, str(path))
+        if max(lab.values(), default=-1) < 0:
             continue
-        feats = window_inputs(win, mods)
-        for m, spec in mods.items():
-            present[m].append(m in feats)
-            rows[m].append(_fixed(feats[m], spec) if m in feats else None)
-        for t in TASKS:
-            labels[t].append(lab[t])
-    return _assemble(mods, rows, present, labels, group, str(path))
+        _add(window_inputs(win, mods), mods, rows, present)
+        for t, v in lab.items():
+            labels[t].append(v)
+    return _assemble(mods, rows, present, labels, chosen, group, str(path))
+
+
+def _add(feats: Mapping[str, npt.NDArray[np.float32]], mods: Mapping[str, ModalityInput],
+         rows: dict[str, list[Any]], present: dict[str, list[bool]]) -> None:
+    for m, spec in mods.items():
+        present[m].append(m in feats)
+        rows[m].append(_fixed(feats[m], spec) if m in feats else None)
 
 
 def _assemble(mods: Mapping[str, ModalityInput], rows: Mapping[str, list[Any]],
-              present: Mapping[str, list[bool]], labels: Mapping[str, list[int]], group: int,
-              where: str) -> WindowSet:
-    n = len(next(iter(labels.values())))
+              present: Mapping[str, list[bool]], labels: Mapping[str, list[int]],
+              tasks: Sequence[Task], group: int, where: str) -> WindowSet:
+    n = len(next(iter(labels.values()), []))
     if n == 0:
         raise ConfigError(f"{where}: no labelled windows")
     inputs = {}
@@ -127,7 +179,7 @@ def _assemble(mods: Mapping[str, ModalityInput], rows: Mapping[str, list[Any]],
         inputs[m] = arr
     return WindowSet(dict(mods), inputs, {m: np.array(v, bool) for m, v in present.items()},
                      {t: np.array(v, np.int64) for t, v in labels.items()},
-                     {t: list(c) for t, c in TASKS.items()}, np.full(n, group, np.int64))
+                     {t.name: list(t.classes) for t in tasks}, np.full(n, group, np.int64))
 
 
 def recordings_windows(paths: Sequence[str | os.PathLike[str]],
@@ -154,11 +206,12 @@ def default_paths(folder: str | os.PathLike[str]) -> list[Path]:
 
 def accel_csv_windows(path: str | os.PathLike[str], mods: Mapping[str, ModalityInput], *,
                       activity: str = "walking", window_s: float = 2.0, rate_hz: float = 100.0,
-                      group: int = 0) -> WindowSet:
+                      group: int = 0, tasks: Sequence[str | Task] | None = None) -> WindowSet:
     """Windows of a phone accelerometer CSV (``t_ns, ax, ay, az, ...`` in m/s^2), one activity.
 
     This is the layout of the Oxford step-counter recordings in the corpus. Leading rows of
-    zeros (the sensor not yet running) are dropped; only ``accel`` is present in the windows.
+    zeros (the sensor not yet running) are dropped; the samples arrive as an ``imu`` stream's
+    ``accel_mps2``, so only the modalities read from that are present.
     """
     from ..align import StreamSpec, align
     from ..packets import Packet
@@ -172,17 +225,14 @@ def accel_csv_windows(path: str | os.PathLike[str], mods: Mapping[str, ModalityI
     rows: dict[str, list[Any]] = {m: [] for m in mods}
     present: dict[str, list[bool]] = {m: [] for m in mods}
     for win in windows:
-        feats = window_inputs(win, {m: s for m, s in mods.items() if m == "accel"})
-        if "accel" not in feats:
-            continue
-        for m, spec in mods.items():
-            present[m].append(m in feats)
-            rows[m].append(_fixed(feats[m], spec) if m in feats else None)
-    n = len(present["accel"])
-    act = TASKS["activity"].index(activity)
-    labels = {"activity": [act] * n, "transport": [TASKS["transport"].index(
-        TRANSPORT_OF[activity])] * n, "indoor_outdoor": [-1] * n}
-    return _assemble(mods, rows, present, labels, group, str(path))
+        feats = window_inputs(win, mods)
+        if feats:
+            _add(feats, mods, rows, present)
+    chosen = _tasks(tasks)
+    label = labels_of({get("activity").label: activity}, chosen, str(path))
+    n = len(next(iter(present.values()), []))
+    return _assemble(mods, rows, present, {t: [v] * n for t, v in label.items()}, chosen,
+                     group, str(path))
 
 
 def recording_fingerprint(path: str | os.PathLike[str]) -> str:
