@@ -28,25 +28,18 @@ from ..clock import FakeClock
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration
 from ..fusion.metrics import accuracy, macro_f1
+from ..modalities import registered
 from ..packets import Packet
 from ..power.ledger import EnergyLedger
 from ..power.model import load_power_model
 from .controller import Controller
-from .policies import Policy
+from .energy import default_devices
+from .policies import Policy, motion_modality
 from .replay import RecordedDevice
 from .scores import score_window
 
-__all__ = ["DEFAULT_DEVICES", "PolicyResult", "Prediction", "Predictor", "Recording",
-           "evaluate_policy", "location_error_m"]
-
-#: Stream -> (power model, active mode): the parts the simulator emulates.
-DEFAULT_DEVICES: Mapping[str, tuple[str, str]] = {
-    "imu": ("mpu6050", "accel_gyro"),
-    "gps": ("ublox_m8", "continuous"),
-    "light": ("bh1750", "continuous_high"),
-    "audio": ("usb_microphone", "on"),
-    "camera": ("pi_camera_v2", "dnn"),
-}
+__all__ = ["PolicyResult", "Prediction", "Predictor", "Recording", "evaluate_policy",
+           "location_error_m"]
 
 
 @dataclass(frozen=True)
@@ -186,6 +179,15 @@ class _Run:
     moving: list[bool] = field(default_factory=list)
 
 
+def _lowpass(stream: str, fields: Sequence[str]) -> tuple[float, ...] | None:
+    """The anti-alias settings declared by the modalities a stream carries (None: none)."""
+    for decl in registered().values():
+        if decl.turn_down.lowpass_hz and any(
+                s.stream == stream and set(s.fields) <= set(fields) for s in decl.input.sources):
+            return decl.turn_down.lowpass_hz
+    return None
+
+
 def _devices(rec: Recording, clock: FakeClock, devices: Mapping[str, tuple[str, str]]
              ) -> dict[str, RecordedDevice]:
     out = {}
@@ -193,22 +195,37 @@ def _devices(rec: Recording, clock: FakeClock, devices: Mapping[str, tuple[str, 
         model_name, mode = devices.get(stream, (None, None))
         model = load_power_model(model_name) if model_name else None
         dev = RecordedDevice(stream, packet.t_ns, dict(packet.fields), modality=packet.modality,
-                             power=model, active_mode=mode, clock=clock)
+                             power=model, active_mode=mode, clock=clock,
+                             filter_bandwidths_hz=_lowpass(stream, list(packet.fields)))
         dev.open()
         out[stream] = dev
     return out
+
+
+def recording_devices(rec: Recording) -> dict[str, tuple[str, str]]:
+    """Stream -> (power model, active mode) of a recording, from the modality declarations."""
+    return default_devices({s: list(p.fields) for s, p in rec.streams.items()})
+
+
+def _position_stream(rec: Recording) -> str | None:
+    """The stream that carries fixes with a position (for the location error)."""
+    return next((s for s, p in rec.streams.items()
+                 if {"lat_deg", "lon_deg", "mode"} <= set(p.fields)), None)
 
 
 def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor: Predictor, *,
                     supported: Sequence[Configuration] = (), window_s: float = 2.0,
                     platform: str = "pi4", battery_wh: float = 10.0,
                     max_off_s: float | None = 60.0,
-                    devices: Mapping[str, tuple[str, str]] = DEFAULT_DEVICES,
+                    devices: Mapping[str, tuple[str, str]] | None = None,
                     on_window: Callable[[WindowView], None] | None = None) -> PolicyResult:
     """Replay ``rec`` under a fresh policy from ``make_policy``; see the module docstring.
 
-    ``on_window`` is called after every window with a :class:`WindowView` (a live view).
+    ``devices`` (stream -> power model and active mode) defaults to the parts the modality
+    declarations name (:func:`recording_devices`). ``on_window`` is called after every window
+    with a :class:`WindowView` (a live view).
     """
+    devices = recording_devices(rec) if devices is None else devices
     start, end = rec.span_ns
     clock = FakeClock(start)
     devs = _devices(rec, clock, devices)
@@ -224,6 +241,8 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
     policy = make_policy()
     ctl = Controller(devs, policy, supported=supported, max_off_s=max_off_s)
     run = _Run()
+    fixes = _position_stream(rec)
+    motion = motion_modality(registered())
     plan = ctl.step(start)
     last, conf, redundant = 0, None, None
     t0 = start
@@ -249,10 +268,10 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
         run.t_ns.append(t0)
         ran = plan.run_network and window is not None and bool(plan.configuration.rates)
         scores = score_window(window) if window is not None else {}
-        if "gps" in packets:
-            run.fixes.append(packets["gps"])
+        if fixes in packets:
+            run.fixes.append(packets[fixes])
         # dead reckoning holds still while the IMU says so (or is in standby: no motion)
-        run.moving.append(scores.get("imu", 0.0) >= STILL_SCORE)
+        run.moving.append(scores.get(motion, 0.0) >= STILL_SCORE)
         clock.set_ns(t1)
         if on_window is not None:
             on_window(_view(t0, t1, start, rec, devs, ledger, predictor.classes[last], conf,
@@ -360,8 +379,9 @@ def _result(name: str, rec: Recording, run: _Run, ledger: EnergyLedger, ctl: Con
     duration = (end_ns - rec.span_ns[0]) / 1e9
     total = sensors + compute + platform
     life = battery_wh * 3600 / (total / duration) / 3600 if total > 0 else math.inf
-    located = location_error_m(rec.streams["gps"], run.fixes, run.t_ns, run.moving, window_s) \
-        if "gps" in rec.streams else math.nan
+    fixes = _position_stream(rec)
+    located = math.nan if fixes is None else location_error_m(
+        rec.streams[fixes], run.fixes, run.t_ns, run.moving, window_s)
     scored = y >= 0
     acc = accuracy(y[scored], p[scored]) if scored.any() else math.nan
     f1 = macro_f1(y[scored], p[scored]) if scored.any() else math.nan

@@ -34,14 +34,9 @@ from ..errors import ConfigError
 from ..packets import Packet
 from ..power.model import PowerModel
 
-__all__ = ["DLPF_BANDWIDTHS_HZ", "RecordedDevice", "lowpass"]
+__all__ = ["RecordedDevice", "lowpass"]
 
 Array = npt.NDArray[Any]
-
-#: MPU-6050 DLPF_CFG 0-6 accelerometer bandwidths in Hz (MPU-6000/MPU-6050 Register Map and
-#: Descriptions Rev 4.2, register 26 CONFIG, p. 13). A driver lowering the output rate picks
-#: the widest bandwidth at or below half the new rate.
-DLPF_BANDWIDTHS_HZ = (260.0, 184.0, 94.0, 44.0, 21.0, 10.0, 5.0)
 
 
 def lowpass(values: Array, rate_hz: float, cutoff_hz: float) -> Array:
@@ -73,7 +68,8 @@ class RecordedDevice(Driver):
         power: The device's power model (wake-up times); None: wake-ups are instant.
         active_mode: Its mode when on (the row used for the wake-up transition).
         filter_bandwidths_hz: Low-pass settings the device picks from when the rate is lowered
-            (default: the MPU-6050's DLPF for ``imu``, a cut at 0.4 x rate otherwise).
+            (its modality's declared ``lowpass_hz``, such as an MPU-6050's DLPF; None: a cut at
+            0.4 x rate).
     """
 
     name: ClassVar[str] = "recorded"
@@ -99,8 +95,6 @@ class RecordedDevice(Driver):
         self.rate_hz = self.native_rate_hz
         self.power = power
         self.active_mode = active_mode
-        if filter_bandwidths_hz is None and stream == "imu":
-            filter_bandwidths_hz = DLPF_BANDWIDTHS_HZ
         self.bandwidths = filter_bandwidths_hz
         self.usable_from_ns: int = int(self.t_ns[0])
         self.size: tuple[int, ...] = ()

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 from sensekit.align import Window
+from sensekit.controller.adaptive import Adaptive
 from sensekit.controller.evaluate import (
     Prediction,
     Recording,
     detection_delays,
     evaluate_policy,
 )
-from sensekit.controller.policies import Adaptive, DutyCycle, Static
-from sensekit.controller.scores import imu_motion
+from sensekit.controller.policies import DutyCycle, Static
+from sensekit.controller.scores import score
 from sensekit.fusion.inputs import Configuration
 from sensekit.packets import Packet
 from sensekit.testing.scenario import ACTIVITIES, SimConfig, simulate
@@ -33,10 +34,10 @@ class MotionThreshold:
 
     def predict(self, window: Window, config: Configuration) -> Prediction:
         self.seen.append(config)
-        score = imu_motion(window) if "imu" in window.mask else None
-        if score is None:
+        motion = score(window, "accel")
+        if motion is None:
             return Prediction(0, 0.3)
-        label = "still" if score < 0.15 else "walking"
+        label = "still" if motion < 0.15 else "walking"
         return Prediction(self.classes.index(label), 0.95)
 
     def joules(self, config: Configuration) -> float:
