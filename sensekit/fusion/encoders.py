@@ -18,6 +18,7 @@ fused token to one task's logits.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -29,7 +30,7 @@ from .inputs import ModalityInput
 
 __all__ = ["ENCODERS", "HEADS", "Encoder", "ImageEncoder", "LinearHead", "LowRateEncoder",
            "Normalise", "SeriesEncoder", "TaskHead", "encoder_names", "make_encoder",
-           "make_head"]
+           "make_head", "register_encoder", "register_head"]
 
 ENCODER_ENTRY_POINTS = "sensekit.encoders"
 HEAD_ENTRY_POINTS = "sensekit.heads"
@@ -195,6 +196,14 @@ ENCODERS: dict[str, tuple[str, str]] = {
 }
 
 
+def register_encoder(name: str) -> Callable[[type[Encoder]], type[Encoder]]:
+    """Register an encoder class under ``name`` (a class decorator, as timm registers models)."""
+    def add(cls: type[Encoder]) -> type[Encoder]:
+        ENCODERS[name] = (cls.__module__, cls.__qualname__)
+        return cls
+    return add
+
+
 def encoder_names() -> list[str]:
     """Every registered encoder."""
     return registry_names(ENCODERS, ENCODER_ENTRY_POINTS)
@@ -227,6 +236,14 @@ class LinearHead(nn.Linear, TaskHead):
 
 #: Built-in task heads: name -> (module, class).
 HEADS: dict[str, tuple[str, str]] = {"linear": (__name__, "LinearHead")}
+
+
+def register_head(name: str) -> Callable[[type[TaskHead]], type[TaskHead]]:
+    """Register a task head class under ``name`` (a class decorator)."""
+    def add(cls: type[TaskHead]) -> type[TaskHead]:
+        HEADS[name] = (cls.__module__, cls.__qualname__)
+        return cls
+    return add
 
 
 def make_head(kind: str, dim: int, classes: int) -> TaskHead:

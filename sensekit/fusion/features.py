@@ -23,7 +23,7 @@ prediction.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -34,8 +34,8 @@ from .._registry import names as registry_names
 from .._registry import resolve
 from .inputs import ModalityInput, Source
 
-__all__ = ["FEATURES", "Feature", "feature", "feature_names", "logmel", "resize_image",
-           "resize_series", "window_inputs"]
+__all__ = ["FEATURES", "Feature", "feature", "feature_names", "logmel", "register_feature",
+           "resize_image", "resize_series", "window_inputs"]
 
 F32 = npt.NDArray[np.float32]
 
@@ -205,6 +205,15 @@ FEATURES: dict[str, tuple[str, str]] = {
     "samples": (__name__, "Samples"),
     "pcm_level": (__name__, "PcmLevel"),
 }
+
+
+def register_feature(name: str) -> Callable[[type[Feature]], type[Feature]]:
+    """Register a feature extractor class under ``name`` (a class decorator)."""
+    def add(cls: type[Feature]) -> type[Feature]:
+        FEATURES[name] = (cls.__module__, cls.__qualname__)
+        feature.cache_clear()
+        return cls
+    return add
 
 
 @cache

@@ -4,7 +4,7 @@ Example::
 
     from sensekit.fusion.runtime import OnnxFusion
     net = OnnxFusion("exported/sim_har.onnx.json")          # or OnnxFusion.shipped("default")
-    probs = net.predict({"imu": imu_batch, "light": light_batch})   # only the sensors that are on
+    probs = net.predict({"accel": accel_batch, "light": light_batch})  # only the sensors on
     probs["activity"]   # (B, classes), calibrated probabilities
 
 Only the encoders of the modalities passed in are run; the fusion graph gets a presence mask.

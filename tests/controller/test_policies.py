@@ -226,3 +226,31 @@ params = { still_windows = 2, unsure = 0.75 }
     assert isinstance(policy, BudgetCap) and isinstance(policy.inner, Adaptive)
     assert policy.inner.still_windows == 2 and policy.inner.unsure == 0.75
     assert policy.budget_w == pytest.approx(0.08)
+
+
+def test_policies_are_built_by_registered_name_from_a_command_line_spec() -> None:
+    from sensekit.controller.policies import PolicyContext, policy_from_spec, policy_names
+
+    assert {"always-on", "static", "duty-cycle", "adaptive", "budget"} <= set(policy_names())
+    ctx = PolicyContext(FULL, RATES)
+    duty = policy_from_spec("duty-cycle:10/60", ctx)
+    assert isinstance(duty, DutyCycle) and (duty.on_s, duty.period_s) == (10.0, 60.0)
+    assert duty.name == "duty-cycle:10/60"
+    static = policy_from_spec("static:accel@50+gps@1", ctx)
+    assert static.plan(obs(0)).configuration.rates == {"accel": 50.0, "gps": 1.0}
+    adaptive = policy_from_spec("adaptive:still_windows=2,base=accel/gps", ctx)
+    assert isinstance(adaptive, Adaptive) and adaptive.base == ("accel", "gps")
+    with pytest.raises(ConfigError, match="unknown policy 'adaptiv'; did you mean adaptive"):
+        policy_from_spec("adaptiv", ctx)
+    with pytest.raises(ConfigError, match="duty-cycle:ON/PERIOD"):
+        policy_from_spec("duty-cycle:often", ctx)
+    with pytest.raises(ConfigError, match="always-on takes no argument"):
+        policy_from_spec("always-on:fast", ctx)
+
+
+def test_adaptive_defaults_come_from_the_declarations() -> None:
+    p = Adaptive(FULL, RATES)
+    assert p.anchor == "accel"  # the modality whose score is the motion score
+    assert set(p.base or ()) == {"accel", "gyro", "gps", "light"}  # declared keep_on
+    assert set(p.keep_changing or ()) == {"light", "camera"}  # change scores
+    assert p.economy == {"gps": "power_save"}
