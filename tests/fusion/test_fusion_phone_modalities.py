@@ -65,7 +65,7 @@ def bus_ride(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
 
 def test_phone_streams_become_the_declared_modalities(bus_ride) -> None:  # type: ignore[no-untyped-def]
-    path, times = bus_ride
+    path, _ = bus_ride
     mods = sensor_modalities(names=PHONE)
     ws = recording_windows(path, mods, tasks=["transport", "activity", "locomotion"])
     assert len(ws) == DURATION_S // 2

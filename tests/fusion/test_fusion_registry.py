@@ -68,7 +68,7 @@ def test_an_encoder_and_a_head_registered_by_name_build_into_the_network() -> No
     assert net.build_info["kwargs"]["task_heads"] == {"floor": "two_layer"}
     out = net.eval()({"baro": torch.zeros(2, 1, 5)})
     assert out["floor"].shape == (2, 3)
-    with pytest.raises(ConfigError, match="unknown encoder 'mean_pol'.*mean_pool"):
+    with pytest.raises(ConfigError, match=r"unknown encoder 'mean_pol'.*mean_pool"):
         fusion.create_model("fusion_tiny", tasks={"floor": ["a", "b"]},
                             modalities={"baro": replace(mods["baro"], encoder="mean_pol")})
 
