@@ -68,7 +68,7 @@ SOUND_LEVEL = Modality(
     # PCM, or the level a phone app logged (about every 10 s; its own dB scale, not dBFS)
     ModalityInput("lowrate", 1, (10.0, 1.0), sources=(
         Source("sound", ("sound_db",), "samples", hold_s=30.0),
-        Source("sound_level", ("dbfs",), "samples", hold_s=30.0),
+        Source("sound_level", ("level_dbfs",), "samples", hold_s=30.0),
         Source("audio", ("pcm",), "pcm_level"))),
     TurnDown("switch", modes=("on",)), _MICROPHONE,
     # 6 dB of range across the window scores 0.5: a voice or a passing vehicle

@@ -5,7 +5,7 @@ the recording, holding an index into that task's class list; ``-1`` means "no la
 task here". Samples where no task has a label are left out, so a window outside every span
 holds no label sample and is not scored. The class lists go into the stream's device metadata
 (``sensekit.device.labels``: ``{"transport": ["still", "walking", ...], "kind": "labels"}``),
-the layout :mod:`sensekit.fusion.sim` and the simulator use.
+the layout :mod:`sensekit.fusion.recordings` and the simulator use.
 
 Span files have the header ``start,end,task,class``; times are epoch seconds (UTC) or ISO 8601
 (``2016-11-30T10:15:00Z``; a time without a zone is read as UTC and the notes say so). A span
