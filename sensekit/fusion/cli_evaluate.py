@@ -84,22 +84,15 @@ def _summary(tasks: dict[str, Any]) -> list[str]:
     return lines
 
 
-def run(args: argparse.Namespace) -> int:
-    require("torch", extra="fusion", what="sensekit evaluate")
-    import torch
+def _windows(net: Any, meta: dict[str, Any], paths: list[Path]
+             ) -> tuple[list[tuple[str, Any]], list[dict[str, Any]]]:
+    """Each recording's labelled windows (every modality it has) and the network's logits."""
+    from .by_recording import network_tasks
+    from .inputs import modalities_from_json
+    from .recordings import recording_windows
+    from .train import predict_logits
 
-    from .by_recording import network_tasks, score_by_recording
-    from .inputs import configurations, modalities_from_json
-    from .recordings import concat_sets, expand_paths, recording_windows
-    from .train import evaluate, predict_logits
-    from .weights import load_model, read_metadata
-
-    torch.set_num_threads(1)
-    meta = read_metadata(args.weights)
-    paths = expand_paths(args.data)
-    _refuse_seen(meta, paths)
     mods = modalities_from_json(meta["modalities"])
-    net = load_model(args.weights)
     tasks = network_tasks(meta["tasks"])
     sets, logits = [], []
     with Progress("evaluate", len(paths), unit=" recordings") as bar:
@@ -108,17 +101,37 @@ def run(args: argparse.Namespace) -> int:
             sets.append((str(p), ws))
             logits.append(predict_logits(net, ws))
             bar.update(1, info=p.name)
+    return sets, logits
+
+
+def run(args: argparse.Namespace) -> int:
+    require("torch", extra="fusion", what="sensekit evaluate")
+    import torch
+
+    from .by_recording import score_by_recording
+    from .inputs import configurations, modalities_from_json
+    from .recordings import concat_sets, expand_paths
+    from .train import evaluate
+    from .weights import load_model, read_metadata
+
+    torch.set_num_threads(1)
+    meta = read_metadata(args.weights)
+    paths = expand_paths(args.data)
+    _refuse_seen(meta, paths)
+    net = load_model(args.weights)
+    sets, logits = _windows(net, meta, paths)
     scores = score_by_recording(sets, logits)
-    result: dict[str, Any] = {"tasks": {t: s.as_json() for t, s in scores.items()}}
-    if not result["tasks"]:
+    if not scores:
         raise ConfigError(f"the recordings label none of the network's tasks "
                           f"({', '.join(meta['tasks'])})")
+    result: dict[str, Any] = {"tasks": {t: s.as_json() for t, s in scores.items()}}
     if args.configurations:
         pooled = concat_sets([ws for _, ws in sets])
         result["configurations"] = {
             c.name(): {t: _finite(v) for t, v in evaluate(net, pooled, c).items()
                        if t in scores}
-            for c in configurations(mods, every_rate=args.every_rate)}
+            for c in configurations(modalities_from_json(meta["modalities"]),
+                                    every_rate=args.every_rate)}
     if args.json:
         json.dump(result, sys.stdout, indent=1)
         print()
