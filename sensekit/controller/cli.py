@@ -95,7 +95,7 @@ def static_factory(config: Configuration) -> Callable[[], Policy]:
 
 
 def run(args: argparse.Namespace) -> int:
-    recordings = [Recording.load(p) for p in args.logs]
+    recordings = [Recording.load(p, task=args.task) for p in args.logs]
     labelled = [r for r in recordings if r.labelled]
     classes = labelled[0].classes if labelled else []
     if any(r.classes != classes for r in labelled):

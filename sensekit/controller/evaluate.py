@@ -85,19 +85,27 @@ class Recording:
     classes: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: str, label_stream: str = "labels", label_field: str = "activity"
-             ) -> Recording:
-        """Read a recording with its ``labels`` stream and code table, if it has them.
+    def load(cls, path: str, label_stream: str = "labels", task: str = "activity") -> Recording:
+        """Read a recording with its ``task`` labels, if it has them.
 
-        Without labels (a real recording nobody annotated) energy is still measured and the
-        accuracy figures are NaN.
+        A recording that labels another task the declared ``task`` follows from (a
+        transport-mode recording's ``transport=bus`` is a ``vehicle`` activity) is labelled
+        through that. Without labels (a real recording nobody annotated) energy is still
+        measured and the accuracy figures are NaN.
         """
         from ..log.reader import open as open_log
 
         with open_log(path) as log:
             streams = {s: log.read(s) for s in log.stream_names()}
-            codes = log.devices().get(label_stream, {}).get(label_field, "[]")
-        return cls.from_streams(path, streams, json.loads(codes), label_stream, label_field)
+            meta = log.devices().get(label_stream, {})
+        codes = {k: json.loads(v) for k, v in meta.items()
+                 if isinstance(v, str) and v.startswith("[")}
+        lab = streams.get(label_stream)
+        if lab is not None and codes:
+            classes, values = _task_labels(task, lab, codes)
+            streams[label_stream] = Packet(label_stream, lab.t_ns, {task: values})
+            return cls.from_streams(path, streams, classes, label_stream, task)
+        return cls.from_streams(path, streams, [], label_stream, task)
 
     @classmethod
     def from_streams(cls, name: str, streams: Mapping[str, Packet], classes: Sequence[str],
@@ -129,6 +137,25 @@ class Recording:
         starts = [int(p.t_ns[0]) for p in self.streams.values()]
         ends = [int(p.t_ns[-1]) for p in self.streams.values()]
         return min(starts), max(ends)
+
+
+def _task_labels(task: str, labels: Packet, codes: Mapping[str, list[str]]
+                 ) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """Class names and per-sample class index of ``task`` (-1: unlabelled) from a labels
+    stream: its own field, else through a task it follows from (:mod:`sensekit.fusion.tasks`)."""
+    from ..fusion.tasks import get, registered
+
+    decl = registered().get(task)
+    own = decl.label if decl is not None else task
+    if own in labels.fields:
+        return list(codes[own]), np.asarray(labels[own], np.int64)
+    for other, table in (decl.derived if decl is not None else {}).items():
+        src = get(other).label
+        if decl is not None and src in labels.fields:
+            index = [decl.classes.index(table[c]) if c in table else -1 for c in codes[src]]
+            lookup = np.asarray([*index, -1], np.int64)  # code -1 (no label) stays -1
+            return list(decl.classes), lookup[np.asarray(labels[src], np.int64)]
+    return [], np.full(len(labels), -1, np.int64)
 
 
 @dataclass

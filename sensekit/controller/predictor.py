@@ -17,7 +17,7 @@ import numpy as np
 
 from ..align import Window
 from ..errors import ConfigError
-from ..fusion.features import window_inputs
+from ..fusion.features import fit_rate, window_inputs
 from ..fusion.inputs import Configuration, ModalityInput
 from ..power.model import load_power_model
 from .evaluate import Prediction
@@ -58,10 +58,12 @@ class FusionPredictor:
         self._latency: dict[Configuration, float] = {}
 
     def inputs(self, window: Window, config: Configuration) -> dict[str, np.ndarray]:
-        """The network inputs of ``window`` for the modalities ``config`` has on."""
+        """The network inputs of ``window`` for the modalities ``config`` has on, each series at
+        the steps of its configured rate (a stream recorded slower is interpolated up, as
+        ``sensekit train`` and ``evaluate`` store windows)."""
         mods = {m: self.modalities[m] for m in config.modalities if m in self.modalities}
         feats = window_inputs(window, mods, config.rates)
-        return {m: x[None] for m, x in feats.items()}
+        return {m: fit_rate(x, mods[m], config.rates.get(m))[None] for m, x in feats.items()}
 
     def predict(self, window: Window, config: Configuration) -> Prediction:
         """Prediction, confidence, and which modalities the prediction did not need.

@@ -57,6 +57,18 @@ def lowpass(values: Array, rate_hz: float, cutoff_hz: float) -> Array:
     return out.reshape(x.shape).astype(values.dtype)
 
 
+def _declared_modes() -> tuple[str, ...]:
+    from ..modalities import registered
+
+    out = ["continuous", "capture"]
+    for decl in registered().values():
+        td = decl.turn_down
+        for mode in (*td.modes, td.standby, td.economy, td.size_mode, td.photo_mode):
+            if mode and mode not in out:
+                out.append(mode)
+    return tuple(out)
+
+
 class RecordedDevice(Driver):
     """One recorded stream, replayed window by window under the controller.
 
@@ -74,9 +86,9 @@ class RecordedDevice(Driver):
 
     name: ClassVar[str] = "recorded"
     schemes: ClassVar[frozenset[str]] = frozenset({"replay"})
-    #: Every mode name of the recorded parts' power tables that a policy may ask for.
-    modes = ("continuous", "accel_gyro", "accel_only", "wake_on_motion", "power_save", "on",
-             "continuous_high", "capture", "dnn", "photo")
+    #: Modes a policy may ask for: every mode a declared modality names (delivering, standby,
+    #: economy, sized and photo modes), after ``continuous`` (the default) and ``capture``.
+    modes = _declared_modes()
 
     def __init__(self, stream: str, t_ns: npt.NDArray[np.int64], fields: Mapping[str, Array],
                  *, modality: str = "", power: PowerModel | None = None,

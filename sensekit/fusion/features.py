@@ -34,8 +34,8 @@ from .._registry import names as registry_names
 from .._registry import resolve
 from .inputs import ModalityInput, Source
 
-__all__ = ["FEATURES", "Feature", "feature", "feature_names", "logmel", "register_feature",
-           "resize_image", "resize_series", "window_inputs"]
+__all__ = ["FEATURES", "Feature", "feature", "feature_names", "fit_rate", "logmel",
+           "register_feature", "resize_image", "resize_series", "window_inputs"]
 
 F32 = npt.NDArray[np.float32]
 
@@ -72,6 +72,15 @@ def resize_series(x: F32, steps: int) -> F32:
     src = np.linspace(0.0, 1.0, x.shape[-1])
     dst = np.linspace(0.0, 1.0, steps)
     return np.stack([np.interp(dst, src, row) for row in x]).astype(np.float32)
+
+
+def fit_rate(x: F32, spec: ModalityInput, rate: float | None = None) -> F32:
+    """A ``series`` input at the steps of ``rate`` (default: native), whatever rate the
+    stream ran at (a phone's accelerometer at 2-20 Hz): linear interpolation, as training
+    stores windows. Other layouts are returned as they are."""
+    if spec.kind != "series" or x.shape[-1] == spec.steps(rate):
+        return x
+    return resize_series(x, spec.steps(rate))
 
 
 def resize_image(img: npt.NDArray[np.uint8], size: int) -> F32:

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from ..errors import ConfigError
 from .data import WindowSet
-from .features import resize_series, window_inputs
+from .features import fit_rate, window_inputs
 from .inputs import ModalityInput
 from .tasks import Task, get, registered
 
@@ -96,10 +96,6 @@ def window_labels(win: Any, codes: Mapping[str, list[str]], tasks: Sequence[Task
     return labels_of(names, tasks, where)
 
 
-def _fixed(x: npt.NDArray[np.float32], spec: ModalityInput) -> npt.NDArray[np.float32]:
-    return x if spec.kind == "image" else resize_series(x, spec.steps())
-
-
 def _specs(rates: Mapping[str, float], mods: Mapping[str, ModalityInput]) -> dict[str, Any]:
     """Aligner specs: each stream at its recorded rate, step signals held as declared."""
     from ..align import StreamSpec
@@ -159,7 +155,7 @@ def _add(feats: Mapping[str, npt.NDArray[np.float32]], mods: Mapping[str, Modali
          rows: dict[str, list[Any]], present: dict[str, list[bool]]) -> None:
     for m, spec in mods.items():
         present[m].append(m in feats)
-        rows[m].append(_fixed(feats[m], spec) if m in feats else None)
+        rows[m].append(fit_rate(feats[m], spec) if m in feats else None)
 
 
 def _assemble(mods: Mapping[str, ModalityInput], rows: Mapping[str, list[Any]],

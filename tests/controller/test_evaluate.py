@@ -128,3 +128,22 @@ def test_an_unlabelled_recording_still_gets_its_energy_measured(corpus: Path,
                              MotionThreshold())
     assert np.isnan(result.macro_f1) and np.isnan(result.accuracy)
     assert result.sensor_j > 0 and result.duration_s > 150
+
+
+def test_policies_replay_a_phone_recording_labelled_by_transport_mode(tmp_path: Path) -> None:
+    """A transport-mode recording (streams of its own per sensor, at phone rates) replays
+    under the controller; its ``transport=bus`` label scores the activity task as vehicle."""
+    from phone_log import write_bus_ride
+
+    path = tmp_path / "bus.mcap"
+    write_bus_ride(path)
+    rec = Recording.load(str(path), task="activity")
+    assert rec.classes[-1] == "vehicle" and set(rec.labels.tolist()) == {4}
+    net = MotionThreshold()
+    full = Configuration({"accel": 100.0, "gyro": 100.0, "light": 1.0})
+    result = evaluate_policy(rec, lambda: Static(full, name="always-on"), net)
+    # every phone stream a declaration names is charged as the part a rig would use
+    assert {"accel", "gyro", "light", "mag", "pressure", "sound", "speed"} <= set(
+        result.sensor_j_by_stream)
+    assert result.windows_processed > 0.9 and result.accuracy == 0.0  # still/walking only
+    assert all(set(c.modalities) <= {"accel", "gyro", "light"} for c in net.seen)

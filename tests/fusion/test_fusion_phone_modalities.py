@@ -1,67 +1,25 @@
 """What real phone recordings carry, with their real timing: windows of a transport-mode-like log.
 
-The streams are those ``sensekit import --format us-tmd`` writes (``accel``, ``gyro``, ``mag``,
-``pressure``, ``sound``, ``speed``, ``light``, ``labels``), at the irregular rates and with
-the gaps of the corpus: an accelerometer at about 5 Hz, a sound level every 10 s, a GPS speed
-every 35 s, pressure every 40 s, light only when it changes.
+The recording (``phone_log.write_bus_ride``) has the streams ``sensekit import --format
+us-tmd`` writes, at the irregular rates and with the gaps of the corpus.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from phone_log import DURATION_S, T0, S, write_bus_ride
 
-from sensekit.clock import FakeClock
 from sensekit.fusion.inputs import sensor_modalities
 from sensekit.fusion.recordings import recording_windows
-from sensekit.log.recorder import Recorder
-from sensekit.packets import Packet
 
-S = 1_000_000_000
-T0 = 1_480_000_000 * S  # epoch times, as imported logs keep them
-DURATION_S = 120
 PHONE = ("accel", "gyro", "mag", "pressure", "sound_level", "gps_speed", "light")
-
-
-def _events(rng: np.random.Generator, every_s: float, jitter: float) -> np.ndarray:
-    t = np.arange(0.1, DURATION_S, every_s)
-    t = np.clip(t + rng.uniform(-jitter, jitter, len(t)), 0.05, None)  # the labels start first
-    return np.sort(T0 + (t * S).astype(np.int64))
-
-
-def _packet(stream: str, t: np.ndarray, **fields: np.ndarray) -> Packet:
-    return Packet(stream, t, {k: np.asarray(v) for k, v in fields.items()})
 
 
 @pytest.fixture(scope="module")
 def bus_ride(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    rng = np.random.default_rng(4)
     path = tmp_path_factory.mktemp("phone") / "sensorfile_andrea_Bus_1480000000000.mcap"
-    ta = _events(rng, 0.2, 0.05)
-    tm = _events(rng, 0.5, 0.1)
-    ts, tv, tp = _events(rng, 10.0, 1.0), _events(rng, 35.0, 2.0), _events(rng, 40.0, 2.0)
-    tl = T0 + (np.array([0.5, 3.0, 61.0]) * S).astype(np.int64)  # on change only
-    tlab = T0 + np.arange(0, DURATION_S * S, S // 10, dtype=np.int64)
-    g = np.array([0.0, 0.0, 9.81], np.float32)
-    packets = [
-        _packet("accel", ta, accel_mps2=g + rng.normal(0, 0.3, (len(ta), 3)).astype(np.float32)),
-        _packet("gyro", ta, gyro_rads=rng.normal(0, 0.05, (len(ta), 3)).astype(np.float32)),
-        _packet("mag", tm, mag_ut=(np.array([20.0, 0.0, -40.0]) + rng.normal(0, 1, (len(tm), 3))
-                                   ).astype(np.float32)),
-        _packet("sound", ts, sound_db=np.linspace(60.0, 70.0, len(ts))),
-        _packet("speed", tv, speed_mps=np.full(len(tv), 8.5, np.float32),
-                accuracy_m=np.full(len(tv), 5.0, np.float32)),
-        _packet("pressure", tp, pressure_hpa=1013.0 + 0.01 * np.arange(len(tp), dtype=np.float32)),
-        _packet("light", tl, lux=np.array([40.0, 900.0, 5.0], np.float32)),
-        _packet("labels", tlab, transport=np.full(len(tlab), 3, np.int8)),
-    ]
-    packets[0] = Packet("accel", ta, dict(packets[0].fields), "imu")
-    with Recorder(path, clock=FakeClock(T0), wall_offset_ns=0, clock_synced=True) as rec:
-        rec.add_device("labels", {"transport": ["still", "walking", "car", "bus", "train"],
-                                  "rate_hz": 10.0, "kind": "labels"})
-        for p in sorted(packets, key=lambda p: int(p.t_ns[0])):
-            rec.write(p)
-    return path, {"sound": ts, "speed": tv, "pressure": tp, "light": tl}
+    return path, write_bus_ride(path)
 
 
 def test_phone_streams_become_the_declared_modalities(bus_ride) -> None:  # type: ignore[no-untyped-def]
