@@ -27,11 +27,13 @@ def _events(rng: np.random.Generator, every_s: float, jitter: float) -> np.ndarr
     return np.sort(T0 + (t * S).astype(np.int64))
 
 
-def write_bus_ride(path: Path, seed: int = 4) -> dict[str, np.ndarray]:
+def write_bus_ride(path: Path, seed: int = 4, pressure_every_s: float = 40.0
+                   ) -> dict[str, np.ndarray]:
     """Write the recording; return the report times of its step signals."""
     rng = np.random.default_rng(seed)
     ta, tm = _events(rng, 0.2, 0.05), _events(rng, 0.5, 0.1)
-    ts, tv, tp = _events(rng, 10.0, 1.0), _events(rng, 35.0, 2.0), _events(rng, 40.0, 2.0)
+    ts, tv = _events(rng, 10.0, 1.0), _events(rng, 35.0, 2.0)
+    tp = _events(rng, pressure_every_s, 2.0)
     tl = T0 + (np.array([0.5, 3.0, 61.0]) * S).astype(np.int64)  # on change only
     tlab = T0 + np.arange(0, DURATION_S * S, S // 10, dtype=np.int64)
     g = np.array([0.0, 0.0, 9.81], np.float32)

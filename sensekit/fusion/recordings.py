@@ -96,8 +96,10 @@ def window_labels(win: Any, codes: Mapping[str, list[str]], tasks: Sequence[Task
     return labels_of(names, tasks, where)
 
 
-def _specs(rates: Mapping[str, float], mods: Mapping[str, ModalityInput]) -> dict[str, Any]:
-    """Aligner specs: each stream at its recorded rate, step signals held as declared."""
+def _specs(rates: Mapping[str, float], mods: Mapping[str, ModalityInput],
+           window_s: float) -> dict[str, Any]:
+    """Aligner specs: each stream at its recorded rate (one slot per window for a stream with
+    a single sample, which has none), step signals held as declared."""
     from ..align import StreamSpec
 
     hold: dict[str, float] = {}
@@ -105,7 +107,8 @@ def _specs(rates: Mapping[str, float], mods: Mapping[str, ModalityInput]) -> dic
         for src in spec.sources:
             if src.hold_s is not None:
                 hold[src.stream] = max(hold.get(src.stream, 0.0), src.hold_s)
-    return {s: StreamSpec(r, hold_s=hold.get(s)) for s, r in rates.items()}
+    return {s: StreamSpec(r if r > 0 else 1.0 / window_s, hold_s=hold.get(s))
+            for s, r in rates.items()}
 
 
 def _tasks(names: Sequence[str | Task] | None) -> list[Task]:
@@ -135,7 +138,8 @@ def recording_windows(path: str | os.PathLike[str], mods: Mapping[str, ModalityI
         wanted = {s for spec in mods.values() for s in spec.streams} | {LABELS}
         streams = {s: reader.read(s) for s in sorted(wanted & set(rates))}
     streams = {s: p for s, p in streams.items() if len(p)}
-    windows = align(streams, _specs({s: rates[s] for s in streams}, mods), window_s, hop_s,
+    specs = _specs({s: rates[s] for s in streams}, mods, window_s)
+    windows = align(streams, specs, window_s, hop_s,
                     origin_ns=min(int(p.t_ns[0]) for p in streams.values()))
     chosen = _tasks(tasks)
     rows: dict[str, list[Any]] = {m: [] for m in mods}

@@ -78,3 +78,15 @@ def test_evaluate_default_scores_a_labelled_phone_recording(bus_ride, capsys) ->
     assert set(rec["shares"]) == {"still", "walking", "running", "cycling", "vehicle"}
     assert abs(sum(rec["shares"].values()) - 1.0) < 1e-3
     assert act["accuracy"] == pytest.approx(rec["shares"]["vehicle"], abs=1e-3)
+
+
+def test_a_stream_with_a_single_report_is_held_like_any_other(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # one pressure report in the whole recording: its stream has no rate to slot it by
+    path = tmp_path / "one.mcap"
+    times = write_bus_ride(path, pressure_every_s=1000.0)
+    assert len(times["pressure"]) == 1
+    ws = recording_windows(path, sensor_modalities(names=PHONE), tasks=["transport"])
+    report_s = (times["pressure"][0] - T0) / S
+    starts = np.arange(len(ws)) * 2.0
+    want = (report_s < starts + 2.0) & (starts - report_s <= 120.0)
+    np.testing.assert_array_equal(ws.present["pressure"], want)
