@@ -156,7 +156,8 @@ def uea_dataset(problem: str, split: str, groups: Mapping[str, Sequence[int]],
     Args:
         problem: e.g. ``"BasicMotions"``.
         split: ``"train"`` or ``"test"``.
-        groups: Modality name -> dimension indices (``{"accel": [0, 1, 2], "gyro": [3, 4, 5]}``).
+        groups: Modality name -> dimension indices (``{"accel": [0, 1, 2], "gyro": [3, 4, 5]}``);
+            a group named for a declared x/y/z modality (:mod:`sensekit.modalities`) is x/y/z.
         rate_hz: Sampling rate of the series (BasicMotions: 10 Hz).
         length: Resample every case to this length (unequal-length problems).
     """
@@ -172,7 +173,11 @@ def uea_dataset(problem: str, split: str, groups: Mapping[str, Sequence[int]],
 
     data = np.stack([fit(s) for s in series])
     window_s = n_steps / rate_hz
-    mods = {name: ModalityInput("series", len(dims), (rate_hz,), window_s)
+    from ..modalities import declarations
+
+    xyz = {m for m, d in declarations(groups).items() if d.input.xyz}
+    mods = {name: ModalityInput("series", len(dims), (rate_hz,), window_s,
+                                xyz=name in xyz and len(dims) % 3 == 0)
             for name, dims in groups.items()}
     inputs = {name: np.ascontiguousarray(data[:, list(dims)]) for name, dims in groups.items()}
     y = np.array([classes.index(lbl) for lbl in labels], np.int64)
