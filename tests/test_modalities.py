@@ -26,10 +26,11 @@ S = 1_000_000_000
 @pytest.fixture
 def declared() -> Iterator[None]:
     """Declarations added by a test are gone after it."""
-    before = dict(modalities.registered())
+    table = modalities._DECLARED.table()
+    before = dict(table)
     yield
-    modalities._REGISTERED.clear()
-    modalities._REGISTERED.update(before)
+    table.clear()
+    table.update(before)
 
 
 @pytest.mark.parametrize("name", modalities.names())

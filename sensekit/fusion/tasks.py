@@ -16,16 +16,13 @@ Third-party tasks register in the ``sensekit.tasks`` entry-point group (a :class
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .._registry import plugins
+from .._registry import Declarations
 from ..errors import ConfigError
 
 __all__ = ["Task", "classes_of", "get", "register", "registered", "renamed_tasks"]
-
-ENTRY_POINTS = "sensekit.tasks"
 
 
 @dataclass(frozen=True)
@@ -87,37 +84,17 @@ def renamed_tasks(tasks: Mapping[str, Sequence[str]]) -> dict[str, str]:
             if tuple(tasks.get(old, ())) == classes}
 
 
-_REGISTERED: dict[str, Task] = {}
-_LOADED = False
-
-
-def _load() -> dict[str, Task]:
-    global _LOADED
-    if not _LOADED:
-        for task in BUILTIN:
-            _REGISTERED.setdefault(task.name, task)
-        for name, ep in plugins(ENTRY_POINTS).items():
-            task = ep.load()
-            if not isinstance(task, Task):
-                raise ConfigError(f"entry point {ENTRY_POINTS}:{name} is {task!r}, not a "
-                                  "sensekit.fusion.tasks.Task")
-            _REGISTERED.setdefault(task.name, task)
-        _LOADED = True
-    return _REGISTERED
+_DECLARED = Declarations("task", "sensekit.tasks", lambda: BUILTIN, Task)
 
 
 def register(task: Task, *, replace: bool = False) -> Task:
     """Add a task (``replace``: override one of the same name)."""
-    table = _load()
-    if task.name in table and not replace and table[task.name] != task:
-        raise ConfigError(f"task {task.name!r} is already declared; pass replace=True")
-    table[task.name] = task
-    return task
+    return _DECLARED.register(task, replace=replace)
 
 
 def registered() -> Mapping[str, Task]:
     """Every declared task by name."""
-    return dict(_load())
+    return dict(_DECLARED.table())
 
 
 def get(name: str) -> Task:
@@ -126,15 +103,9 @@ def get(name: str) -> Task:
     Raises:
         ConfigError: no such task (the message suggests close names).
     """
-    table = _load()
-    if name in table:
-        return table[name]
-    close = difflib.get_close_matches(name, list(table), n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise ConfigError(f"unknown task {name!r}{hint} Declared: {', '.join(table)}")
+    return _DECLARED.get(name)
 
 
 def classes_of(names: Sequence[str] | None = None) -> dict[str, list[str]]:
     """Task -> class names, for the named tasks (default: every declared one)."""
-    table = _load()
-    return {t: list(get(t).classes) for t in (names if names is not None else table)}
+    return {t: list(get(t).classes) for t in (names if names is not None else registered())}

@@ -8,21 +8,20 @@ prices it (:class:`PowerEntry`) and its cheap informativeness score (:class:`Sco
 fusion network, the controller, the energy ledger and the aligner read the declaration; none of
 them tests a modality's name.
 
-The built-in declarations are in :mod:`sensekit.modalities.builtin`. Adding one (a barometer, a
-thermal camera) is one declaration, plus an encoder or feature extractor registered by name
-where the built-in ones do not fit::
+The built-in declarations are in :mod:`sensekit.modalities.builtin` (a barometer is its
+``PRESSURE``). Adding one is one declaration, plus an encoder or feature extractor registered
+by name where the built-in ones do not fit; an 8 x 8 thermal array, for instance::
 
     from sensekit.fusion.inputs import ModalityInput, Source
     from sensekit.modalities import Modality, PowerEntry, Score, TurnDown, register
 
     register(Modality(
-        "pressure",
-        ModalityInput("lowrate", 1, (1.0,), sources=(Source(
-            "pressure", ("pressure_hpa",), "samples", {"pressure_hpa": {"centre": True}},
-            hold_s=120.0),)),
-        TurnDown("switch", modes=("normal",)),
-        PowerEntry("bmp280", device="barometer"),
-        Score("level_change", role="change", options={"half": 0.3})))
+        "thermal",
+        ModalityInput("image", 1, (8.0,), sources=(
+            Source("thermal", ("temp_c",), "thermal_frame"),)),   # a registered extractor
+        TurnDown("switch", modes=("continuous",)),
+        PowerEntry("amg8833", device="thermal"),                  # its power table
+        Score("range", role="change", options={"half": 2.0})))
 
 Third-party packages declare theirs as ``Modality`` objects in the ``sensekit.modalities``
 entry-point group.
@@ -30,12 +29,11 @@ entry-point group.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._registry import plugins
+from .._registry import Declarations
 from ..errors import ConfigError
 from ..fusion.inputs import ModalityInput
 
@@ -52,7 +50,6 @@ CONTROLS = ("rate", "size", "switch")
 ROLES = ("motion", "change", "level")
 #: The rig's six modalities, as the shipped simulator-trained network takes them.
 RIG_SET = ("accel", "gyro", "audio", "camera", "gps", "light")
-ENTRY_POINTS = "sensekit.modalities"
 
 
 @dataclass(frozen=True)
@@ -188,45 +185,28 @@ def delivering_mode(decls: Sequence[Modality]) -> str | None:
     return common[0] if common else None
 
 
-_REGISTERED: dict[str, Modality] = {}
-_LOADED = False
+def _builtin() -> tuple[Modality, ...]:
+    from .builtin import BUILTIN
+
+    return BUILTIN
 
 
-def _load() -> dict[str, Modality]:
-    global _LOADED
-    if not _LOADED:
-        from .builtin import BUILTIN
-
-        for decl in BUILTIN:
-            _REGISTERED.setdefault(decl.name, decl)
-        for name, ep in plugins(ENTRY_POINTS).items():
-            decl = ep.load()
-            if not isinstance(decl, Modality):
-                raise ConfigError(f"entry point {ENTRY_POINTS}:{name} is {decl!r}, not a "
-                                  "sensekit.modalities.Modality")
-            _REGISTERED.setdefault(decl.name, decl)
-        _LOADED = True
-    return _REGISTERED
+_DECLARED = Declarations("modality", "sensekit.modalities", _builtin, Modality)
 
 
 def register(decl: Modality, *, replace: bool = False) -> Modality:
     """Add a modality to the sensor set (``replace``: override one of the same name)."""
-    table = _load()
-    if decl.name in table and not replace and table[decl.name] != decl:
-        raise ConfigError(f"modality {decl.name!r} is already declared; pass replace=True "
-                          "to override it")
-    table[decl.name] = decl
-    return decl
+    return _DECLARED.register(decl, replace=replace)
 
 
 def registered() -> Mapping[str, Modality]:
     """Every declared modality by name (built-ins first, in declaration order)."""
-    return dict(_load())
+    return dict(_DECLARED.table())
 
 
 def names() -> list[str]:
     """Names of every declared modality."""
-    return list(_load())
+    return list(_DECLARED.table())
 
 
 def get(name: str) -> Modality:
@@ -235,16 +215,11 @@ def get(name: str) -> Modality:
     Raises:
         ConfigError: no such modality (the message suggests close names).
     """
-    table = _load()
-    if name in table:
-        return table[name]
-    close = difflib.get_close_matches(name, list(table), n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise ConfigError(f"unknown modality {name!r}{hint} Declared: {', '.join(table)}")
+    return _DECLARED.get(name)
 
 
 def declarations(modalities: Mapping[str, Any] | Sequence[str]) -> dict[str, Modality]:
     """The declarations of the named modalities that are declared (others are left out: a
     network may take inputs that no sensor produces, such as a data set's channels)."""
-    table = _load()
+    table = _DECLARED.table()
     return {m: table[m] for m in modalities if m in table}
