@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..fusion.inputs import Configuration
 from ..fusion.metrics import accuracy, macro_f1
 from ..modalities import registered
-from ..packets import Packet
+from ..packets import Packet, concat
 from ..power.ledger import EnergyLedger
 from ..power.model import load_power_model
 from .controller import Controller
@@ -270,6 +270,8 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
     run = _Run()
     fixes = _position_stream(rec)
     motion = motion_modality(registered())
+    hold = _holds(devs)
+    carry: dict[str, Packet] = {}
     plan = ctl.step(start)
     last, conf, redundant = 0, None, None
     t0 = start
@@ -277,10 +279,10 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
     while t0 + win_ns <= end:
         t1 = t0 + win_ns
         clock.set_ns(t0)
-        packets = {s: p for s, d in devs.items() if (p := d.take(t0, t1)) is not None}
+        packets = _delivered(devs, carry, t0, t1)
         # each stream is cut at the rate its device runs at now, so a lowered rate fills its
         # (fewer) slots instead of reading as missing data
-        specs = {s: StreamSpec(rate_hz=float(d.rate_hz or d.native_rate_hz))
+        specs = {s: StreamSpec(rate_hz=float(d.rate_hz or d.native_rate_hz), hold_s=hold.get(s))
                  for s, d in devs.items()}
         window = _one_window(packets, specs, t0, window_s)
         if plan.run_network and window is not None and plan.configuration.rates:
@@ -317,6 +319,34 @@ def _view(t0: int, t1: int, start: int, rec: Recording, devs: Mapping[str, Recor
     truth = int(rec.label_at(np.array([(t0 + t1) // 2]))[0])
     name = rec.classes[truth] if 0 <= truth < len(rec.classes) else str(truth)
     return WindowView((t0 - start) / 1e9, prediction, name, conf, states, sensor_w, ran)
+
+
+def _holds(devs: Mapping[str, RecordedDevice]) -> dict[str, float]:
+    """Streams that are step signals (declared ``hold_s``) and how long a report holds."""
+    out: dict[str, float] = {}
+    for decl in registered().values():
+        for src in decl.input.sources:
+            if src.hold_s is not None and src.stream in devs:
+                out[src.stream] = max(out.get(src.stream, 0.0), src.hold_s)
+    return out
+
+
+def _delivered(devs: Mapping[str, RecordedDevice], carry: dict[str, Packet], t0: int,
+               t1: int) -> dict[str, Packet]:
+    """What each device delivered in ``[t0, t1)``, after the last sample it delivered since it
+    was last switched on (``carry``: a step signal's report stands while the sensor stays on;
+    asleep, it is forgotten)."""
+    out = {}
+    for stream, dev in devs.items():
+        got = dev.take(t0, t1)
+        if dev.asleep:
+            carry.pop(stream, None)
+        parts = [p for p in (carry.get(stream), got) if p is not None and len(p)]
+        if parts:
+            out[stream] = concat(parts) if len(parts) > 1 else parts[0]
+        if got is not None and len(got):
+            carry[stream] = got.slice(len(got) - 1, len(got))
+    return out
 
 
 def _one_window(packets: Mapping[str, Packet], specs: Mapping[str, StreamSpec], t0: int,

@@ -58,12 +58,16 @@ class FusionPredictor:
         self._latency: dict[Configuration, float] = {}
 
     def inputs(self, window: Window, config: Configuration) -> dict[str, np.ndarray]:
-        """The network inputs of ``window`` for the modalities ``config`` has on, each series at
-        the steps of its configured rate (a stream recorded slower is interpolated up, as
-        ``sensekit train`` and ``evaluate`` store windows)."""
+        """The network inputs of ``window`` for the modalities ``config`` has on.
+
+        A series that arrives at a rate the network was not trained for (a phone's
+        accelerometer at 5 Hz) is brought to the steps of its configured rate, as ``sensekit
+        train`` and ``evaluate`` store windows; one at a trained rate is fed as delivered.
+        """
         mods = {m: self.modalities[m] for m in config.modalities if m in self.modalities}
         feats = window_inputs(window, mods, config.rates)
-        return {m: fit_rate(x, mods[m], config.rates.get(m))[None] for m, x in feats.items()}
+        return {m: (x if _trained(x, mods[m]) else fit_rate(x, mods[m], config.rates.get(m)))[None]
+                for m, x in feats.items()}
 
     def predict(self, window: Window, config: Configuration) -> Prediction:
         """Prediction, confidence, and which modalities the prediction did not need.
@@ -118,3 +122,8 @@ def rig_predictor(rig: Any, platform: str = "pi4") -> FusionPredictor:
     """The network a rig config's controller runs: ``[fusion] weights`` (default: the shipped
     ``default``), acting on ``[fusion] task`` (default ``activity``)."""
     return load_predictor(rig.weights, platform, str(rig.fusion.get("task", "activity")))
+
+
+def _trained(x: np.ndarray, spec: ModalityInput) -> bool:
+    """Whether ``x`` has the steps of one of the rates the network was trained for."""
+    return spec.kind != "series" or x.shape[-1] in {spec.steps(r) for r in spec.rates_hz}
