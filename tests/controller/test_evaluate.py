@@ -147,3 +147,34 @@ def test_policies_replay_a_phone_recording_labelled_by_transport_mode(tmp_path: 
         result.sensor_j_by_stream)
     assert result.windows_processed > 0.9 and result.accuracy == 0.0  # still/walking only
     assert all(set(c.modalities) <= {"accel", "gyro", "light"} for c in net.seen)
+
+
+def test_a_step_signal_holds_across_windows_while_its_sensor_stays_on(tmp_path: Path) -> None:
+    """Light reported at 0.5, 3 and 61 s (only on change): the replay shows it in every window
+    while the light sensor is on, and forgets it once the sensor sleeps."""
+    from phone_log import T0, write_bus_ride
+
+    path = tmp_path / "bus.mcap"
+    write_bus_ride(path)
+    rec = Recording.load(str(path), task="activity")
+
+    class SeesLight(MotionThreshold):
+        def __init__(self) -> None:
+            super().__init__()
+            self.light: dict[int, bool] = {}  # window start (s) -> light in it
+
+        def predict(self, window: Window, config: Configuration) -> Prediction:
+            seen = "light" in window.mask and bool(window.valid("light").any())
+            self.light[round((window.t_start_ns - T0) / 1e9)] = seen
+            return super().predict(window, config)
+
+    on = SeesLight()
+    evaluate_policy(rec, lambda: Static(Configuration({"accel": 100.0, "light": 1.0})), on)
+    assert len(on.light) >= 59 and all(on.light.values())
+    off = SeesLight()
+    evaluate_policy(rec, lambda: DutyCycle(Configuration({"accel": 100.0, "light": 1.0}),
+                                           period_s=20.0, on_s=10.0), off, max_off_s=None)
+    # on from 0 s: the 0.5 and 3 s reports hold; woken at 20 and 40 s, nothing reported since
+    assert all(off.light[t] for t in (0, 2, 4, 6, 8))
+    assert not any(off.light[t] for t in (20, 22, 40, 42))
+    assert off.light[60]  # the 61 s report
