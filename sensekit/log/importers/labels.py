@@ -7,7 +7,7 @@ the sample at or before it (what ``sensekit evaluate-policy`` reads), and a wind
 the majority of its samples that are not -1 (unlabelled when none is). The class lists go
 into the stream's device metadata (``sensekit.device.labels``:
 ``{"transport": ["still", "walking", ...], "kind": "labels"}``), the layout
-:mod:`sensekit.fusion.sim` and the simulator use.
+:mod:`sensekit.fusion.recordings` and the simulator use.
 
 Span files have the header ``start,end,task,class``; times are epoch seconds (UTC) or ISO 8601
 (``2016-11-30T10:15:00Z``; a time without a zone is read as UTC and the notes say so). A span
