@@ -22,10 +22,21 @@ Format::
 
     [[transition]]
     from = "sleep"
-    to = "accel_gyro"
+    to = "accel_gyro"                    # or a list of modes the same figures hold for
     time_s = 0.030                       # nothing usable comes out for this long
     current_a = 3.8e-3                   # drawn meanwhile (or energy_j = ...)
     source = "PS-MPU-6000A-00 rev 3.4, Table 6.1: gyro start-up 30 ms"
+
+    [[readout]]                          # cameras: the sensor's readout modes
+    width = 640                          # pixels read per frame in this readout
+    height = 480
+    modes = ["dnn"]                      # the table modes that may use it
+    source = "binned 2x2 and cropped, the sensor's smallest mode"
+
+A part that can sleep (a ``sleep`` mode) must list a wake-up from ``sleep`` to every other mode
+it has: a missing one is an error when the table is loaded, not a free wake-up. A camera with
+``[[readout]]`` rows is charged for the pixels of the readout a mode actually uses (the
+smallest of its readouts that covers the frame asked for), not for the frame delivered.
 """
 
 from __future__ import annotations
@@ -45,7 +56,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10
     import tomli as tomllib
 
-__all__ = ["ModePower", "PowerModel", "Transition", "available_models", "load_power_model"]
+__all__ = ["ModePower", "PowerModel", "Readout", "Transition", "available_models",
+           "load_power_model", "parse_power_model"]
+
+SLEEP = "sleep"
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,20 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class Readout:
+    """One readout mode of an image sensor: the pixels it reads per frame."""
+
+    width: int
+    height: int
+    modes: tuple[str, ...]
+    source: str
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+@dataclass(frozen=True)
 class PowerModel:
     """The power table of one device."""
 
@@ -86,6 +114,23 @@ class PowerModel:
     modes: Mapping[str, ModePower]
     transitions: tuple[Transition, ...] = ()
     supply_v: float | None = None
+    readouts: tuple[Readout, ...] = ()
+
+    @property
+    def active_modes(self) -> tuple[str, ...]:
+        """Every mode but ``sleep``."""
+        return tuple(m for m in self.modes if m != SLEEP)
+
+    def readout(self, mode: str, size: tuple[int, int] | None = None) -> Readout | None:
+        """The readout ``mode`` uses for frames of ``size`` (width, height): the smallest of
+        its readouts that covers it (the largest when none does, or without a size); None
+        when the table lists no readouts for the mode."""
+        mine = sorted((r for r in self.readouts if mode in r.modes), key=lambda r: r.pixels)
+        if not mine:
+            return None
+        if size is None:
+            return mine[-1]
+        return next((r for r in mine if r.width >= size[0] and r.height >= size[1]), mine[-1])
 
     def mode(self, name: str) -> ModePower:
         try:
@@ -126,17 +171,51 @@ def parse_power_model(data: Mapping[str, Any], where: str) -> PowerModel:
                                 float(row.get("per_pixel_w", 0)), row.get("note", ""))
     if not modes:
         raise ConfigError(f"{where}: no [modes.*] tables")
-    transitions = []
-    for i, row in enumerate(data.get("transition", [])):
+    transitions = _transitions(data.get("transition", []), supply, where)
+    _check_wake_ups(modes, transitions, where)
+    return PowerModel(data.get("device", where), data.get("part", ""), MappingProxyType(modes),
+                      tuple(transitions), supply, _readouts(data.get("readout", []), modes, where))
+
+
+def _transitions(rows: Any, supply: float | None, where: str) -> list[Transition]:
+    out = []
+    for i, row in enumerate(rows):
         here = f"{where} [[transition]] #{i + 1}"
         if not row.get("source"):
             raise ConfigError(f"{here}: every figure needs a source")
         time_s = float(row["time_s"])
         energy = float(row["energy_j"]) if "energy_j" in row else _power(row, supply, here) * time_s
-        transitions.append(Transition(row["from"], row["to"], time_s, energy, row["source"],
-                                      bool(row.get("estimate", False))))
-    return PowerModel(data.get("device", where), data.get("part", ""), MappingProxyType(modes),
-                      tuple(transitions), supply)
+        targets = row["to"] if isinstance(row["to"], list) else [row["to"]]
+        out += [Transition(row["from"], str(dst), time_s, energy, row["source"],
+                           bool(row.get("estimate", False))) for dst in targets]
+    return out
+
+
+def _check_wake_ups(modes: Mapping[str, ModePower], transitions: list[Transition],
+                    where: str) -> None:
+    """A part that sleeps wakes into each of its modes at a listed cost (never for free)."""
+    if SLEEP not in modes:
+        return
+    woken = {t.dst for t in transitions if t.src == SLEEP}
+    missing = [m for m in modes if m != SLEEP and m not in woken]
+    if missing:
+        raise ConfigError(f"{where}: no wake-up from 'sleep' to {', '.join(missing)}; a part "
+                          "that sleeps needs a [[transition]] from = \"sleep\" with its time "
+                          "and energy for every mode it wakes into (a wake-up is never free)")
+
+
+def _readouts(rows: Any, modes: Mapping[str, ModePower], where: str) -> tuple[Readout, ...]:
+    out = []
+    for i, row in enumerate(rows):
+        here = f"{where} [[readout]] #{i + 1}"
+        if not row.get("source"):
+            raise ConfigError(f"{here}: every figure needs a source")
+        unknown = [m for m in row.get("modes", []) if m not in modes]
+        if unknown or not row.get("modes"):
+            raise ConfigError(f"{here}: modes {unknown or '[]'} are not modes of the table")
+        out.append(Readout(int(row["width"]), int(row["height"]), tuple(row["modes"]),
+                           str(row["source"])))
+    return tuple(out)
 
 
 def available_models() -> list[str]:
