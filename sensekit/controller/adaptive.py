@@ -83,6 +83,8 @@ class Adaptive(RegisteredPolicy):
     name: str = "adaptive"
     modalities: Mapping[str, Modality] | None = None
     spec_help: ClassVar[str] = "adaptive[:key=value,...]"
+    #: It reads which modalities the network did not need (``Observation.redundant``).
+    asks_redundant: ClassVar[bool] = True
     _idle: bool = False
     _still_run: int = 0
     _sure_run: int = 0

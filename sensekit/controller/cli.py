@@ -144,7 +144,7 @@ def _combine(name: str, results: Sequence[PolicyResult]) -> PolicyResult:
 
     by_stream: dict[str, float] = {}
     for r in results:
-        for k, v in r.sensor_j_by_stream.items():
+        for k, v in r.sensor_j_by_part.items():
             by_stream[k] = by_stream.get(k, 0.0) + v
     life = results[0].battery_life_h * results[0].total_j / results[0].duration_s
     total = add("total_j")

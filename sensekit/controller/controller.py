@@ -314,8 +314,8 @@ class Controller:
             self._set_size(stream, next(d for d in decls if d.turn_down.size_mode), value,
                            t_ns, reason)
             return
-        mode = delivering_mode(decls)
-        target = economy or (mode if mode in drv.modes else self._active_mode.get(stream))
+        mode = delivering_mode(decls, drv.modes)
+        target = economy or mode or self._active_mode.get(stream)
         if target is not None and drv.mode != target:
             self._set_mode(stream, target, t_ns, reason)
         if control == "rate" and drv.rate_hz != value:

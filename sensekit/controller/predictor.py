@@ -60,50 +60,88 @@ class FusionPredictor:
     def inputs(self, window: Window, config: Configuration) -> dict[str, np.ndarray]:
         """The network inputs of ``window`` for the modalities ``config`` has on.
 
-        A series that arrives at a rate the network was not trained for (a phone's
-        accelerometer at 5 Hz) is brought to the steps of its configured rate, as ``sensekit
-        train`` and ``evaluate`` store windows; one at a trained rate is fed as delivered.
+        A series delivered at the steps of a rate the network was trained for is fed as
+        delivered (a lowered rate reaches the network as such). One that arrives otherwise (a
+        phone's accelerometer at 3 Hz, a rate the network was not trained for) is brought to
+        the steps of the trained rate nearest its configured one, as ``sensekit train`` and
+        ``evaluate`` store windows.
         """
         mods = {m: self.modalities[m] for m in config.modalities if m in self.modalities}
         feats = window_inputs(window, mods, config.rates)
-        return {m: (x if _trained(x, mods[m]) else fit_rate(x, mods[m], config.rates.get(m)))[None]
-                for m, x in feats.items()}
+        return {m: (x if _trained(x, mods[m]) else fit_rate(
+            x, mods[m], _nearest_trained(mods[m], config.rates.get(m))))[None]
+            for m, x in feats.items()}
 
-    def predict(self, window: Window, config: Configuration) -> Prediction:
-        """Prediction, confidence, and which modalities the prediction did not need.
+    def reset(self) -> None:
+        """A new recording starts (this network keeps nothing across windows)."""
+
+    def predict(self, window: Window, config: Configuration, *,
+                explain: bool = False) -> Prediction:
+        """Prediction and confidence; with ``explain``, also which modalities the prediction
+        did not need.
 
         A modality is redundant when masking it out (the fusion's presence mask, as if the
         sensor were off) leaves the predicted class unchanged and the confidence at or above
-        ``redundant_confidence``. Those extra passes are charged with the inference.
+        ``redundant_confidence``. Those extra passes are charged with the inference
+        (:meth:`joules` with ``explain``).
         """
+        if config not in self._latency:
+            self._latency[config] = self._measure(window, config)
         batch = self.inputs(window, config)
         if not batch:
             return Prediction(-1, 0.0)
-        if config not in self._latency:
-            self._latency[config] = self._measure(batch)
         probs = self.net.predict(batch)[self.task][0]
         k = int(np.argmax(probs))
+        if not explain:
+            return Prediction(int(self._index[k]), float(probs[k]))
         redundant = frozenset(m for m in batch if len(batch) > 1 and self._unneeded(batch, m, k))
         return Prediction(int(self._index[k]), float(probs[k]), redundant)
+
+    def predict_many(self, windows: Sequence[Window], config: Configuration
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Class index (-1: nothing usable) and confidence of each window, in batches of the
+        windows that hold the same modalities (a static configuration's whole recording)."""
+        index = np.full(len(windows), -1, np.int64)
+        conf = np.zeros(len(windows))
+        groups: dict[tuple[str, ...], list[tuple[int, dict[str, np.ndarray]]]] = {}
+        for i, window in enumerate(windows):
+            if config not in self._latency:
+                self._latency[config] = self._measure(window, config)
+            x = self.inputs(window, config)
+            if x:
+                groups.setdefault(tuple(sorted(x)), []).append((i, x))
+        for items in groups.values():
+            for lo in range(0, len(items), 256):
+                chunk = items[lo:lo + 256]
+                batch = {m: np.concatenate([x[m] for _, x in chunk]) for m in chunk[0][1]}
+                probs = self.net.predict(batch)[self.task]
+                k = probs.argmax(axis=1)
+                rows = np.array([i for i, _ in chunk])
+                index[rows] = self._index[k]
+                conf[rows] = probs[np.arange(len(k)), k]
+        return index, conf
 
     def _unneeded(self, batch: Mapping[str, np.ndarray], modality: str, k: int) -> bool:
         without = self.net.predict(batch, {modality: np.zeros(1, bool)})[self.task][0]
         return int(np.argmax(without)) == k and float(without[k]) >= self.redundant_confidence
 
-    def joules(self, config: Configuration) -> float:
-        """Energy of one inference in ``config`` and its redundancy passes: measured latency
-        times a busy core's extra power."""
-        passes = 1 + len(config.modalities)
+    def joules(self, config: Configuration, *, explain: bool = False) -> float:
+        """Energy of one inference in ``config`` (and, with ``explain``, its redundancy
+        passes): measured latency, features included, times a busy core's extra power."""
+        passes = 1 + len(config.modalities) if explain else 1
         return self._latency.get(config, 0.0) * self.busy_w * passes
 
     def latency_s(self, config: Configuration) -> float | None:
         return self._latency.get(config)
 
-    def _measure(self, batch: Mapping[str, np.ndarray], runs: int = 5) -> float:
+    def _measure(self, window: Window, config: Configuration, runs: int = 5) -> float:
+        """Median seconds from window to prediction (features and network) in ``config``."""
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            self.net.predict(batch)
+            batch = self.inputs(window, config)
+            if batch:
+                self.net.predict(batch)
             times.append(time.perf_counter() - start)
         return float(np.median(times))
 
@@ -127,3 +165,10 @@ def rig_predictor(rig: Any, platform: str = "pi4") -> FusionPredictor:
 def _trained(x: np.ndarray, spec: ModalityInput) -> bool:
     """Whether ``x`` has the steps of one of the rates the network was trained for."""
     return spec.kind != "series" or x.shape[-1] in {spec.steps(r) for r in spec.rates_hz}
+
+
+def _nearest_trained(spec: ModalityInput, rate: float | None) -> float:
+    """The trained rate nearest ``rate`` (the native one without a rate)."""
+    if rate is None:
+        return spec.native
+    return min(spec.rates_hz, key=lambda r: (abs(r - rate), -r))
