@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from ..align import StreamSpec, Window, align
 from ..clock import FakeClock
@@ -38,8 +39,10 @@ from .recording import Recording
 from .replay import RecordedDevice
 from .scores import ScoreTimer
 
-__all__ = ["STILL_SCORE", "PolicyResult", "Prediction", "Predictor", "Recording", "WindowView",
-           "detection_delays", "evaluate_policy", "location_error_m", "recording_devices"]
+__all__ = ["STILL_SCORE", "PolicyResult", "Prediction", "Predictor", "Recording", "Replay", "Run",
+           "WindowView", "accuracy_of", "confusion", "detection_delays", "evaluate_policy",
+           "holds", "location_error_m", "macro_f1_of", "recording_devices", "replay_policy",
+           "start_replay", "window_s_of"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,10 @@ class PolicyResult:
     windows: int = 0
     #: Static Pareto front membership (set when results are compared).
     front: bool = False
+    #: Labelled windows by true class (rows) and predicted class (columns): what pools
+    #: exactly across recordings and people.
+    confusion: list[list[int]] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v)
@@ -140,7 +147,9 @@ class WindowView:
 
 
 @dataclass
-class _Run:
+class Run:
+    """What one replay predicted, window by window."""
+
     truth: list[int] = field(default_factory=list)
     pred: list[int] = field(default_factory=list)
     t_ns: list[int] = field(default_factory=list)
@@ -148,6 +157,32 @@ class _Run:
     capped: int = 0
     fixes: list[Packet] = field(default_factory=list)
     moving: list[bool] = field(default_factory=list)
+
+
+def confusion(truth: npt.NDArray[np.int64], pred: npt.NDArray[np.int64],
+              n_classes: int) -> list[list[int]]:
+    """Counts of labelled windows by true (rows) and predicted (columns) class."""
+    keep = truth >= 0
+    n = max(n_classes, int(truth.max(initial=-1)) + 1, int(pred.max(initial=-1)) + 1)
+    counts = np.zeros((n, n), np.int64)
+    np.add.at(counts, (truth[keep], pred[keep]), 1)
+    return counts.tolist()
+
+
+def macro_f1_of(counts: Sequence[Sequence[int]] | npt.NDArray[np.int64]) -> float:
+    """Macro-F1 of a confusion matrix over the classes that occur in labels or predictions
+    (as :func:`sensekit.fusion.metrics.macro_f1`)."""
+    c = np.asarray(counts, np.float64)
+    if c.size == 0 or c.sum() == 0:
+        return math.nan
+    rows, cols = c.sum(axis=1), c.sum(axis=0)
+    seen = (rows + cols) > 0
+    return float(np.mean(2 * np.diag(c)[seen] / (rows + cols)[seen]))
+
+
+def accuracy_of(counts: Sequence[Sequence[int]] | npt.NDArray[np.int64]) -> float:
+    c = np.asarray(counts, np.float64)
+    return float(np.trace(c) / c.sum()) if c.size and c.sum() else math.nan
 
 
 def recording_devices(rec: Recording, modalities: Mapping[str, Modality] | None = None
@@ -163,7 +198,7 @@ def _position_stream(rec: Recording) -> str | None:
 
 
 @dataclass
-class _Replay:
+class Replay:
     """Everything one replay of a recording holds."""
 
     clock: FakeClock
@@ -173,16 +208,16 @@ class _Replay:
     controller: Controller
 
 
-def _replay(rec: Recording, policy: Policy, decls: Mapping[str, Modality], *,
-            supported: Sequence[Configuration], platform: str,
-            max_off_s: float | None) -> _Replay:
+def start_replay(rec: Recording, policy: Policy, decls: Mapping[str, Modality], *,
+                 supported: Sequence[Configuration], platform: str,
+                 max_off_s: float | None) -> Replay:
     start = rec.span_ns[0]
     clock = FakeClock(start)
     devs = replay_devices(rec.streams, clock, decls)
     ledger = EnergyLedger(platform, clock=clock)
     parts = Parts(ledger, devs, decls, start)
     ctl = Controller(devs, policy, supported=supported, max_off_s=max_off_s, modalities=decls)
-    return _Replay(clock, devs, ledger, parts, ctl)
+    return Replay(clock, devs, ledger, parts, ctl)
 
 
 def window_s_of(predictor: Predictor, default: float = 2.0) -> float:
@@ -207,20 +242,36 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
     length is the network's own unless ``window_s`` says otherwise. ``on_window`` is called
     after every window with a :class:`WindowView` (a live view).
     """
-    decls = dict(registered() if modalities is None else modalities)
     window_s = window_s or window_s_of(predictor)
-    start, end = rec.span_ns
     policy = make_policy()
-    r = _replay(rec, policy, decls, supported=supported, platform=platform, max_off_s=max_off_s)
+    run, r = replay_policy(rec, policy, predictor, supported=supported, window_s=window_s,
+                           platform=platform, max_off_s=max_off_s, modalities=modalities,
+                           on_window=on_window)
+    return _result(policy.name, rec, run, r.ledger, r.controller, r.clock.now_ns(), window_s,
+                   battery_wh, len(predictor.classes))
+
+
+def replay_policy(rec: Recording, policy: Policy, predictor: Predictor, *,
+                  supported: Sequence[Configuration] = (), window_s: float,
+                  platform: str = "pi4", max_off_s: float | None = 60.0,
+                  modalities: Mapping[str, Modality] | None = None,
+                  on_window: Callable[[WindowView], None] | None = None
+                  ) -> tuple[Run, Replay]:
+    """The window-by-window replay behind :func:`evaluate_policy`: what was predicted each
+    window, and the replay's ledger, devices and controller."""
+    decls = dict(registered() if modalities is None else modalities)
+    start, end = rec.span_ns
+    r = start_replay(rec, policy, decls, supported=supported, platform=platform,
+                     max_off_s=max_off_s)
     _reset(predictor)
     reads = policy_reads_scores(policy)
     explain = bool(getattr(policy, "asks_redundant", False))
     timer = ScoreTimer({m: d for m, d in decls.items() if d.score is not None})
     busy_w = _busy_w(predictor, platform)
-    run = _Run()
+    run = Run()
     fixes = _position_stream(rec)
     motion = motion_modality(decls)
-    hold = _holds(r.devices, decls)
+    hold = holds(r.devices, decls)
     carry: dict[str, Packet] = {}
     plan = r.controller.step(start)
     r.parts.sync(start)
@@ -266,8 +317,7 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
                                  redundant=redundant)
         r.parts.sync(t1)
         t0 = t1
-    return _result(policy.name, rec, run, r.ledger, r.controller, r.clock.now_ns(), window_s,
-                   battery_wh)
+    return run, r
 
 
 def _view(t0: int, t1: int, start: int, rec: Recording, devs: Mapping[str, RecordedDevice],
@@ -280,7 +330,7 @@ def _view(t0: int, t1: int, start: int, rec: Recording, devs: Mapping[str, Recor
     return WindowView((t0 - start) / 1e9, prediction, name, conf, states, sensor_w, ran)
 
 
-def _holds(devs: Mapping[str, RecordedDevice], decls: Mapping[str, Modality]
+def holds(devs: Mapping[str, RecordedDevice], decls: Mapping[str, Modality]
            ) -> dict[str, float]:
     """Streams that are step signals (declared ``hold_s``) and how long a report holds."""
     out: dict[str, float] = {}
@@ -324,8 +374,8 @@ NOTES = ["rates below a stream's recorded rate are replayed through the part's o
          "recorded (never upsampled) and priced as asked"]
 
 
-def _result(name: str, rec: Recording, run: _Run, ledger: EnergyLedger, ctl: Controller,
-            end_ns: int, window_s: float, battery_wh: float) -> PolicyResult:
+def _result(name: str, rec: Recording, run: Run, ledger: EnergyLedger, ctl: Controller,
+            end_ns: int, window_s: float, battery_wh: float, n_classes: int) -> PolicyResult:
     y, p = np.asarray(run.truth), np.asarray(run.pred)
     summary = ledger.summary(rec.span_ns[0], end_ns)
     by_sensor = {k: float(v) for k, v in summary.by_sensor.items()}
@@ -349,4 +399,4 @@ def _result(name: str, rec: Recording, run: _Run, ledger: EnergyLedger, ctl: Con
         float(np.mean(delays)) if delays else math.nan, located, life, duration,
         by_sensor, len(ctl.decisions), list(NOTES),
         {"network": by_kind.get("fusion", 0.0), "scores": by_kind.get("scores", 0.0)},
-        run.capped, len(run.truth))
+        run.capped, len(run.truth), False, confusion(y, p, n_classes), list(rec.classes))

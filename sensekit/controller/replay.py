@@ -163,10 +163,14 @@ class RecordedDevice(Driver):
         return self._transition_s(SLEEP, self.mode)
 
     def cutoff_hz(self, rate_hz: float) -> float | None:
-        """The low-pass the part applies at ``rate_hz`` in its current mode (None: point
-        sampling)."""
-        return next((c for d in self.decls
-                     if (c := d.cutoff_hz(self.mode, rate_hz)) is not None), None)
+        """The low-pass the part applies at ``rate_hz`` in its current mode to what that mode
+        delivers (None: point sampling)."""
+        mine = [d for d in self.decls if self._delivers(d)] or list(self.decls)
+        return next((c for d in mine if (c := d.cutoff_hz(self.mode, rate_hz)) is not None),
+                    None)
+
+    def _delivers(self, decl: Modality) -> bool:
+        return self.mode in decl.settings() or self.mode in decl.turn_down.modes
 
     def _hold_s(self) -> float | None:
         return next((s.hold_s for d in self.decls for s in d.input.sources
@@ -175,8 +179,7 @@ class RecordedDevice(Driver):
     def _withheld_fields(self) -> set[str]:
         """Fields of modalities the current mode does not deliver (the gyroscope's in
         ``accel_only`` or the low-power cycle mode); fields no declaration names stay."""
-        def delivers(d: Modality) -> bool:
-            return self.mode in d.settings() or self.mode in d.turn_down.modes
+        delivers = self._delivers
 
         def fields(d: Modality) -> set[str]:
             return {f for s in d.input.sources if s.stream == self.stream for f in s.fields}

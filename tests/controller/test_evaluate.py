@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from stand_in_net import MotionThreshold
 
 from sensekit.align import Window
 from sensekit.controller.adaptive import Adaptive
@@ -14,7 +15,6 @@ from sensekit.controller.evaluate import (
     evaluate_policy,
 )
 from sensekit.controller.policies import DutyCycle, Static
-from sensekit.controller.scores import score
 from sensekit.fusion.inputs import Configuration
 from sensekit.packets import Packet
 from sensekit.testing.scenario import ACTIVITIES, SimConfig, simulate
@@ -23,26 +23,6 @@ FULL = Configuration({"accel": 100.0, "gyro": 100.0, "audio": 50.0, "camera": 32
                       "light": 1.0})
 RATES = {"accel": (100.0, 50.0, 25.0), "gyro": (100.0, 50.0, 25.0), "audio": (50.0,),
          "camera": (32.0, 16.0), "gps": (1.0,), "light": (1.0,)}
-
-
-class MotionThreshold:
-    """A stand-in network: still below a motion score, walking above; costs by sensor count."""
-
-    def __init__(self) -> None:
-        self.classes = list(ACTIVITIES)
-        self.seen: list[Configuration] = []
-
-    def predict(self, window: Window, config: Configuration, *,
-                explain: bool = False) -> Prediction:
-        self.seen.append(config)
-        motion = score(window, "accel")
-        if motion is None:
-            return Prediction(0, 0.3)
-        label = "still" if motion < 0.15 else "walking"
-        return Prediction(self.classes.index(label), 0.95)
-
-    def joules(self, config: Configuration, *, explain: bool = False) -> float:
-        return 0.001 * len(config.modalities)
 
 
 @pytest.fixture(scope="module")
