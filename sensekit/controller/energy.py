@@ -24,8 +24,18 @@ from ..modalities import Modality, declarations, delivering_mode, registered
 from ..power.model import SLEEP, load_power_model
 from .operating import OperatingPoint
 
-__all__ = ["configuration_power_w", "default_devices", "modality_power_w", "point_power_w",
-           "utility", "with_tables"]
+__all__ = ["TABLE_SETS", "configuration_power_w", "default_devices", "modality_power_w",
+           "point_power_w", "utility", "with_tables"]
+
+#: Named sets of power tables a Pi rig would use for the same modalities: part -> table (a
+#: part not named keeps its declared table). ``pi-usb``: the declared tables (MPU-6050 IMU,
+#: AK8963 magnetometer, USB microphone dongle, u-blox M8 GPS, BH1750 light, BMP280 barometer,
+#: Pi Camera v2); ``pi-i2s``: the same with an I2S MEMS microphone (TDK ICS-43434), whose
+#: low-power mode is enough for a sound level.
+TABLE_SETS: dict[str, dict[str, str]] = {
+    "pi-usb": {},
+    "pi-i2s": {"microphone": "ics43434"},
+}
 
 
 def with_tables(decls: Mapping[str, Modality], tables: Mapping[str, str]) -> dict[str, Modality]:

@@ -25,7 +25,6 @@ import numpy.typing as npt
 from ..align import StreamSpec, Window, align
 from ..clock import FakeClock
 from ..fusion.inputs import Configuration
-from ..fusion.metrics import accuracy, macro_f1
 from ..modalities import Modality, registered
 from ..packets import Packet, concat
 from ..power.ledger import EnergyLedger
@@ -159,30 +158,43 @@ class Run:
     moving: list[bool] = field(default_factory=list)
 
 
+#: The prediction of a window before the network has given any (nothing to carry yet).
+NONE = -1
+
+
+def _name(classes: Sequence[str], index: int) -> str:
+    return classes[index] if 0 <= index < len(classes) else ""
+
+
 def confusion(truth: npt.NDArray[np.int64], pred: npt.NDArray[np.int64],
               n_classes: int) -> list[list[int]]:
-    """Counts of labelled windows by true (rows) and predicted (columns) class."""
+    """Counts of labelled windows by true class (rows) and predicted class (columns); a last
+    column counts windows with no prediction at all (the network had not run yet)."""
     keep = truth >= 0
     n = max(n_classes, int(truth.max(initial=-1)) + 1, int(pred.max(initial=-1)) + 1)
-    counts = np.zeros((n, n), np.int64)
-    np.add.at(counts, (truth[keep], pred[keep]), 1)
+    counts = np.zeros((n, n + 1), np.int64)
+    cols = np.where(pred[keep] >= 0, pred[keep], n)
+    np.add.at(counts, (truth[keep], cols), 1)
     return counts.tolist()
 
 
 def macro_f1_of(counts: Sequence[Sequence[int]] | npt.NDArray[np.int64]) -> float:
-    """Macro-F1 of a confusion matrix over the classes that occur in labels or predictions
-    (as :func:`sensekit.fusion.metrics.macro_f1`)."""
+    """Macro-F1 of a confusion matrix (:func:`confusion`) over the classes that occur in
+    labels or predictions, as :func:`sensekit.fusion.metrics.macro_f1`; a window without a
+    prediction is a miss of its class."""
     c = np.asarray(counts, np.float64)
     if c.size == 0 or c.sum() == 0:
         return math.nan
-    rows, cols = c.sum(axis=1), c.sum(axis=0)
+    n = c.shape[0]
+    rows, cols = c.sum(axis=1), c[:, :n].sum(axis=0)
     seen = (rows + cols) > 0
-    return float(np.mean(2 * np.diag(c)[seen] / (rows + cols)[seen]))
+    return float(np.mean(2 * np.diag(c[:, :n])[seen] / (rows + cols)[seen]))
 
 
 def accuracy_of(counts: Sequence[Sequence[int]] | npt.NDArray[np.int64]) -> float:
+    """Share of labelled windows predicted right."""
     c = np.asarray(counts, np.float64)
-    return float(np.trace(c) / c.sum()) if c.size and c.sum() else math.nan
+    return float(np.trace(c[:, :c.shape[0]]) / c.sum()) if c.size and c.sum() else math.nan
 
 
 def recording_devices(rec: Recording, modalities: Mapping[str, Modality] | None = None
@@ -275,7 +287,7 @@ def replay_policy(rec: Recording, policy: Policy, predictor: Predictor, *,
     carry: dict[str, Packet] = {}
     plan = r.controller.step(start)
     r.parts.sync(start)
-    last, conf, redundant = 0, None, None
+    last, conf, redundant = NONE, None, None
     t0 = start
     win_ns = int(window_s * 1e9)
     while t0 + win_ns <= end:
@@ -311,9 +323,10 @@ def replay_policy(rec: Recording, policy: Policy, predictor: Predictor, *,
         run.moving.append(scores.get(motion, 0.0) >= STILL_SCORE)
         r.clock.set_ns(t1)
         if on_window is not None:
-            on_window(_view(t0, t1, start, rec, r.devices, r.ledger, predictor.classes[last],
-                            conf, ran))
-        plan = r.controller.step(t1, scores, confidence=conf, prediction=predictor.classes[last],
+            on_window(_view(t0, t1, start, rec, r.devices, r.ledger,
+                            _name(predictor.classes, last), conf, ran))
+        plan = r.controller.step(t1, scores, confidence=conf,
+                                 prediction=_name(predictor.classes, last) or None,
                                  redundant=redundant)
         r.parts.sync(t1)
         t0 = t1
@@ -390,13 +403,12 @@ def _result(name: str, rec: Recording, run: Run, ledger: EnergyLedger, ctl: Cont
     fixes = _position_stream(rec)
     located = math.nan if fixes is None else location_error_m(
         rec.streams[fixes], run.fixes, run.t_ns, run.moving, window_s)
-    scored = y >= 0
-    acc = accuracy(y[scored], p[scored]) if scored.any() else math.nan
-    f1 = macro_f1(y[scored], p[scored]) if scored.any() else math.nan
+    counts = confusion(y, p, n_classes)
+    acc, f1 = accuracy_of(counts), macro_f1_of(counts)
     return PolicyResult(
         name, acc, f1, sensors, compute, platform, total,
         run.processed / max(len(run.truth), 1),
         float(np.mean(delays)) if delays else math.nan, located, life, duration,
         by_sensor, len(ctl.decisions), list(NOTES),
         {"network": by_kind.get("fusion", 0.0), "scores": by_kind.get("scores", 0.0)},
-        run.capped, len(run.truth), False, confusion(y, p, n_classes), list(rec.classes))
+        run.capped, len(run.truth), False, counts, list(rec.classes))

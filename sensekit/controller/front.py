@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from ..align import StreamSpec, Window, align
 from ..fusion.inputs import Configuration
-from ..modalities import Modality
+from ..modalities import Modality, delivering_mode
 from .evaluate import (
     NOTES,
     PolicyResult,
@@ -39,7 +39,6 @@ from .evaluate import (
     Recording,
     accuracy_of,
     confusion,
-    detection_delays,
     holds,
     macro_f1_of,
     replay_policy,
@@ -48,8 +47,8 @@ from .evaluate import (
 from .operating import OperatingPoint
 from .policies import Static
 
-__all__ = ["KeyPredictions", "front_flags", "key_of", "key_predictions", "part_energy",
-           "static_results"]
+__all__ = ["FrontTable", "KeyPredictions", "front_flags", "front_table", "key_of",
+           "key_predictions", "part_energy", "pool_tables", "static_results"]
 
 
 @dataclass
@@ -66,10 +65,39 @@ class KeyPredictions:
 def key_of(point: OperatingPoint, inputs: Sequence[str] | None, rec: Recording,
            decls: Mapping[str, Modality]) -> OperatingPoint:
     """The part of ``point`` the network sees on ``rec``: its input modalities (all, when it
-    does not say which it reads) whose streams the recording has."""
+    does not say which it reads) whose streams the recording has, each mode replaced by the
+    first of its part's modes that delivers the same (:func:`_same_delivery`)."""
     present = {m for m in point.modalities if (inputs is None or m in inputs) and m in decls
                and decls[m].stream_in(rec.streams) is not None}
-    return point.restricted(present)
+    key = point.restricted(present)
+    modes = {m: _same_delivery(decls[m], key, m) for m in key.modes}
+    return OperatingPoint(key.configuration, {m: v for m, v in modes.items() if v},
+                          key.duty)
+
+
+def _same_delivery(decl: Modality, key: OperatingPoint, modality: str) -> str | None:
+    """The first mode (the delivering one first: None) in which ``decl``'s part hands a
+    replay the same samples as in its mode in ``key``: the same decimation path at that
+    rate and the same wake-up time (a GPS in power-save gives the recorded fixes as in
+    continuous mode; a camera's full readout gives the network the same frame)."""
+    from ..power.model import SLEEP, load_power_model
+
+    if decl.power is None:
+        return key.modes[modality]
+    table = load_power_model(decl.power.model)
+    rate = key.rates[modality]
+
+    def signature(mode: str) -> tuple[float | None, float]:
+        wake = table.transition(SLEEP, mode)
+        return decl.cutoff_hz(mode, rate), wake.time_s if wake is not None else 0.0
+
+    own = signature(key.modes[modality])
+    delivering = delivering_mode([decl], table.modes)
+    for mode in (delivering, *decl.settings()):
+        if mode and mode in table.modes and rate in decl.settings().get(mode, (rate,)) \
+                and signature(mode) == own:
+            return None if mode == delivering else mode
+    return key.modes[modality]
 
 
 def key_predictions(rec: Recording, key: OperatingPoint, predictor: Predictor, *,
@@ -81,7 +109,7 @@ def key_predictions(rec: Recording, key: OperatingPoint, predictor: Predictor, *
     n = max(0, (end - start) // win_ns)
     truth = rec.label_at(start + np.arange(n, dtype=np.int64) * win_ns + win_ns // 2)
     if not key.rates:
-        return KeyPredictions(truth, np.zeros(n, np.int64), 0, 0.0, 0)
+        return KeyPredictions(truth, np.full(n, -1, np.int64), 0, 0.0, 0)
     if key.duty:  # the plan changes mid-recording: window by window
         run, replay = replay_policy(rec, Static.of(key), predictor, window_s=window_s,
                                     platform=platform, max_off_s=None, modalities=decls)
@@ -123,10 +151,10 @@ def _predict_all(predictor: Predictor, windows: Sequence[Window],
 
 
 def _carried(index: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Each window's prediction, the last usable one carried over windows without one (the
-    first class before any)."""
-    out = np.zeros(len(index), np.int64)
-    last = 0
+    """Each window's prediction, the last usable one carried over windows without one (none,
+    -1, before any)."""
+    out = np.full(len(index), -1, np.int64)
+    last = -1
     for k, v in enumerate(index):
         last = int(v) if v >= 0 else last
         out[k] = last
@@ -154,18 +182,89 @@ def part_energy(rec: Recording, point: OperatingPoint, *, decls: Mapping[str, Mo
     return {k: float(v) for k, v in summary.by_sensor.items()}
 
 
-def static_results(rec: Recording, points: Sequence[OperatingPoint], predictor: Predictor, *,
-                   decls: Mapping[str, Modality], window_s: float, platform: str = "pi4",
-                   battery_wh: float = 10.0) -> list[PolicyResult]:
-    """Every point of ``points`` on ``rec``, as :func:`evaluate_policy` would report it with
-    a :class:`Static` policy (location error is not computed here: NaN)."""
+@dataclass
+class FrontTable:
+    """Static points on one recording (or several pooled), in arrays.
+
+    Attributes:
+        name: The recording (or ``pooled``).
+        points: The operating points, in order.
+        sensor_j, compute_j, processed: Per point.
+        confusion: Per point, labelled windows by true (rows) and predicted class.
+        capped: Per point, windows in which a stream ran above its recorded rate.
+        windows: Windows replayed; ``duration_s`` their length.
+        classes: Class names.
+        parts: Per point, joules per part.
+        floor_w: The platform's idle power (reported beside the sensors).
+    """
+
+    name: str
+    points: list[OperatingPoint]
+    sensor_j: npt.NDArray[np.float64]
+    compute_j: npt.NDArray[np.float64]
+    processed: npt.NDArray[np.int64]
+    confusion: npt.NDArray[np.int64]
+    capped: npt.NDArray[np.int64]
+    windows: int
+    duration_s: float
+    classes: list[str]
+    parts: list[dict[str, float]]
+    floor_w: float = 0.0
+
+    def results(self, battery_wh: float = 10.0, only: set[str] | None = None
+                ) -> list[PolicyResult]:
+        """Each point (or those named in ``only``) as a :class:`PolicyResult`."""
+        out = []
+        floor = self.floor_w * self.duration_s
+        for k, point in enumerate(self.points):
+            name = f"static:{point.name()}"
+            if only is not None and name not in only:
+                continue
+            total = float(self.sensor_j[k] + self.compute_j[k] + floor)
+            life = battery_wh / (total / self.duration_s) if total > 0 else math.inf
+            counts = self.confusion[k]
+            out.append(PolicyResult(
+                name, accuracy_of(counts), macro_f1_of(counts), float(self.sensor_j[k]),
+                float(self.compute_j[k]), floor, total,
+                float(self.processed[k]) / max(self.windows, 1), math.nan, math.nan, life,
+                self.duration_s, dict(self.parts[k]), 0, list(NOTES),
+                {"network": float(self.compute_j[k]), "scores": 0.0}, int(self.capped[k]),
+                self.windows, False, counts.tolist(), list(self.classes)))
+        return out
+
+
+def pool_tables(tables: Sequence[FrontTable], name: str = "pooled") -> FrontTable:
+    """Several recordings' tables (the same points, in the same order) as one: energies and
+    windows add, confusions add (macro-F1 over every window together)."""
+    first = tables[0]
+    parts: list[dict[str, float]] = [{} for _ in first.points]
+    for t in tables:
+        for k, by_part in enumerate(t.parts):
+            for part, j in by_part.items():
+                parts[k][part] = parts[k].get(part, 0.0) + j
+    return FrontTable(name, list(first.points), np.sum([t.sensor_j for t in tables], axis=0),
+                      np.sum([t.compute_j for t in tables], axis=0),
+                      np.sum([t.processed for t in tables], axis=0),
+                      np.sum([t.confusion for t in tables], axis=0),
+                      np.sum([t.capped for t in tables], axis=0),
+                      sum(t.windows for t in tables), sum(t.duration_s for t in tables),
+                      list(first.classes), parts, first.floor_w)
+
+
+def front_table(rec: Recording, points: Sequence[OperatingPoint], predictor: Predictor, *,
+                decls: Mapping[str, Modality], window_s: float,
+                platform: str = "pi4") -> FrontTable:
+    """Every point of ``points`` on ``rec``, each as :func:`evaluate_policy` would report it
+    with a :class:`Static` policy (location error is not computed here)."""
+    from ..power.model import load_power_model
+
     mods = getattr(predictor, "modalities", None)
     inputs = list(mods) if isinstance(mods, Mapping) else None
     part_of = {m: d.power.device for m, d in decls.items() if d.power is not None}
     asleep = _asleep(rec, decls, window_s, platform)
     options: dict[OperatingPoint, dict[str, float]] = {}
     keys: dict[OperatingPoint, KeyPredictions] = {}
-    out = []
+    per_point: list[tuple[dict[str, float], OperatingPoint]] = []
     for point in points:
         energy = dict(asleep)
         for part in {part_of[m] for m in point.modalities if m in part_of}:
@@ -178,9 +277,28 @@ def static_results(rec: Recording, points: Sequence[OperatingPoint], predictor: 
         if key not in keys:
             keys[key] = key_predictions(rec, key, predictor, decls=decls, window_s=window_s,
                                         platform=platform)
-        out.append(_row(f"static:{point.name()}", rec, keys[key], energy, window_s, platform,
-                        battery_wh, len(predictor.classes)))
-    return out
+        per_point.append((energy, key))
+    size = len(predictor.classes)
+    counts = {k: np.asarray(confusion(v.truth, v.pred, size), np.int64)[:size, :size + 1]
+              for k, v in keys.items()}
+    n = max((len(v.truth) for v in keys.values()), default=0)
+    return FrontTable(
+        rec.name, list(points), np.array([sum(e.values()) for e, _ in per_point]),
+        np.array([keys[k].compute_j for _, k in per_point]),
+        np.array([keys[k].processed for _, k in per_point], np.int64),
+        np.array([counts[k] for _, k in per_point], np.int64).reshape(-1, size, size + 1),
+        np.array([keys[k].capped for _, k in per_point], np.int64), n, n * window_s,
+        list(rec.classes), [e for e, _ in per_point],
+        load_power_model(platform).mode("idle").power_w)
+
+
+def static_results(rec: Recording, points: Sequence[OperatingPoint], predictor: Predictor, *,
+                   decls: Mapping[str, Modality], window_s: float, platform: str = "pi4",
+                   battery_wh: float = 10.0) -> list[PolicyResult]:
+    """Every point of ``points`` on ``rec`` as a :class:`PolicyResult`
+    (:func:`front_table`)."""
+    return front_table(rec, points, predictor, decls=decls, window_s=window_s,
+                       platform=platform).results(battery_wh)
 
 
 def _asleep(rec: Recording, decls: Mapping[str, Modality], window_s: float,
@@ -188,27 +306,6 @@ def _asleep(rec: Recording, decls: Mapping[str, Modality], window_s: float,
     """Every part asleep throughout."""
     return part_energy(rec, OperatingPoint(Configuration({})), decls=decls, window_s=window_s,
                        platform=platform)
-
-
-def _row(name: str, rec: Recording, key: KeyPredictions, energy: Mapping[str, float],
-         window_s: float, platform: str, battery_wh: float, n_classes: int) -> PolicyResult:
-    from ..power.model import load_power_model
-
-    n = len(key.truth)
-    duration = n * window_s
-    floor = load_power_model(platform).mode("idle").power_w * duration
-    sensors = float(sum(energy.values()))
-    total = sensors + key.compute_j + floor
-    counts = confusion(key.truth, key.pred, n_classes)
-    delays = detection_delays(key.truth.tolist(), key.pred.tolist(), window_s) \
-        if rec.labelled else []
-    life = battery_wh / (total / duration) if total > 0 and duration > 0 else math.inf
-    return PolicyResult(
-        name, accuracy_of(counts), macro_f1_of(counts), sensors, key.compute_j, floor, total,
-        key.processed / max(n, 1), float(np.mean(delays)) if delays else math.nan, math.nan,
-        life, duration, dict(energy), 0, list(NOTES),
-        {"network": key.compute_j, "scores": 0.0}, key.capped, n, False, counts,
-        list(rec.classes))
 
 
 def front_flags(results: Sequence[PolicyResult]) -> set[str]:

@@ -20,13 +20,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration, ModalityInput
 from ..modalities import Modality, delivering_mode
 from ..modalities.decimate import RATE_TOLERANCE
 
-__all__ = ["OperatingPoint", "Option", "modality_options", "part_options", "static_points"]
+__all__ = ["OperatingPoint", "Option", "as_recorded", "modality_options", "part_options",
+           "recording_rates", "serving", "static_points"]
 
 
 @dataclass(frozen=True)
@@ -149,10 +151,14 @@ def part_options(decls: Sequence[Modality], table_modes: Sequence[str],
 
 def _rates_for(decl: Modality, rates: Sequence[float], native: float | None,
                serves: Callable[[str, float], bool], delivering: bool) -> list[float]:
-    """Rates a recording can honestly give: at or below what it holds; the delivering mode's
-    highest rate stays (always-on: the recording at its own rate)."""
-    top = max(rates) if delivering else None
-    return [r for r in rates if (_fits(r, native) or r == top) and serves(decl.name, r)]
+    """Rates a recording can honestly give: those at or below what it holds; in the
+    delivering mode also the lowest rate above it (the recording as it is: always-on)."""
+    served = [r for r in rates if serves(decl.name, r)]
+    out = [r for r in served if _fits(r, native)]
+    above = [r for r in served if not _fits(r, native)]
+    if delivering and above:
+        out.append(min(above))
+    return sorted(out, reverse=True)
 
 
 def _subset_options(subset: Sequence[Modality], others: Sequence[Modality],
@@ -178,6 +184,16 @@ def _subset_options(subset: Sequence[Modality], others: Sequence[Modality],
     return out
 
 
+def serving(network: Mapping[str, ModalityInput] | None) -> Callable[[str, float], bool]:
+    """Whether the network takes a modality at a rate: a ``series`` input only at the rates
+    it was trained for (its steps are fixed); other layouts, and modalities it does not
+    take, at any rate."""
+    def serves(name: str, rate: float) -> bool:
+        spec = (network or {}).get(name)
+        return spec is None or spec.kind != "series" or rate in spec.rates_hz
+    return serves
+
+
 def static_points(decls: Mapping[str, Modality], table_modes: Mapping[str, Sequence[str]],
                   native_hz: Mapping[str, float | None],
                   network: Mapping[str, ModalityInput] | None = None) -> Iterator[OperatingPoint]:
@@ -188,24 +204,59 @@ def static_points(decls: Mapping[str, Modality], table_modes: Mapping[str, Seque
         decls: Declarations of the modalities available, priced by their parts.
         table_modes: Part (``PowerEntry.device``) -> modes its power table has.
         native_hz: Modality -> the rate the recording holds it at (None: unknown, no cap).
-        network: The network's inputs: a ``series`` input is served only at the rates it
-            was trained for (its steps are fixed); other layouts at any rate.
+        network: The network's inputs (:func:`serving`).
     """
-    by_part: dict[str, list[Modality]] = {}
-    for d in decls.values():
-        if d.power is not None:
-            by_part.setdefault(d.power.device, []).append(d)
-
-    def serves(name: str, rate: float) -> bool:
-        spec = (network or {}).get(name)
-        return spec is None or spec.kind != "series" or rate in spec.rates_hz
-
+    serves = serving(network)
     choices = [[None, *part_options(ds, table_modes.get(part, ()), native_hz, serves)]
-               for part, ds in sorted(by_part.items())]
+               for part, ds in sorted(_by_part(decls).items())]
     for combo in itertools.product(*choices):
         picked = [o for o in combo if o is not None]
         if picked:
             yield _point(picked)
+
+
+def _by_part(decls: Mapping[str, Modality]) -> dict[str, list[Modality]]:
+    out: dict[str, list[Modality]] = {}
+    for d in decls.values():
+        if d.power is not None:
+            out.setdefault(d.power.device, []).append(d)
+    return out
+
+
+def as_recorded(decls: Mapping[str, Modality], table_modes: Mapping[str, Sequence[str]],
+                native_hz: Mapping[str, float | None],
+                network: Mapping[str, ModalityInput] | None = None) -> OperatingPoint:
+    """Always-on for a recording: every modality in ``decls`` on, each part in the mode that
+    delivers all of them, at the lowest rate it offers at or above what the recording holds
+    (its highest when none is): the cheapest setting that hands over all the recording has."""
+    serves = serving(network)
+    rates: dict[str, float] = {}
+    for part, ds in _by_part(decls).items():
+        mode = delivering_mode(ds, table_modes.get(part, ()))
+        for d in ds:
+            offered = [r for r in modality_options(d, table_modes.get(part, ())).get(
+                mode or "", d.rates_hz) if serves(d.name, r)] or list(d.rates_hz)
+            native = native_hz.get(d.name)
+            above = [r for r in offered if native is None or not r < native * (
+                1 - RATE_TOLERANCE)]
+            rates[d.name] = min(above) if above and native is not None else max(offered)
+    return OperatingPoint(Configuration(rates))
+
+
+def recording_rates(streams: Mapping[str, Any], decls: Mapping[str, Modality]
+                    ) -> dict[str, float | None]:
+    """Modality -> the rate a recording holds it at (its stream's median rate), for every
+    declared modality whose stream the recording has; None for an image (its value is a
+    size, not a rate)."""
+    from ..modalities.decimate import native_rate_hz
+
+    out: dict[str, float | None] = {}
+    for name, d in decls.items():
+        stream = d.stream_in(streams)
+        if stream is not None:
+            out[name] = None if d.input.kind == "image" else native_rate_hz(
+                streams[stream].t_ns)
+    return out
 
 
 def _point(options: Sequence[Option]) -> OperatingPoint:

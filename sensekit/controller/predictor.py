@@ -103,13 +103,14 @@ class FusionPredictor:
         windows that hold the same modalities (a static configuration's whole recording)."""
         index = np.full(len(windows), -1, np.int64)
         conf = np.zeros(len(windows))
-        groups: dict[tuple[str, ...], list[tuple[int, dict[str, np.ndarray]]]] = {}
+        groups: dict[tuple[Any, ...], list[tuple[int, dict[str, np.ndarray]]]] = {}
         for i, window in enumerate(windows):
             if config not in self._latency:
                 self._latency[config] = self._measure(window, config)
             x = self.inputs(window, config)
-            if x:
-                groups.setdefault(tuple(sorted(x)), []).append((i, x))
+            if x:  # batched with windows whose inputs have the same shapes
+                groups.setdefault(tuple(sorted((m, v.shape) for m, v in x.items())),
+                                  []).append((i, x))
         for items in groups.values():
             for lo in range(0, len(items), 256):
                 chunk = items[lo:lo + 256]

@@ -206,8 +206,17 @@ class Modality:
         return self.input.rates_hz
 
     def stream_in(self, available: Sequence[str] | Mapping[str, Any]) -> str | None:
-        """The first of its streams that ``available`` holds."""
-        return next((s for s in self.streams if s in available), None)
+        """The first of its streams that ``available`` holds; where ``available`` maps streams
+        to something with ``fields`` (a packet, a replayed stream), one that holds the
+        source's fields (a rig's ``imu`` stream without ``mag_ut`` is no magnetometer)."""
+        for src in self.input.sources:
+            if src.stream not in available:
+                continue
+            have = getattr(available[src.stream], "fields", None) \
+                if isinstance(available, Mapping) else None
+            if have is None or set(src.fields) <= set(have):
+                return src.stream
+        return None
 
     def settings(self) -> dict[str, tuple[float, ...]]:
         """Mode -> rates the part offers this modality in (``TurnDown.settings``, else the
