@@ -3,6 +3,11 @@
 Subcommands sit in a lazy table of module names, so ``sensekit --help`` imports nothing heavy.
 A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``; it may add
 sub-subcommands of its own (``sensekit log repair``).
+
+Errors are reported here, once for every command: one line naming the file and the problem, and
+the exit status the error's class gives (1 when the run failed, 2 when the command or its
+configuration is wrong; argparse exits 2 on its own). ``SENSEKIT_DEBUG=1`` prints the traceback
+as well. Commands raise; they do not print their own errors.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from ._version import __version__
@@ -64,20 +71,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if ns.command not in COMMANDS:
         top.error(f"unknown command {ns.command!r}; commands: {', '.join(sorted(COMMANDS))}")
-    module_name, text = COMMANDS[ns.command]
-    module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"sensekit {ns.command}", description=text)
-    module.add_arguments(parser)
-    sub_args = parser.parse_args(args[split + 1:])
     try:
-        return int(module.run(sub_args) or 0)
-    except SensekitError as exc:
-        print(f"sensekit {ns.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _run_command(ns.command, args[split + 1:])
     except KeyboardInterrupt:
+        _debug_traceback()
         print(f"sensekit {ns.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # every command's errors end here, as one line
+        _debug_traceback()
+        print(f"sensekit {ns.command}: error: {error_line(exc)}", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, SensekitError) else 1
 
+
+def _run_command(command: str, argv: list[str]) -> int:
+    module_name, text = COMMANDS[command]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"sensekit {command}", description=text)
+    module.add_arguments(parser)
+    sub_args = parser.parse_args(argv)
+    return int(module.run(sub_args) or 0)
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for an error: sensekit's own message, or the file and the OS's words."""
+    if isinstance(exc, SensekitError):
+        text = str(exc)
+    elif isinstance(exc, OSError) and exc.filename is not None:
+        names = " -> ".join(os.fsdecode(n) for n in (exc.filename, exc.filename2) if n)
+        text = f"{names}: {exc.strerror or exc}"
+    elif isinstance(exc, (OSError, ValueError, TypeError)):
+        text = f"{type(exc).__name__}: {exc}"
+    else:  # a bug: say so, and how to see where
+        text = (f"internal error {type(exc).__name__}: {exc}. Hint: run again with "
+                "SENSEKIT_DEBUG=1 for the traceback and report it")
+    return " ".join(text.split())
+
+
+def _debug_traceback() -> None:
+    if os.environ.get("SENSEKIT_DEBUG", "") not in ("", "0"):
+        traceback.print_exc()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
