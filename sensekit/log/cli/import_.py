@@ -8,9 +8,11 @@ with ``--map``: ``sensekit import bench.csv --stream light --modality light --ti
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from ...errors import ConfigError
+from ...outputs import add_force_argument, atomic_output
 from ..importers import ImportResult, import_csv, import_sensor_logger
 
 
@@ -27,11 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="multiply a CSV field into its SI unit: accel_mps2=9.80665 (repeat)")
     parser.add_argument("--no-header", action="store_true",
                         help="the CSV has no header row: name columns by position, 0, 1, ...")
+    add_force_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     src = Path(args.src)
     out = Path(args.output or src.with_suffix(".mcap"))
+    inputs = [src, *src.rglob("*")] if src.is_dir() else [src]
+    with atomic_output(out, inputs=inputs, force=args.force) as tmp:
+        result = _import(args, src, tmp)
+    _report(dataclasses.replace(result, path=out))
+    return 0
+
+
+def _import(args: argparse.Namespace, src: Path, out: Path) -> ImportResult:
     if args.map:
         columns = {}
         for item in args.map:
@@ -47,12 +58,9 @@ def run(args: argparse.Namespace) -> int:
             except ValueError:
                 raise ConfigError(f"--scale {item!r}: expected FIELD=NUMBER") from None
         stream = args.stream or args.modality or src.stem
-        result = import_csv(src, out, columns=columns, stream=stream, modality=args.modality,
-                            time_unit=args.time_unit, scales=scales, header=not args.no_header)
-    else:
-        result = import_sensor_logger(src, out)
-    _report(result)
-    return 0
+        return import_csv(src, out, columns=columns, stream=stream, modality=args.modality,
+                          time_unit=args.time_unit, scales=scales, header=not args.no_header)
+    return import_sensor_logger(src, out)
 
 
 def _report(result: ImportResult) -> None:
