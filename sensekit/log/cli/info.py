@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("log", nargs="+",
                         help="recording (.mcap), complete or cut off; several for a split one")
     parser.add_argument("--skip-corrupt", action="store_true",
-                        help="skip damaged chunks (counting the messages lost) instead of failing")
+                        help="read every chunk, skipping damaged ones and counting the messages "
+                             "lost, instead of failing")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -25,7 +26,9 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SampleDropped)  # reported in the summary below
             with LogReader(path, skip_corrupt=args.skip_corrupt) as log:
-                reports.append((_facts(log), log.streams))
+                # Checking for damage means reading every chunk, not the closing tally.
+                streams = log.scan_streams() if args.skip_corrupt else log.streams
+                reports.append((_facts(log, verified=args.skip_corrupt), streams))
     if args.json:
         docs = [{"file": facts, "streams": {
             name: {**s.__dict__, "duration_s": s.duration_s} for name, s in streams.items()}}
@@ -49,7 +52,7 @@ def _print_table(facts: dict[str, object], streams: dict[str, StreamInfo]) -> No
               f"{s.duration_s:>11.2f} {s.gaps:>5}  {s.schema}")
 
 
-def _facts(log: LogReader) -> dict[str, object]:
+def _facts(log: LogReader, *, verified: bool = False) -> dict[str, object]:
     start = min((s.start_ns for s in log.streams.values()), default=0)
     wall = dt.datetime.fromtimestamp((start + log.wall_offset_ns) / 1e9, dt.timezone.utc)
     state = "complete (indexed)" if log.indexed else "no index (cut off or still being written)"
@@ -62,9 +65,12 @@ def _facts(log: LogReader) -> dict[str, object]:
         facts["GPS UTC vs clock"] = f"{(gps_offset - log.wall_offset_ns) / 1e9:+.3f} s"
     if log.truncated_at is not None:
         facts["cut at byte"] = log.truncated_at
-    if log.corrupt_chunks:
-        lost = f"{log.lost_messages} messages lost"
-        facts["damaged at bytes"] = f"{', '.join(map(str, log.corrupt_chunks))} ({lost})"
+    if verified:
+        loss = log.loss()
+        facts["lost messages"] = loss.messages if loss.messages is not None else (
+            f"unknown, at least {loss.at_least}")
+        if loss.damaged or loss.messages != 0:
+            facts["damage"] = f"at bytes {', '.join(map(str, loss.damaged)) or '?'}: {loss}"
     for stream, dev in sorted(log.devices().items()):
         where = f" at {dev['url']}" if dev.get("url") else ""
         facts[f"device {stream}"] = f"{dev.get('driver', '?')}{where}"
