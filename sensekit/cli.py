@@ -61,8 +61,23 @@ def _top_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    top = _top_parser()
     split = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
+    command = args[split] if split < len(args) else ""
+    try:
+        return _main(args, split)
+    except KeyboardInterrupt:  # Ctrl-C, however early: no traceback
+        _debug_traceback()
+        print(f"sensekit {command}: interrupted".replace("  ", " "), file=sys.stderr)
+        return 130
+    except Exception as exc:  # every command's errors end here, as one line
+        _debug_traceback()
+        print(f"sensekit {command}: error: {error_line(exc)}".replace("  ", " "),
+              file=sys.stderr)
+        return exc.exit_code if isinstance(exc, SensekitError) else 1
+
+
+def _main(args: list[str], split: int) -> int:
+    top = _top_parser()
     ns = top.parse_args(args[:split + 1])
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(ns.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
@@ -71,16 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if ns.command not in COMMANDS:
         top.error(f"unknown command {ns.command!r}; commands: {', '.join(sorted(COMMANDS))}")
-    try:
-        return _run_command(ns.command, args[split + 1:])
-    except KeyboardInterrupt:
-        _debug_traceback()
-        print(f"sensekit {ns.command}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # every command's errors end here, as one line
-        _debug_traceback()
-        print(f"sensekit {ns.command}: error: {error_line(exc)}", file=sys.stderr)
-        return exc.exit_code if isinstance(exc, SensekitError) else 1
+    return _run_command(ns.command, args[split + 1:])
 
 
 def _run_command(command: str, argv: list[str]) -> int:
