@@ -8,6 +8,7 @@ import json
 import warnings
 
 from ...errors import SampleDropped
+from ..lifecycle import PART_SUFFIX, part_path
 from ..reader import LogReader, StreamInfo
 
 
@@ -56,6 +57,9 @@ def _facts(log: LogReader, *, verified: bool = False) -> dict[str, object]:
     start = min((s.start_ns for s in log.streams.values()), default=0)
     wall = dt.datetime.fromtimestamp((start + log.wall_offset_ns) / 1e9, dt.timezone.utc)
     state = "complete (indexed)" if log.indexed else "no index (cut off or still being written)"
+    if log.path.name.endswith(PART_SUFFIX):
+        state = (f"unfinished ({PART_SUFFIX}): still being written, or left by a crash or power "
+                 f"loss; 'sensekit log repair {log.path}' closes a copy with an index")
     facts: dict[str, object] = {
         "file": str(log.path), "size": f"{log.layout.size:,} bytes", "state": state,
         "chunks": len(log.layout.chunks), "starts (UTC)": wall.isoformat(timespec="seconds"),
@@ -65,6 +69,12 @@ def _facts(log: LogReader, *, verified: bool = False) -> dict[str, object]:
         facts["GPS UTC vs clock"] = f"{(gps_offset - log.wall_offset_ns) / 1e9:+.3f} s"
     if log.truncated_at is not None:
         facts["cut at byte"] = log.truncated_at
+    for stopped in log.metadata("sensekit.stopped"):
+        facts["recording stopped"] = stopped.get("reason", "?")
+    leftover = part_path(log.path)
+    if leftover.is_file():
+        facts["unfinished beside it"] = (f"{leftover} (a later recording of the same name that "
+                                         "did not close)")
     if verified:
         loss = log.loss()
         facts["lost messages"] = loss.messages if loss.messages is not None else (
