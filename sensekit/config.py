@@ -43,8 +43,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10
     import tomli as tomllib
 
-__all__ = ["SCHEMA", "DeviceConfig", "RigConfig", "device_errors", "load_rig", "parse_duration",
-           "parse_rig", "parse_size"]
+__all__ = ["SCHEMA", "DeviceConfig", "Key", "RigConfig", "check_table", "device_errors",
+           "load_rig", "parse_duration", "parse_rig", "parse_size", "read_toml"]
 
 
 @dataclass(frozen=True)
@@ -179,15 +179,36 @@ class RigConfig:
 
 def load_rig(path: str | Path) -> RigConfig:
     """Read and validate a rig config file."""
+    return parse_rig(read_text(path, "rig config"), source=str(path))
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The UTF-8 text of a configuration file.
+
+    Raises:
+        ConfigError: it cannot be read, or is not UTF-8 text; the message names the file.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read rig config {p}: {exc.strerror}") from exc
+        raise ConfigError(f"cannot read {what} {p}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}: not a rig config: not UTF-8 text (byte {exc.start} is "
+        raise ConfigError(f"{p}: not a {what}: not UTF-8 text (byte {exc.start} is "
                           f"{exc.object[exc.start:exc.start + 1]!r})") from None
-    return parse_rig(text, source=str(p))
+
+
+def read_toml(path: str | Path, what: str) -> tuple[dict[str, Any], str]:
+    """A TOML configuration file, parsed, and its text (for :func:`check_table`'s lines).
+
+    Raises:
+        ConfigError: it cannot be read or is not valid TOML; the message names the file.
+    """
+    text = read_text(path, what)
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
 
 
 @contextlib.contextmanager
@@ -243,6 +264,19 @@ def parse_rig(text: str, source: str = "<string>") -> RigConfig:
         raise ConfigError(f"{source}: stream names must be unique; repeated: {', '.join(dup)}")
     return RigConfig(source, data.get("rig", {}).get("name", Path(source).stem), devices,
                      data.get("policy", {}), data.get("record", {}), data)
+
+
+def check_table(text: str, source: str, section: str, table: Any,
+                schema: Mapping[str, Key]) -> None:
+    """Check one table of a TOML file (``text``, named ``source``) against ``schema``.
+
+    Raises:
+        ConfigError: naming the file, the line and the key, and what was expected.
+    """
+    locator = _Locator(text, source)
+    if not isinstance(table, dict):
+        raise locator.error(section, None, f"[{section}] is not a table", "a table")
+    _check_table(table, section, schema, locator)
 
 
 def _check_table(table: Mapping[str, Any], path: str, schema: Mapping[str, Key],
