@@ -29,6 +29,7 @@ the line of the device's table and the device (:func:`device_errors`).
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, DeviceError, SensekitError
+from .errors import ConfigError, DeviceError, FileFormatError, SensekitError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,7 +45,7 @@ else:  # pragma: no cover - exercised on Python 3.10
     import tomli as tomllib
 
 __all__ = ["SCHEMA", "DeviceConfig", "Key", "RigConfig", "check_table", "device_errors",
-           "load_rig", "parse_duration", "parse_rig", "parse_size", "read_toml"]
+           "load_rig", "parse_duration", "parse_rig", "parse_size", "read_json", "read_toml"]
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,28 @@ def read_text(path: str | Path, what: str) -> str:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{p}: not a {what}: not UTF-8 text (byte {exc.start} is "
                           f"{exc.object[exc.start:exc.start + 1]!r})") from None
+
+
+def read_json(path: str | Path, what: str,
+              error: type[SensekitError] = FileFormatError) -> Any:
+    """A JSON file sensekit reads (weights metadata, a model manifest, a profile), parsed.
+
+    Raises:
+        FileFormatError: (or ``error``) it cannot be read, or is not JSON; the message names
+            the file, and the line and column of a syntax error.
+    """
+    p = Path(path)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"cannot read {what} {p}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{p}: not a {what}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{p}:{exc.lineno}:{exc.colno}: not a {what}: not valid JSON "
+                    f"({exc.msg})") from None
+    except RecursionError:
+        raise error(f"{p}: not a {what}: nested too deeply") from None
 
 
 def read_toml(path: str | Path, what: str) -> tuple[dict[str, Any], str]:

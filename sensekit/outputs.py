@@ -94,8 +94,9 @@ def check_folder(path: PathLike, *, inputs: Iterable[PathLike] = ()) -> Path:
 
 
 def temporary_name(out: Path) -> Path:
-    """The name an output is written under until it is complete (same folder, hidden)."""
-    return out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    """The name an output is written under until it is complete: hidden, in the same folder,
+    ending in the same suffix (writers such as matplotlib choose the format by it)."""
+    return out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
 
 
 @contextlib.contextmanager

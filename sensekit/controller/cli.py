@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration, configurations, default_configuration
+from ..outputs import add_force_argument, atomic_output, check_output
 from ..progress import Progress
 from .evaluate import DEFAULT_DEVICES, PolicyResult, Recording, evaluate_policy
 from .network import FusionPredictor
@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "adaptive policy takes its base set from them")
     parser.add_argument("--json", metavar="PATH", help="write one object per policy")
     parser.add_argument("--plot", metavar="PNG", help="accuracy-versus-energy plot")
+    add_force_argument(parser)
 
 
 def policy_factory(spec: str, full: Configuration, net: FusionPredictor,
@@ -115,6 +116,10 @@ def load_predictor(model: str, platform: str, task: str,
 
 
 def run(args: argparse.Namespace) -> int:
+    outputs = [o for o in (args.json, args.plot) if o]
+    for out in outputs:  # refused before hours of replay, not after
+        check_output(out, inputs=[*args.logs, *([args.profile] if args.profile else [])],
+                     force=args.force)
     recordings = [Recording.load(p) for p in args.logs]
     labelled = [r for r in recordings if r.labelled]
     classes = labelled[0].classes if labelled else []
@@ -141,9 +146,11 @@ def run(args: argparse.Namespace) -> int:
             results.append(_combine(spec, per_log))
     _print(results, args.battery_wh)
     if args.json:
-        Path(args.json).write_text(json.dumps([r.as_json() for r in results], indent=2) + "\n")
+        with atomic_output(args.json, inputs=args.logs, force=args.force) as tmp:
+            tmp.write_text(json.dumps([r.as_json() for r in results], indent=2) + "\n")
     if args.plot:
-        plot_results(results, args.plot)
+        with atomic_output(args.plot, inputs=args.logs, force=args.force) as tmp:
+            plot_results(results, str(tmp))
         print(f"plot: {args.plot}")
     return 0
 

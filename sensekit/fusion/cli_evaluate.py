@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from .._optional import require
 from ..errors import ConfigError
+from ..outputs import add_force_argument, atomic_output, check_output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--every-rate", action="store_true",
                         help="every subset crossed with every rate (many configurations)")
     parser.add_argument("--json", help="also write the scores as JSON")
+    add_force_argument(parser)
 
 
 def _table(scores: dict[str, dict[str, dict[str, float]]], tasks: list[str]) -> list[str]:
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from .weights import load_model, read_metadata
 
     torch.set_num_threads(1)
+    if args.json:
+        check_output(args.json, inputs=[args.weights, *args.data], force=args.force)
     meta = read_metadata(args.weights)
     seen = set(meta["training"].get("recordings", [])) | set(
         meta["training"].get("val_recordings", []))
@@ -65,5 +68,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(ws)} windows from {len(paths)} recordings")
     print("\n".join(_table(scores, list(meta["tasks"]))))
     if args.json:
-        Path(args.json).write_text(json.dumps(scores, indent=1) + "\n")
+        with atomic_output(args.json, inputs=[meta["_path"], *paths], force=args.force) as tmp:
+            tmp.write_text(json.dumps(scores, indent=1) + "\n")
     return 0
