@@ -48,9 +48,17 @@ def same_file(a: PathLike, b: PathLike) -> bool:
 
 def _input_it_is(out: Path, inputs: Iterable[PathLike]) -> Path | None:
     for src in inputs:
-        if same_file(out, src):
+        if same_file(out, src) or _file_in_folder(out, Path(src)):
             return Path(src)
     return None
+
+
+def _file_in_folder(out: Path, folder: Path) -> bool:
+    """Whether ``out`` is an existing file inside the input folder ``folder`` (a Sensor Logger
+    export is a folder of CSV files: each is an input)."""
+    if not folder.is_dir() or not out.exists():
+        return False
+    return out.resolve().is_relative_to(folder.resolve())
 
 
 def check_output(path: PathLike, *, inputs: Iterable[PathLike] = (), force: bool = False,

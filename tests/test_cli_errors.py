@@ -95,8 +95,8 @@ CASES = {
                                      touches=("tables",)),
     "import over its input": Case("import {d}/data.csv -o {d}/data.csv --map t_ns=t "
                                   "--map lux=lux --time-unit s", USAGE, "is an input"),
-    "import a file that is not an export": Case("import {d}/junk.bin -o {d}/new.mcap", RUN,
-                                                "is not a Sensor Logger export"),
+    "import a file of no known format": Case("import {d}/junk.bin -o {d}/new.mcap", USAGE,
+                                             "junk.bin: a CSV needs a column map"),
     "info of a missing file": Case("info {d}/nothing.mcap", RUN, "no such recording"),
     "replay of junk": Case("replay {d}/junk.bin -q", RUN, "junk.bin is not an MCAP file"),
     "record over its rig": Case("record {d}/rig.toml -q -o {d}/rig.toml --force", USAGE,
