@@ -101,6 +101,8 @@ CASES = {
     "replay of junk": Case("replay {d}/junk.bin -q", RUN, "junk.bin is not an MCAP file"),
     "record over its rig": Case("record {d}/rig.toml -q -o {d}/rig.toml --force", USAGE,
                                 "rig.toml is an input"),
+    "record -o a folder": Case("record {d}/rig.toml -q -o {d}/folder", USAGE,
+                               "recording {d}/folder is a folder"),
     "record over an existing recording": Case("record {d}/rig.toml -q -o {d}/old.mcap", USAGE,
                                               "old.mcap exists"),
     "record a rig with a bad key": Case("record {d}/badkey.toml -q", USAGE,

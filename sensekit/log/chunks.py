@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LogFormatError
-from .scan import (
+from .records import (
     MESSAGE_HEAD,
     OP_CHANNEL,
     OP_MESSAGE,

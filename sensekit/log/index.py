@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import LogFormatError
-from .scan import (
+from .records import (
     FOOTER,
     MAGIC,
+    OP_ATTACHMENT,
     OP_CHANNEL,
     OP_CHUNK,
     OP_CHUNK_INDEX,
@@ -32,21 +32,17 @@ from .scan import (
     RECORD_HEAD,
     ByteReader,
     ChunkRecord,
-    Layout,
     message_index_entries,
-    parse_attachment,
     parse_chunk,
-    parse_metadata,
     read_channel,
     read_schema,
     records,
-    scan_metadata,
 )
+from .scan import Layout, read_side_record, scan_metadata
 
 __all__ = ["message_index_count", "read_indexed"]
 
 OP_ATTACHMENT_INDEX, OP_STATISTICS, OP_METADATA_INDEX = 0x0A, 0x0B, 0x0D
-_ATTACHMENT = 0x09
 
 
 @dataclass
@@ -138,29 +134,9 @@ def _indexed_records(layout: Layout, summary: _Summary, data: Any, resync: bool)
         scan_metadata(layout, data, resync)
         return
     for offset, length in summary.metadata:
-        _indexed_record(layout, data, OP_METADATA, offset, length, resync)
+        read_side_record(layout, data, OP_METADATA, offset, offset + length, resync)
     for offset, length in summary.attachments:
-        _indexed_record(layout, data, _ATTACHMENT, offset, length, resync)
-
-
-def _indexed_record(layout: Layout, data: Any, opcode: int, offset: int, length: int,
-                    resync: bool) -> None:
-    kind = "metadata" if opcode == OP_METADATA else "attachment"
-    try:
-        op, body_len = RECORD_HEAD.unpack_from(data, offset)
-        if op != opcode or 9 + body_len != length or offset + length > len(data):
-            raise ValueError(f"the index points at opcode {op:#x}")
-        body = ByteReader(data, offset + 9, offset + length)
-        if opcode == OP_METADATA:
-            layout.metadata.append(parse_metadata(body))
-        else:
-            layout.attachments.append(parse_attachment(body))
-    except (IndexError, ValueError, struct.error) as exc:
-        if not resync:
-            raise LogFormatError(
-                f"{layout.path}: damaged {kind} record at byte {offset}: {exc}. Hint: open it "
-                "with skip_corrupt=True or run 'sensekit log repair'") from None
-        layout.damaged_records.append((offset, f"damaged {kind} record"))
+        read_side_record(layout, data, OP_ATTACHMENT, offset, offset + length, resync)
 
 
 def message_index_count(data: Any, offset: int, channel_id: int, chunk_bytes: int) -> int | None:

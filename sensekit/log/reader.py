@@ -32,7 +32,8 @@ from ..packets import Packet, concat
 from .chunks import Entry, split_chunk
 from .codec import MAX_MESSAGE_SPAN_NS, Codec, codec_for_channel
 from .index import message_index_count
-from .scan import ChannelRecord, ChunkRecord, Layout, open_map, scan_layout
+from .records import ChannelRecord, ChunkRecord
+from .scan import Layout, open_map, scan_layout
 
 __all__ = ["LogReader", "Loss", "StreamInfo", "open"]
 

@@ -22,7 +22,7 @@ from .._version import __version__
 from ..errors import SampleDropped
 from ..outputs import atomic_output, check_output
 from .reader import LogReader
-from .scan import ChannelRecord
+from .records import ChannelRecord
 
 __all__ = ["RepairResult", "repair"]
 
