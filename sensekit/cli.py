@@ -65,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args[split] if split < len(args) else ""
     try:
         return _main(args, split)
+    except BrokenPipeError:  # `sensekit info x | head`: the reader left, as with any tool
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # killed by SIGPIPE, as a C tool would report
     except KeyboardInterrupt:  # Ctrl-C, however early: no traceback
         _debug_traceback()
         print(f"sensekit {command}: interrupted".replace("  ", " "), file=sys.stderr)

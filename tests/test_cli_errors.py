@@ -209,3 +209,18 @@ def test_outputs_go_into_folders_that_do_not_exist_yet(inputs: Path, tmp_path: P
     assert main(["log", "repair", str(inputs / "walk.mcap"), "-o", str(out / "r.mcap"),
                  "--force"]) == 0
     capsys.readouterr()
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly(inputs: Path) -> None:
+    """`sensekit info ... | head`: no error, the status a shell shows for SIGPIPE."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "sensekit", "info",
+                             *[str(inputs / "walk.mcap")] * 600],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10) == b"file:     "
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == ""
