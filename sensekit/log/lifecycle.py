@@ -3,8 +3,8 @@
 - While it grows, a recording is ``NAME.mcap.part``: readable (``sensekit info``, ``log
   repair``, :func:`sensekit.log.open` read it up to its last flushed chunk), and never mistaken
   for a finished file.
-- A clean close writes the index, ``fsync``\\ s the file, renames it to ``NAME.mcap`` and
-  ``fsync``\\ s the folder, so the rename survives a power cut too.
+- A clean close writes the index, calls ``fsync`` on the file, renames it to ``NAME.mcap`` and
+  calls ``fsync`` on the folder, so the rename survives a power cut too.
 - A :class:`SpaceReserve` keeps enough disk space aside, in the same folder, to write the
   index whatever happens: when the disk fills up (ENOSPC) the reserve is freed, the file is
   cut back to its last complete flush and closed with its index, and the recording stops with
