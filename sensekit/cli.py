@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     split = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
-    command = args[split] if split < len(args) else ""
+    prog = f"sensekit {args[split]}" if split < len(args) else "sensekit"
     try:
         return _main(args, split)
     except BrokenPipeError:  # `sensekit info x | head`: the reader left, as with any tool
@@ -70,12 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + 13  # killed by SIGPIPE, as a C tool would report
     except KeyboardInterrupt:  # Ctrl-C, however early: no traceback
         _debug_traceback()
-        print(f"sensekit {command}: interrupted".replace("  ", " "), file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # every command's errors end here, as one line
         _debug_traceback()
-        print(f"sensekit {command}: error: {error_line(exc)}".replace("  ", " "),
-              file=sys.stderr)
+        print(f"{prog}: error: {error_line(exc)}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, SensekitError) else 1
 
 
@@ -119,6 +118,7 @@ def error_line(exc: BaseException) -> str:
 def _debug_traceback() -> None:
     if os.environ.get("SENSEKIT_DEBUG", "") not in ("", "0"):
         traceback.print_exc()
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
