@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     split_bytes, split_s = _splitting(args, rec_cfg)
     recorder = Recorder(output, flush_s=args.flush_s or rec_cfg.get("flush_s", 1.0),
                         split_bytes=split_bytes, split_s=split_s, force=args.force,
-                        inputs=[args.config],
+                        inputs=rig_inputs(args.config, rig),
                         rig_config=Path(args.config).read_text(encoding="utf-8"))
     hub = Hub()
     try:
@@ -165,6 +165,25 @@ def run(args: argparse.Namespace) -> int:
         recorder.close()
     _summarise(recorder)
     return 1 if recorder.stopped else 0
+
+
+def rig_inputs(config: str, rig: Any) -> list[Path]:
+    """The files a recording of ``rig`` reads: its config, and every recording it replays or
+    capture it reads (``replay://PATH``, plain paths); the output may be none of them."""
+    import glob
+
+    from ..url import parse_url
+
+    found = [Path(config)]
+    for dev in rig.devices.values():
+        try:
+            url = parse_url(dev.url)
+        except ConfigError:
+            continue  # the device itself reports its URL when it is opened
+        if url.scheme in ("replay", "path"):
+            where = url.location
+            found += map(Path, glob.glob(where) if glob.has_magic(where) else [where])
+    return found
 
 
 def _attach_devices(rig: Any, hub: Any, recorder: Recorder) -> Subscription:

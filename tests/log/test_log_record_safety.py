@@ -40,11 +40,12 @@ def test_record_refuses_to_write_over_its_rig(tmp_path: Path, walk: Path,
     before = rig.read_bytes()
     (tmp_path / "link.mcap").symlink_to(rig)
     os.link(rig, tmp_path / "hard.mcap")
-    for out in ("rig.toml", "link.mcap", "hard.mcap"):
+    replayed = walk.read_bytes()
+    for out in ("rig.toml", "link.mcap", "hard.mcap", "walk.mcap"):  # walk.mcap: replayed
         assert main(["record", str(rig), "-q", "-o", str(tmp_path / out), "--force"]) == 2
         err = capsys.readouterr().err
         assert "is an input" in err and len(err.strip().splitlines()) == 1
-        assert rig.read_bytes() == before
+        assert rig.read_bytes() == before and walk.read_bytes() == replayed
 
 
 def test_record_replaces_a_recording_only_with_force(tmp_path: Path, walk: Path,
