@@ -116,10 +116,9 @@ def load_predictor(model: str, platform: str, task: str,
 
 
 def run(args: argparse.Namespace) -> int:
-    outputs = [o for o in (args.json, args.plot) if o]
-    for out in outputs:  # refused before hours of replay, not after
-        check_output(out, inputs=[*args.logs, *([args.profile] if args.profile else [])],
-                     force=args.force)
+    inputs = [*args.logs, *(p for p in (args.profile, args.model) if p)]
+    for out in (o for o in (args.json, args.plot) if o):  # refused before hours of replay
+        check_output(out, inputs=inputs, force=args.force)
     recordings = [Recording.load(p) for p in args.logs]
     labelled = [r for r in recordings if r.labelled]
     classes = labelled[0].classes if labelled else []
@@ -146,10 +145,10 @@ def run(args: argparse.Namespace) -> int:
             results.append(_combine(spec, per_log))
     _print(results, args.battery_wh)
     if args.json:
-        with atomic_output(args.json, inputs=args.logs, force=args.force) as tmp:
+        with atomic_output(args.json, inputs=inputs, force=args.force) as tmp:
             tmp.write_text(json.dumps([r.as_json() for r in results], indent=2) + "\n")
     if args.plot:
-        with atomic_output(args.plot, inputs=args.logs, force=args.force) as tmp:
+        with atomic_output(args.plot, inputs=inputs, force=args.force) as tmp:
             plot_results(results, str(tmp))
         print(f"plot: {args.plot}")
     return 0
