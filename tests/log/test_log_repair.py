@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from log_helpers import MS, imu_packet
 from mcap.reader import make_reader
 from mcap.records import Message
@@ -22,6 +21,7 @@ from sensekit.log.recorder import Recorder
 from sensekit.log.repair import repair
 
 ZEROED = 64 * 1024
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo.mcap"
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_the_demo_recording_with_64k_zeroed_keeps_every_recoverable_message(
         tmp_path: Path) -> None:
     """The case as it was found: repair stopped at the damage and kept 2,090 of the 4,221
     recoverable messages (of 4,317) of data/demo.mcap; all 4,221 are kept now, 96 lost."""
-    demo = ROOT / "data" / "demo.mcap"
+    demo = DEMO
     start = demo.stat().st_size // 2
     total, lost = witness(demo, start, start + ZEROED)
     src = damaged_copy(demo, tmp_path / "demo-zeroed.mcap", start)
