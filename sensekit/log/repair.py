@@ -4,7 +4,9 @@ Everything the tolerant reader can read is copied unchanged (messages, schemas, 
 metadata, attachments) into a new file with a summary and chunk index, so any MCAP tool and
 Foxglove open it. The reader finds every chunk it can: through the index when the file's
 summary is intact, else by scanning past damage to the next valid record. Damaged chunks are
-skipped, and the loss is counted exactly when the file says how many messages it held.
+skipped, and the loss is counted exactly when the file says how many messages it held. A log
+written before ``log_time`` held UTC (``sensekit-log/1``) gets UTC ``log_time`` by its recorded
+clock mapping.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def _copy(reader: LogReader, out: Path) -> RepairResult:
     with open(out, "wb") as fh:
         writer: Any = Writer(fh, compression=CompressionType.LZ4)
         writer.start(library=f"sensekit/{__version__} (repaired)")
-        for name, meta in reader.layout.metadata:
+        for name, meta in reader.metadata_for_utc_copy():
             # Channel records are rewritten below with the new ids; the closing summary
             # described the original, which may have lost data since.
             if name not in ("sensekit.channel", "sensekit.summary"):
@@ -102,7 +104,8 @@ def _copy(reader: LogReader, out: Path) -> RepairResult:
                 cid = ids.get(channel.id)
                 if cid is None:
                     cid = ids[channel.id] = _register(writer, channel)
-                writer.add_message(cid, log_time, bytes(data), log_time)
+                utc = reader.log_time_to_utc(log_time)  # older logs kept host time there
+                writer.add_message(cid, utc, bytes(data), utc)
                 copied += 1
         writer.finish()
     loss = reader.loss(kept=copied)
