@@ -56,6 +56,12 @@ def job_parser(job: Job) -> argparse.ArgumentParser:
     return parser
 
 
+def job_defaults(job: Job) -> dict[str, Any]:
+    """The job's options as its command sets them when none is given."""
+    return {a.dest: a.default for a in job_parser(job)._actions
+            if a.dest not in FLEET_DESTS and a.dest != argparse.SUPPRESS}
+
+
 def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction) and name in action.choices:

@@ -197,7 +197,8 @@ def run_fleet(job: Job | str, inputs: Sequence[str], output: str,
         job: A name in :data:`~sensekit.fleet.jobs.JOBS`, or a :class:`~sensekit.fleet.jobs.Job`.
         inputs: Files, folders, glob patterns, fsspec URLs.
         output: Output folder (path or fsspec URL), made if needed.
-        options: The job's options (as its command parses them).
+        options: The job's options (as its command parses them); those left out take the
+            command's defaults.
         workers: Local worker processes (default: one per core).
         scheduler: Address of an existing cluster's scheduler instead (``tcp://host:8786``).
         client: An existing ``dask.distributed.Client`` instead of either.
@@ -209,8 +210,10 @@ def run_fleet(job: Job | str, inputs: Sequence[str], output: str,
     Raises:
         ConfigError: No recording found, an output would overwrite an input, bad workers.
     """
+    from .cli import job_defaults
+
     job = JOBS[job] if isinstance(job, str) else job
-    opts = options_dict(options)
+    opts = {**job_defaults(job), **options_dict(options)}
     sources = expand(inputs, job.suffixes)
     out = OutputDir(output)
     out.make()
@@ -254,8 +257,11 @@ def _gather(client: Any, p: _Plan, total: int, progress: bool) -> list[Recording
     bar.update(len(p.steps) - len(futures))
     try:
         for future in distributed.as_completed(list(futures)):
-            i = futures[future]
+            i = futures.pop(future)
             results[i] = result = _result_of(future, p.sources[i])
+            # Let go of the result at once: a kept one would be computed again if its worker
+            # were lost later, and count as a retry although nothing was lost.
+            future.release()
             _record(manifest, p.names[i], result, p.options_hash)
             done_bytes += result.size
             bar.update(1, info=_bar_info(done_bytes, total, results))

@@ -139,8 +139,9 @@ class OutputDir:
         if self.fs.exists(folder):
             self.fs.rm(folder, recursive=True)
         state = posixpath.join(self.root, STATE)
-        if self.local and Path(state).is_dir() and not any(Path(state).iterdir()):
-            Path(state).rmdir()
+        with contextlib.suppress(OSError):  # another run's marks are still there
+            if self.fs.exists(state) and not self.fs.ls(state):
+                self.fs.rmdir(state)
 
 
 def _remove(path: Path) -> None:

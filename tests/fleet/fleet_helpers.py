@@ -1,0 +1,51 @@
+"""Recordings and jobs for the fleet tests (the jobs run on Dask workers, which import this
+module through the PYTHONPATH the test cluster is started with)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sensekit.clock import FakeClock
+from sensekit.fleet.jobs import Job
+from sensekit.log.recorder import Recorder
+from sensekit.packets import Packet
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_recording(path: Path, seconds: float = 2.0, seed: int = 0) -> Path:
+    """A small IMU recording (100 Hz, one packet per second)."""
+    rng = np.random.default_rng(seed)
+    clock = FakeClock()
+    with Recorder(path, clock=clock) as rec:
+        for _ in range(int(seconds)):
+            t = clock.now_ns() + np.arange(100, dtype=np.int64) * 10_000_000
+            rec.write(Packet("imu", t, {
+                "accel_mps2": rng.normal(0, 1, (100, 3)).astype(np.float32),
+                "gyro_rads": rng.normal(0, 0.1, (100, 3)).astype(np.float32)}, "imu"))
+            clock.advance(1.0)
+    return path
+
+
+def gated_work(opts: argparse.Namespace, src: Path, out: Path) -> dict[str, Any]:
+    """Write the input's size; for the victim, first write half a result, say which process
+    runs it and wait for the test's go (the test kills this process meanwhile)."""
+    gate = Path(opts.gate)
+    if src.name == opts.victim and not (gate / "go").exists():
+        out.write_text("half a result")
+        (gate / f"started-{os.getpid()}").write_text(str(src))
+        deadline = time.monotonic() + 30
+        while not (gate / "go").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    out.write_text(f"{src.stat().st_size}\n")
+    return {"bytes": src.stat().st_size}
+
+
+GATED = Job("gated", "sensekit.log.cli.info", "log", "fleet_helpers:gated_work",
+            lambda stem, _: f"{stem}.txt", owned=("json",))
