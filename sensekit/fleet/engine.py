@@ -214,7 +214,9 @@ def run_fleet(job: Job | str, inputs: Sequence[str], output: str,
 
     job = JOBS[job] if isinstance(job, str) else job
     opts = {**job_defaults(job), **options_dict(options)}
-    sources = expand(inputs, job.suffixes)
+    folder = job.folder
+    sources = expand(inputs, job.suffixes,
+                     None if folder is None else lambda fs, path: folder(fs, path, opts))
     out = OutputDir(output)
     out.make()
     run = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JOBS", "Job", "export_work", "info_work", "repair_work", "windows_work"]
+__all__ = ["JOBS", "Job", "export_work", "import_work", "info_work", "is_export_folder",
+           "repair_work", "windows_work"]
 
 Facts = dict[str, Any]
 
@@ -36,6 +38,8 @@ class Job:
         owned: Destinations of the command's options that the fleet provides itself.
         subcommand: The sub-command whose options apply (``log repair``).
         suffixes: What a folder of inputs expands to.
+        folder: Whether a folder is itself one recording, given the options (a phone app's
+            export); without it a folder is searched for files with ``suffixes``.
     """
 
     name: str
@@ -46,6 +50,7 @@ class Job:
     owned: tuple[str, ...] = ("output",)
     subcommand: str | None = None
     suffixes: tuple[str, ...] = (".mcap",)
+    folder: Callable[[Any, str, Mapping[str, Any]], bool] | None = None
 
 
 def info_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
@@ -78,6 +83,34 @@ def export_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
     return facts
 
 
+def import_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
+    """``sensekit import`` of one recording (file, or an export's folder) into ``out``."""
+    from ..log.cli.import_ import import_with_options
+
+    result = import_with_options(opts, src, out)
+    return {"format": result.format, "samples": dict(result.samples),
+            "skipped": list(result.skipped), "notes": list(result.notes)}
+
+
+#: What ``sensekit import`` reads; a folder of them is searched, an export folder is one.
+IMPORT_SUFFIXES = (".csv.gz", ".csv", ".gz", ".zip", ".json", ".txt")
+
+
+def is_export_folder(fs: Any, path: str, options: Mapping[str, Any]) -> bool:
+    """Whether the folder at ``path`` is one recording for ``import``: a Sensor Logger export
+    (it always writes ``Metadata.csv``) or another app's folder of per-sensor CSV files (CSV
+    files only, none of them a recording of its own such as ``sensorfile_*``). With a column
+    map (``--map``) every CSV file is a recording of its own."""
+    if options.get("map") or options.get("format") == "csv":
+        return False
+    entries = fs.ls(path, detail=True)
+    names = [posixpath.basename(str(e["name"])) for e in entries if e.get("type") == "file"]
+    if any(n.lower() == "metadata.csv" for n in names):
+        return True
+    return bool(names) and len(names) == len(entries) and all(
+        n.lower().endswith(".csv") and not n.startswith("sensorfile_") for n in names)
+
+
 def windows_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
     """Training windows of one recording as shards in the folder ``out``."""
     from ..fusion.shards import recording_shards
@@ -93,6 +126,9 @@ def _export_name(stem: str, opts: Mapping[str, Any]) -> str:
 
 #: name -> job. The table is data; a job's code is imported on the worker that runs it.
 JOBS: dict[str, Job] = {
+    "import": Job("import", "sensekit.log.cli.import_", "src", "sensekit.fleet.jobs:import_work",
+                  lambda stem, _: f"{stem}.mcap", owned=("output", "force", "json"),
+                  suffixes=IMPORT_SUFFIXES, folder=is_export_folder),
     "info": Job("info", "sensekit.log.cli.info", "log", "sensekit.fleet.jobs:info_work",
                 lambda stem, _: f"{stem}.json", owned=("json",)),
     "repair": Job("repair", "sensekit.log.cli.log", "log", "sensekit.fleet.jobs:repair_work",

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["Source", "digest", "expand", "filesystem", "is_local"]
+__all__ = ["FolderTest", "Source", "digest", "expand", "filesystem", "is_local"]
 
 GLOB_CHARS = frozenset("*?[")
 READ_BLOCK = 1 << 20
@@ -59,18 +59,24 @@ def _url(fs: Any, path: str) -> str:
     return path if is_local(fs) else str(fs.unstrip_protocol(path))
 
 
-def expand(items: Sequence[str], suffixes: tuple[str, ...]) -> list[Source]:
+#: Decides whether a folder is itself one recording (a phone app's export of CSV files).
+FolderTest = Callable[[Any, str], bool]
+
+
+def expand(items: Sequence[str], suffixes: tuple[str, ...],
+           is_recording: FolderTest | None = None) -> list[Source]:
     """The recordings named by ``items``, in order, each once.
 
-    A file is taken as it is, a folder gives every file below it whose name ends with one of
-    ``suffixes`` (all levels), a glob pattern every match (``**`` crosses folders).
+    A file is taken as it is, a glob pattern gives every match (``**`` crosses folders), a
+    folder every file below it whose name ends with one of ``suffixes``. With
+    ``is_recording``, a folder it accepts is one recording and the others are searched.
 
     Raises:
         ConfigError: an item matches nothing; no recording at all.
     """
     seen: dict[str, Source] = {}
     for item in items:
-        found = list(_expand_one(item, suffixes))
+        found = list(_expand_one(item, suffixes, is_recording))
         if not found:
             raise ConfigError(f"no recording at {item} (looked for {', '.join(suffixes)} files)")
         for src in found:
@@ -78,25 +84,47 @@ def expand(items: Sequence[str], suffixes: tuple[str, ...]) -> list[Source]:
     return list(seen.values())
 
 
-def _expand_one(item: str, suffixes: tuple[str, ...]) -> Iterator[Source]:
+def _expand_one(item: str, suffixes: tuple[str, ...],
+                is_recording: FolderTest | None) -> Iterator[Source]:
     fs, path = filesystem(item)
     if any(c in GLOB_CHARS for c in path):
         root = _glob_root(path)
-        matches = fs.glob(path, detail=True)
-        yield from _sources(fs, root, matches.items(), suffixes, strict=False)
+        for match, info in sorted(fs.glob(path, detail=True).items()):
+            if info.get("type") != "directory":
+                yield _source(fs, root, match, info)
+            else:
+                yield from _folder(fs, root, match, suffixes, is_recording)
     elif fs.isdir(path):
-        yield from _sources(fs, path, fs.find(path, detail=True).items(), suffixes, strict=True)
+        yield from _folder(fs, posixpath.dirname(path.rstrip("/")), path, suffixes,
+                           is_recording, top=True)
     elif fs.exists(path):
         yield Source(_url(fs, path), posixpath.basename(path.rstrip("/")), int(fs.size(path)))
 
 
-def _sources(fs: Any, root: str, entries: Iterable[tuple[str, dict[str, Any]]],
-             suffixes: tuple[str, ...], strict: bool) -> Iterator[Source]:
-    for path, info in sorted(entries):
-        if info.get("type") == "directory" or (strict and not path.endswith(suffixes)):
-            continue
-        rel = posixpath.relpath(path, root) if root else posixpath.basename(path)
-        yield Source(_url(fs, path), rel, int(info.get("size") or 0))
+def _folder(fs: Any, root: str, path: str, suffixes: tuple[str, ...],
+            is_recording: FolderTest | None, top: bool = False) -> Iterator[Source]:
+    """A folder's recordings, named below ``root`` (below the folder itself when ``top``)."""
+    if is_recording is not None and is_recording(fs, path):
+        size = sum(int(i.get("size") or 0) for i in fs.find(path, detail=True).values())
+        yield Source(_url(fs, path), posixpath.relpath(path, root), size)
+        return
+    base = path if top else root
+    if is_recording is None:
+        for name, info in sorted(fs.find(path, detail=True).items()):
+            if name.endswith(suffixes):
+                yield _source(fs, base, name, info)
+        return
+    for info in sorted(fs.ls(path, detail=True), key=lambda i: str(i["name"])):
+        name = str(info["name"])
+        if info.get("type") == "directory":
+            yield from _folder(fs, base, name, suffixes, is_recording)
+        elif name.endswith(suffixes):
+            yield _source(fs, base, name, info)
+
+
+def _source(fs: Any, root: str, path: str, info: dict[str, Any]) -> Source:
+    rel = posixpath.relpath(path, root) if root else posixpath.basename(path)
+    return Source(_url(fs, path), rel, int(info.get("size") or 0))
 
 
 def _glob_root(pattern: str) -> str:

@@ -49,3 +49,16 @@ def gated_work(opts: argparse.Namespace, src: Path, out: Path) -> dict[str, Any]
 
 GATED = Job("gated", "sensekit.log.cli.info", "log", "fleet_helpers:gated_work",
             lambda stem, _: f"{stem}.txt", owned=("json",))
+
+
+def make_sensor_logger_export(folder: Path, seconds: int = 2) -> Path:
+    """A Sensor Logger export folder: its metadata and 100 Hz accelerometer rows."""
+    folder.mkdir(parents=True)
+    t0 = 1_698_501_144_401_773_000
+    rows = [f"{t0 + i * 10_000_000},{i * 0.01:.2f},0.01,-0.02,{0.1 * np.sin(i / 5):.5f}"
+            for i in range(100 * seconds)]
+    (folder / "Accelerometer.csv").write_text("time,seconds_elapsed,z,y,x\n"
+                                              + "\n".join(rows) + "\n")
+    (folder / "metadata.csv").write_text("version,device name,recording time,platform\n"
+                                         "3,Pixel 7,2023-10-28_13-52-24,android\n")
+    return folder

@@ -118,3 +118,30 @@ def test_sources_and_names(tmp_path: Path, client: Any) -> None:
     names = output_names(JOBS["info"], found, {})
     assert names[0] == "deep/y.json" and len(set(names)) == 3
     assert all(n.startswith("x-") for n in names[1:])
+
+
+def test_which_folders_import_as_one_recording(tmp_path: Path) -> None:
+    from sensekit.fleet.jobs import IMPORT_SUFFIXES, is_export_folder
+    from sensekit.fleet.sources import expand
+
+    def files(folder: str, *names: str) -> None:
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (tmp_path / folder / name).write_text("t\n")
+
+    files("app/ride", "Light.csv", "GPS.csv")  # another app's per-sensor files
+    files("app/walk", "metadata.csv", "Accelerometer.csv", "extra.txt")  # Sensor Logger
+    files("app/tmd", "sensorfile_a_Car_1.csv.gz", "sensorfile_b_Bus_2.csv")
+    files("app", "bench.csv")
+
+    def found(options: dict[str, Any]) -> list[str]:
+        srcs = expand([str(tmp_path / "app")], IMPORT_SUFFIXES,
+                      lambda fs, path: is_export_folder(fs, path, options))
+        return [s.rel for s in srcs]
+
+    assert found({}) == ["bench.csv", "ride", "tmd/sensorfile_a_Car_1.csv.gz",
+                         "tmd/sensorfile_b_Bus_2.csv", "walk"]
+    assert found({"map": ["t_ns=t"]}) == [
+        "bench.csv", "ride/GPS.csv", "ride/Light.csv", "tmd/sensorfile_a_Car_1.csv.gz",
+        "tmd/sensorfile_b_Bus_2.csv", "walk/Accelerometer.csv", "walk/extra.txt",
+        "walk/metadata.csv"]

@@ -151,3 +151,25 @@ def test_windows_job_writes_shards_that_training_reads(tmp_path: Path, client: A
     batch = next(iter(data.batches(8)))
     assert sorted(batch.labels["activity"]) == sorted(
         [int(y) for w in direct for y in w.labels["activity"]])
+
+
+def test_import_job_takes_export_folders_and_event_files(tmp_path: Path, corpus: Path,
+                                                         client: Any) -> None:
+    from fleet_helpers import make_sensor_logger_export
+
+    exports = tmp_path / "exports"
+    make_sensor_logger_export(exports / "Walk-1")
+    make_sensor_logger_export(exports / "phone2" / "Walk-2", seconds=3)
+    (exports / "phone2" / "notes.md").write_text("not a recording")
+    tmd = sorted((corpus / "us_tmd").glob("sensorfile_AndreaCarpineti_Still_14833*.csv.gz"))
+    out = tmp_path / "out"
+    result = run_fleet("import", [str(exports), str(corpus / "us_tmd" / "*Still_14833*.csv.gz")],
+                       str(out), {"label": ["activity=walking"]}, client=client)
+    assert [r.status for r in result.results] == ["ok"] * (2 + len(tmd)), result.results
+    expected = ["Walk-1.mcap", "phone2/Walk-2.mcap"] + [
+        p.name.replace(".csv.gz", ".mcap") for p in tmd]
+    assert _files(out) == sorted([*expected, MANIFEST])
+    assert result.results[1].facts["format"] == "sensor-logger"
+    assert result.results[2].facts["format"] == "us-tmd"
+    with LogReader(out / "phone2" / "Walk-2.mcap") as log:
+        assert log.streams["imu"].samples == 300 and "labels" in log.streams

@@ -79,13 +79,18 @@ def default_output(src: Path) -> Path:
     return src.with_name(f"{name}.mcap")
 
 
+def import_with_options(args: argparse.Namespace, src: Path, out: Path) -> ImportResult:
+    """Import one recording as this command's options say (``sensekit fleet import`` too)."""
+    fmt = args.format or ("csv" if args.map else None)
+    return import_recording(src, out, format=fmt, start=args.start,
+                            labels=labels_from_options(args.label), label_spans=args.labels,
+                            force=getattr(args, "force", False), **_csv_options(args))
+
+
 def run(args: argparse.Namespace) -> int:
     src = Path(args.src)
     out = Path(args.output) if args.output else default_output(src)
-    fmt = args.format or ("csv" if args.map else None)
-    result = import_recording(src, out, format=fmt, start=args.start,
-                              labels=labels_from_options(args.label),
-                              label_spans=args.labels, force=args.force, **_csv_options(args))
+    result = import_with_options(args, src, out)
     if args.json:
         print(json.dumps({"output": str(result.path), "format": result.format,
                           "samples": dict(result.samples), "skipped": list(result.skipped),
