@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["JOBS", "Job", "export_work", "import_work", "info_work", "is_export_folder",
-           "repair_work", "windows_work"]
+           "policy_work", "repair_work", "windows_work"]
 
 Facts = dict[str, Any]
 
@@ -92,6 +92,16 @@ def import_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
             "skipped": list(result.skipped), "notes": list(result.notes)}
 
 
+def policy_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
+    """``sensekit evaluate-policy --json`` of one recording, written to ``out``."""
+    from ..controller.cli import evaluate_recordings
+
+    results = evaluate_recordings(opts, [str(src)], progress=False)
+    out.write_text(json.dumps([r.as_json() for r in results], indent=2) + "\n")
+    return {"policies": {r.policy: {"macro_f1": r.macro_f1, "total_j": r.total_j}
+                         for r in results}}
+
+
 #: What ``sensekit import`` reads; a folder of them is searched, an export folder is one.
 IMPORT_SUFFIXES = (".csv.gz", ".csv", ".gz", ".zip", ".json", ".txt")
 
@@ -135,6 +145,9 @@ JOBS: dict[str, Job] = {
                   lambda stem, _: f"{stem}.mcap", subcommand="repair"),
     "export": Job("export", "sensekit.log.cli.export", "log", "sensekit.fleet.jobs:export_work",
                   _export_name),
+    "evaluate-policy": Job("evaluate-policy", "sensekit.controller.cli", "logs",
+                           "sensekit.fleet.jobs:policy_work", lambda stem, _: f"{stem}.json",
+                           owned=("json", "plot")),
     "windows": Job("windows", "sensekit.fusion.cli_windows", "data",
                    "sensekit.fleet.jobs:windows_work", lambda stem, _: f"{stem}.windows",
                    owned=("output", "force")),
