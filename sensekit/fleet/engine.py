@@ -9,6 +9,7 @@ dashboard; sensekit plans the tasks, keeps the manifest and reports.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import hashlib
 import json
@@ -137,7 +138,7 @@ def output_names(job: Job, sources: Sequence[Source], options: Mapping[str, Any]
         return posixpath.join(folder, job.output(stem + tag, options))
 
     names = [name(s) for s in sources]
-    clash = {n for n in names if names.count(n) > 1}
+    clash = {n for n, count in collections.Counter(names).items() if count > 1}
     return [name(s, "-" + hashlib.sha256(s.url.encode()).hexdigest()[:8]) if n in clash else n
             for s, n in zip(sources, names, strict=True)]
 
@@ -162,12 +163,13 @@ def plan(job: Job, sources: Sequence[Source], out: OutputDir, options: Mapping[s
     manifest = out.read_manifest()
     names = output_names(job, sources, options)
     opts = _options_hash(job, options)
+    existing = out.existing()
     steps: list[TaskSpec | RecordingResult] = []
     for src, rel in zip(sources, names, strict=True):
         _refuse_input_as_output(src, out, rel)
         entry = manifest.get(rel)
         expect = None
-        if out.exists(rel) and not force:
+        if rel in existing and not force:
             if entry is None:
                 steps.append(RecordingResult(src.url, None, "failed", size=src.size, error=(
                     f"{out.path(rel)} exists but is not in {out.path(MANIFEST)} "
@@ -241,8 +243,8 @@ def _execute(client: Any, p: _Plan, progress: bool, notify: Callable[[str], None
     try:
         results = _gather(client, p, total, progress)
     finally:
-        p.out.sweep([n for s, n in zip(p.steps, p.names, strict=True)
-                     if isinstance(s, TaskSpec)])
+        p.out.sweep([MANIFEST, *(n for s, n in zip(p.steps, p.names, strict=True)
+                                 if isinstance(s, TaskSpec))])
         p.out.forget_run(p.run)
     return results, workers, link
 
@@ -258,9 +260,10 @@ def _gather(client: Any, p: _Plan, total: int, progress: bool) -> list[Recording
     done_bytes, written = sum(r.size for r in results if r is not None), time.monotonic()
     bar.update(len(p.steps) - len(futures))
     try:
-        for future in distributed.as_completed(list(futures)):
+        done = distributed.as_completed(list(futures), with_results=True, raise_errors=False)
+        for future, value in done:
             i = futures.pop(future)
-            results[i] = result = _result_of(future, p.sources[i])
+            results[i] = result = _result_of(value, p.sources[i])
             # Let go of the result at once: a kept one would be computed again if its worker
             # were lost later, and count as a retry although nothing was lost.
             future.release()
@@ -277,13 +280,13 @@ def _gather(client: Any, p: _Plan, total: int, progress: bool) -> list[Recording
     return [r for r in results if r is not None]
 
 
-def _result_of(future: Any, src: Source) -> RecordingResult:
-    try:
-        result: RecordingResult = future.result()
-    except Exception as exc:  # the task itself failed: its worker died too often (KilledWorker)
-        return RecordingResult(src.url, None, "failed", size=src.size,
-                               error=f"{type(exc).__name__}: {exc}")
-    return result
+def _result_of(value: Any, src: Source) -> RecordingResult:
+    """The task's result; an exception means the task itself failed: its worker died more
+    often than Dask allows (KilledWorker)."""
+    if isinstance(value, RecordingResult):
+        return value
+    return RecordingResult(src.url, None, "failed", size=src.size,
+                           error=f"{type(value).__name__}: {value}")
 
 
 def _record(manifest: dict[str, Any], rel: str, result: RecordingResult, options: str) -> None:

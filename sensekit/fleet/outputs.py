@@ -13,6 +13,7 @@ output the input's size and SHA-256 and the job's options, so a rerun skips what
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import posixpath
@@ -97,15 +98,31 @@ class OutputDir:
                     self.fs.rm(tmp, recursive=True)
 
     def sweep(self, rels: list[str]) -> int:
-        """Remove temporaries left by killed attempts at ``rels``; return how many."""
-        removed = 0
+        """Remove temporaries left by killed attempts at ``rels``; return how many.
+
+        Each output folder is listed once, however many results it holds.
+        """
+        by_folder: dict[str, set[str]] = {}
         for rel in rels:
-            pattern = posixpath.join(self.root, posixpath.dirname(rel),
-                                     f".{_glob_escape(posixpath.basename(rel))}.*{TMP_SUFFIX}")
-            for path in self.fs.glob(pattern):
-                self.fs.rm(path, recursive=True)
-                removed += 1
+            folder, name = posixpath.split(rel)
+            by_folder.setdefault(folder, set()).add(name)
+        removed = 0
+        for folder, names in by_folder.items():
+            path = posixpath.join(self.root, folder)
+            if not self.fs.exists(path):
+                continue
+            for entry in self.fs.ls(path, detail=False):
+                if _temporary_of(posixpath.basename(str(entry).rstrip("/"))) in names:
+                    self.fs.rm(entry, recursive=True)
+                    removed += 1
         return removed
+
+    def existing(self) -> set[str]:
+        """Paths below the folder (files and folders), listed once."""
+        if not self.fs.exists(self.root):
+            return set()
+        return {posixpath.relpath(str(p), self.root)
+                for p in self.fs.find(self.root, withdirs=True)}
 
     # -- manifest ----------------------------------------------------------------------------
     def read_manifest(self) -> dict[str, Any]:
@@ -126,12 +143,25 @@ class OutputDir:
 
     # -- attempts ----------------------------------------------------------------------------
     def mark_attempt(self, run: str, key: str) -> int:
-        """Record one attempt at ``key`` in run ``run``; return the attempts so far, this one
-        included (a worker killed mid-task leaves its mark, so the retry counts it)."""
+        """Record one attempt at ``key`` in run ``run``; return its number (1 for the first).
+
+        A worker killed mid-task leaves its mark, so the retry is counted. The marks are
+        files ``KEY.N`` made exclusively, so two attempts never take one number locally.
+        """
         folder = posixpath.join(self.root, STATE, run)
         self.fs.makedirs(folder, exist_ok=True)
-        self.fs.touch(posixpath.join(folder, f"{key}.{uuid.uuid4().hex}"))
-        return len(self.fs.glob(posixpath.join(folder, f"{key}.*")))
+        for n in itertools.count(1):
+            path = posixpath.join(folder, f"{key}.{n}")
+            if self.local:
+                try:
+                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+                except FileExistsError:
+                    continue
+                return n
+            if not self.fs.exists(path):
+                self.fs.touch(path)
+                return n
+        raise AssertionError("unreachable")
 
     def forget_run(self, run: str) -> None:
         """Remove a finished run's attempt marks (and the state folder once empty)."""
@@ -151,5 +181,10 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+def _temporary_of(base: str) -> str | None:
+    """The result a temporary stands for: ``.NAME.TOKEN.fleet-tmp`` and
+    ``.NAME.HEX.old.fleet-tmp`` (tokens hold no dot) give NAME; anything else None."""
+    if not (base.startswith(".") and base.endswith(TMP_SUFFIX)):
+        return None
+    core = base[1:-len(TMP_SUFFIX)].removesuffix(".old")
+    return core.rsplit(".", 1)[0] if "." in core else None
