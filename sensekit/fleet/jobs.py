@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JOBS", "Job", "export_work", "import_work", "info_work", "is_export_folder",
-           "policy_work", "repair_work", "windows_work"]
+__all__ = ["JOBS", "Job", "evaluate_work", "export_work", "import_work", "info_work",
+           "is_export_folder", "policy_work", "repair_work", "windows_work"]
 
 Facts = dict[str, Any]
 
@@ -92,6 +92,15 @@ def import_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
             "skipped": list(result.skipped), "notes": list(result.notes)}
 
 
+def evaluate_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
+    """``sensekit evaluate`` of the weights on one recording: scores per configuration."""
+    from ..fusion.cli_evaluate import score_recordings
+
+    scores, windows = score_recordings(opts.weights, [src], every_rate=opts.every_rate)
+    out.write_text(json.dumps({"windows": windows, "scores": scores}, indent=1) + "\n")
+    return {"windows": windows}
+
+
 def policy_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
     """``sensekit evaluate-policy --json`` of one recording, written to ``out``."""
     from ..controller.cli import evaluate_recordings
@@ -145,6 +154,9 @@ JOBS: dict[str, Job] = {
                   lambda stem, _: f"{stem}.mcap", subcommand="repair"),
     "export": Job("export", "sensekit.log.cli.export", "log", "sensekit.fleet.jobs:export_work",
                   _export_name),
+    "evaluate": Job("evaluate", "sensekit.fusion.cli_evaluate", "data",
+                    "sensekit.fleet.jobs:evaluate_work", lambda stem, _: f"{stem}.json",
+                    owned=("json",)),
     "evaluate-policy": Job("evaluate-policy", "sensekit.controller.cli", "logs",
                            "sensekit.fleet.jobs:policy_work", lambda stem, _: f"{stem}.json",
                            owned=("json", "plot")),

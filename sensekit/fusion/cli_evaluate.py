@@ -38,32 +38,43 @@ def _table(scores: dict[str, dict[str, dict[str, float]]], tasks: list[str]) -> 
     return lines
 
 
-def run(args: argparse.Namespace) -> int:
+def score_recordings(weights: str, paths: list[Path], *, every_rate: bool = False
+                     ) -> tuple[dict[str, Any], int]:
+    """Scores per configuration and task of ``weights`` on ``paths`` (pooled), and the number
+    of windows: what the command prints (``sensekit fleet evaluate`` runs it per recording)."""
     require("torch", extra="fusion", what="sensekit evaluate")
     import torch
 
     from .inputs import configurations, modalities_from_json
-    from .sim import expand_paths, recording_fingerprint, recordings_windows
+    from .sim import recording_fingerprint, recordings_windows
     from .train import evaluate
     from .weights import load_model, read_metadata
 
     torch.set_num_threads(1)
-    meta = read_metadata(args.weights)
+    meta = read_metadata(weights)
     seen = set(meta["training"].get("recordings", [])) | set(
         meta["training"].get("val_recordings", []))
-    paths = expand_paths(args.data)
     for p in paths:
         if recording_fingerprint(p) in seen:
             raise ConfigError(f"{p} was used to train or validate {meta['_path']} "
                               f"({recording_fingerprint(p)}); evaluate on held-out recordings")
     mods = modalities_from_json(meta["modalities"])
-    net = load_model(args.weights)
+    net = load_model(weights)
     ws = recordings_windows(paths, mods, window_s=meta["window_s"])
     scores: dict[str, Any] = {}
-    for cfg in configurations(mods, every_rate=args.every_rate):
+    for cfg in configurations(mods, every_rate=every_rate):
         scores[cfg.name()] = evaluate(net, ws, cfg)
-    print(f"{len(ws)} windows from {len(paths)} recordings")
-    print("\n".join(_table(scores, list(meta["tasks"]))))
+    return scores, len(ws)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .sim import expand_paths
+    from .weights import read_metadata
+
+    paths = expand_paths(args.data)
+    scores, windows = score_recordings(args.weights, paths, every_rate=args.every_rate)
+    print(f"{windows} windows from {len(paths)} recordings")
+    print("\n".join(_table(scores, list(read_metadata(args.weights)["tasks"]))))
     if args.json:
         Path(args.json).write_text(json.dumps(scores, indent=1) + "\n")
     return 0

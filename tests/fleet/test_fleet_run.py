@@ -199,3 +199,20 @@ def test_evaluate_policy_job_gives_what_the_command_gives(tmp_path: Path, client
                 for r in json.loads(path.read_text())]
 
     assert steady(tmp_path / "out" / "day.json") == steady(tmp_path / "single.json")
+
+
+def test_evaluate_job_scores_each_recording_with_the_weights(tmp_path: Path,
+                                                             client: Any) -> None:
+    pytest.importorskip("torch")
+    from sensekit.fusion.cli_evaluate import score_recordings
+    from sensekit.testing.scenario import SimConfig, simulate
+
+    rec = tmp_path / "logs" / "day.mcap"
+    rec.parent.mkdir()
+    simulate(rec, SimConfig(duration_s=8.0, seed=5))
+    result = run_fleet("evaluate", [str(rec.parent)], str(tmp_path / "out"),
+                       {"weights": "sim_har"}, client=client)
+    assert result.results[0].status == "ok", result.results[0].error
+    doc = json.loads((tmp_path / "out" / "day.json").read_text())
+    scores, windows = score_recordings("sim_har", [rec])
+    assert doc == {"windows": windows, "scores": json.loads(json.dumps(scores))}
