@@ -63,6 +63,21 @@ def test_cli_runs_a_local_cluster_and_prints_json(tmp_path: Path,
         ("a.mcap", "ok"), ("b.mcap", "failed")]
     assert {"duration_s", "output", "error", "attempts"} <= set(doc["results"][0])
     assert "dashboard http" in captured.err
+    assert "fleet info [" not in captured.err  # no progress bar: stdout is not a terminal
+
+
+def test_cli_on_a_running_cluster_by_its_scheduler_address(
+        tmp_path: Path, client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    make_recording(tmp_path / "a.mcap")
+    out = tmp_path / "out"
+    args = ["fleet", "repair", str(tmp_path / "a.mcap"), "-o", str(out), "--scheduler",
+            client.scheduler.address]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "1 recordings: 1 ok, 0 failed, 0 skipped" in first and "2 workers" in first
+    assert main(args) == 0
+    assert "skipped" in capsys.readouterr().out.splitlines()[0]
+    assert sorted(p.name for p in out.iterdir()) == ["a.mcap", MANIFEST]
 
 
 def test_fsspec_urls_for_inputs_and_outputs(tmp_path: Path) -> None:
@@ -103,7 +118,7 @@ def test_import_sensekit_and_fleet_loads_no_dask() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_sources_and_names(tmp_path: Path, client: Any) -> None:
+def test_sources_and_names(tmp_path: Path) -> None:
     from sensekit.fleet.engine import output_names
     from sensekit.fleet.sources import expand
 
