@@ -17,6 +17,13 @@ from sensekit.fleet import FleetResult, run_fleet
 from sensekit.fleet.outputs import MANIFEST, STATE
 
 
+def _allow_failures(n: int, dask_scheduler: Any = None) -> int:
+    """Set how often a task may lose its worker before Dask gives up; return the old value."""
+    before: int = dask_scheduler.allowed_failures
+    dask_scheduler.allowed_failures = n
+    return before
+
+
 def _wait_for(gate: Path, timeout_s: float = 30.0) -> list[Path]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -60,3 +67,23 @@ def test_worker_killed_mid_task_loses_no_result_and_duplicates_none(
         assert (out / f"rec{i}.txt").read_text() == f"{size}\n"
     assert len(json.loads((out / MANIFEST).read_text())["outputs"]) == 4
     assert not (out / STATE).exists()
+
+
+def test_a_recording_that_kills_every_worker_is_failed_and_the_rest_finish(
+        tmp_path: Path, client: Any) -> None:
+    from fleet_helpers import DEADLY
+
+    logs, out = tmp_path / "logs", tmp_path / "out"
+    logs.mkdir()
+    for i in range(3):
+        make_recording(logs / f"rec{i}.mcap", seconds=1, seed=i)
+    before = client.run_on_scheduler(_allow_failures, 0)  # KilledWorker at the first death
+    try:
+        result = run_fleet(DEADLY, [str(logs)], str(out),
+                           {"victim": "rec1.mcap", "others": ["rec0.txt", "rec2.txt"]},
+                           client=client)
+    finally:
+        client.run_on_scheduler(_allow_failures, before)
+    assert [r.status for r in result.results] == ["ok", "failed", "ok"]
+    assert "KilledWorker" in str(result.results[1].error)
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "rec0.txt", "rec2.txt"]
