@@ -258,6 +258,13 @@ class WindowShards:
             h.update(str(meta["data_hash"]).encode())
         return h.hexdigest()
 
+    def load(self) -> WindowSet:
+        """Every window in memory, in path order (for small sets such as validation)."""
+        from .sim import concat_sets
+
+        return concat_sets([read_shard(p, g) for p, g in zip(self.paths, self._groups,
+                                                                strict=True)])
+
     def batches(self, batch_size: int, *, epoch: int = 0) -> Iterator[WindowSet]:
         """One pass: ``len(self) // batch_size`` full batches (one short batch if there are
         fewer windows than ``batch_size``), shuffled across shards."""

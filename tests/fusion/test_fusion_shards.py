@@ -78,6 +78,8 @@ def test_every_window_once_per_epoch_shuffled_across_shards(tmp_path: Path,
     assert not np.array_equal(epochs[0], epochs[1])
     groups = {int(g) for b in data.batches(8) for g in b.groups}
     assert groups == {0, 1, 2}  # one per source recording
+    whole = data.load()
+    assert len(whole) == 120 and list(np.unique(whole.groups)) == [0, 1, 2]
 
 
 def test_statistics_from_the_shards_sums_match_the_whole_set(
