@@ -96,6 +96,12 @@ def test_fsspec_urls_for_inputs_and_outputs(tmp_path: Path) -> None:
                            client=client)
         again = run_fleet("info", ["memory://bucket/logs"], "memory://bucket/out",
                           client=client)
+        for _ in range(2):  # a folder result, uploaded and then replaced whole
+            folders = run_fleet("export", ["memory://bucket/logs"], "memory://bucket/csv",
+                                {"to": "csv"}, client=client, force=True)
+    assert [r.status for r in folders.results] == ["ok", "ok"]
+    assert sorted(fs.find("/bucket/csv")) == [
+        "/bucket/csv/a-csv/imu.csv", "/bucket/csv/b-csv/imu.csv", f"/bucket/csv/{MANIFEST}"]
     assert [r.status for r in result.results] == ["ok", "ok"]
     assert [r.status for r in again.results] == ["skipped", "skipped"]
     output = str(result.results[0].output)
