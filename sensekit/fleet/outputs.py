@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from .sources import filesystem, is_local
 
 __all__ = ["MANIFEST", "STATE", "TMP_SUFFIX", "OutputDir", "replace_atomically"]
@@ -69,6 +70,14 @@ class OutputDir:
         return bool(self.fs.exists(posixpath.join(self.root, rel)))
 
     def make(self) -> None:
+        """Create the folder.
+
+        Raises:
+            ConfigError: a file is there.
+        """
+        if self.fs.exists(self.root) and not self.fs.isdir(self.root):
+            raise ConfigError(f"output folder {self.url} is a file. Hint: give a folder "
+                              "(it is created when missing)")
         self.fs.makedirs(self.root, exist_ok=True)
 
     @contextlib.contextmanager

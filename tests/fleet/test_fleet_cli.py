@@ -47,6 +47,9 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert exc.value.code == 2
     assert main(["fleet", "info", str(tmp_path / "none"), "-o", str(tmp_path / "o")]) == 2
     assert "no recording at" in capsys.readouterr().err
+    make_recording(tmp_path / "a.mcap")
+    assert main(["fleet", "info", str(tmp_path / "a.mcap"), "-o", str(tmp_path / "a.mcap")]) == 2
+    assert "is a file" in capsys.readouterr().err
 
 
 def test_cli_runs_a_local_cluster_and_prints_json(tmp_path: Path,
