@@ -138,6 +138,7 @@ def run(quick: bool) -> list[Case]:
 
     copies, seconds, repeats, small = (8, 60.0, 3, 24) if quick else (24, 120.0, 3, 60)
     counts = _worker_counts()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="sensekit-bench-fleet-") as tmp, ExitStack() as stack:
         scratch = Path(tmp)
         days, tiny = _day(scratch, seconds, copies), _small(scratch, small)
@@ -157,15 +158,16 @@ def run(quick: bool) -> list[Case]:
                 fleet[k].append(_fleet(clients[k], "windows", WINDOWS_OPTIONS, days, scratch))
         tiny_loop = _sequential(pool, "info", {"skip_corrupt": False}, tiny, scratch)
         tiny_fleet = _fleet(clients[1], "info", {"skip_corrupt": False}, tiny, scratch)
-    return _cases(copies, seconds, mb, loop, fleet, started, small, tiny_loop, tiny_fleet)
+    load = f"1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    return _cases(copies, seconds, mb, loop, fleet, started, small, tiny_loop, tiny_fleet, load)
 
 
 def _cases(copies: int, seconds: float, mb: float, loop: list[float],
            fleet: dict[int, list[float]], started: dict[int, float], small: int,
-           tiny_loop: float, tiny_fleet: float) -> list[Case]:
+           tiny_loop: float, tiny_fleet: float, load: str) -> list[Case]:
     rate = copies / statistics.median(loop)
     what = (f"{copies} simulated days of {seconds:g} s ({mb:,.0f} MB), windows job; median "
-            f"of {len(loop)} repeats")
+            f"of {len(loop)} repeats; {load}")
     cases = [case("plain loop, 1 process", rate, "recordings/s",
                   note=f"{what}; {rate * mb / copies:,.1f} MB/s")]
     one = copies / statistics.median(fleet[1])

@@ -59,17 +59,28 @@ def _sums(ws: WindowSet) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _meta(ws: WindowSet, source: str) -> dict[str, Any]:
-    return {"kind": KIND, "version": 1, "source": source, "windows": len(ws),
+def _meta(ws: WindowSet, source: str, fingerprint: str) -> dict[str, Any]:
+    return {"kind": KIND, "version": 1, "source": source, "fingerprint": fingerprint,
+            "windows": len(ws),
             "modalities": modalities_to_json(ws.modalities), "classes": ws.classes,
             "shapes": {m: list(x.shape[1:]) for m, x in ws.inputs.items()},
             "tasks": sorted(ws.labels), "sums": _sums(ws), "data_hash": ws.data_hash()}
 
 
-def write_shard(ws: WindowSet, path: str | os.PathLike[str], *, source: str = "") -> Path:
-    """Write ``ws`` as one shard; the format follows the suffix (``.npz`` or ``.parquet``)."""
+def write_shard(ws: WindowSet, path: str | os.PathLike[str], *, source: str = "",
+                fingerprint: str = "") -> Path:
+    """Write ``ws`` as one shard; the format follows the suffix (``.npz`` or ``.parquet``).
+
+    Args:
+        ws: The windows.
+        path: The shard file.
+        source: The recording they came from (windows of one source share a group).
+        fingerprint: What identifies that recording's content
+            (:func:`~sensekit.fusion.sim.recording_fingerprint`), so weights trained on shards
+            still name their training recordings.
+    """
     path = Path(path)
-    meta = _meta(ws, source)
+    meta = _meta(ws, source, fingerprint)
     if path.suffix == ".parquet":
         _write_parquet(ws, path, meta)
         return path
@@ -157,19 +168,21 @@ def recording_shards(src: str | os.PathLike[str], out: str | os.PathLike[str], *
         Each shard written and its number of windows.
     """
     from .inputs import sensor_modalities
-    from .sim import recording_windows
+    from .sim import recording_fingerprint, recording_windows
 
     if fmt not in FORMATS:
         raise ConfigError(f"window shard format {fmt!r}: use one of {sorted(FORMATS)}")
     if per_shard < 1:
         raise ConfigError(f"--shard-windows {per_shard}: a shard holds at least one window")
     ws = recording_windows(src, sensor_modalities(window_s), window_s=window_s, hop_s=hop_s)
+    fingerprint = recording_fingerprint(src)
     folder = Path(out)
     folder.mkdir(parents=True)
     written = []
     for i, start in enumerate(range(0, len(ws), per_shard)):
         part = ws.subset(np.arange(start, min(len(ws), start + per_shard)))
-        path = write_shard(part, folder / f"part-{i:05d}{FORMATS[fmt]}", source=str(src))
+        path = write_shard(part, folder / f"part-{i:05d}{FORMATS[fmt]}", source=str(src),
+                           fingerprint=fingerprint)
         written.append((path, len(part)))
     return written
 
@@ -230,6 +243,11 @@ class WindowShards:
 
     def __len__(self) -> int:
         return sum(int(m["windows"]) for m in self.metas)
+
+    @property
+    def fingerprints(self) -> list[str]:
+        """The recordings these windows came from, as weights metadata names them."""
+        return sorted({str(m.get("fingerprint") or m["source"]) for m in self.metas})
 
     def stats(self) -> dict[str, tuple[F32, F32]]:
         """Per-channel mean and std of each modality, as :meth:`WindowSet.stats` gives them

@@ -43,6 +43,8 @@ def test_a_recordings_shards_hold_the_windows_training_takes(recording: Path, tm
     assert all(p.suffix == f".{fmt}" for p, _ in written)
     direct = recording_windows(recording, sensor_modalities(2.0), window_s=2.0)
     _equal(concat_sets([read_shard(p) for p, _ in written]), direct)
+    shards = WindowShards([tmp_path / "w"])
+    assert shards.fingerprints == ["scenario_duration_s=12.0,scenario_seed=8"]
 
 
 def _numbered(n: int, seed: int) -> WindowSet:
