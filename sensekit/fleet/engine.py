@@ -70,9 +70,10 @@ class FleetResult:
         return sum(max(0, r.attempts - 1) for r in self.results)
 
     def as_json(self) -> dict[str, Any]:
-        return {"job": self.job, "output": self.output, "workers": self.workers,
-                "dashboard": self.dashboard, "wall_s": self.wall_s, "counts": self.counts(),
-                "retries": self.retries, "results": [r.as_json() for r in self.results]}
+        return {"job": self.job, "options": self.options, "output": self.output,
+                "workers": self.workers, "dashboard": self.dashboard, "wall_s": self.wall_s,
+                "counts": self.counts(), "retries": self.retries,
+                "results": [r.as_json() for r in self.results]}
 
 
 def default_workers() -> int:
