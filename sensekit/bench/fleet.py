@@ -31,6 +31,8 @@ from typing import Any
 
 from . import Case, case
 
+#: Wall-clock and CPU seconds of one pass.
+Timing = tuple[float, float]
 WINDOWS_OPTIONS = {"window_s": 2.0, "hop_s": None, "format": "npz", "shard_windows": 1024}
 
 
@@ -63,17 +65,17 @@ def _small(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def _loop(work: str, options: dict[str, Any], paths: Sequence[str], out: str) -> float:
-    """The peer, in its own process: one recording after the other. Seconds, warm."""
+def _loop(work: str, options: dict[str, Any], paths: Sequence[str], out: str) -> Timing:
+    """The peer, in its own process: one recording after the other; wall and CPU seconds."""
     from ..fleet.task import resolve_work
 
     fn = resolve_work(work)
     opts = argparse.Namespace(**options)
     fn(opts, Path(paths[0]), Path(out) / "warm-up")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i, path in enumerate(paths):
         fn(opts, Path(path), Path(out) / f"{i:05d}")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 @contextmanager
@@ -95,29 +97,38 @@ def _one_thread_process() -> Iterator[ProcessPoolExecutor]:
 
 
 def _sequential(pool: ProcessPoolExecutor, job: str, options: dict[str, Any],
-                paths: Sequence[Path], scratch: Path) -> float:
+                paths: Sequence[Path], scratch: Path) -> Timing:
     from ..fleet.jobs import JOBS
 
     out = Path(tempfile.mkdtemp(dir=scratch))
     try:
-        seconds: float = pool.submit(_loop, JOBS[job].work, options, [str(p) for p in paths],
+        timing: Timing = pool.submit(_loop, JOBS[job].work, options, [str(p) for p in paths],
                                      str(out)).result()
-        return seconds
+        return timing
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
 
+def _cpu_seconds(client: Any) -> float:
+    """CPU seconds so far of the workers, plus this process (the client, and the scheduler of
+    a local cluster)."""
+    workers: dict[str, float] = client.run(time.process_time)
+    return sum(workers.values()) + time.process_time()
+
+
 def _fleet(client: Any, job: str, options: dict[str, Any], paths: Sequence[Path],
-           scratch: Path) -> float:
+           scratch: Path) -> Timing:
     from ..fleet.engine import run_fleet
 
     out = Path(tempfile.mkdtemp(dir=scratch))
     try:
+        cpu = _cpu_seconds(client)
         result = run_fleet(job, [str(p) for p in paths], str(out), options, client=client)
+        cpu = _cpu_seconds(client) - cpu
         failed = [r.error for r in result.results if r.status != "ok"]
         if failed:
             raise RuntimeError(f"bench fleet: {len(failed)} tasks failed: {failed[0]}")
-        return result.wall_s
+        return result.wall_s, cpu
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -150,8 +161,8 @@ def run(quick: bool) -> list[Case]:
             clients[k] = stack.enter_context(connect(k))
             started[k] = time.perf_counter() - t0
             _fleet(clients[k], "windows", WINDOWS_OPTIONS, days[:k], scratch)  # warm-up
-        loop: list[float] = []
-        fleet: dict[int, list[float]] = {k: [] for k in counts}
+        loop: list[Timing] = []
+        fleet: dict[int, list[Timing]] = {k: [] for k in counts}
         for _ in range(repeats):
             loop.append(_sequential(pool, "windows", WINDOWS_OPTIONS, days, scratch))
             for k in counts:
@@ -162,27 +173,36 @@ def run(quick: bool) -> list[Case]:
     return _cases(copies, seconds, mb, loop, fleet, started, small, tiny_loop, tiny_fleet, load)
 
 
-def _cases(copies: int, seconds: float, mb: float, loop: list[float],
-           fleet: dict[int, list[float]], started: dict[int, float], small: int,
-           tiny_loop: float, tiny_fleet: float, load: str) -> list[Case]:
-    rate = copies / statistics.median(loop)
+def _cases(copies: int, seconds: float, mb: float, loop: list[Timing],
+           fleet: dict[int, list[Timing]], started: dict[int, float], small: int,
+           tiny_loop: Timing, tiny_fleet: Timing, load: str) -> list[Case]:
+    def median(times: list[Timing], which: int) -> float:
+        return statistics.median(t[which] for t in times)
+
+    rate, cpu = copies / median(loop, 0), 1e3 * median(loop, 1) / copies
     what = (f"{copies} simulated days of {seconds:g} s ({mb:,.0f} MB), windows job; median "
             f"of {len(loop)} repeats; {load}")
     cases = [case("plain loop, 1 process", rate, "recordings/s",
                   note=f"{what}; {rate * mb / copies:,.1f} MB/s")]
-    one = copies / statistics.median(fleet[1])
+    one = copies / median(fleet[1], 0)
     for k, times in fleet.items():
-        fleet_rate = copies / statistics.median(times)
-        cases.append(case(f"fleet, {k} worker{'s' if k > 1 else ''}", fleet_rate,
-                          "recordings/s", rate,
+        fleet_rate = copies / median(times, 0)
+        workers = f"{k} worker{'s' if k > 1 else ''}"
+        cases.append(case(f"fleet, {workers}", fleet_rate, "recordings/s", rate,
                           note=f"{fleet_rate * mb / copies:,.1f} MB/s; peer: the plain loop"))
         if k > 1:
             cases.append(case(f"{k} workers against 1", fleet_rate, "recordings/s", one,
                               note=f"goal on a quiet 2-core machine: 2 workers at least 1.7x "
                                    f"one; local cluster of {k} started in {started[k]:.1f} s"))
-    overhead_ms = 1e3 * (tiny_fleet - tiny_loop) / small
+        cases.append(case(f"CPU per recording, {workers}", 1e3 * median(times, 1) / copies,
+                          "ms", cpu, higher_is_better=False,
+                          note="workers, scheduler and client against the loop's process; "
+                               "what load on the machine does not change"))
+    overhead_ms = 1e3 * (tiny_fleet[0] - tiny_loop[0]) / small
     cases.append(case("per-task overhead, small recordings", overhead_ms, "ms/task",
                       note=f"{small} one-second IMU recordings through info on 1 worker: "
-                           f"{1e3 * tiny_fleet / small:.1f} ms a task against "
-                           f"{1e3 * tiny_loop / small:.1f} ms in the loop"))
+                           f"{1e3 * tiny_fleet[0] / small:.1f} ms a task against "
+                           f"{1e3 * tiny_loop[0] / small:.1f} ms in the loop; CPU "
+                           f"{1e3 * tiny_fleet[1] / small:.1f} ms against "
+                           f"{1e3 * tiny_loop[1] / small:.1f} ms"))
     return cases
