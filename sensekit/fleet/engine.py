@@ -261,8 +261,7 @@ def _gather(client: Any, p: _Plan, total: int, progress: bool) -> list[Recording
     done_bytes, written = sum(r.size for r in results if r is not None), time.monotonic()
     bar.update(len(p.steps) - len(futures))
     try:
-        done = distributed.as_completed(list(futures), with_results=True, raise_errors=False)
-        for future, value in done:
+        for future, value in _completed(client, distributed.as_completed(list(futures))):
             i = futures.pop(future)
             results[i] = result = _result_of(value, p.sources[i])
             # Let go of the result at once: a kept one would be computed again if its worker
@@ -279,6 +278,17 @@ def _gather(client: Any, p: _Plan, total: int, progress: bool) -> list[Recording
         p.out.write_manifest(p.job.name, manifest)
         bar.close(_bar_info(done_bytes, total, results))
     return [r for r in results if r is not None]
+
+
+def _completed(client: Any, done: Any) -> Iterator[tuple[Any, Any]]:
+    """(future, result or exception) as tasks finish: the results of each batch of finished
+    futures in one gather from this thread. (Letting ``as_completed`` fetch every result on
+    its own sent many gathers at once, and under load one of them could stall for good.)"""
+    for batch in done.batches():
+        finished = [f for f in batch if f.status == "finished"]
+        values = dict(zip(finished, client.gather(finished), strict=True)) if finished else {}
+        for future in batch:
+            yield future, values[future] if future in values else future.exception()
 
 
 def _result_of(value: Any, src: Source) -> RecordingResult:
