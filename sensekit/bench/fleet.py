@@ -110,10 +110,10 @@ def _sequential(pool: ProcessPoolExecutor, job: str, options: dict[str, Any],
 
 
 def _cpu_seconds(client: Any) -> float:
-    """CPU seconds so far of the workers, plus this process (the client, and the scheduler of
-    a local cluster)."""
+    """CPU seconds so far of the workers (the task and the worker's own event loop; the
+    scheduler and the client, which serve every worker, are left out)."""
     workers: dict[str, float] = client.run(time.process_time)
-    return sum(workers.values()) + time.process_time()
+    return sum(workers.values())
 
 
 def _fleet(client: Any, job: str, options: dict[str, Any], paths: Sequence[Path],
@@ -196,8 +196,9 @@ def _cases(copies: int, seconds: float, mb: float, loop: list[Timing],
                                    f"one; local cluster of {k} started in {started[k]:.1f} s"))
         cases.append(case(f"CPU per recording, {workers}", 1e3 * median(times, 1) / copies,
                           "ms", cpu, higher_is_better=False,
-                          note="workers, scheduler and client against the loop's process; "
-                               "what load on the machine does not change"))
+                          note="CPU of the worker processes against the loop's process; "
+                               "a worker's event loop runs as long as the pass, so a busy "
+                               "machine adds to it"))
     overhead_ms = 1e3 * (tiny_fleet[0] - tiny_loop[0]) / small
     cases.append(case("per-task overhead, small recordings", overhead_ms, "ms/task",
                       note=f"{small} one-second IMU recordings through info on 1 worker: "
