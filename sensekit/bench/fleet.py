@@ -33,7 +33,8 @@ from . import Case, case
 
 #: Wall-clock and CPU seconds of one pass.
 Timing = tuple[float, float]
-WINDOWS_OPTIONS = {"window_s": 2.0, "hop_s": None, "format": "npz", "shard_windows": 1024}
+WINDOWS_OPTIONS = {"window_s": 2.0, "hop_s": None, "format": "npz", "shard_windows": 1024,
+                   "modalities": None, "tasks": None}
 
 
 def _day(folder: Path, seconds: float, copies: int) -> list[Path]:

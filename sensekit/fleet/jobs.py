@@ -93,12 +93,12 @@ def import_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
 
 
 def evaluate_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
-    """``sensekit evaluate`` of the weights on one recording: scores per configuration."""
+    """``sensekit evaluate --json`` of the weights on one recording, written to ``out``."""
     from ..fusion.cli_evaluate import score_recordings
 
-    scores, windows = score_recordings(opts.weights, [src], every_rate=opts.every_rate)
-    out.write_text(json.dumps({"windows": windows, "scores": scores}, indent=1) + "\n")
-    return {"windows": windows}
+    result, scores = score_recordings(opts, [src], progress=False)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return {t: {"macro_f1": s.macro_f1, "windows": s.windows} for t, s in scores.items()}
 
 
 def policy_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
@@ -119,9 +119,10 @@ def is_export_folder(fs: Any, path: str, options: Mapping[str, Any]) -> bool:
     """Whether the folder at ``path`` is one recording for ``import``: a Sensor Logger export
     (it always writes ``Metadata.csv``) or another app's folder of per-sensor CSV files (CSV
     files only, none of them a recording of its own such as ``sensorfile_*``). With a column
-    map (``--map``) every CSV file is a recording of its own."""
-    if options.get("map") or options.get("format") == "csv":
-        return False
+    map for one CSV (``--map FIELD=COLS``) every CSV file is a recording of its own."""
+    maps = options.get("map") or []
+    if options.get("format") == "csv" or (maps and ":" not in maps[0].partition("=")[0]):
+        return False  # FIELD=COLS maps one CSV; FILE:FIELD=COLS maps a folder's files
     entries = fs.ls(path, detail=True)
     names = [posixpath.basename(str(e["name"])) for e in entries if e.get("type") == "file"]
     if any(n.lower() == "metadata.csv" for n in names):
@@ -135,7 +136,8 @@ def windows_work(opts: argparse.Namespace, src: Path, out: Path) -> Facts:
     from ..fusion.shards import recording_shards
 
     shards = recording_shards(src, out, window_s=opts.window_s, hop_s=opts.hop_s,
-                              fmt=opts.format, per_shard=opts.shard_windows)
+                              fmt=opts.format, per_shard=opts.shard_windows,
+                              modalities=opts.modalities, tasks=opts.tasks)
     return {"shards": len(shards), "windows": sum(n for _, n in shards)}
 
 

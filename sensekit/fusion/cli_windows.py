@@ -28,13 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="NumPy .npz (default) or Parquet (needs pyarrow)")
     parser.add_argument("--shard-windows", type=int, default=1024,
                         help="most windows per shard (default 1024)")
+    parser.add_argument("--modalities", nargs="+", metavar="NAME",
+                        help="declared modalities to keep (default: the rig's six; as "
+                             "sensekit train --modalities)")
+    parser.add_argument("--tasks", nargs="+", metavar="TASK",
+                        help="tasks to label (default: every declared task)")
     parser.add_argument("--force", action="store_true", help="replace existing shards")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..fleet.outputs import replace_atomically
+    from .recordings import expand_paths
     from .shards import recording_shards
-    from .sim import expand_paths
 
     out = Path(args.output)
     for src in expand_paths(args.data):
@@ -44,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         tmp = out / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
         try:
             shards = recording_shards(src, tmp, window_s=args.window_s, hop_s=args.hop_s,
-                                      fmt=args.format, per_shard=args.shard_windows)
+                                      fmt=args.format, per_shard=args.shard_windows,
+                                      modalities=args.modalities, tasks=args.tasks)
             replace_atomically(tmp, final)
         finally:
             if tmp.exists():

@@ -1,14 +1,14 @@
 """Training windows as shards on disk, and a dataset that streams them shuffled.
 
-``sensekit windows`` (one machine) and ``sensekit fleet windows`` (many) write each
-recording's labelled windows, exactly as training takes them from a recording
-(:func:`~sensekit.fusion.sim.recording_windows`: aligned, every modality resized to its native
-steps, audio as log-mel, frames in [0, 1]), into a folder of shards of at most ``per_shard``
-windows. A shard describes itself: its modalities, tasks and classes, the recording it came
-from, and per-channel sums over its windows, so the mean and standard deviation that training
-normalises with are known exactly without reading the data twice. The values themselves are
-not standardised: which statistics apply depends on the training set, and the network's
-normalisers take them from :meth:`WindowShards.stats`.
+``sensekit windows`` (one machine) and ``sensekit fleet windows`` (many) write each recording's
+labelled windows, exactly as training takes them from a recording
+(:func:`~sensekit.fusion.recordings.recording_windows`: aligned, every modality resized to its
+native steps, audio as log-mel, frames in [0, 1]), into a folder of shards of at most
+``per_shard`` windows. A shard describes itself: its modalities, tasks and classes, the
+recording it came from, and per-channel sums over its windows, so the mean and standard
+deviation that training normalises with are known exactly without reading the data twice. The
+values themselves are not standardised: which statistics apply depends on the training set, and
+the network's normalisers take them from :meth:`WindowShards.stats`.
 
 Two formats: NumPy (``.npz``, one array per field plus the description) and Parquet (one row
 per window, a flattened float32 list per modality, the description in the schema metadata;
@@ -76,8 +76,8 @@ def write_shard(ws: WindowSet, path: str | os.PathLike[str], *, source: str = ""
         path: The shard file.
         source: The recording they came from (windows of one source share a group).
         fingerprint: What identifies that recording's content
-            (:func:`~sensekit.fusion.sim.recording_fingerprint`), so weights trained on shards
-            still name their training recordings.
+            (:func:`~sensekit.fusion.recordings.recording_fingerprint`), so weights trained
+            on shards still name their training recordings.
     """
     path = Path(path)
     meta = _meta(ws, source, fingerprint)
@@ -161,20 +161,31 @@ def read_shard(path: str | os.PathLike[str], group: int = 0) -> WindowSet:
 
 def recording_shards(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
                      window_s: float = 2.0, hop_s: float | None = None, fmt: str = "npz",
-                     per_shard: int = 1024) -> list[tuple[Path, int]]:
+                     per_shard: int = 1024, modalities: Sequence[str] | None = None,
+                     tasks: Sequence[str] | None = None) -> list[tuple[Path, int]]:
     """A recording's labelled training windows as shards in the new folder ``out``.
+
+    Args:
+        src: The recording.
+        out: The folder to make.
+        window_s, hop_s: Windows, as ``sensekit train --window-s`` takes them.
+        fmt: ``"npz"`` or ``"parquet"``.
+        per_shard: Most windows in one shard.
+        modalities, tasks: As ``sensekit train --modalities/--tasks`` (default: the rig's
+            sensor set, every declared task).
 
     Returns:
         Each shard written and its number of windows.
     """
     from .inputs import sensor_modalities
-    from .sim import recording_fingerprint, recording_windows
+    from .recordings import recording_fingerprint, recording_windows
 
     if fmt not in FORMATS:
         raise ConfigError(f"window shard format {fmt!r}: use one of {sorted(FORMATS)}")
     if per_shard < 1:
         raise ConfigError(f"--shard-windows {per_shard}: a shard holds at least one window")
-    ws = recording_windows(src, sensor_modalities(window_s), window_s=window_s, hop_s=hop_s)
+    mods = sensor_modalities(window_s, names=modalities)
+    ws = recording_windows(src, mods, window_s=window_s, hop_s=hop_s, tasks=tasks)
     fingerprint = recording_fingerprint(src)
     folder = Path(out)
     folder.mkdir(parents=True)
@@ -278,15 +289,16 @@ class WindowShards:
 
     def load(self) -> WindowSet:
         """Every window in memory, in path order (for small sets such as validation)."""
-        from .sim import concat_sets
+        from .recordings import concat_sets
 
-        return concat_sets([read_shard(p, g) for p, g in zip(self.paths, self._groups,
-                                                                strict=True)])
+        whole: WindowSet = concat_sets([read_shard(p, g) for p, g in zip(
+            self.paths, self._groups, strict=True)])
+        return whole
 
     def batches(self, batch_size: int, *, epoch: int = 0) -> Iterator[WindowSet]:
         """One pass: ``len(self) // batch_size`` full batches (one short batch if there are
         fewer windows than ``batch_size``), shuffled across shards."""
-        from .sim import concat_sets
+        from .recordings import concat_sets
 
         rng = np.random.default_rng([self.seed, epoch])
         pool: WindowSet | None = None

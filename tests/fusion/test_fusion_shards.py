@@ -13,8 +13,8 @@ from fusion_helpers import synthetic_windows
 from sensekit.errors import ConfigError
 from sensekit.fusion.data import WindowSet
 from sensekit.fusion.inputs import sensor_modalities
+from sensekit.fusion.recordings import concat_sets, recording_windows
 from sensekit.fusion.shards import WindowShards, read_shard, recording_shards, write_shard
-from sensekit.fusion.sim import concat_sets, recording_windows
 
 
 def _equal(a: WindowSet, b: WindowSet) -> None:
