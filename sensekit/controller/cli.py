@@ -95,11 +95,11 @@ def static_factory(config: Configuration) -> Callable[[], Policy]:
     return lambda: Static(config)
 
 
-def run(args: argparse.Namespace) -> int:
-    inputs = [*args.logs, *(p for p in (args.profile, args.model) if p)]
-    for out in (o for o in (args.json, args.plot) if o):  # refused before hours of replay
-        check_output(out, inputs=inputs, force=args.force)
-    recordings = [Recording.load(p, task=args.task) for p in args.logs]
+def evaluate_recordings(args: argparse.Namespace, paths: Sequence[str], *,
+                        progress: bool = True) -> list[PolicyResult]:
+    """Every policy the options name, replayed over the recordings ``paths`` and pooled:
+    what the command prints (``sensekit fleet evaluate-policy`` runs it per recording)."""
+    recordings = [Recording.load(p, task=args.task) for p in paths]
     labelled = [r for r in recordings if r.labelled]
     classes = labelled[0].classes if labelled else []
     if any(r.classes != classes for r in labelled):
@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     if args.pareto:
         factories += [(f"static:{c.name()}", static_factory(c)) for c in supported]
     results: list[PolicyResult] = []
-    with Progress("evaluate-policy", len(factories) * len(recordings), unit=" runs") as bar:
+    with Progress("evaluate-policy", len(factories) * len(recordings), unit=" runs",
+                  enabled=progress) as bar:
         for spec, make in factories:
             per_log = [evaluate_policy(rec, make, net, supported=supported,
                                        window_s=args.window_s, platform=args.platform,
@@ -123,6 +124,14 @@ def run(args: argparse.Namespace) -> int:
                        for rec in recordings]
             bar.update(len(recordings), info=spec)
             results.append(_combine(spec, per_log))
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    inputs = [*args.logs, *(p for p in (args.profile, args.model) if p)]
+    for out in (o for o in (args.json, args.plot) if o):  # refused before hours of replay
+        check_output(out, inputs=inputs, force=args.force)
+    results = evaluate_recordings(args, args.logs)
     _print(results, args.battery_wh)
     if args.json:
         with atomic_output(args.json, inputs=inputs, force=args.force) as tmp:
