@@ -30,6 +30,7 @@ from .errors import (
     SensekitError,
     warn_dropped,
 )
+from .options import check_number
 from .packets import Packet
 from .url import DeviceURL, parse_url
 
@@ -79,6 +80,9 @@ class Driver(abc.ABC):
         modes: Modes it can be put in; the first is the default. Each has a row in the power
             model table named by ``power_model``.
         power_model: Name of the device's power-model table (package data).
+        rate_range_hz: Lowest and highest sampling rate the part supports; ``rate_hz`` outside
+            it (or zero, negative, NaN, a string) is a :class:`ConfigError` naming the range,
+            at construction and in :meth:`set_rate`.
 
     Args:
         url: Where the device is (see :mod:`sensekit.url`).
@@ -96,6 +100,7 @@ class Driver(abc.ABC):
     modes: ClassVar[tuple[str, ...]] = ("on",)
     power_model: ClassVar[str | None] = None
     default_rate_hz: ClassVar[float | None] = None
+    rate_range_hz: ClassVar[tuple[float, float]] = (1e-6, 1e6)
 
     def __init__(self, url: str | DeviceURL, *, stream: str | None = None,
                  clock: Clock | None = None, timeout_s: float = 1.0, retries: int = 3,
@@ -105,18 +110,19 @@ class Driver(abc.ABC):
             takes = ", ".join(f"{s}://" if s != "path" else "a device path"
                               for s in sorted(self.schemes))
             raise ConfigError(f"driver {self.name!r} cannot use {self.url.raw!r}; it takes {takes}")
-        if timeout_s <= 0 or retries < 0:
-            raise ConfigError(f"{self.describe()}: timeout_s must be > 0 and retries >= 0")
         self.stream = stream or self.modality or self.name
         self.clock: Clock = clock or default_clock()
-        self.timeout_s = timeout_s
-        self.retries = retries
+        self.timeout_s = check_number(self.describe(), "timeout_s", timeout_s, 0.0,
+                                      lo_open=True, unit="s")
+        self.retries = int(check_number(self.describe(), "retries", retries, 0, 100,
+                                        integer=True))
         self.stats = DriverStats()
         self.changes: list[ModeChange] = []
         self._listeners: list[Callable[[ModeChange], None]] = []
         self._opened = False
         self._closed = False
-        self.rate_hz: float | None = rate_hz if rate_hz is not None else self.default_rate_hz
+        self.rate_hz: float | None = (self.check_rate(rate_hz) if rate_hz is not None
+                                      else self.default_rate_hz)
         if mode is not None and mode not in self.modes:
             raise ConfigError(f"{self.describe()}: unknown mode {mode!r}; modes: {self.modes}")
         self.mode: str = mode or self.modes[0]
@@ -158,6 +164,12 @@ class Driver(abc.ABC):
     def describe(self) -> str:
         """``"mpu6050 at i2c://1/0x68"``: how errors and logs name this device."""
         return f"{self.name or type(self).__name__} at {self.url.raw}"
+
+    def check_rate(self, rate_hz: Any, option: str = "rate_hz") -> float:
+        """``rate_hz`` as a float if it lies in :attr:`rate_range_hz`, else :class:`ConfigError`
+        naming ``option`` and the range (the one check every driver's rates go through)."""
+        lo, hi = self.rate_range_hz
+        return check_number(self.describe(), option, rate_hz, lo, hi, unit="Hz")
 
     @property
     def is_open(self) -> bool:
@@ -243,10 +255,9 @@ class Driver(abc.ABC):
     def set_rate(self, rate_hz: float, *, reason: str = "") -> float:
         """Set the sampling rate; return the rate the device actually runs at."""
         self._check_open()
-        if not rate_hz > 0:
-            raise ConfigError(f"{self.describe()}: rate must be positive, got {rate_hz}")
+        rate = self.check_rate(rate_hz)
         old = self.rate_hz
-        actual = self._set_rate(float(rate_hz))
+        actual = self._set_rate(rate)
         self.rate_hz = actual
         self._record("rate", old, actual, reason)
         return actual

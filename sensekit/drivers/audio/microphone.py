@@ -35,6 +35,7 @@ from ..._optional import require
 from ...clock import RateFitter
 from ...driver import Driver
 from ...errors import ConfigError, DeviceIOError, DriverUnavailable
+from ...options import check_number
 from ...packets import Packet
 from ...testing.audio_scenes import AudioBlock, AudioSceneEmulator
 from .resample import StreamResampler
@@ -68,6 +69,8 @@ class Microphone(Driver):
     modes: ClassVar[tuple[str, ...]] = ("on",)
     power_model: ClassVar[str | None] = "usb_microphone"
     default_rate_hz: ClassVar[float | None] = 16000.0
+    #: Sample rates sound cards and USB microphones offer (8 kHz telephony to 384 kHz).
+    rate_range_hz: ClassVar[tuple[float, float]] = (1000.0, 384_000.0)
 
     def __init__(self, url: Any, *, channels: int | None = None, blocksize: int | None = None,
                  dtype: str | None = None, emulator: AudioSceneEmulator | None = None,
@@ -75,9 +78,15 @@ class Microphone(Driver):
         super().__init__(url, **options)
         u = self.url
         if options.get("rate_hz") is None:
-            self.rate_hz = u.option("rate", float, self.rate_hz or 16000.0)
-        self.channels = channels or u.option("channels", int, 1)
-        self.blocksize = blocksize or u.option("blocksize", int, 1024)
+            self.rate_hz = self.check_rate(u.option("rate", float, self.rate_hz or 16000.0),
+                                           "rate")
+        where = self.describe()
+        self.channels = int(check_number(where, "channels", channels if channels is not None
+                                         else u.option("channels", int, 1), 1, 32,
+                                         integer=True))
+        self.blocksize = int(check_number(where, "blocksize", blocksize if blocksize is not None
+                                          else u.option("blocksize", int, 1024), 16, 1 << 20,
+                                          integer=True))
         self.dtype = dtype or u.options.get("dtype", "int16")
         if self.dtype not in _DTYPES:
             raise ConfigError(f"{self.describe()}: dtype {self.dtype!r} is not one of {_DTYPES}")

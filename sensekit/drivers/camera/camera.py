@@ -102,6 +102,8 @@ class Camera(Driver):
     modes: ClassVar[tuple[str, ...]] = ("dnn", "photo")
     power_model: ClassVar[str | None] = "pi_camera_v2"
     default_rate_hz: ClassVar[float | None] = 15.0
+    #: Frame rates any backend can be asked for; each sensor mode then sets its own limit.
+    rate_range_hz: ClassVar[tuple[float, float]] = (0.1, 1000.0)
 
     def __init__(self, url: Any, *, size: Sequence[int] = (224, 224),
                  backend: CameraBackend | None = None,

@@ -109,6 +109,11 @@ class NmeaGps(Driver):
     schemes: ClassVar[frozenset[str]] = frozenset({"path", "emu", *SERIAL_SCHEMES})
     modes: ClassVar[tuple[str, ...]] = ("continuous", "power_save")
     default_rate_hz: ClassVar[float | None] = 1.0
+    #: The slowest navigation rate UBX can set (a 65.535 s measurement period, u-blox M8
+    #: receiver description UBX-13003221 R24, UBX-CFG-RATE measRate) to the fastest any
+    #: supported family reaches (25 Hz, u-blox M9 data sheet UBX-19014285); each protocol
+    #: then checks its own limit.
+    rate_range_hz: ClassVar[tuple[float, float]] = (1 / 65.535, 25.0)
 
     def __init__(self, url: str | DeviceURL, *, protocol: str | None = None,
                  baud: int | None = None, auto_baud: bool | None = None,

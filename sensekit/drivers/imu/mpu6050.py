@@ -84,6 +84,9 @@ class Mpu6050(I2CDriver):
                                         "wake_on_motion")
     power_model = "mpu6050"
     default_rate_hz = 100.0
+    #: 1.25 Hz (the slowest low-power wake rate, RM 4.2 p. 42) to 1 kHz (the accelerometer's
+    #: output rate, RM 4.2 p. 11); the normal modes start at 4 Hz (1 kHz / 256).
+    rate_range_hz: ClassVar[tuple[float, float]] = (1.25, 1000.0)
     default_address: ClassVar[int] = 0x68
     #: What WHO_AM_I reads on this part, and its FIFO size (subclasses for relatives).
     who_am_i: ClassVar[int] = m.WHO_AM_I_VALUE

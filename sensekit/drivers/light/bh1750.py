@@ -69,6 +69,8 @@ class Bh1750(I2CDriver):
     modes = tuple(MODES)
     power_model = "bh1750"
     default_rate_hz = 1.0
+    #: Up to one result per fastest measurement (L-resolution, 24 ms max at MTreg 69, DS p. 2).
+    rate_range_hz: ClassVar[tuple[float, float]] = (1e-3, 1 / min(m[3] for m in MODES.values()))
     default_address: ClassVar[int] = 0x23
 
     def __init__(self, url: str, *, mtreg: int = MT_DEFAULT, **kwargs: Any) -> None:

@@ -82,6 +82,8 @@ class Veml7700(I2CDriver):
     modes = ("continuous",)
     power_model = "veml7700"
     default_rate_hz = 1.0
+    #: Up to one result per shortest integration time (25 ms, DS Table 1).
+    rate_range_hz: ClassVar[tuple[float, float]] = (1e-3, 40.0)
     default_address: ClassVar[int] = 0x10
 
     def __init__(self, url: str, *, gain: float = 1.0, integration_ms: int = 100,

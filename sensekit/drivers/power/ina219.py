@@ -77,6 +77,8 @@ class Ina219(InaDriver):
     """
 
     name = "ina219"
+    #: Up to one result per fastest shunt + bus conversion pair (2 x 84 us, 9-bit, Table 6).
+    rate_range_hz = (1e-3, 1 / (2 * 84e-6))
     power_model = "ina219"
     mode_field = MODE
     mode_power_down, mode_continuous = MODE_POWER_DOWN, MODE_CONTINUOUS

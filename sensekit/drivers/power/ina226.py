@@ -88,6 +88,8 @@ class Ina226(InaDriver):
     """
 
     name = "ina226"
+    #: Up to one result per fastest shunt + bus conversion pair (2 x 140 us, 7.6.1 Table 7).
+    rate_range_hz = (1e-3, 1 / (2 * 140e-6))
     power_model = "ina226"
     mode_field = MODE
     mode_power_down, mode_continuous = MODE_POWER_DOWN, MODE_CONTINUOUS

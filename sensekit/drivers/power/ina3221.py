@@ -77,6 +77,8 @@ class Ina3221(InaDriver):
     mode_field = MODE
     mode_power_down, mode_continuous = MODE_POWER_DOWN, MODE_CONTINUOUS
     channels = 3
+    #: Up to one result per fastest pass over three channels (6 x 140 us, 8.6.2.1).
+    rate_range_hz = (1e-3, 1 / (6 * 140e-6))
 
     def __init__(self, url: str, *, averages: int = 1, conversion_time_s: float = 1.1e-3,
                  **kwargs: Any) -> None:

@@ -117,8 +117,10 @@ def test_rates_round_to_the_divider_and_stay_within_4hz_to_1khz() -> None:
     imu = open_imu(Mpu6050Emulator(), clock, rate_hz=1000)
     assert imu.set_rate(4.0) == 4.0 and imu.emulator.regs[0x19] == 249
     assert imu.set_rate(333.0) == pytest.approx(1000 / 3)
-    with pytest.raises(ConfigError, match="outside 4 Hz to 1 kHz"):
+    with pytest.raises(ConfigError, match=r"rate_hz=2000\.0 is outside the valid range"):
         imu.set_rate(2000.0)
+    with pytest.raises(ConfigError, match="outside 4 Hz to 1 kHz"):
+        imu.set_rate(2.0)  # within the low-power modes' range, not accel_gyro's
     clock.advance(0.06)
     p = imu.read()
     assert p is not None and 19 <= len(p) <= 21  # 60 ms at 333 Hz

@@ -9,7 +9,7 @@ import sensekit
 from sensekit.clock import FakeClock
 from sensekit.drivers.light import bh1750, veml7700
 from sensekit.drivers.light.veml7700 import Veml7700
-from sensekit.errors import DeviceNotFound
+from sensekit.errors import ConfigError, DeviceNotFound
 from sensekit.testing.light_emu import Bh1750Emulator, Veml7700Emulator
 
 
@@ -55,9 +55,11 @@ def test_bh1750_one_time_mode_powers_down_by_itself() -> None:
 
 def test_bh1750_rate_is_capped_by_the_measurement_time() -> None:
     light = sensekit.open("bh1750", "emu://", clock=FakeClock(), mode="continuous_high")
-    assert light.set_rate(50.0) == pytest.approx(1 / 0.180)   # 180 ms maximum (Rev.D p. 2)
+    assert light.set_rate(40.0) == pytest.approx(1 / 0.180)   # 180 ms maximum (Rev.D p. 2)
     light.set_mode("continuous_low")
-    assert light.set_rate(50.0) == pytest.approx(1 / 0.024)
+    assert light.set_rate(41.0) == pytest.approx(41.0)        # 24 ms maximum allows it
+    with pytest.raises(ConfigError, match=r"rate_hz=50\.0 is outside .* 41\.6667 Hz"):
+        light.set_rate(50.0)                                  # no mode of the part reaches it
 
 
 def test_veml7700_resolution_and_reading() -> None:
