@@ -189,13 +189,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _emulated() -> RawBus:
     from .buses.emulated import EmulatedBus
-    from .testing.i2c_devices import make_emulator
+    from .clock import default_clock
+    from .testing.emulators import make_emulator
 
     bus = EmulatedBus(bus_number=0)
     for name, address in (("mpu6050", 0x68), ("mpu9250", 0x69), ("bh1750", 0x23),
                           ("veml7700", 0x10), ("ina219", 0x40), ("ina226", 0x41),
                           ("ina3221", 0x42)):
-        bus.add(make_emulator(name, {"address": hex(address)}))
+        bus.add(make_emulator(name, {"address": hex(address)}, default_clock()))
     return bus
 
 

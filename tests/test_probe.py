@@ -10,7 +10,8 @@ from sensekit.buses.emulated import EmulatedBus
 from sensekit.cli import main
 from sensekit.clock import FakeClock
 from sensekit.probe import nmea_seen, scan_bus, scan_serial
-from sensekit.testing.i2c_devices import I2CEmulator, make_emulator
+from sensekit.testing.emulators import make_emulator
+from sensekit.testing.i2c_devices import I2CEmulator
 
 
 class Recorder(I2CEmulator):
@@ -29,10 +30,11 @@ class Recorder(I2CEmulator):
 
 
 def emulated_bus() -> EmulatedBus:
-    bus = EmulatedBus(FakeClock(), bus_number=1)
+    clock = FakeClock()
+    bus = EmulatedBus(clock, bus_number=1)
     for name, address in (("mpu6050", 0x68), ("bh1750", 0x23), ("veml7700", 0x10),
                           ("ina219", 0x40), ("ina226", 0x41), ("ina3221", 0x42)):
-        bus.add(make_emulator(name, {"address": hex(address)}))
+        bus.add(make_emulator(name, {"address": hex(address)}, clock))
     return bus
 
 

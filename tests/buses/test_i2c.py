@@ -59,7 +59,7 @@ def test_mid_stream_glitches_are_retried_a_bounded_number_of_times() -> None:
 
 def test_reads_past_32_bytes_use_one_long_transfer_or_fall_back_to_blocks() -> None:
     clock = FakeClock()
-    bus = EmulatedBus(clock)
+    bus = EmulatedBus(clock, clock_hz=None)  # register behaviour, not bus time
     emu = bus.add(Mpu6050Emulator())
     dev = device_on(bus)
     for reg, value in ((0x6B, 0), (0x1A, 1), (0x23, 0x78), (0x6A, 0x40)):

@@ -268,6 +268,12 @@ class Mpu6050(I2CDriver):
         self.report_dropped(lost, f"{why}; counted from the time since the last sample",
                             estimated=True)
 
+    def _read_asleep(self, timeout_s: float) -> Packet | None:
+        """While asleep: what was drained before the sleep, then nothing."""
+        if self._queue:
+            return self._from_queue(0.0) if self._threaded else self._queue.popleft()
+        return super()._read_asleep(timeout_s)
+
     def _read_packet(self, timeout_s: float) -> Packet | None:
         if self._threaded:
             return self._from_queue(timeout_s)
