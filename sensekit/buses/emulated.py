@@ -13,6 +13,7 @@ Faults are injected here, where they happen on a real bus::
     bus.nack(0x68)             # the address stops acknowledging (EREMOTEIO, as the kernel says)
     bus.eio_burst(3)           # the next 3 transfers fail with EIO before any data moved
     bus.fail_after(5, 0x68)    # the next transfer fails after 5 data bytes crossed the wire
+    bus.fail_after(5, 0x68, register=0x74)   # ... the next one that reads register 0x74
     bus.power_cycle(0x68)      # the part loses power and comes back with its reset values
     bus.stuck = True           # SDA held low: every transfer times out (ETIMEDOUT)
     bus.vanish(0x68)           # the device is gone for good (unplugged)
@@ -83,8 +84,12 @@ def _err(code: int) -> OSError:
 class _Fault:
     moved: int
     address: int | None
+    register: int | None
     count: int
     code: int
+
+    def applies(self, addr: int, reg: int | None) -> bool:
+        return self.address in (None, addr) and self.register in (None, reg)
 
 
 class EmulatedBus:
@@ -145,12 +150,12 @@ class EmulatedBus:
         byte moved (the address or the register pointer was not acknowledged)."""
         self._eio_left, self._eio_addr = count, address
 
-    def fail_after(self, moved: int, address: int | None = None, *, count: int = 1,
-                   code: int = errno.EIO) -> None:
-        """Fail the next ``count`` transfers (to ``address``, or any) after ``moved`` data bytes
-        crossed the wire: a read's part has clocked those bytes out (a FIFO has lost them), a
-        write's part has taken them."""
-        self._fault = _Fault(moved, address, count, code)
+    def fail_after(self, moved: int, address: int | None = None, *,
+                   register: int | None = None, count: int = 1, code: int = errno.EIO) -> None:
+        """Fail the next ``count`` transfers (to ``address`` and from ``register``, or any)
+        after ``moved`` data bytes crossed the wire: a read's part has clocked those bytes out
+        (a FIFO has lost them), a write's part has taken them."""
+        self._fault = _Fault(moved, address, register, count, code)
 
     def power_cycle(self, address: int | None = None) -> None:
         """The part at ``address`` (every part if None) loses power and comes back: it holds its
@@ -190,9 +195,9 @@ class EmulatedBus:
         self.traffic.transfers += 1
         return device
 
-    def _take_fault(self, addr: int) -> _Fault | None:
+    def _take_fault(self, addr: int, reg: int | None = None) -> _Fault | None:
         fault = self._fault
-        if fault is None or fault.address not in (None, addr):
+        if fault is None or not fault.applies(addr, reg):
             return None
         fault.count -= 1
         if fault.count <= 0:
@@ -213,8 +218,8 @@ class EmulatedBus:
     def _write(self, addr: int, data: Sequence[int]) -> None:
         with self._lock:
             device = self._target(addr)
-            fault = self._take_fault(addr)
             payload = bytes(data)
+            fault = self._take_fault(addr, payload[0] if payload else None)
             if fault is not None:
                 moved = payload[:fault.moved]
                 if moved:
@@ -228,7 +233,7 @@ class EmulatedBus:
     def _write_read(self, addr: int, reg: int | None, length: int) -> bytes:
         with self._lock:
             device = self._target(addr)
-            fault = self._take_fault(addr)
+            fault = self._take_fault(addr, reg)
             if reg is not None:
                 device.i2c_write(bytes([reg]))
                 self.traffic.bytes_written += 1

@@ -28,6 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
+
 from ..buses.i2c import I2CDevice
 
 __all__ = ["Field", "Register", "RegisterBank", "compose", "to_signed", "to_unsigned"]
@@ -97,6 +100,11 @@ class Field:
     def get(self, register_value: int) -> int:
         """This field's value within ``register_value``."""
         return (to_unsigned(register_value, self.register.bits) & self.mask) >> self.lsb
+
+    def get_array(self, register_values: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """This field of each register value in an array (bytes drained from a FIFO)."""
+        values = np.asarray(register_values).astype(np.int64)
+        return (values & self.mask) >> self.lsb
 
     def put(self, register_value: int, value: int) -> int:
         """``register_value`` with this field replaced by ``value``."""

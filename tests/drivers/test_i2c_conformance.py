@@ -46,7 +46,7 @@ def open_case(name: str, url: str) -> I2CDriver:
 
 def first_packet(device: I2CDriver) -> Any:
     if isinstance(device.clock, FakeClock):
-        device.clock.advance(0.3)  # less than a 100 Hz MPU-9250 takes to fill its FIFO
+        device.clock.advance(0.2)  # less than a 100 Hz MPU-9250 takes to fill its FIFO
     for _ in range(5):
         packet = device.read(timeout_s=2.0)
         if packet is not None:
