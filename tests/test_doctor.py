@@ -56,7 +56,7 @@ def test_a_well_set_up_pi_passes(tmp_path: Path) -> None:
     checks = run_checks(system(root, {"i2c", "dialout", "video"}, 0))
     assert {c.name: c.status for c in checks} == {
         "i2c enabled": "ok", "i2c speed": "ok", "uart enabled": "ok", "serial console": "ok",
-        "groups": "ok", "power supply": "ok"}
+        "gpsd on /dev/serial0": "ok", "groups": "ok", "power supply": "ok"}
 
 
 def test_missing_i2c_and_past_throttling_are_reported(tmp_path: Path) -> None:
