@@ -236,14 +236,15 @@ class Driver(abc.ABC):
         return (os.environ.get("SENSEKIT_BACKEND") == "emu"
                 and self.url.scheme in self.emulable)
 
-    def emulated_part(self) -> Any:
-        """The emulator given as ``emulator=``, or a fresh one built from the URL's options on
-        this driver's clock (see :mod:`sensekit.testing.emulators`)."""
+    def emulated_part(self, **defaults: str) -> Any:
+        """The emulator given as ``emulator=``, or a fresh one built from the URL's options
+        (``defaults`` fill in options the URL does not give) on this driver's clock (see
+        :mod:`sensekit.testing.emulators`)."""
         if self._given_emulator is not None:
             return self._given_emulator
         from .testing.emulators import make_emulator
 
-        return make_emulator(self.name, self.url.options, self.clock)
+        return make_emulator(self.name, {**defaults, **self.url.options}, self.clock)
 
     def open(self) -> Driver:
         """Open the device (idempotent); return ``self``."""

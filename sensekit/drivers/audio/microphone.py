@@ -37,9 +37,8 @@ from ...driver import Driver
 from ...errors import ConfigError, DeviceIOError, DriverUnavailable
 from ...options import check_number
 from ...packets import Packet
-from ...testing.audio_scenes import AudioBlock, AudioSceneEmulator
 from .resample import StreamResampler
-from .sources import AudioSource, EmulatedSource, SoundDeviceSource, SoundFileSource
+from .sources import AudioBlock, AudioSource, EmulatedSource, SoundDeviceSource, SoundFileSource
 
 __all__ = ["AUDIO_SUFFIXES", "Microphone"]
 
@@ -66,6 +65,7 @@ class Microphone(Driver):
     name: ClassVar[str] = "audio"
     modality: ClassVar[str] = "audio"
     schemes: ClassVar[frozenset[str]] = frozenset({"mic", "file", "path", "emu"})
+    emulable: ClassVar[frozenset[str]] = frozenset({"mic"})
     modes: ClassVar[tuple[str, ...]] = ("on",)
     power_model: ClassVar[str | None] = "usb_microphone"
     default_rate_hz: ClassVar[float | None] = 16000.0
@@ -73,8 +73,7 @@ class Microphone(Driver):
     rate_range_hz: ClassVar[tuple[float, float]] = (1000.0, 384_000.0)
 
     def __init__(self, url: Any, *, channels: int | None = None, blocksize: int | None = None,
-                 dtype: str | None = None, emulator: AudioSceneEmulator | None = None,
-                 **options: Any) -> None:
+                 dtype: str | None = None, emulator: Any = None, **options: Any) -> None:
         super().__init__(url, **options)
         u = self.url
         if options.get("rate_hz") is None:
@@ -106,11 +105,8 @@ class Microphone(Driver):
 
     def _make_source(self) -> AudioSource:
         u, where = self.url, self.describe()
-        if u.scheme == "emu":
-            emu = self.emulator or AudioSceneEmulator(
-                u.options.get("scene", "speech"), rate_hz=u.option("native", int, 48000),
-                channels=self.channels, seed=u.option("seed", int, 0), clock=self.clock,
-                clock_ppm=u.option("ppm", float, 0.0))
+        if self.uses_emulator:
+            emu = self.emulator or self.emulated_part(channels=str(self.channels))
             return EmulatedSource(emu, self.channels, self.blocksize, where)
         if u.scheme in ("file", "path"):
             sf = require("soundfile", extra="audio", what=where)
