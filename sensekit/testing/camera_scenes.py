@@ -107,6 +107,16 @@ class CameraSceneEmulator:
         name: Camera name as a capture API would list it.
     """
 
+    @classmethod
+    def from_options(cls, options: dict[str, str], clock: Clock | None = None
+                     ) -> CameraSceneEmulator:
+        """From ``emu://?scene=street&seed=1&fps=15`` options."""
+        try:
+            return cls(options.get("scene", "office"), seed=int(options.get("seed", "0")),
+                       clock=clock, fps=float(options.get("fps", "30")))
+        except ValueError as exc:
+            raise ConfigError(f"emulated camera options {dict(options)}: {exc}") from None
+
     def __init__(self, scene: SceneSpec = "office", *,
                  sensor_modes: Sequence[Size] = IMX219_MODES, fps: float = 30.0, seed: int = 0,
                  clock: Clock | None = None, switch_s: float = 0.1, noise: bool = True,
