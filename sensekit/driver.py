@@ -233,8 +233,12 @@ class Driver(abc.ABC):
         ``SENSEKIT_BACKEND=emu`` and a hardware scheme the driver lists in ``emulable``."""
         if self.url.scheme == "emu":
             return True
-        return (os.environ.get("SENSEKIT_BACKEND") == "emu"
-                and self.url.scheme in self.emulable)
+        return os.environ.get("SENSEKIT_BACKEND") == "emu" and self.names_hardware()
+
+    def names_hardware(self) -> bool:
+        """Whether the URL names a real part that ``SENSEKIT_BACKEND=emu`` replaces (a scheme in
+        ``emulable``; a driver whose plain paths may be devices or files narrows it)."""
+        return self.url.scheme in self.emulable
 
     def emulated_part(self, **defaults: str) -> Any:
         """The emulator given as ``emulator=``, or a fresh one built from the URL's options

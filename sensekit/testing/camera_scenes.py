@@ -218,8 +218,11 @@ class CameraSceneEmulator:
         assert self._start_ns is not None
         period_ns = 1e9 / self.fps
         now = self.clock.now_ns()
-        # The newest frame finished by now; frames not read in time were overwritten.
-        newest = int((now - self._start_ns) // period_ns)
+        # Frame k is finished at start + (k + 1) periods; the newest finished by now is taken
+        # (or the next one waited for), and frames not read in time were overwritten.
+        newest = int((now - self._start_ns) // period_ns) - 1
+        if self._start_ns + round((newest + 2) * period_ns) <= now:  # rounding at the edge
+            newest += 1
         skipped = max(0, newest - self._next_index)
         index = max(newest, self._next_index)
         due = self._start_ns + round((index + 1) * period_ns)

@@ -144,8 +144,7 @@ class Camera(Driver):
 
     def _make_backend(self) -> CameraBackend:
         u, where = self.url, self.describe()
-        if self.uses_emulator or (u.scheme == "path" and u.location.startswith("/dev/video")
-                                  and self._emulated_by_env()):
+        if self.uses_emulator:
             emu = self.emulator or self.emulated_part(fps=str(self.rate_hz or 15.0))
             return EmulatedBackend(emu, where)
         if u.scheme == "picamera2":
@@ -167,11 +166,11 @@ class Camera(Driver):
                                 loop=u.option("loop", _boolean, False),
                                 realtime=u.option("realtime", _boolean, False))
 
-    @staticmethod
-    def _emulated_by_env() -> bool:
-        import os
-
-        return os.environ.get("SENSEKIT_BACKEND") == "emu"
+    def names_hardware(self) -> bool:
+        """The camera schemes, and ``/dev/videoN`` paths (a video file is not a camera)."""
+        u = self.url
+        return super().names_hardware() or (u.scheme == "path"
+                                             and u.location.startswith("/dev/video"))
 
     def _configure(self, mode: str) -> float:
         """Configure the backend for ``mode``; return the seconds it took."""

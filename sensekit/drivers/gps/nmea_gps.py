@@ -241,11 +241,13 @@ class NmeaGps(Driver):
     # -- reading ----------------------------------------------------------------------------
     def _read_packet(self, timeout_s: float) -> Packet | None:
         deadline = self.clock.now_ns() + round(timeout_s * 1e9)
+        pumped = False  # a zero timeout still takes what already came
         while not self._ready:
             left = (deadline - self.clock.now_ns()) / 1e9
-            if left <= 0:
+            if left <= 0 and pumped:
                 return None
-            self._pump(left)
+            self._pump(max(left, 0.0))
+            pumped = True
         fixes, self._ready = self._ready, []
         sky = sky_to_packet(fixes, stream=f"{self.stream}.sky")
         if sky is not None:
