@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .buses.boards import detect_board
+
 __all__ = ["Check", "System", "add_arguments", "run", "run_checks"]
 
 #: get_throttled bits (Raspberry Pi documentation, vcgencmd, get_throttled).
@@ -135,7 +137,24 @@ def check_i2c(sys_: System) -> list[Check]:
                    "in the firmware or device tree")
         return [Check("i2c enabled", "fail", "no /dev/i2c-* device", fix)]
     checks = [Check("i2c enabled", "ok", ", ".join(f"/dev/{b}" for b in buses))]
-    return [*checks, check_i2c_speed(sys_, buses)]
+    return [*checks, *check_header_bus(sys_, buses), check_i2c_speed(sys_, buses)]
+
+
+def check_header_bus(sys_: System, buses: list[str]) -> list[Check]:
+    """Which bus the header's SDA/SCL (pins 3/5) are on this board, and that it exists."""
+    board = detect_board(sys_.root)
+    if board is None:
+        return []
+    bus = board.i2c_pins_3_5
+    pin, line = board.int_pin
+    text = (f"{board.name}: pins 3/5 are /dev/i2c-{bus} (open parts as "
+            f"{board.i2c_url(0x68)}); an INT on pin {pin} is int_pin={line!r}")
+    if f"i2c-{bus}" in buses:
+        return [Check("header i2c", "ok", text)]
+    return [Check("header i2c", "fail", f"{text}, but /dev/i2c-{bus} is missing",
+                  _fix(sys_, "dtparam=i2c_arm=on in config.txt, then reboot",
+                       "enable the header I2C with jetson-io (sudo /opt/nvidia/jetson-io/"
+                       "jetson-io.py) and check the device tree", "enable it in the firmware"))]
 
 
 def check_i2c_speed(sys_: System, buses: list[str]) -> Check:
@@ -190,7 +209,7 @@ def check_uart(sys_: System) -> list[Check]:
 
 def gps_ports(sys_: System) -> list[str]:
     """The serial ports a GPS is likely on: the header UART and USB receivers present."""
-    names = ("/dev/serial0", "/dev/ttyTHS1", "/dev/ttyACM0", "/dev/ttyUSB0")
+    names = ("/dev/serial0", "/dev/ttyTHS1", "/dev/gps", "/dev/ttyACM0", "/dev/ttyUSB0")
     return [p for p in names if sys_.path(p).exists()]
 
 

@@ -16,6 +16,8 @@ missed.
 from __future__ import annotations
 
 import datetime as _dt
+import re
+from pathlib import Path
 from typing import Any, Protocol
 
 from .._optional import require
@@ -37,7 +39,9 @@ class InterruptLine(Protocol):
 
 
 def parse_line(spec: str | int, where: str) -> tuple[str, int]:
-    """``("/dev/gpiochip0", 17)`` from ``"gpiochip0:17"``, ``"17"`` or ``17``."""
+    """``("/dev/gpiochip0", 17)`` from ``"gpiochip0:17"``, ``"17"`` or ``17``; a chip named by
+    its label (``"tegra234-gpio:112"``, as ``gpioinfo`` and Jetson.GPIO's pin tables name
+    Jetson chips, whose numbers vary) is kept as the label and found when the line is opened."""
     text = str(spec)
     chip, sep, offset = text.rpartition(":")
     if not sep:
@@ -49,7 +53,25 @@ def parse_line(spec: str | int, where: str) -> tuple[str, int]:
                           "gpiochip0:17") from None
     if number < 0:
         raise ConfigError(f"{where}: int_pin={spec!r} is not a GPIO line offset")
-    return (chip if chip.startswith("/") else f"/dev/{chip}"), number
+    if chip.startswith("/"):
+        return chip, number
+    return (f"/dev/{chip}" if re.fullmatch(r"gpiochip\d+", chip) else chip), number
+
+
+def _chip_by_label(gpiod: Any, label: str, dev: Path = Path("/dev")) -> str:
+    """The ``/dev/gpiochipN`` whose label is ``label`` (libgpiod 2 or 1)."""
+    for path in sorted(dev.glob("gpiochip*")):
+        try:
+            chip = gpiod.Chip(str(path))
+            try:
+                name = chip.get_info().label if hasattr(chip, "get_info") else chip.label()
+            finally:
+                chip.close()
+        except (OSError, ValueError):
+            continue
+        if name == label:
+            return str(path)
+    raise OSError(f"no GPIO chip labelled {label!r}")
 
 
 class _GpiodV2:
@@ -106,6 +128,8 @@ def open_interrupt_line(spec: str | int, *, where: str,
     gpiod = require("gpiod", extra="gpio", what=f"{where} interrupt line (or: sudo apt install "
                     "python3-libgpiod)")
     try:
+        if not chip.startswith("/"):
+            chip = _chip_by_label(gpiod, chip)
         if hasattr(gpiod, "request_lines"):
             return _GpiodV2(gpiod, chip, offset, consumer)
         return _GpiodV1(gpiod, chip, offset, consumer)
@@ -113,4 +137,5 @@ def open_interrupt_line(spec: str | int, *, where: str,
         raise DeviceNotFound(
             f"{where}: cannot request GPIO line {offset} on {chip} ({exc}). Hint: 'gpioinfo' "
             "lists chips and lines and who holds them; on a Pi the header GPIO17 is line 17 of "
-            "gpiochip0 (gpiochip4 on a Pi 5 with kernels before 6.6.45)") from None
+            "gpiochip0 (gpiochip4 on a Pi 5 with kernels before 6.6.45); the line of header "
+            "pin 11 on each Jetson is in drivers/wiring.md") from None
