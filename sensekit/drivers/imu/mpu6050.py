@@ -42,6 +42,10 @@ standby); ``accel_low_power`` (accelerometer-only cycle mode at the chip's wake 
 see :mod:`.motion`): :meth:`Mpu6050.on_motion` callbacks fire when the part flags motion.
 ``sleep()`` puts the part in its sleep state. :meth:`Mpu6050.self_test` runs the part's
 self-test (:mod:`.selftest`).
+
+Not verified on hardware: that the gyros have settled by the time the driver waits
+(``drivers/smoke.py --check mpu-gyro-startup``), and a real power loss being found and
+recovered as the emulated one is (``--check power-loss``).
 """
 
 from __future__ import annotations

@@ -34,8 +34,9 @@ Sources: InvenSense "MPU-9250 Product Specification" PS-MPU-9250A-01 Rev 1.0 ("P
 "AK8963 3-axis Electronic Compass" MS1356-E-02 ("AK"): registers sec. 8.3, 0.15 uT/LSB in
 16-bit output, ``Hadj = H * ((ASA - 128) * 0.5 / 128 + 1)``; self-test sec. 6.4.6.
 
-Not verified on hardware: the master's timing against the AK8963's, and the self-test limits
-(``drivers/smoke.py --check mpu-self-test``).
+Not verified on hardware: the master's timing against the AK8963's (``drivers/smoke.py --check
+mpu9250-mag`` counts fresh samples on a board), and the self-test limits (``--check
+mpu-self-test``).
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ window as well as it can be known without an interrupt pin, one conversion time 
 read (the middle of where it can lie, so the stamp is off by at most half a conversion time
 and on average by none).
 
+Not verified on hardware: that a real part's conversion time is the datasheet's, which the
+stamps rely on (``drivers/smoke.py --check ina219-timing`` times the CNVR flag on a board).
+
 Power loss: a part that lost power comes back with its reset values (the INA219 and INA226 with
 calibration 0, so current and power read 0). Each read checks the configuration (and the
 calibration) against what was written; a mismatch configures the part again, is counted in
