@@ -87,11 +87,13 @@ class Register:
 
 @dataclass(frozen=True)
 class Field:
-    """Bits ``lsb`` to ``lsb + width - 1`` of a register."""
+    """Bits ``lsb`` to ``lsb + width - 1`` of a register; ``signed``: two's complement within
+    the field (a left-aligned result such as the INA3221's bits 15:3)."""
 
     register: Register
     lsb: int
     width: int = 1
+    signed: bool = False
 
     @property
     def mask(self) -> int:
@@ -99,12 +101,15 @@ class Field:
 
     def get(self, register_value: int) -> int:
         """This field's value within ``register_value``."""
-        return (to_unsigned(register_value, self.register.bits) & self.mask) >> self.lsb
+        value = (to_unsigned(register_value, self.register.bits) & self.mask) >> self.lsb
+        return to_signed(value, self.width) if self.signed else value
 
     def get_array(self, register_values: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """This field of each register value in an array (bytes drained from a FIFO)."""
-        values = np.asarray(register_values).astype(np.int64)
-        return (values & self.mask) >> self.lsb
+        values = (np.asarray(register_values).astype(np.int64) & self.mask) >> self.lsb
+        if self.signed:
+            values = np.where(values >= 1 << (self.width - 1), values - (1 << self.width), values)
+        return values
 
     def put(self, register_value: int, value: int) -> int:
         """``register_value`` with this field replaced by ``value``."""

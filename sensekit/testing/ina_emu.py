@@ -162,10 +162,14 @@ I219_ADC_US = {0b0000: 84, 0b0001: 148, 0b0010: 276, 0b0011: 532, 0b1000: 532, 0
                0b1010: 2130, 0b1011: 4260, 0b1100: 8510, 0b1101: 17020, 0b1110: 34050,
                0b1111: 68100}
 I219_SHUNT_V, I219_BUS_V = 10e-6, 4e-3
+#: Bus voltage register (8.6.3.2): BD [15:3], CNVR [1], OVF [0].
+I219_BD, I219_CNVR, I219_OVF = Bits(0x02, 15, 3), Bits(0x02, 1), Bits(0x02, 0)
+#: An ADC code (Table 6): bit 3 set selects averaging, clear a resolution in bits [1:0].
+ADC_AVERAGING, ADC_RESOLUTION = Bits(0, 3), Bits(0, 1, 0)
 
 
 def _ina219_adc_us(code: int) -> int:
-    return I219_ADC_US[code if code & 0b1000 else code & 0b0011]
+    return I219_ADC_US[code if ADC_AVERAGING.of(code) else ADC_RESOLUTION.of(code)]
 
 
 class Ina219Emulator(_InaEmulator):
@@ -190,7 +194,7 @@ class Ina219Emulator(_InaEmulator):
         power = _toward_zero(abs(current) * bus / 5000)       # eq. 5
         overflow = not -32768 <= current <= 32767 or power > 0xFFFF
         self.regs[0x01] = unsigned(shunt, 16)
-        self.regs[0x02] = bus * 8 + 0b10 + int(overflow)      # BD[15:3], CNVR, OVF
+        self.regs[0x02] = I219_OVF.into(I219_CNVR.into(I219_BD.into(0, bus), 1), int(overflow))
         self.regs[0x04] = unsigned(max(-32768, min(32767, current)), 16)
         self.regs[0x03] = min(power, 0xFFFF)
 
@@ -202,7 +206,7 @@ class Ina219Emulator(_InaEmulator):
     def read_register(self, reg: int) -> int:
         value = super().read_register(reg)
         if reg == 0x03:
-            self.regs[0x02] -= self.regs[0x02] & 0b10  # reading Power clears CNVR
+            self.regs[0x02] = I219_CNVR.into(self.regs[0x02], 0)  # reading Power clears it
         return value
 
 
@@ -257,6 +261,8 @@ class Ina226Emulator(_InaEmulator):
 
 # -- INA3221 ----------------------------------------------------------------------------------
 I3221_CH_EN = Bits(CONFIG, 14, 12)
+#: CH1en [14], CH2en [13], CH3en [12] (8.6.2.1).
+I3221_CH_EN_BY_CHANNEL = (Bits(CONFIG, 14), Bits(CONFIG, 13), Bits(CONFIG, 12))
 I3221_SHUNT_V, I3221_BUS_V = 40e-6, 8e-3
 I3221_LIMIT = 4095        # 13-bit two's complement in bits 15:3
 
@@ -272,8 +278,8 @@ class Ina3221Emulator(_InaEmulator):
     read_only = frozenset({*range(0x01, 0x07), 0xFE, 0xFF})
 
     def _enabled(self) -> list[int]:
-        bits = I3221_CH_EN.of(self.regs[CONFIG])
-        return [ch for ch in range(3) if bits >> (2 - ch) & 1]  # bit 14 is channel 1
+        config = self.regs[CONFIG]
+        return [ch for ch in range(3) if I3221_CH_EN_BY_CHANNEL[ch].of(config)]
 
     def conversion_time_s(self) -> float:
         config = self.regs[CONFIG]

@@ -55,6 +55,9 @@ BH_MODES: dict[int, tuple[str, bool, float, float]] = {
 BH_MT_HIGH = Bits(0, 7, 3), 0b01000       # "Change Measurement time (High bit)": 01000_MT[7:5]
 BH_MT_LOW = Bits(0, 7, 5), 0b011          # "Change Measurement time (Low bit)": 011_MT[4:0]
 BH_MT_POWER_ON = 69                       # p. 11
+#: The measurement-time register's halves (p. 11) and where each opcode carries them.
+MTREG_HIGH, MTREG_LOW = Bits(0, 7, 5), Bits(0, 4, 0)
+OPCODE_MT_HIGH, OPCODE_MT_LOW = Bits(0, 2, 0), Bits(0, 4, 0)
 BH_L_RESOLUTION_COUNTS = 4                # L-resolution mode: 4 lx steps (p. 5), about 4 counts
 
 
@@ -80,7 +83,7 @@ class Bh1750Emulator(I2CEmulator):
         self.data = 0
         self._start_ns = 0
         self._results = 0
-        self._mt_high = BH_MT_POWER_ON >> 5
+        self._mt_high = MTREG_HIGH.of(BH_MT_POWER_ON)
 
     @classmethod
     def _kwargs_from_options(cls, options: dict[str, str]) -> dict[str, Any]:
@@ -132,9 +135,10 @@ class Bh1750Emulator(I2CEmulator):
             if self.powered:
                 self.data = 0
         elif field.of(opcode) == high:
-            self._mt_high = opcode % 8
+            self._mt_high = OPCODE_MT_HIGH.of(opcode)
         elif low_field.of(opcode) == low:
-            self.mtreg = self._mt_high * 32 + opcode % 32
+            self.mtreg = MTREG_LOW.into(MTREG_HIGH.into(0, self._mt_high),
+                                        OPCODE_MT_LOW.of(opcode))
         elif opcode in BH_MODES:
             self.powered, self.opcode = True, opcode
             self._start_ns, self._results = self.now_ns(), 0

@@ -542,9 +542,9 @@ class Mpu6050Emulator(ByteRegisterDevice):
             return value
         if reg == FIFO_COUNTH:
             self._count_latch = len(self.fifo)
-            return self._count_latch >> 8
+            return self._count_latch.to_bytes(2, "big")[0]
         if reg == FIFO_COUNTL:
-            return self._count_latch & 0xFF
+            return self._count_latch.to_bytes(2, "big")[1]
         return self.regs[reg]
 
     def write_register(self, reg: int, value: int) -> None:

@@ -21,6 +21,7 @@ import os
 from typing import Any
 
 from ..clock import Clock
+from .regs import Bits
 
 __all__ = ["Tca9548aEmulator"]
 
@@ -65,7 +66,7 @@ class Tca9548aEmulator:
         return part
 
     def selected(self) -> list[int]:
-        return [n for n in range(CHANNELS) if self.control >> n & 1]
+        return [n for n in range(CHANNELS) if Bits(0, n).of(self.control)]
 
     def downstream(self, address: int) -> Any:
         """The part that answers ``address`` through the selected channels, or None."""

@@ -33,6 +33,7 @@ from ...driver import PollSchedule
 from ...options import check_number
 from ...packets import Packet
 from ..i2c_base import I2CDriver
+from ..registers import Field, Register
 
 __all__ = ["Bh1750"]
 
@@ -42,7 +43,13 @@ POWER_ON = 0x01
 RESET = 0x07              # clears the data register; not accepted while powered down
 CHANGE_MT_HIGH = 0x40     # 01000_MT[7:5]
 CHANGE_MT_LOW = 0x60      # 011_MT[4:0]
-MT_HIGH_SHIFT, MT_LOW_MASK = 5, 0x1F   # MTreg bits 7:5 go in the first, 4:0 in the second
+#: The measurement-time register (DS p. 11), written through the two opcodes above: its bits
+#: 7:5 go in bits 2:0 of the first, its bits 4:0 in bits 4:0 of the second. (The part has no
+#: register addresses; the declarations describe the bits, the opcodes carry them.)
+MTREG = Register("MTreg", 0x00, reset=69, source="BH1750FVI Rev.D p. 11")
+MT_HIGH, MT_LOW = Field(MTREG, 5, 3), Field(MTREG, 0, 5)
+MT_HIGH_OPCODE = Field(Register("Change Measurement time (High bit)", CHANGE_MT_HIGH), 0, 3)
+MT_LOW_OPCODE = Field(Register("Change Measurement time (Low bit)", CHANGE_MT_LOW), 0, 5)
 #: mode -> (opcode, one-time?, typical time s, maximum time s, lux per count at MTreg 69).
 #: Times DS p. 2 (H-res typ 120 ms / max 180 ms, L-res typ 16 ms / max 24 ms); 1/1.2 lx per
 #: count DS p. 7, halved in H-resolution mode 2 (DS p. 11).
@@ -54,7 +61,8 @@ MODES: dict[str, tuple[int, bool, float, float, float]] = {
     "one_time_high2": (0x21, True, 0.120, 0.180, 1 / 1.2 / 2),
     "one_time_low": (0x23, True, 0.016, 0.024, 1 / 1.2),
 }
-MT_DEFAULT, MT_MIN, MT_MAX = 69, 31, 254   # DS p. 11
+MT_MIN, MT_MAX = 31, 254   # DS p. 11
+MT_DEFAULT = MTREG.reset or 69
 
 
 def lux_from_count(count: int, mode: str = "continuous_high", mtreg: int = MT_DEFAULT) -> float:
@@ -105,8 +113,9 @@ class Bh1750(I2CDriver):
         self._start()
 
     def _send_mtreg(self) -> None:
-        self.device.write_command(CHANGE_MT_HIGH | self.mtreg >> MT_HIGH_SHIFT)
-        self.device.write_command(CHANGE_MT_LOW | self.mtreg & MT_LOW_MASK)
+        for opcode, part in ((MT_HIGH_OPCODE, MT_HIGH), (MT_LOW_OPCODE, MT_LOW)):
+            self.device.write_command(opcode.put(opcode.register.address,
+                                                 part.get(self.mtreg)))
 
     def _start(self) -> None:
         self._send_mtreg()

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..registers import Field, Register, compose, to_signed
+from ..registers import Field, Register, compose
 from .ina import InaDriver, Reading
 from .ina226 import AVERAGES, CONVERSION_TIME_S, averaging_codes
 
@@ -44,8 +44,6 @@ DIE_ID = Register("DIE_ID", 0xFF, width=2, reset=0x3220, read_only=True,
 SUM_LIMIT = Register("SUM_LIMIT", 0x0E, width=2, reset=0x7FF8, source=f"{_DS}, 8.6.2.13, p. 32")
 SUM_LIMIT_MARK = 0x7FF0
 ALL_CHANNELS = 0b111
-#: Left-aligned 13-bit results: the value sits in bits 15:3 (8.6.2.2-3).
-RESULT_SHIFT = 3
 
 
 def shunt_register(channel: int) -> Register:
@@ -66,9 +64,14 @@ SHUNT_FULL_SCALE = 4095           # 13-bit signed: +-163.8 mV
 MODE_POWER_DOWN, MODE_CONTINUOUS = 0b000, 0b111   # 8.6.2.1, Table 7
 
 
+#: Left-aligned 13-bit results: the signed value sits in bits 15:3 of every shunt and bus
+#: register (8.6.2.2-3).
+RESULT = Field(shunt_register(1), 3, 13, signed=True)
+
+
 def decode_left_aligned(raw: int) -> int:
     """The signed 13-bit value held in bits 15:3 (shunt and bus registers)."""
-    return to_signed(raw, 16) >> RESULT_SHIFT
+    return RESULT.get(raw)
 
 
 class Ina3221(InaDriver):
