@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fleet": ("sensekit.fleet.cli", "run a per-recording job over many recordings on Dask"),
     "windows": ("sensekit.fusion.cli_windows",
                 "labelled training windows of recordings as NumPy or Parquet shards"),
+    "calibrate": ("sensekit.drivers.calibrate", "magnetometer hard and soft iron, with coverage"),
 }
 
 
