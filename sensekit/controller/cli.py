@@ -38,6 +38,7 @@ from ..errors import ConfigError
 from ..fusion.inputs import configurations
 from ..fusion.shipped import DEFAULT
 from ..modalities import Modality, registered
+from ..outputs import add_force_argument, atomic_output, check_output
 from ..power.model import load_power_model
 from ..progress import Progress
 from .energy import TABLE_SETS, configuration_power_w, modality_power_w, utility, with_tables
@@ -83,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print one object per policy and static point on stdout")
     parser.add_argument("--plot", metavar="PNG",
                         help="each recording's and the pooled front with the policies on it")
+    add_force_argument(parser)
 
 
 def recording_paths(paths: Sequence[str]) -> list[str]:
@@ -270,13 +272,17 @@ def evaluate_recordings(args: argparse.Namespace, paths: Sequence[str], *,
 
 def run(args: argparse.Namespace) -> int:
     paths = recording_paths(args.logs)
+    inputs = [*paths, *(p for p in (args.profile, args.model) if p)]
+    if args.plot:  # refused before hours of replay
+        check_output(args.plot, inputs=inputs, force=args.force)
     report = evaluate_all(args, paths)
     if args.json:
         print(json.dumps(json_rows(report), indent=1))
     else:
         _print_report(report, args.battery_wh)
     if args.plot:
-        plot_fronts(report.per_recording, report.pooled, report.statics, args.plot)
+        with atomic_output(args.plot, inputs=inputs, force=args.force) as tmp:
+            plot_fronts(report.per_recording, report.pooled, report.statics, str(tmp))
         if not args.json:
             print(f"plot: {args.plot}")
     return 0

@@ -17,11 +17,11 @@ held out.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import read_json
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration
 from .operating import OperatingPoint
@@ -75,22 +75,24 @@ def load_profile(path: str | Path) -> Profile:
     """Read the JSON of an ``evaluate-policy --pareto --json`` run (its pooled rows, or the
     rows of its one recording)."""
     p = Path(path)
-    try:
-        rows = json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read profile {p}: {exc}") from exc
+    data = read_json(p, "profile", ConfigError)  # given as an option: a usage error
     f1, energy = {}, {}
-    rows = rows if isinstance(rows, list) else []
-    if any(isinstance(r, dict) and r.get("recording") == POOLED for r in rows):
+    rows = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+    if any(r.get("recording") == POOLED for r in rows):
         rows = [r for r in rows if r.get("recording") == POOLED]
-    for row in rows:
+    for n, row in enumerate(rows, 1):
         name = str(row.get("policy", ""))
         if name.startswith(STATIC) and row.get("macro_f1") is not None:
             key = name[len(STATIC):]
-            f1[key] = float(row["macro_f1"])
-            energy[key] = float(row["sensor_j"]) + float(row["compute_j"])
+            try:
+                OperatingPoint.parse(key)
+                f1[key] = float(row["macro_f1"])
+                energy[key] = float(row["sensor_j"]) + float(row["compute_j"])
+            except (KeyError, TypeError, ValueError, ConfigError) as exc:
+                raise ConfigError(f"{p}: profile entry {n} ({name}) is malformed: "
+                                  f"{type(exc).__name__} {exc}") from None
     if not f1:
-        raise ConfigError(f"profile {p} has no static points with a macro-F1. Hint: make it "
+        raise ConfigError(f"profile {p} has no static configurations with a macro-F1. Hint: make it "
                           "with 'sensekit evaluate-policy TUNING/ --pareto --json > "
                           f"{p.name}' on labelled recordings")
     return Profile(f1, energy, str(p))

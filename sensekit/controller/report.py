@@ -38,9 +38,14 @@ def _joules(x: float, _pos: Any) -> str:
     return f"{x:g}"
 
 
-def _axes_style(ax: Any, small: bool) -> None:
+def _axes_style(ax: Any, small: bool, log: bool) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+    if not log:  # nothing spent energy (a recording too short for a window): linear
+        ax.ticklabel_format(style="plain", useOffset=False)
+        ax.set_xlabel("sensor + compute energy (J, modelled)")
+        ax.set_ylabel("macro-F1")
+        return
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(FuncFormatter(_joules))
@@ -56,16 +61,17 @@ def _axes_style(ax: Any, small: bool) -> None:
 def _draw(ax: Any, statics: Sequence[PolicyResult], policies: Sequence[PolicyResult],
           title: str, small: bool) -> None:
     shown = [r for r in statics if not math.isnan(r.macro_f1) and energy_j(r) > 0]
+    drawn = [p for p in policies if not math.isnan(p.macro_f1) and energy_j(p) > 0]
     if shown:
         ax.scatter([energy_j(r) for r in shown], [r.macro_f1 for r in shown], s=6 if small
                    else 8, color="0.65", label="static points", zorder=1)
         front = pareto_front(shown)
         ax.plot([energy_j(r) for r in front], [r.macro_f1 for r in front], color="0.25",
                 drawstyle="steps-post", label="static Pareto front", zorder=2)
-    for k, r in enumerate(p for p in policies if not math.isnan(p.macro_f1)):
+    for k, r in enumerate(drawn):
         ax.scatter([energy_j(r)], [r.macro_f1], s=30 if small else 50, zorder=3,
                    color=_COLOURS[k % len(_COLOURS)], marker="D", label=r.policy)
-    _axes_style(ax, small)
+    _axes_style(ax, small, log=bool(shown or drawn))
     ax.set_title(title, fontsize=8 if small else 11)
     handles, _ = ax.get_legend_handles_labels()
     if handles:  # no empty legends
@@ -93,7 +99,8 @@ def plot_fronts(per_recording: Sequence[tuple[str, Sequence[PolicyResult],
     _draw(fig.add_subplot(grid[0, :]), statics, pooled, title, small=False)
     for k, (name, results, front) in enumerate(per_recording if many else ()):
         ax = fig.add_subplot(grid[1 + k // cols, k % cols])
-        _draw(ax, front, results, Path(name).stem[-40:], small=True)
+        stem = Path(name).stem
+        _draw(ax, front, results, stem if len(stem) <= 44 else "..." + stem[-41:], small=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

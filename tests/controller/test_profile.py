@@ -52,7 +52,7 @@ def test_doubt_wakes_only_sensors_that_added_a_point_to_the_base(tmp_path: Path)
 def test_a_profile_without_static_results_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     path.write_text(json.dumps([row("always-on", 0.99, 600.0)]))
-    with pytest.raises(ConfigError, match=r"no static points.*--pareto"):
+    with pytest.raises(ConfigError, match=r"no static configurations.*--pareto"):
         load_profile(path)
     with pytest.raises(ConfigError, match="cannot read profile"):
         load_profile(tmp_path / "missing.json")
