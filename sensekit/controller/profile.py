@@ -92,7 +92,7 @@ def load_profile(path: str | Path) -> Profile:
                 raise ConfigError(f"{p}: profile entry {n} ({name}) is malformed: "
                                   f"{type(exc).__name__} {exc}") from None
     if not f1:
-        raise ConfigError(f"profile {p} has no static configurations with a macro-F1. Hint: make it "
-                          "with 'sensekit evaluate-policy TUNING/ --pareto --json > "
+        raise ConfigError(f"profile {p} has no static configurations with a macro-F1. Hint: "
+                          "make it with 'sensekit evaluate-policy TUNING/ --pareto --json > "
                           f"{p.name}' on labelled recordings")
     return Profile(f1, energy, str(p))
