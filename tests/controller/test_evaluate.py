@@ -161,3 +161,47 @@ def test_a_step_signal_holds_across_windows_while_its_sensor_stays_on(tmp_path: 
     assert all(off.light[t] for t in (0, 2, 4, 6, 8))
     assert not any(off.light[t] for t in (20, 22, 40, 42))
     assert off.light[60]  # the 61 s report
+
+
+def test_a_wake_up_is_charged_for_every_part_that_has_a_table_entry(tmp_path: Path) -> None:
+    """Every part of a phone recording starts asleep; the first plan wakes each one it needs,
+    charged from its table's wake-up row; a GPS on a duty cycle is charged one hot start a
+    period, and its samples wait out each one."""
+    from phone_log import write_bus_ride
+
+    from sensekit.controller.evaluate import replay_policy
+    from sensekit.controller.operating import OperatingPoint
+    from sensekit.modalities import registered
+    from sensekit.power.model import load_power_model
+
+    path = tmp_path / "bus.mcap"
+    write_bus_ride(path)
+    rec = Recording.load(str(path), task="activity")
+    point = OperatingPoint.parse("accel@100+gyro@100+mag@8+sound_level@10+light@1"
+                                 "+pressure@1+gps_speed@1~10/60")
+    _, replay = replay_policy(rec, Static.of(point), MotionThreshold(), window_s=2.0,
+                              max_off_s=None)
+    wakes: dict[str, list[float]] = {}
+    for c in replay.ledger.charges:
+        if c.kind == "transition" and c.mode.startswith("sleep->"):
+            wakes.setdefault(c.sensor, []).append(c.energy_j(c.start_ns, c.end_ns + 1))
+    parts = {d.power.device: d.power.model for d in registered().values() if d.power}
+    assert set(wakes) == {"imu", "magnetometer", "microphone", "light", "barometer", "gps"}
+    for part, joules in wakes.items():
+        modes = {replay.parts.state[part].mode}
+        step = load_power_model(parts[part]).transition("sleep", modes.pop())
+        assert step is not None and joules[0] == pytest.approx(step.energy_j, rel=1e-6), part
+    assert len(wakes["gps"]) == 2  # 120 s: woken at 0 and 60 s, one hot start each
+    assert all(len(w) == 1 for p, w in wakes.items() if p != "gps")
+    gps = replay.devices["speed"]
+    assert gps.hidden > 0  # what the phone logged while the GPS slept or was starting
+
+
+def test_a_part_whose_table_has_no_wake_up_is_refused_at_load(tmp_path: Path) -> None:
+    from sensekit.errors import ConfigError
+    from sensekit.power.model import parse_power_model
+
+    with pytest.raises(ConfigError, match="no wake-up from 'sleep' to on"):
+        parse_power_model({"device": "mic", "supply_v": 5.0, "modes": {
+            "on": {"current_a": 0.04, "source": "test"},
+            "sleep": {"current_a": 0.0025, "source": "test"}}}, "mic table")
