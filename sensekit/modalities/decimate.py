@@ -70,11 +70,12 @@ def _grid(t_ns: npt.NDArray[np.int64], rate_hz: float, origin_ns: int | None) ->
 
 
 def _nearest(t_ns: npt.NDArray[np.int64], grid: Array, rate_hz: float) -> Array:
-    """Index of the sample nearest each grid point, within half a grid step; unique."""
+    """Index of the sample nearest each grid point, unique; a grid point a step or more from
+    every sample is a gap (a slow phone's missing samples stay missing)."""
     right = np.clip(np.searchsorted(t_ns, grid), 1, len(t_ns) - 1)
     left = right - 1
     pick = np.where(np.abs(t_ns[right] - grid) < np.abs(grid - t_ns[left]), right, left)
-    near = np.abs(t_ns[pick] - grid) <= 0.5e9 / rate_hz
+    near = np.abs(t_ns[pick] - grid) < 1e9 / rate_hz
     return np.unique(pick[near])
 
 
