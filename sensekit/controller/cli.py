@@ -183,7 +183,7 @@ def prepare(args: argparse.Namespace, recordings: Sequence[Recording]) -> Setup:
     net = load_predictor(args.model, args.platform, args.task, classes)
     decls = priced_modalities(args)
     profile = load_profile(args.profile) if args.profile else None
-    window_s = args.window_s or float(next(iter(net.modalities.values())).window_s)
+    window_s = args.window_s or net.window_s
     setup = Setup(net, decls, list(args.policy or ["always-on", "adaptive"]), profile, [],
                   window_s, args.platform, args.battery_wh, args.max_off_s)
     for rec in recordings[:1]:

@@ -233,7 +233,10 @@ def start_replay(rec: Recording, policy: Policy, decls: Mapping[str, Modality], 
 
 
 def window_s_of(predictor: Predictor, default: float = 2.0) -> float:
-    """The network's window length (its inputs declare it), else ``default``."""
+    """The network's window length (its own, or its inputs'), else ``default``."""
+    own = getattr(predictor, "window_s", None)
+    if isinstance(own, (int, float)):
+        return float(own)
     mods = getattr(predictor, "modalities", None)
     if isinstance(mods, Mapping) and mods:
         return float(next(iter(mods.values())).window_s)

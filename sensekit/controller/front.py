@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +38,7 @@ from .evaluate import (
     PolicyResult,
     Predictor,
     Recording,
+    _reset,
     accuracy_of,
     confusion,
     holds,
@@ -132,7 +134,7 @@ def key_predictions(rec: Recording, key: OperatingPoint, predictor: Predictor, *
     index = np.full(n, -1, np.int64)
     if present:
         index[present] = _predict_all(predictor, [w for w in slots if w is not None],
-                                      key.configuration)
+                                      key.configuration, present)
     pred = _carried(index)
     processed = int((index >= 0).sum())
     capped = n if r.parts.capped > 0 else 0
@@ -140,13 +142,15 @@ def key_predictions(rec: Recording, key: OperatingPoint, predictor: Predictor, *
                           processed * predictor.joules(key.configuration), capped)
 
 
-def _predict_all(predictor: Predictor, windows: Sequence[Window],
-                 config: Configuration) -> npt.NDArray[np.int64]:
-    """Class index of each window (-1: nothing usable), batched where the predictor can."""
+def _predict_all(predictor: Predictor, windows: Sequence[Window], config: Configuration,
+                 numbers: Sequence[int]) -> npt.NDArray[np.int64]:
+    """Class index of each window (-1: nothing usable), batched where the predictor can;
+    ``numbers``: each window's number on the recording's grid (a context network's order)."""
     many = getattr(predictor, "predict_many", None)
     if callable(many):
-        index, _ = many(windows, config)
+        index, _ = many(windows, config, numbers)
         return np.asarray(index, np.int64)
+    _reset(predictor)
     return np.array([predictor.predict(w, config).index for w in windows], np.int64)
 
 
@@ -194,7 +198,8 @@ class FrontTable:
         capped: Per point, windows in which a stream ran above its recorded rate.
         windows: Windows replayed; ``duration_s`` their length.
         classes: Class names.
-        parts: Per point, joules per part.
+        part_names: The parts priced.
+        part_j: Per point and part, joules (points x parts).
         floor_w: The platform's idle power (reported beside the sensors).
     """
 
@@ -208,7 +213,8 @@ class FrontTable:
     windows: int
     duration_s: float
     classes: list[str]
-    parts: list[dict[str, float]]
+    part_names: list[str]
+    part_j: npt.NDArray[np.float64]
     floor_w: float = 0.0
 
     def results(self, battery_wh: float = 10.0, only: set[str] | None = None
@@ -227,7 +233,8 @@ class FrontTable:
                 name, accuracy_of(counts), macro_f1_of(counts), float(self.sensor_j[k]),
                 float(self.compute_j[k]), floor, total,
                 float(self.processed[k]) / max(self.windows, 1), math.nan, math.nan, life,
-                self.duration_s, dict(self.parts[k]), 0, list(NOTES),
+                self.duration_s, dict(zip(self.part_names, map(float, self.part_j[k]),
+                                          strict=True)), 0, list(NOTES),
                 {"network": float(self.compute_j[k]), "scores": 0.0}, int(self.capped[k]),
                 self.windows, False, counts.tolist(), list(self.classes)))
         return out
@@ -237,25 +244,28 @@ def pool_tables(tables: Sequence[FrontTable], name: str = "pooled") -> FrontTabl
     """Several recordings' tables (the same points, in the same order) as one: energies and
     windows add, confusions add (macro-F1 over every window together)."""
     first = tables[0]
-    parts: list[dict[str, float]] = [{} for _ in first.points]
+    names = sorted({n for t in tables for n in t.part_names})
+    part_j = np.zeros((len(first.points), len(names)))
     for t in tables:
-        for k, by_part in enumerate(t.parts):
-            for part, j in by_part.items():
-                parts[k][part] = parts[k].get(part, 0.0) + j
+        for j, n in enumerate(t.part_names):
+            part_j[:, names.index(n)] += t.part_j[:, j]
     return FrontTable(name, list(first.points), np.sum([t.sensor_j for t in tables], axis=0),
                       np.sum([t.compute_j for t in tables], axis=0),
                       np.sum([t.processed for t in tables], axis=0),
                       np.sum([t.confusion for t in tables], axis=0),
                       np.sum([t.capped for t in tables], axis=0),
                       sum(t.windows for t in tables), sum(t.duration_s for t in tables),
-                      list(first.classes), parts, first.floor_w)
+                      list(first.classes), names, part_j, first.floor_w)
 
 
 def front_table(rec: Recording, points: Sequence[OperatingPoint], predictor: Predictor, *,
-                decls: Mapping[str, Modality], window_s: float,
-                platform: str = "pi4") -> FrontTable:
+                decls: Mapping[str, Modality], window_s: float, platform: str = "pi4",
+                cache: dict[Any, KeyPredictions] | None = None) -> FrontTable:
     """Every point of ``points`` on ``rec``, each as :func:`evaluate_policy` would report it
-    with a :class:`Static` policy (location error is not computed here)."""
+    with a :class:`Static` policy (location error is not computed here).
+
+    ``cache`` keeps each key's predictions across calls (the same recording and network
+    priced by other tables: only the parts the network reads must be priced alike)."""
     from ..power.model import load_power_model
 
     mods = getattr(predictor, "modalities", None)
@@ -275,21 +285,31 @@ def front_table(rec: Recording, points: Sequence[OperatingPoint], predictor: Pre
             energy[part] = options[option].get(part, 0.0)
         key = key_of(point, inputs, rec, decls)
         if key not in keys:
-            keys[key] = key_predictions(rec, key, predictor, decls=decls, window_s=window_s,
-                                        platform=platform)
+            tag = (rec.name, id(predictor), window_s, key, tuple(
+                sorted((m, d.power.model) for m, d in decls.items()
+                       if m in key.modalities and d.power is not None)))
+            if cache is not None and tag in cache:
+                keys[key] = cache[tag]
+            else:
+                keys[key] = key_predictions(rec, key, predictor, decls=decls,
+                                            window_s=window_s, platform=platform)
+                if cache is not None:
+                    cache[tag] = keys[key]
         per_point.append((energy, key))
     size = len(predictor.classes)
     counts = {k: np.asarray(confusion(v.truth, v.pred, size), np.int64)[:size, :size + 1]
               for k, v in keys.items()}
     n = max((len(v.truth) for v in keys.values()), default=0)
+    names = sorted(asleep)
+    part_j = np.array([[e.get(n, 0.0) for n in names] for e, _ in per_point]).reshape(
+        len(per_point), len(names))
     return FrontTable(
-        rec.name, list(points), np.array([sum(e.values()) for e, _ in per_point]),
+        rec.name, list(points), part_j.sum(axis=1),
         np.array([keys[k].compute_j for _, k in per_point]),
         np.array([keys[k].processed for _, k in per_point], np.int64),
         np.array([counts[k] for _, k in per_point], np.int64).reshape(-1, size, size + 1),
         np.array([keys[k].capped for _, k in per_point], np.int64), n, n * window_s,
-        list(rec.classes), [e for e, _ in per_point],
-        load_power_model(platform).mode("idle").power_w)
+        list(rec.classes), names, part_j, load_power_model(platform).mode("idle").power_w)
 
 
 def static_results(rec: Recording, points: Sequence[OperatingPoint], predictor: Predictor, *,

@@ -73,7 +73,29 @@ class FusionPredictor:
             for m, x in feats.items()}
 
     def reset(self) -> None:
-        """A new recording starts (this network keeps nothing across windows)."""
+        """A new recording starts: a context network forgets the windows it saw."""
+        reset = getattr(self.net, "reset", None)
+        if callable(reset):
+            reset()
+
+    @property
+    def window_s(self) -> float:
+        """The window length the network was trained on."""
+        own = getattr(self.net, "window_s", None)
+        if isinstance(own, (int, float)):
+            return float(own)
+        return float(next(iter(self.modalities.values())).window_s)
+
+    def _probs(self, batch: Mapping[str, np.ndarray], t_ns: int,
+               present: Mapping[str, np.ndarray] | None = None, *,
+               commit: bool = True) -> np.ndarray:
+        """The task's probabilities for one window; a context network reads it with the
+        windows before it and remembers it unless ``commit`` is False (what-if passes, the
+        latency measurement)."""
+        at = getattr(self.net, "predict_at", None)
+        if callable(at):
+            return np.asarray(at(batch, t_ns, present, commit=commit)[self.task][0])
+        return np.asarray(self.net.predict(batch, present)[self.task][0])
 
     def predict(self, window: Window, config: Configuration, *,
                 explain: bool = False) -> Prediction:
@@ -90,17 +112,21 @@ class FusionPredictor:
         batch = self.inputs(window, config)
         if not batch:
             return Prediction(-1, 0.0)
-        probs = self.net.predict(batch)[self.task][0]
+        t_ns = int(window.t_start_ns)
+        probs = self._probs(batch, t_ns)
         k = int(np.argmax(probs))
         if not explain:
             return Prediction(int(self._index[k]), float(probs[k]))
-        redundant = frozenset(m for m in batch if len(batch) > 1 and self._unneeded(batch, m, k))
+        redundant = frozenset(m for m in batch if len(batch) > 1
+                              and self._unneeded(batch, m, k, t_ns))
         return Prediction(int(self._index[k]), float(probs[k]), redundant)
 
-    def predict_many(self, windows: Sequence[Window], config: Configuration
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """Class index (-1: nothing usable) and confidence of each window, in batches of the
-        windows that hold the same modalities (a static configuration's whole recording)."""
+    def predict_many(self, windows: Sequence[Window], config: Configuration,
+                     numbers: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Class index (-1: nothing usable) and confidence of each window of one recording,
+        in order (a static configuration's whole recording): in batches of the windows that
+        hold the same inputs, or for a context network as one sequence, ``numbers`` being
+        each window's number on the recording's grid (default: consecutive)."""
         index = np.full(len(windows), -1, np.int64)
         conf = np.zeros(len(windows))
         groups: dict[tuple[Any, ...], list[tuple[int, dict[str, np.ndarray]]]] = {}
@@ -111,6 +137,10 @@ class FusionPredictor:
             if x:  # batched with windows whose inputs have the same shapes
                 groups.setdefault(tuple(sorted((m, v.shape) for m, v in x.items())),
                                   []).append((i, x))
+        if callable(getattr(self.net, "predict_sequence", None)):
+            items = sorted((item for g in groups.values() for item in g), key=lambda x: x[0])
+            grid = np.arange(len(windows)) if numbers is None else np.asarray(numbers)
+            return self._sequence(items, grid, index, conf)
         for items in groups.values():
             for lo in range(0, len(items), 256):
                 chunk = items[lo:lo + 256]
@@ -122,8 +152,29 @@ class FusionPredictor:
                 conf[rows] = probs[np.arange(len(k)), k]
         return index, conf
 
-    def _unneeded(self, batch: Mapping[str, np.ndarray], modality: str, k: int) -> bool:
-        without = self.net.predict(batch, {modality: np.zeros(1, bool)})[self.task][0]
+    def _sequence(self, items: Sequence[tuple[int, dict[str, np.ndarray]]],
+                  grid: np.ndarray, index: np.ndarray, conf: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """A context network over the windows with inputs, in order; a modality a window
+        lacks is fed as zeros and marked absent."""
+        if not items:
+            return index, conf
+        mods = sorted({m for _, x in items for m in x})
+        shapes = {m: next(x[m].shape[1:] for _, x in items if m in x) for m in mods}
+        batch = {m: np.concatenate([x[m] if m in x else np.zeros((1, *shapes[m]), np.float32)
+                                    for _, x in items]) for m in mods}
+        present = {m: np.array([m in x for _, x in items]) for m in mods}
+        rows = np.array([i for i, _ in items])
+        probs = self.net.predict_sequence(batch, grid[rows].astype(np.int64), None,
+                                          present)[self.task]
+        k = probs.argmax(axis=1)
+        index[rows] = self._index[k]
+        conf[rows] = probs[np.arange(len(k)), k]
+        return index, conf
+
+    def _unneeded(self, batch: Mapping[str, np.ndarray], modality: str, k: int,
+                  t_ns: int) -> bool:
+        without = self._probs(batch, t_ns, {modality: np.zeros(1, bool)}, commit=False)
         return int(np.argmax(without)) == k and float(without[k]) >= self.redundant_confidence
 
     def joules(self, config: Configuration, *, explain: bool = False) -> float:
@@ -142,7 +193,7 @@ class FusionPredictor:
             start = time.perf_counter()
             batch = self.inputs(window, config)
             if batch:
-                self.net.predict(batch)
+                self._probs(batch, int(window.t_start_ns), commit=False)
             times.append(time.perf_counter() - start)
         return float(np.median(times))
 

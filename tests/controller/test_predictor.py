@@ -75,3 +75,81 @@ def test_a_reduced_rate_changes_what_the_network_sees(tmp_path: object) -> None:
     recorded = {tuple(row) for row in rec.streams["imu"]["accel_mps2"].tolist()}
     assert all(tuple(row) in recorded for row in cycle.tolist())
     assert not all(tuple(row) in recorded for row in got["accel@25"][3].tolist())
+
+
+class ContextNet:
+    """A stand-in context network: remembers what it was asked, answers still/walking by the
+    accelerometer's spread and counts the windows of context it was given."""
+
+    window_s = 2.0
+
+    def __init__(self) -> None:
+        from sensekit.modalities import get
+
+        self.modalities = {"accel": get("accel").input}
+        self.tasks = {"activity": ["still", "walking", "running", "cycling", "vehicle"]}
+        self.at: list[tuple[int, bool]] = []
+        self.sequences: list[list[int]] = []
+        self.resets = 0
+
+    def _probs(self, x: object) -> object:
+        import numpy as np
+
+        spread = np.asarray(x).std(axis=-1).mean(axis=-1)
+        walking = (spread > 0.3).astype(float)
+        return np.stack([1 - walking, walking, *[np.zeros_like(walking)] * 3], axis=1) * 0.9 \
+            + 0.02
+
+    def predict(self, inputs: dict, present: object = None) -> dict:  # type: ignore[type-arg]
+        return {"activity": self._probs(inputs["accel"])}
+
+    def predict_at(self, inputs: dict, t_ns: int, present: object = None, *,  # type: ignore[type-arg]
+                   commit: bool = True) -> dict:  # type: ignore[type-arg]
+        self.at.append((t_ns, commit))
+        return self.predict(inputs)
+
+    def predict_sequence(self, inputs: dict, index: object, groups: object = None,  # type: ignore[type-arg]
+                         present: object = None) -> dict:  # type: ignore[type-arg]
+        self.sequences.append(list(index))  # type: ignore[call-overload]
+        return self.predict(inputs)
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def test_a_context_network_is_fed_window_by_window_and_a_static_recording_as_a_sequence(
+        tmp_path: object) -> None:
+    from pathlib import Path
+
+    from sensekit.controller.adaptive import Adaptive
+    from sensekit.controller.evaluate import Recording, evaluate_policy
+    from sensekit.controller.front import static_results
+    from sensekit.controller.operating import OperatingPoint
+    from sensekit.controller.policies import Static
+    from sensekit.controller.predictor import FusionPredictor
+    from sensekit.fusion.inputs import Configuration
+    from sensekit.modalities import registered
+    from sensekit.testing.scenario import ACTIVITIES, SimConfig, simulate
+
+    path = Path(str(tmp_path)) / "day.mcap"
+    simulate(path, SimConfig(duration_s=30, seed=3))
+    rec = Recording.load(str(path))
+    net = ContextNet()
+    predictor = FusionPredictor(net, "activity", classes=list(ACTIVITIES))
+    assert predictor.window_s == 2.0
+    evaluate_policy(rec, lambda: Static.of(OperatingPoint.parse("accel@100")), predictor)
+    committed = [t for t, commit in net.at if commit]
+    assert net.resets == 1 and len(committed) == 14  # one per window, in order
+    assert committed == sorted(committed) and len(set(committed)) == len(committed)
+    assert all(not c for _, c in net.at[:5])  # the latency was measured without remembering
+    net.at.clear()
+    full = Configuration({"accel": 100.0, "gyro": 100.0})
+    evaluate_policy(rec, lambda: Adaptive(full, {"accel": (100.0,), "gyro": (100.0,)},
+                                          modalities={m: registered()[m] for m in full.rates}),
+                    predictor)
+    again = [t for t, commit in net.at if commit]
+    assert net.resets == 2 and again == sorted(again) and len(set(again)) == len(again)
+    rows = static_results(rec, [OperatingPoint.parse("accel@100")], predictor,
+                          decls=registered(), window_s=2.0)
+    assert net.sequences and net.sequences[-1] == list(range(14))
+    assert rows[0].windows_processed == 1.0
