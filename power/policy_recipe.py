@@ -209,7 +209,8 @@ def tune(bench: Bench, tuning: Sequence[Recording]) -> FoldChoice:
     summary = {"always-on": _brief(always), **{f"adaptive {n}": _brief(o)
                                                 for n, o in grid.items()},
                "static": _brief(Outcome(table.confusion[k],
-                                        float(table.sensor_j[k] + table.compute_j[k])))}
+                                        float(table.sensor_j[k] + table.compute_j[k]),
+                                        table.windows))}
     return FoldChoice(base.name(), list(profile.helpful(base)), f"adaptive:{GRID[best]}",
                       table.points[k].name(), summary)
 
@@ -283,13 +284,18 @@ def fold_network(folds: Path | None, held: str, task: str, classes: list[str]
     return load_predictor("default", "pi4", task, classes), "default (shipped; not a fold)"
 
 
-def union_points(net: FusionPredictor, tables: str, recordings: Sequence[Recording]
-                 ) -> list[OperatingPoint]:
+def union_points(net: FusionPredictor, tables: str, recordings: Sequence[Recording], *,
+                 inputs_only: bool = False) -> list[OperatingPoint]:
+    """Every recording's static points, together. ``inputs_only``: over the network's inputs
+    only (on a rig whose other modalities ride the same parts as its inputs, a sound level
+    on the microphone, a GPS speed on the GPS: they change no prediction and add energy)."""
     decls = with_tables(registered(), TABLE_SETS[tables])
     setup = Setup(net, decls, [], None, [], 0.0, "pi4", 10.0, 60.0)
     found: set[OperatingPoint] = set()
     for rec in recordings:
-        found.update(static_points(setup.carried(rec), setup.table_modes(),
+        carried = {m: d for m, d in setup.carried(rec).items()
+                   if not inputs_only or m in net.modalities}
+        found.update(static_points(carried, setup.table_modes(),
                                    recording_rates(rec.streams, decls), net.modalities))
     return sorted(found, key=OperatingPoint.name)
 
@@ -368,6 +374,107 @@ def _plot(bench: Bench, recs: Sequence[Recording], walks: Sequence[Recording],
     plot_fronts(per, [], pooled, str(path))
 
 
+# -- simulated days: the camera --------------------------------------------------------------
+TUNING_DAYS = [(seed, {"duration_s": 600.0}) for seed in (400, 401, 402)]
+HELD_OUT_DAYS = [(seed, {"duration_s": 1800.0, "audio_rate_hz": 16000,
+                         "camera_size": (128, 96)}) for seed in (1000, 1001)]
+#: The dual-mode camera's trigger: the camera's own change score (frame difference) above
+#: 0.7 switches to the full readout, below 0.3 back, each held at least 2 s.
+PHOTO_TRIGGER = (0.7, 0.3, 2.0)
+
+
+def simulate_day(folder: Path, name: str, seed: int, params: dict[str, Any]) -> Path:
+    from sensekit.testing.scenario import SimConfig
+    from sensekit.testing.scenario import simulate as run
+
+    path = folder / f"{name}-{seed}.mcap"
+    if not path.exists():
+        run(path, SimConfig(seed=seed, **params))
+    return path
+
+
+def day_mix(rec: Recording) -> dict[str, float]:
+    """Share of time still and activity transitions per hour, from the labels."""
+    act = rec.labels
+    hours = (rec.label_t_ns[-1] - rec.label_t_ns[0]) / 3.6e12
+    return {"still_share": float(np.mean(act == rec.classes.index("still"))),
+            "transitions_per_hour": float(np.count_nonzero(np.diff(act)) / hours)}
+
+
+def simulated(args: argparse.Namespace) -> None:
+    """Every figure on the camera and its resolutions: simulated days, labelled as such."""
+    from sensekit.testing.scenario import ACTIVITIES
+
+    folder = args.data / "simulated"
+    folder.mkdir(parents=True, exist_ok=True)
+    tune_days = [Recording.load(str(simulate_day(folder, "tune", s, p))) for s, p in TUNING_DAYS]
+    held_days = [Recording.load(str(simulate_day(folder, "heldout", s, p)))
+                 for s, p in HELD_OUT_DAYS]
+    mix = {Path(r.name).name: day_mix(r) for r in held_days}
+    for name, m in mix.items():
+        if m["still_share"] > 0.35 or m["transitions_per_hour"] < 10:
+            sys.exit(f"{name}: the day's mix is not the one fixed in advance: {m}")
+    net = load_predictor("sim_har", "pi4", "activity", list(ACTIVITIES))
+    out: dict[str, Any] = {"simulated": True, "network": "sim_har (simulator-trained)",
+                           "held_out_mix": mix, "by_table": {}}
+    for tables in args.tables:
+        log(f"simulated days, tables {tables}")
+        bench = Bench(net, "activity", tables, [], net.window_s)
+        bench.points = union_points(net, tables, tune_days + held_days, inputs_only=True)
+        log(f"  {len(bench.points)} static points")
+        choice = tune(bench, tune_days)
+        judged = judge(bench, choice, tune_days, held_days)
+        held = pool_tables([bench.front(r) for r in held_days], "held-out days")
+        rows = {r.policy: r for r in held.results()}
+        camera = {name: _brief(outcome(rows[name])) for name in rows if "camera" in name
+                  and name.replace(":photo", "") in rows and ":photo" in name}
+        setup = bench.setup(profile_of(pool_tables([bench.front(r) for r in tune_days]),
+                                       tuning_name(tune_days)))
+        with_camera = _with_camera(choice.static)
+        dual = _static_on(setup, f"static:{with_camera}", held_days, PHOTO_TRIGGER)
+        plain = _static_on(setup, f"static:{with_camera}", held_days, None)
+        out["by_table"][tables] = {
+            "choice": choice.__dict__,
+            "judged": {p: _brief(o) for p, o in judged.items()},
+            "front": sorted(r.policy for r in held.results() if r.policy in front_flags(
+                held.results())),
+            "camera_readout": {name: {"full readout": v, "binned readout": _brief(outcome(
+                rows[name.replace(":photo", "")]))} for name, v in sorted(camera.items())[:12]},
+            "dual_mode": {"point": with_camera, "trigger": PHOTO_TRIGGER,
+                          "binned only": _brief(plain), "dual-mode": _brief(dual)},
+        }
+        per = [(f"held-out simulated days ({tables})", [], [r for r in held.results()
+                                                          if r.policy in front_flags(
+                                                              held.results())])]
+        plot_fronts(per, [], held.results(), str(args.results / f"policy_simulated_{tables}.png"))
+    (args.results / "policy_simulated.json").write_text(
+        json.dumps(out, indent=1, default=_plain) + "\n")
+    log(f"wrote {args.results / 'policy_simulated.json'}")
+
+
+def _static_on(setup: Setup, spec: str, days: Sequence[Recording],
+               trigger: tuple[float, float, float] | None) -> Outcome:
+    """``spec`` replayed on ``days`` (with the dual-mode camera's trigger, if given)."""
+    from sensekit.controller.dual_mode import Hysteresis
+    from sensekit.controller.policies import Static
+
+    point = OperatingPoint.parse(spec.partition(":")[2])
+    return pool([outcome(evaluate_policy(
+        day, lambda: Static.of(point), setup.net, window_s=setup.window_s,
+        modalities=setup.decls, photo_trigger=None if trigger is None else Hysteresis(*trigger)))
+        for day in days])
+
+
+def _with_camera(point: str) -> str:
+    """``point`` with the camera on at 32 px in its binned readout (added if it lacks it)."""
+    op = OperatingPoint.parse(point)
+    rates = {**op.rates, "camera": 32.0}
+    modes = {m: v for m, v in op.modes.items() if m != "camera"}
+    from sensekit.fusion.inputs import Configuration
+
+    return OperatingPoint(Configuration(rates), modes, op.duty).name()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -381,11 +488,17 @@ def main() -> None:
     r.add_argument("--tables", nargs="+", default=["pi-usb", "pi-i2s"])
     r.add_argument("--people", nargs="*", help="only these held-out people (a quick check)")
     r.add_argument("--draws", type=int, default=1000)
+    m = sub.add_parser("simulated", help="the camera and its resolutions, on simulated days")
+    m.add_argument("--data", type=Path, default=Path("/tmp/sensekit-policy"))
+    m.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
+    m.add_argument("--tables", nargs="+", default=["pi-usb", "pi-i2s"])
     args = parser.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
     args.data.mkdir(parents=True, exist_ok=True)
     if args.what == "real":
         real(args)
+    else:
+        simulated(args)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from ..packets import Packet, concat
 from ..power.ledger import EnergyLedger
 from ..power.model import load_power_model
 from .controller import Controller
+from .dual_mode import Hysteresis
 from .energy import default_devices
 from .location import STILL_SCORE, detection_delays, location_error_m
 from .parts import Parts, replay_devices
@@ -222,13 +223,15 @@ class Replay:
 
 def start_replay(rec: Recording, policy: Policy, decls: Mapping[str, Modality], *,
                  supported: Sequence[Configuration], platform: str,
-                 max_off_s: float | None) -> Replay:
+                 max_off_s: float | None, photo_trigger: Hysteresis | None = None) -> Replay:
+    """Devices (every part asleep), ledger, parts and controller of a replay of ``rec``."""
     start = rec.span_ns[0]
     clock = FakeClock(start)
     devs = replay_devices(rec.streams, clock, decls)
     ledger = EnergyLedger(platform, clock=clock)
     parts = Parts(ledger, devs, decls, start)
-    ctl = Controller(devs, policy, supported=supported, max_off_s=max_off_s, modalities=decls)
+    ctl = Controller(devs, policy, supported=supported, max_off_s=max_off_s, modalities=decls,
+                     photo_trigger=photo_trigger)
     return Replay(clock, devs, ledger, parts, ctl)
 
 
@@ -248,20 +251,23 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
                     platform: str = "pi4", battery_wh: float = 10.0,
                     max_off_s: float | None = 60.0,
                     modalities: Mapping[str, Modality] | None = None,
-                    on_window: Callable[[WindowView], None] | None = None) -> PolicyResult:
+                    on_window: Callable[[WindowView], None] | None = None,
+                    photo_trigger: Hysteresis | None = None) -> PolicyResult:
     """Replay ``rec`` under a fresh policy from ``make_policy``; see the module docstring.
 
     Every part starts asleep; the first plan wakes what it needs (each wake-up charged). Parts
     are priced by ``modalities`` (default: every declared modality, with its own power table;
     :func:`~sensekit.controller.energy.with_tables` prices them by other parts). The window
     length is the network's own unless ``window_s`` says otherwise. ``on_window`` is called
-    after every window with a :class:`WindowView` (a live view).
+    after every window with a :class:`WindowView` (a live view). ``photo_trigger``: the
+    dual-mode camera (:class:`~sensekit.controller.dual_mode.Hysteresis` on the camera's
+    score): its full-resolution readout while the scene changes, its binned one otherwise.
     """
     window_s = window_s or window_s_of(predictor)
     policy = make_policy()
     run, r = replay_policy(rec, policy, predictor, supported=supported, window_s=window_s,
                            platform=platform, max_off_s=max_off_s, modalities=modalities,
-                           on_window=on_window)
+                           on_window=on_window, photo_trigger=photo_trigger)
     return _result(policy.name, rec, run, r.ledger, r.controller, r.clock.now_ns(), window_s,
                    battery_wh, len(predictor.classes))
 
@@ -270,16 +276,16 @@ def replay_policy(rec: Recording, policy: Policy, predictor: Predictor, *,
                   supported: Sequence[Configuration] = (), window_s: float,
                   platform: str = "pi4", max_off_s: float | None = 60.0,
                   modalities: Mapping[str, Modality] | None = None,
-                  on_window: Callable[[WindowView], None] | None = None
-                  ) -> tuple[Run, Replay]:
+                  on_window: Callable[[WindowView], None] | None = None,
+                  photo_trigger: Hysteresis | None = None) -> tuple[Run, Replay]:
     """The window-by-window replay behind :func:`evaluate_policy`: what was predicted each
     window, and the replay's ledger, devices and controller."""
     decls = dict(registered() if modalities is None else modalities)
     start, end = rec.span_ns
     r = start_replay(rec, policy, decls, supported=supported, platform=platform,
-                     max_off_s=max_off_s)
+                     max_off_s=max_off_s, photo_trigger=photo_trigger)
     _reset(predictor)
-    reads = policy_reads_scores(policy)
+    reads = policy_reads_scores(policy) or photo_trigger is not None
     explain = bool(getattr(policy, "asks_redundant", False))
     timer = ScoreTimer({m: d for m, d in decls.items() if d.score is not None})
     busy_w = _busy_w(predictor, platform)

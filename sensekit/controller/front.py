@@ -49,7 +49,7 @@ from .evaluate import (
 from .operating import OperatingPoint
 from .policies import Static
 
-__all__ = ["FrontTable", "KeyPredictions", "front_flags", "front_table", "key_of",
+__all__ = ["FrontTable", "KeyPredictions", "ModalityInputs", "front_flags", "front_table", "key_of",
            "key_predictions", "part_energy", "pool_tables", "static_results"]
 
 
@@ -103,9 +103,14 @@ def _same_delivery(decl: Modality, key: OperatingPoint, modality: str) -> str | 
 
 
 def key_predictions(rec: Recording, key: OperatingPoint, predictor: Predictor, *,
-                    decls: Mapping[str, Modality], window_s: float,
-                    platform: str) -> KeyPredictions:
-    """Replay ``rec`` under the static ``key`` and predict every window."""
+                    decls: Mapping[str, Modality], window_s: float, platform: str,
+                    features: dict[Any, ModalityInputs] | None = None) -> KeyPredictions:
+    """Replay ``rec`` under the static ``key`` and predict every window.
+
+    With ``features`` (and a predictor that takes ready inputs), each input modality's
+    per-window network input is computed once per way its stream delivers it (mode, rate,
+    when it woke) and kept there; a key then only runs the network on the inputs it
+    gathers."""
     start, end = rec.span_ns
     win_ns = int(window_s * 1e9)
     n = max(0, (end - start) // win_ns)
@@ -122,6 +127,8 @@ def key_predictions(rec: Recording, key: OperatingPoint, predictor: Predictor, *
                      max_off_s=None)
     r.controller.step(start)
     r.parts.sync(start)
+    if features is not None and callable(getattr(predictor, "predict_inputs", None)):
+        return _from_features(rec, key, predictor, r, decls, n, win_ns, truth, features)
     hold = holds(r.devices, decls)
     packets = {s: p for s, d in r.devices.items()
                if (p := d.take(start, start + n * win_ns)) is not None and len(p)}
@@ -140,6 +147,69 @@ def key_predictions(rec: Recording, key: OperatingPoint, predictor: Predictor, *
     capped = n if r.parts.capped > 0 else 0
     return KeyPredictions(truth, pred, processed,
                           processed * predictor.joules(key.configuration), capped)
+
+
+@dataclass
+class ModalityInputs:
+    """One modality's network input per window of a recording, as one stream setting
+    delivers it, and the median seconds its features took."""
+
+    inputs: list[npt.NDArray[np.float32] | None]
+    seconds: float
+
+
+def _from_features(rec: Recording, key: OperatingPoint, predictor: Any, r: Any,
+                   decls: Mapping[str, Modality], n: int, win_ns: int,
+                   truth: npt.NDArray[np.int64],
+                   features: dict[Any, ModalityInputs]) -> KeyPredictions:
+    """:func:`key_predictions` from per-modality inputs (cached in ``features``)."""
+    start = rec.span_ns[0]
+    got: dict[str, ModalityInputs] = {}
+    for m in sorted(key.modalities):
+        stream = decls[m].stream_in(r.devices)
+        if stream is None:
+            continue
+        dev = r.devices[stream]
+        tag = (rec.name, id(predictor), win_ns, m, key.rates[m], stream, dev.mode,
+               round(dev.delivered_rate_hz, 6), dev.usable_from_ns,
+               tuple(sorted(dev.withheld_fields())))
+        if tag not in features:
+            features[tag] = _modality_inputs(predictor, m, key.rates[m], dev, stream, decls,
+                                             start, n, win_ns)
+        got[m] = features[tag]
+    per_window = [{m: v.inputs[k] for m, v in got.items() if v.inputs[k] is not None}
+                  for k in range(n)]
+    sample = next((x for x in per_window if len(x) == len(got)), None) or next(
+        (x for x in per_window if x), {})
+    predictor.time_inputs(key.configuration, sum(v.seconds for v in got.values()), sample)
+    index, _ = predictor.predict_inputs(per_window, list(range(n)))
+    processed = int((index >= 0).sum())
+    return KeyPredictions(truth, _carried(index), processed,
+                          processed * predictor.joules(key.configuration),
+                          n if r.parts.capped > 0 else 0)
+
+
+def _modality_inputs(predictor: Any, modality: str, rate: float, dev: Any, stream: str,
+                     decls: Mapping[str, Modality], start: int, n: int,
+                     win_ns: int) -> ModalityInputs:
+    """The stream taken whole, cut into the recording's windows, one modality's input each."""
+    import time
+
+    packet = dev.take(start, start + n * win_ns)
+    out: list[npt.NDArray[np.float32] | None] = [None] * n
+    times: list[float] = []
+    if packet is not None and len(packet):
+        spec = StreamSpec(rate_hz=dev.delivered_rate_hz, hold_s=holds({stream: dev}, decls).get(
+            stream))
+        for w in align({stream: packet}, {stream: spec}, window_s=win_ns / 1e9,
+                       hop_s=win_ns / 1e9, origin_ns=start):
+            k = (w.t_start_ns - start) // win_ns
+            if 0 <= k < n and w.t_start_ns == start + k * win_ns:
+                began = time.perf_counter()
+                x = predictor.modality_input(w, modality, rate)
+                times.append(time.perf_counter() - began)
+                out[k] = x
+    return ModalityInputs(out, float(np.median(times)) if times else 0.0)
 
 
 def _predict_all(predictor: Predictor, windows: Sequence[Window], config: Configuration,
@@ -272,6 +342,7 @@ def front_table(rec: Recording, points: Sequence[OperatingPoint], predictor: Pre
     inputs = list(mods) if isinstance(mods, Mapping) else None
     part_of = {m: d.power.device for m, d in decls.items() if d.power is not None}
     asleep = _asleep(rec, decls, window_s, platform)
+    features: dict[Any, ModalityInputs] = {}
     options: dict[OperatingPoint, dict[str, float]] = {}
     keys: dict[OperatingPoint, KeyPredictions] = {}
     per_point: list[tuple[dict[str, float], OperatingPoint]] = []
@@ -292,7 +363,8 @@ def front_table(rec: Recording, points: Sequence[OperatingPoint], predictor: Pre
                 keys[key] = cache[tag]
             else:
                 keys[key] = key_predictions(rec, key, predictor, decls=decls,
-                                            window_s=window_s, platform=platform)
+                                            window_s=window_s, platform=platform,
+                                            features=features)
                 if cache is not None:
                     cache[tag] = keys[key]
         per_point.append((energy, key))

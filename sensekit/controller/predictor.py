@@ -124,26 +124,35 @@ class FusionPredictor:
     def predict_many(self, windows: Sequence[Window], config: Configuration,
                      numbers: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Class index (-1: nothing usable) and confidence of each window of one recording,
-        in order (a static configuration's whole recording): in batches of the windows that
-        hold the same inputs, or for a context network as one sequence, ``numbers`` being
-        each window's number on the recording's grid (default: consecutive)."""
-        index = np.full(len(windows), -1, np.int64)
-        conf = np.zeros(len(windows))
-        groups: dict[tuple[Any, ...], list[tuple[int, dict[str, np.ndarray]]]] = {}
-        for i, window in enumerate(windows):
-            if config not in self._latency:
-                self._latency[config] = self._measure(window, config)
-            x = self.inputs(window, config)
-            if x:  # batched with windows whose inputs have the same shapes
-                groups.setdefault(tuple(sorted((m, v.shape) for m, v in x.items())),
-                                  []).append((i, x))
+        in order (a static configuration's whole recording); ``numbers``: each window's
+        number on the recording's grid (default: consecutive), a context network's order."""
+        if windows and config not in self._latency:
+            self._latency[config] = self._measure(windows[0], config)
+        grid = list(range(len(windows))) if numbers is None else list(numbers)
+        return self.predict_inputs([self.inputs(w, config) for w in windows], grid)
+
+    def modality_input(self, window: Window, modality: str, rate: float) -> np.ndarray | None:
+        """One modality's network input of ``window`` at ``rate`` (batch axis included), as
+        :meth:`inputs` makes it: what a static front caches per modality setting."""
+        return self.inputs(window, Configuration({modality: rate})).get(modality)
+
+    def predict_inputs(self, inputs: Sequence[Mapping[str, np.ndarray]],
+                       numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Class index (-1: no input) and confidence for windows' ready inputs, in order, in
+        batches of the windows whose inputs have the same shapes (a context network: one
+        sequence, ``numbers`` being the windows' numbers on the recording's grid)."""
+        index = np.full(len(inputs), -1, np.int64)
+        conf = np.zeros(len(inputs))
+        items = [(i, dict(x)) for i, x in enumerate(inputs) if x]
         if callable(getattr(self.net, "predict_sequence", None)):
-            items = sorted((item for g in groups.values() for item in g), key=lambda x: x[0])
-            grid = np.arange(len(windows)) if numbers is None else np.asarray(numbers)
-            return self._sequence(items, grid, index, conf)
-        for items in groups.values():
-            for lo in range(0, len(items), 256):
-                chunk = items[lo:lo + 256]
+            return self._sequence(items, np.asarray(numbers), index, conf)
+        groups: dict[tuple[Any, ...], list[tuple[int, dict[str, np.ndarray]]]] = {}
+        for i, x in items:
+            groups.setdefault(tuple(sorted((m, v.shape) for m, v in x.items())),
+                              []).append((i, x))
+        for group in groups.values():
+            for lo in range(0, len(group), 256):
+                chunk = group[lo:lo + 256]
                 batch = {m: np.concatenate([x[m] for _, x in chunk]) for m in chunk[0][1]}
                 probs = self.net.predict(batch)[self.task]
                 k = probs.argmax(axis=1)
@@ -151,6 +160,20 @@ class FusionPredictor:
                 index[rows] = self._index[k]
                 conf[rows] = probs[np.arange(len(k)), k]
         return index, conf
+
+    def time_inputs(self, config: Configuration, features_s: float,
+                    sample: Mapping[str, np.ndarray], runs: int = 5) -> None:
+        """Set ``config``'s latency from its features' measured time and the network's median
+        time on ``sample`` (one window's inputs), unless it is known already."""
+        if config in self._latency or not sample:
+            return
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            self._probs(sample, 0, commit=False)
+            times.append(time.perf_counter() - start)
+        self._latency[config] = features_s + float(np.median(times))
+        self.reset()
 
     def _sequence(self, items: Sequence[tuple[int, dict[str, np.ndarray]]],
                   grid: np.ndarray, index: np.ndarray, conf: np.ndarray

@@ -176,7 +176,7 @@ class RecordedDevice(Driver):
         return next((s.hold_s for d in self.decls for s in d.input.sources
                      if s.stream == self.stream and s.hold_s is not None), None)
 
-    def _withheld_fields(self) -> set[str]:
+    def withheld_fields(self) -> set[str]:
         """Fields of modalities the current mode does not deliver (the gyroscope's in
         ``accel_only`` or the low-power cycle mode); fields no declaration names stay."""
         delivers = self._delivers
@@ -206,7 +206,7 @@ class RecordedDevice(Driver):
         a, b = np.searchsorted(t, [start, t1_ns])
         if a >= b:
             return None
-        withheld = self._withheld_fields()
+        withheld = self.withheld_fields()
         return Packet(self.stream, t[a:b], {k: v[a:b] for k, v in fields.items()
                                             if k not in withheld}, self.modality_name)
 

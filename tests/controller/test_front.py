@@ -71,3 +71,24 @@ def test_a_static_power_save_point_is_on_the_front_when_it_should_be(
     assert continuous.macro_f1 == power_save.macro_f1 > alone.macro_f1
     assert power_save.sensor_j < continuous.sensor_j / 2
     assert front_flags(rows) == {alone.policy, power_save.policy}
+
+
+def test_per_modality_inputs_give_the_networks_window_by_window_predictions(
+        recording: Recording) -> None:
+    """With the shipped network, the front gathers each key's inputs from per-modality caches;
+    its predictions equal the window-by-window replay's."""
+    pytest.importorskip("onnxruntime")
+    from sensekit.controller.predictor import load_predictor
+    from sensekit.testing.scenario import ACTIVITIES
+
+    net = load_predictor("sim_har", classes=list(ACTIVITIES))
+    names = ["accel@100+gyro@100+light@1", "accel@25+camera@16+gps@1:power_save",
+             "accel@50+audio@50", "camera@32:photo+light@0.2:one_time_low"]
+    points = [OperatingPoint.parse(p) for p in names]
+    fast = static_results(recording, points, net, decls=registered(), window_s=2.0)
+    for point, row in zip(points, fast, strict=True):
+        slow = evaluate_policy(recording, lambda p=point: Static.of(p), net, window_s=2.0)
+        assert row.confusion == slow.confusion, point.name()
+        assert row.sensor_j == pytest.approx(slow.sensor_j, rel=1e-9)
+        assert row.windows_processed == pytest.approx(slow.windows_processed)
+        assert row.compute_j > 0 and slow.compute_j > 0
