@@ -74,6 +74,9 @@ class RecordedDevice(Driver):
         active_mode: Its mode when on.
         modalities: The declarations of the modalities the stream carries: their decimation
             path (low-pass or point sampling, per mode) and which mode delivers which.
+        filter_bandwidths_hz: Without ``modalities``: the low-pass settings the part picks
+            from when its rate is lowered (the widest at or below half the rate), as a
+            declaration's ``TurnDown.lowpass_hz``.
     """
 
     name: ClassVar[str] = "recorded"
@@ -86,7 +89,8 @@ class RecordedDevice(Driver):
     def __init__(self, stream: str, t_ns: npt.NDArray[np.int64], fields: Mapping[str, Array],
                  *, modality: str = "", power: PowerModel | None = None,
                  active_mode: str | None = None,
-                 modalities: Sequence[Modality] = (), **kw: Any) -> None:
+                 modalities: Sequence[Modality] = (),
+                 filter_bandwidths_hz: tuple[float, ...] | None = None, **kw: Any) -> None:
         if power is not None:  # the part's own modes, as its table lists them
             self.__dict__["modes"] = power.active_modes
         if active_mode is not None and active_mode not in self.modes:
@@ -103,6 +107,7 @@ class RecordedDevice(Driver):
         self.power = power
         self.active_mode = active_mode
         self.decls = tuple(modalities)
+        self.bandwidths = tuple(filter_bandwidths_hz or ())
         self.usable_from_ns: int = int(self.t_ns[0])
         self.size: tuple[int, ...] = ()
         self.motion_threshold_g = 0.064
@@ -165,6 +170,9 @@ class RecordedDevice(Driver):
     def cutoff_hz(self, rate_hz: float) -> float | None:
         """The low-pass the part applies at ``rate_hz`` in its current mode to what that mode
         delivers (None: point sampling)."""
+        if not self.decls and self.bandwidths:
+            fitting = [b for b in self.bandwidths if b <= rate_hz / 2]
+            return max(fitting) if fitting else min(self.bandwidths)
         mine = [d for d in self.decls if self._delivers(d)] or list(self.decls)
         return next((c for d in mine if (c := d.cutoff_hz(self.mode, rate_hz)) is not None),
                     None)
