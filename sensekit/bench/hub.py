@@ -77,6 +77,7 @@ class _Tally:
         self.age_ns = np.zeros(MAX_FRAMES, np.int64)
         self.frames = 0
         self.lost = 0
+        self.torn = 0  # frames overwritten while in use (found after use: work wasted)
 
     def got(self, t_ns: int, now_ns: int) -> None:
         i = self.frames
@@ -85,9 +86,9 @@ class _Tally:
             self.age_ns[i] = now_ns - t_ns
         self.frames = i + 1
 
-    def result(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+    def result(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, int]:
         n = min(self.frames, MAX_FRAMES)
-        return self.read_ns[:n].copy(), self.age_ns[:n].copy(), self.lost
+        return self.read_ns[:n].copy(), self.age_ns[:n].copy(), self.lost, self.torn
 
 
 # -- the floor: a bare seqlock ring ------------------------------------------------------------
@@ -141,6 +142,7 @@ def _ring_read(ring: BareRing, n: int, full: bool, tally: _Tally) -> None:
     _use(ring.frames[slot], t_ns, full)
     if words[seq] != good:
         tally.lost += 1
+        tally.torn += 1
         return
     tally.got(t_ns, now)
 
@@ -195,6 +197,8 @@ def _hub_reader(hub_name: str, full: bool, ready: Any, results: Any) -> None:
             _use(packet["image"][0], t_ns, full)
             if sub.validate(packet):
                 tally.got(t_ns, now)
+            else:
+                tally.torn += 1
         del packets
         if finished:
             break
@@ -304,11 +308,12 @@ def _drive(ctx: Any, k: int, seconds: float, make: Callable[[Any, Any], Any],
 def _summary(got: list[Any], k: int, sent: int, pss: int, start_ns: int,
              stop_ns: int) -> dict[str, Any]:
     span_s = (stop_ns - start_ns) / 1e9
-    frames = sum(int(np.count_nonzero(read <= stop_ns)) for read, _, _ in got)
-    ages = np.concatenate([age for _, age, _ in got]) / 1e6
-    lost = sum(lost for _, _, lost in got)
+    frames = sum(int(np.count_nonzero(read <= stop_ns)) for read, _, _, _ in got)
+    ages = np.concatenate([age for _, age, _, _ in got]) / 1e6
+    lost = sum(lost for _, _, lost, _ in got)
+    torn = sum(torn for _, _, _, torn in got)
     return {"fps": frames / k / span_s, "pss_mib": pss / 1024, "sent": sent,
-            "lost_frac": lost / max(1, k * sent),
+            "lost_frac": lost / max(1, k * sent), "torn_frac": torn / max(1, frames + torn),
             "p50_ms": float(np.median(ages)) if ages.size else float("nan"),
             "p99_ms": float(np.percentile(ages, 99)) if ages.size else float("nan"),
             "jitter_ms": float(np.std(ages)) if ages.size else float("nan")}
