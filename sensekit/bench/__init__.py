@@ -35,6 +35,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
             "and a bare shared-memory ring"),
     "mcap": ("sensekit.bench.mcap", "IMU written and read: packet messages vs one per sample"),
     "nmea": ("sensekit.bench.nmea", "NMEA 0183 decoding into fixes vs pynmea2"),
+    "soak": ("sensekit.bench.soak", "a day of a rig's data through a shared hub to 8 "
+             "processes: memory, shared memory, losses ($SENSEKIT_SOAK_HOURS to change it)"),
 }
 
 

@@ -139,7 +139,8 @@ def run_benchmark(name: str, quick: bool, repeats: int | None = None,
     """Run benchmark ``name`` (a key of :data:`BENCHMARKS`), repeated, with its load watched.
 
     A module whose cases do not carry repeats is run ``repeats`` times (3 quick, 5 full);
-    with ``quick`` only while the total stays under :data:`QUICK_BUDGET_S`. An exception
+    with ``quick`` only while the total stays under :data:`QUICK_BUDGET_S`. A module may set
+    ``REPEATS`` (a soak: one long run) to say how many runs it takes. An exception
     becomes :attr:`BenchRun.error` (``SENSEKIT_DEBUG=1`` adds the traceback).
     """
     module_name, text = BENCHMARKS[name]
@@ -150,6 +151,7 @@ def run_benchmark(name: str, quick: bool, repeats: int | None = None,
         module = importlib.import_module(module_name)
         runs: list[list[Case]] = [list(module.run(quick=quick))]
         took = time.monotonic() - watch._t0
+        want = getattr(module, "REPEATS", None) or want
         while (not _repeats_itself(runs[0]) and len(runs) < want
                and not (quick and took * (len(runs) + 1) / len(runs) > QUICK_BUDGET_S)):
             if progress is not None:
