@@ -16,8 +16,29 @@ same ``poll``/``lost``/``close`` API. Its packets are zero-copy views of the rin
 the producer overwrites their slot; :meth:`SharedSubscriber.validate` tells whether that
 happened while the view was in use (the sequence lock of :mod:`sensekit.hub_shm`), and
 ``poll(copy=True)`` returns checked private copies. Only the producer unlinks its segments: on
-:meth:`Hub.close`, at exit, and, after a SIGKILL, when the next producer creates the same name
-(see :mod:`sensekit._shm`).
+:meth:`Hub.close`, at exit, on SIGTERM/SIGHUP, and, after a SIGKILL, at the next start of any
+process that uses shared memory (see :mod:`sensekit._shm`). Readers map the segments read-only
+after checking their owner, mode and header.
+
+Where the time goes (CPU per frame in one process, medians of 5 runs, on the 2-core x86 machine
+of ``sensekit/bench/README.md`` while it was loaded; the ``cpu ...`` cases of
+``sensekit bench hub`` measure the same on any machine, beside the cross-process figures):
+
+- Publishing a 640x480x3 frame costs 64 us against 51 us for the bare seqlock ring of the
+  benchmark; copying the 921,600 bytes into the slot is most of both. The hub's own share is
+  about 4 us, measured with 8x8 frames (4.2 us against 0.9): the lock, the in-process ring
+  and its byte count, the layout lookup (a dict keyed by the packet's shapes) and the slot's
+  header words. Building the :class:`~sensekit.packets.Packet` is the caller's 3 us.
+- Reading costs 2.7 us a frame against 0.6 (8x8 frames): the sequence checks, the exact loss
+  count, a :class:`~sensekit.packets.Packet` around views made once per slot and layout (the
+  layout JSON is parsed once per layout id, not per read), and the check after use. Before
+  the ring kept views per slot and layout, a read cost 7 us and parsed JSON every time.
+- Waking up costs more than reading: a reader's sleep and wake-up is about 20 us of CPU
+  (system call and scheduler), the same for the bare ring, whose readers wait the same way.
+  With 8 readers on 2 cores, wake-ups and the producer's copies decide throughput; the
+  backoff (50 us to 1 ms) lets a busy reader take several frames per wake-up.
+- Accounting (samples before each packet, the closed flag, the owner's liveness, cached for
+  0.2 s) is a few word loads per read and costs nothing measurable.
 """
 
 from __future__ import annotations

@@ -68,3 +68,10 @@ def test_cases_pair_the_hub_with_both_peers_and_report_spreads() -> None:
     assert p99.name == "light K=8 latency p99" and jitter.values == (0.1, 0.15)
     memory = bench._memory({1: runs, 8: runs})
     assert [c.name for c in memory] == ["pss K=1", "pss K=8", "pss per extra reader"]
+
+
+@pytest.mark.skipif(not os.path.isdir(SHM_DIR), reason="needs Linux /dev/shm")
+def test_cpu_per_frame_is_measured_for_the_hub_and_the_bare_ring() -> None:
+    costs = bench.frame_costs((8, 8, 3), n=64)
+    assert set(costs) == {"hub publish", "hub read", "ring publish", "ring read"}
+    assert all(0 < seconds < 1 for seconds in costs.values())

@@ -319,6 +319,65 @@ def _summary(got: list[Any], k: int, sent: int, pss: int, start_ns: int,
             "jitter_ms": float(np.std(ages)) if ages.size else float("nan")}
 
 
+# -- CPU per frame, in one process --------------------------------------------------------------
+
+def frame_costs(shape: tuple[int, ...], n: int = 2000) -> dict[str, float]:
+    """CPU seconds per frame of publishing and reading (16 at a time) with the hub and with
+    the bare ring, in this process: the producer's and a reader's own work, without the
+    scheduling and wake-ups of the cross-process runs."""
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    name = f"skbench-{uuid.uuid4().hex[:8]}"
+    hub = Hub(shared=name, capacity_packets=4, shared_slots=SLOTS)
+    packet = Packet("camera", np.zeros(1, np.int64), {"image": image[None]}, "camera")
+    hub.publish(packet)
+    sub = connect(name, "camera")
+
+    def hub_read() -> None:
+        for p in sub.poll(0):
+            _use(p["image"][0], int(p.t_ns[0]), False)
+            sub.validate(p)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SampleDropped)  # the publishing loop laps the reader
+            out = {"hub publish": _cpu(lambda: hub.publish(packet), n),
+                   "hub read": _cpu_reads(lambda: hub.publish(packet), hub_read, n)}
+    finally:
+        sub.close()
+        hub.close()
+    ring, tally = BareRing(shape, SLOTS), _Tally()
+    try:
+        out["ring publish"] = _cpu(lambda: ring.write(image, 0), n)
+
+        def ring_read() -> None:
+            head = int(ring.words[0])
+            for k in range(head - 16, head):
+                _ring_read(ring, k, False, tally)
+
+        out["ring read"] = _cpu_reads(lambda: ring.write(image, 0), ring_read, n)
+    finally:
+        ring.close()
+    return out
+
+
+def _cpu(fn: Callable[[], object], n: int) -> float:
+    start = time.thread_time()
+    for _ in range(n):
+        fn()
+    return (time.thread_time() - start) / n
+
+
+def _cpu_reads(write: Callable[[], object], read: Callable[[], object], n: int) -> float:
+    spent = 0.0
+    for _ in range(n // 16):
+        for _ in range(16):
+            write()
+        start = time.thread_time()
+        read()
+        spent += time.thread_time() - start
+    return spent / (n // 16 * 16)
+
+
 RUNNERS: dict[str, Callable[[int, bool, float], dict[str, Any]]] = {
     "hub": run_hub, "ring": run_ring, "queue": run_queue}
 
@@ -394,4 +453,18 @@ def run(quick: bool) -> list[Case]:
                 pss[k] = runs
             else:
                 latency += _latency(k, runs)
-    return cases + latency + _memory(pss)
+    return cases + latency + _memory(pss) + _costs(repeats)
+
+
+def _costs(repeats: int) -> list[Case]:
+    """The hub's and the bare ring's own CPU per frame, repeated in turn."""
+    cases = []
+    for label, shape in (("640x480x3", SHAPE), ("8x8x3", (8, 8, 3))):
+        runs = [frame_costs(shape) for _ in range(repeats)]
+        for what in ("publish", "read"):
+            cases.append(repeated(
+                f"cpu {what} {label}", [r[f"hub {what}"] * 1e6 for r in runs], "us",
+                [r[f"ring {what}"] * 1e6 for r in runs], higher_is_better=False,
+                note="in one process, per frame; peer: the bare ring" if what == "publish"
+                and label == "640x480x3" else ""))
+    return cases
