@@ -174,12 +174,12 @@ class EpochAssembler:
     def push_bodies(self, bodies: list[bytes], times: list[int]) -> list[Fix]:
         """Fixes completed by sentences given as bodies and times (see ``feed_bodies``)."""
         out: list[Fix] = []
-        handlers = HANDLERS
+        handlers, passed, max_sky = HANDLERS, _PASSED, MAX_SKY  # locals: the decoder's hot path
         eager = self.eager
-        current = self._ep              # kept in a local: this loop is the decoder's hot path
+        current = self._ep
         for body, t in zip(bodies, times, strict=True):
             entry = handlers.get(body[2:6])
-            if entry is None or body[0] in _PASSED:       # vendor and encapsulated sentences
+            if entry is None or body[0] in passed:        # vendor and encapsulated sentences
                 self._vendor(body, t)
                 continue
             where, need, handler, bit = entry
@@ -187,7 +187,7 @@ class EpochAssembler:
                 if current is None:
                     current = self._new_epoch(t)
                 current.kinds |= bit
-                if len(current.gsv) < MAX_SKY:
+                if len(current.gsv) < max_sky:
                     current.gsv.append(body)
                 if eager:
                     self._after(self._gsv_key(body), out)

@@ -177,16 +177,20 @@ class NmeaReader:
     def feed_bodies(self, data: bytes, t_ns: int = 0,
                     byte_ns: int = 0) -> tuple[list[bytes], list[int]]:
         """Like :meth:`feed`, but the sentence bodies and their times as two lists (faster)."""
-        data = self._begin(data)
-        if not data:
+        n_tail, tail_t = len(self._tail), self._tail_t
+        buf, lines, begin, stop, encap = self._scan(data, t_ns, byte_ns)
+        if not len(begin):
             return [], []
-        n_tail = len(self._tail)
-        buf = self._tail + data if n_tail else data
-        lines = buf.split(b"\n")
-        tail = lines.pop()
-        out = self._lines(buf, lines, n_tail, t_ns, byte_ns) if lines else ([], [])
-        self._keep(tail, bool(lines), n_tail, t_ns, byte_ns)
-        return out
+        bodies = [buf[a:b] for a, b in zip(begin.tolist(), stop.tolist(), strict=True)]
+        for i in np.flatnonzero(encap).tolist():
+            # "!" starts encapsulated sentences (AIS): kept with their mark, never decoded.
+            bodies[i] = b"!" + bodies[i]
+        if byte_ns == 0 and n_tail == 0:
+            return bodies, [t_ns] * len(bodies)
+        # A sentence is dated by its line's first byte; one begun in an earlier read keeps the
+        # time that read gave it.
+        first = t_ns - (len(buf) - 1 - lines) * byte_ns
+        return bodies, np.where(lines >= n_tail, first, tail_t).tolist()
 
     def feed_spans(self, data: bytes) -> tuple[bytes, npt.NDArray[np.int64],
                                                 npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
@@ -196,33 +200,40 @@ class NmeaReader:
         body in it (``buf[start:stop]`` is what :meth:`feed_bodies` returns), and which are
         encapsulated (``!``) sentences. Same sentences, same counts, no bytes object per line.
         """
+        buf, _, begin, stop, encap = self._scan(data, 0, 0)
+        return buf, begin, stop, encap
+
+    def _scan(self, data: bytes, t_ns: int, byte_ns: int) -> tuple[
+            bytes, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+            npt.NDArray[np.bool_]]:
+        """The completed lines of tail + ``data``: the buffer, and for each sentence found
+        its line's start, its body's start and stop, and whether it is encapsulated."""
         data = self._begin(data)
         n_tail = len(self._tail)
         buf = self._tail + data if n_tail else data
         end = buf.rfind(b"\n") + 1
         empty = np.zeros(0, np.int64)
         if end == 0:
-            self._keep(buf, False, n_tail, 0, 0)
-            return buf, empty, empty, np.zeros(0, bool)
-        self._keep(buf[end:], True, n_tail, 0, 0)
+            self._keep(buf, False, n_tail, t_ns, byte_ns)
+            return buf, empty, empty, empty, np.zeros(0, bool)
+        self._keep(buf[end:], True, n_tail, t_ns, byte_ns)
         starts, nl, stops, ok = self._check_all(buf, len(buf))
         begin, stop, encap = starts + 1, starts + stops, np.zeros(len(starts), bool)
         good = int(np.count_nonzero(ok))
         self.stats.read += good
         self.stats.accepted += good
-        if good < len(ok):
-            keep = ok.copy()
-            rest = ~ok & (nl > starts)                        # empty lines are nothing
-            if self.comments:                                 # "#" lines: skipped, uncounted
-                rest &= np.frombuffer(buf, np.uint8)[starts] != 35
-            for i in np.flatnonzero(rest).tolist():
-                span = self._slow_span(buf[starts[i]:nl[i]])
-                if span is not None:
-                    keep[i] = True
-                    begin[i], stop[i], encap[i] = starts[i] + span[0], starts[i] + span[1], \
-                        span[2]
-            begin, stop, encap = begin[keep], stop[keep], encap[keep]
-        return buf, begin, stop, encap
+        if good == len(ok):
+            return buf, starts, begin, stop, encap
+        keep = ok.copy()
+        rest = ~ok & (nl > starts)                            # empty lines are nothing
+        if self.comments:                                     # "#" lines: skipped, uncounted
+            rest &= np.frombuffer(buf, np.uint8)[starts] != 35
+        for i in np.flatnonzero(rest).tolist():
+            span = self._slow_span(buf[starts[i]:nl[i]])
+            if span is not None:
+                keep[i] = True
+                begin[i], stop[i], encap[i] = starts[i] + span[0], starts[i] + span[1], span[2]
+        return buf, starts[keep], begin[keep], stop[keep], encap[keep]
 
     def _begin(self, data: bytes) -> bytes:
         if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -259,41 +270,6 @@ class NmeaReader:
         self._junk(at or len(tail))
         return (tail[at:], False) if at else (b"", False)
 
-    def _lines(self, buf: bytes, lines: list[bytes], n_tail: int, t_ns: int,
-               byte_ns: int) -> tuple[list[bytes], list[int]]:
-        starts_a, _, stops_a, ok_a = self._check_all(buf, len(lines))
-        starts, stops, ok = starts_a.tolist(), stops_a.tolist(), ok_a.tolist()
-        bodies = [line[1:stop] if good else None
-                  for line, stop, good in zip(lines, stops, ok, strict=True)]
-        total = len(buf)
-        if byte_ns == 0 and n_tail == 0:
-            times = [t_ns] * len(lines)
-        else:
-            tail_t = self._tail_t
-            times = [t_ns - (total - 1 - s) * byte_ns if s >= n_tail else tail_t
-                     for s in starts]
-        if all(ok):
-            self.stats.read += len(bodies)
-            self.stats.accepted += len(bodies)
-            return bodies, times  # type: ignore[return-value]
-        good = 0
-        out_b: list[bytes] = []
-        out_t: list[int] = []
-        for line, body, t in zip(lines, bodies, times, strict=True):
-            if body is None:
-                if not line or line == b"\r":
-                    continue
-                body = self._slow(line)
-                if body is None:
-                    continue
-            else:
-                good += 1
-            out_b.append(body)
-            out_t.append(t)
-        self.stats.read += good
-        self.stats.accepted += good
-        return out_b, out_t
-
     def _check_all(self, buf: bytes, n: int) -> tuple[
             npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
             npt.NDArray[np.bool_]]:
@@ -313,30 +289,21 @@ class NmeaReader:
         hi = _HEX[arr[e - 2]]
         lo = _HEX[arr[e - 1]]
         # XOR of each body (s+1 .. e-3), one reduction per line over increasing bounds (the
-        # stretch between two bodies is reduced too, and short); an empty body XORs to 0. The
-        # smallest and largest byte of each line's sentence ($ .. checksum) say whether it is
-        # all printable text.
+        # stretch between two bodies is reduced too, and short); an empty body XORs to 0.
         first = starts + 1
         last = np.where(fits, np.maximum(ends - 3, first), first)
         bounds = np.empty(2 * len(s), np.int64)
         bounds[0::2], bounds[1::2] = first, last
         xor = np.bitwise_xor.reduceat(arr, bounds)[0::2]
         xor[last <= first] = 0
+        # Shifted down by 0x20 (wrapping), printable bytes are 0..0x5E and every other byte is
+        # above: one maximum per line says whether any is not printable.
         bounds[1::2] = np.maximum(e, first)
-        low = np.minimum.reduceat(arr, bounds)[0::2]
-        high = np.maximum.reduceat(arr, bounds)[0::2]
-        ok = (fits & (arr[s] == 36) & (arr[e - 3] == 42) & (low >= 0x20) & (high <= 0x7E)
+        shifted = arr - np.uint8(0x20)
+        worst = np.maximum.reduceat(shifted, bounds)[0::2]
+        ok = (fits & (arr[s] == 36) & (arr[e - 3] == 42) & (worst <= 0x5E)
               & (hi >= 0) & (lo >= 0) & (xor == (hi * 16 + lo)))
         return starts, nl, e - 3 - s, ok
-
-    def _slow(self, line: bytes) -> bytes | None:
-        """Classify a line that failed the fast check; recover a sentence after junk."""
-        span = self._slow_span(line)
-        if span is None:
-            return None
-        body = line[span[0]:span[1]]
-        # "!" starts encapsulated sentences (AIS): kept with their mark, never decoded as fixes.
-        return b"!" + body if span[2] else body
 
     def _slow_span(self, line: bytes) -> tuple[int, int, bool] | None:
         """Where the body of the sentence in ``line`` lies, and whether it is encapsulated
