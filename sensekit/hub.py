@@ -55,8 +55,9 @@ from ._shm import SHM_DIR, sweep_stale
 from .clock import Clock, default_clock
 from .driver import Driver, ReaderThread
 from .errors import ConfigError, SensekitError, warn_dropped
-from .hub_shm import RingReader, SharedRing
+from .hub_shm import SharedRing
 from .packets import Packet
+from .ring_reader import RingReader
 
 __all__ = ["Hub", "RingReader", "SharedRing", "SharedSubscriber", "StreamInfo", "Subscriber",
            "connect", "sweep_stale"]
