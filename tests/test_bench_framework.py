@@ -72,6 +72,8 @@ def fake_benchmarks(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]
         n: (f"sensekit_test_bench_{n}", f"{n} benchmark") for n in ("plain", "self", "broken")})
     monkeypatch.setattr("sensekit.bench.report.BENCHMARKS", bench.BENCHMARKS)
     monkeypatch.setattr("sensekit.bench.cli.BENCHMARKS", bench.BENCHMARKS)
+    # 'bench all' runs each benchmark in a new process, which would not see these modules.
+    monkeypatch.setattr("sensekit.bench.cli.run_isolated", run_benchmark)
     yield calls
 
 
@@ -150,3 +152,22 @@ def test_cpu_used_by_another_process_counts_as_others() -> None:
 def test_machine_info_names_cpu_cores_and_memory() -> None:
     info = machine_info()
     assert info["cpus"] >= 1 and info["arch"] and info["cpu"]
+
+
+@pytest.mark.slow
+def test_a_benchmark_runs_in_a_process_of_its_own() -> None:
+    from sensekit.bench.report import run_isolated
+
+    result = run_isolated("align", quick=True, repeats=1)
+    assert result.error is None and result.runs == 1 and result.watch is not None
+    assert result.cases and all(c.repeats >= 1 for c in result.cases)
+    assert result.cases[0].ratio is not None and result.watch.seconds > 0
+    failed = run_isolated("nosuch", quick=True)
+    assert failed.error is not None and "exited with 2" in failed.error
+    assert "unknown benchmark 'nosuch'" in failed.error
+
+
+def test_cases_survive_the_json_round_trip() -> None:
+    for c in (repeated("t", [2.0, 4.0], "ms", [8.0, 8.0], higher_is_better=False, note="n"),
+              case("alone", 3.0, "x"), case("one", 2.0, "s", 4.0)):
+        assert Case.from_json(c.as_json()) == c

@@ -78,6 +78,16 @@ class Case:
         figures = self.ratios or tuple(v for v in self.values if not math.isnan(v))
         return (min(figures), max(figures)) if figures else None
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Case:
+        """The case :meth:`as_json` wrote."""
+        values = tuple(data.get("values", (data["value"],)))
+        baselines = tuple(data.get("baselines", () if data.get("baseline") is None
+                                   else (data["baseline"],)))
+        ratios = tuple(data.get("ratios", () if data.get("ratio") is None else (data["ratio"],)))
+        return cls(data["name"], float(data["value"]), data["unit"], data.get("baseline"),
+                   data.get("ratio"), data.get("note", ""), values, baselines, ratios)
+
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "value": self.value, "unit": self.unit}
         if self.baseline is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import BENCHMARKS, format_table
-from .report import BenchRun, report, run_benchmark
+from .report import BenchRun, report, run_benchmark, run_isolated
 
 #: Benchmarks ``bench all`` leaves out: checks that run long rather than comparisons.
 NOT_IN_ALL = frozenset({"soak"})
@@ -109,8 +109,11 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         print(f"sensekit bench {name}{' --quick' if args.quick else ''}: "
               f"{BENCHMARKS[name][1]}", file=sys.stderr)
-        result = run_benchmark(name, args.quick, args.repeats,
-                               progress=lambda text: print(text, file=sys.stderr))
+        if len(names) > 1:      # each in its own process: no benchmark weighs on the next
+            result = run_isolated(name, args.quick, args.repeats)
+        else:
+            result = run_benchmark(name, args.quick, args.repeats,
+                                   progress=lambda text: print(text, file=sys.stderr))
         _show(result, tables)
         runs.append(result)
     doc = report(runs, load_before, _command(args))

@@ -16,9 +16,11 @@ from __future__ import annotations
 import datetime as _dt
 import importlib
 import importlib.metadata
+import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 import traceback
@@ -30,7 +32,8 @@ from typing import Any
 from .._version import __version__
 from . import BENCHMARKS, Case, merge_runs
 
-__all__ = ["BUSY_SHARE", "BenchRun", "CpuWatch", "machine_info", "report", "run_benchmark"]
+__all__ = ["BUSY_SHARE", "BenchRun", "CpuWatch", "machine_info", "report", "run_benchmark",
+           "run_isolated"]
 
 #: Other processes using more than this share of the machine's CPUs make a run "busy".
 BUSY_SHARE = 0.10
@@ -95,6 +98,15 @@ class CpuWatch:
                 "others_cpus": self.others_cpus, "busy": self.busy,
                 "seconds": round(self.seconds, 3)}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CpuWatch:
+        """A stopped watch as :meth:`as_json` wrote it (from another process)."""
+        watch = cls()
+        watch.load_before = tuple(data["load_before"])
+        watch.load_after = tuple(data["load_after"])
+        watch.others_cpus, watch.seconds = data.get("others_cpus"), float(data["seconds"])
+        return watch
+
     def describe(self) -> str:
         """One line: load averages and what others used."""
         def avg(load: tuple[float, float, float]) -> str:
@@ -128,6 +140,28 @@ class BenchRun:
         if self.error is not None:
             out["error"] = self.error
         return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BenchRun:
+        """A run as :meth:`as_json` wrote it (from another process)."""
+        return cls(data["name"], data["description"], bool(data["quick"]),
+                   [Case.from_json(c) for c in data["cases"]], int(data["runs"]),
+                   CpuWatch.from_json(data) if "seconds" in data else None, data.get("error"))
+
+
+def run_isolated(name: str, quick: bool, repeats: int | None = None) -> BenchRun:
+    """:func:`run_benchmark` in a fresh Python process: what an earlier benchmark imported
+    or allocated (torch, onnxruntime threads) does not weigh on this one's figures."""
+    cmd = [sys.executable, "-m", "sensekit", "bench", name, "--json"]
+    cmd += ["--quick"] * quick + ([] if repeats is None else ["--repeats", str(repeats)])
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        return BenchRun.from_json(json.loads(proc.stdout)["benchmarks"][0])
+    except (ValueError, KeyError, IndexError, TypeError):
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        text = BENCHMARKS.get(name, ("", ""))[1]
+        return BenchRun(name, text, quick, error=f"its process exited with {proc.returncode}: "
+                        f"{last}")
 
 
 def _repeats_itself(cases: Sequence[Case]) -> bool:
