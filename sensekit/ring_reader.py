@@ -32,6 +32,9 @@ from .packets import Packet
 __all__ = ["RingReader"]
 
 _READ = "_ring_read"  # key in a view packet's __dict__: (reader, packet number)
+#: What a reader keeps per slot: layout id, layout, t_ns view, field views, and the start of
+#: a view packet's ``__dict__`` (stream, modality, t_ns).
+SlotViews = tuple[int, _Layout, npt.NDArray[Any], dict[str, npt.NDArray[Any]], dict[str, Any]]
 
 
 class _RingView(Packet):
@@ -64,8 +67,7 @@ class RingReader:
         self._expected = self._samples_before(self._next)
         self._parsed: dict[int, _Layout] = {}
         # per slot: (layout id, layout, t_ns view, field views) of what it held last
-        self._views: dict[int, tuple[int, _Layout, npt.NDArray[Any],
-                                     dict[str, npt.NDArray[Any]]]] = {}
+        self._views: dict[int, SlotViews] = {}
 
     def close(self) -> None:
         """Forget the views this reader made, so that the ring can unmap."""
@@ -150,12 +152,12 @@ class RingReader:
         if copy:
             return self._copied(views, meta, slot, good, count)
         packet: Packet = object.__new__(_RingView)
-        packet.__dict__.update(stream=layout.stream, modality=layout.modality, meta=meta,
-                               t_ns=views[2], fields=views[3].copy(), _ring_read=(self, n))
+        d = views[4].copy()                      # stream, modality, t_ns of this slot
+        d["fields"], d["meta"], d[_READ] = views[3].copy(), meta, (self, n)
+        object.__setattr__(packet, "__dict__", d)
         return packet
 
-    def _slot_views(self, slot: int, base: int, lid: int, good: int) -> tuple[
-            int, _Layout, npt.NDArray[Any], dict[str, npt.NDArray[Any]]] | None:
+    def _slot_views(self, slot: int, base: int, lid: int, good: int) -> SlotViews | None:
         """Views of ``slot`` laid out as layout ``lid`` (parsed once per id); None if torn."""
         ring, w = self.ring, self.ring._w
         layout = self._parsed.get(lid)
@@ -176,11 +178,12 @@ class RingReader:
                 self._parsed.clear()
             self._parsed[lid] = layout
         data, buf = ring._data_at(slot), ring.segment.buf
-        arrays = {name: np.frombuffer(buf, dt, count, data + off).reshape(shape)
-                  for (name, dt, shape, off), count in zip(layout.arrays, layout.counts,
-                                                          strict=True)}
+        arrays: dict[str, npt.NDArray[Any]] = {
+            name: np.frombuffer(buf, dt, count, data + off).reshape(shape)
+            for (name, dt, shape, off), count in zip(layout.arrays, layout.counts, strict=True)}
         t_ns = arrays.pop("")
-        views = (lid, layout, t_ns, arrays)
+        base_dict = {"stream": layout.stream, "modality": layout.modality, "t_ns": t_ns}
+        views: SlotViews = (lid, layout, t_ns, arrays, base_dict)
         self._views[slot] = views
         return views
 
@@ -195,8 +198,7 @@ class RingReader:
             return None  # torn under us, or not meta: the sequence check that follows says
         return meta if isinstance(meta, dict) else None
 
-    def _copied(self, views: tuple[int, _Layout, npt.NDArray[Any],
-                                   dict[str, npt.NDArray[Any]]],
+    def _copied(self, views: SlotViews,
                 meta: dict[str, Any], slot: int, good: int, count: int) -> Packet | None:
         t_ns = views[2].copy()
         fields = {name: view.copy() for name, view in views[3].items()}
@@ -232,7 +234,7 @@ class RingReader:
         del d[_READ]
         n = origin[1]
         ring = self.ring
-        if n < 0 or ring._w[ring._slot_word(n % ring.slots)] == 2 * n + 2:
+        if n < 0 or ring._w[(HEADER_BYTES + n % ring.slots * ring.stride) >> 3] == 2 * n + 2:
             return True
         self.lost += len(packet)
         return False
