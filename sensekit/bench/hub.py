@@ -13,6 +13,8 @@ run the same workload in turn, each repeat running all three back to back:
   sequence word per slot checked before and after use, no framing, no per-stream layout, no
   metadata, no warnings. Its readers wait the way the hub's do (sleeps from 50 us to 1 ms).
 
+Each repeat runs the three in turn, in an order rotated from one repeat to the next.
+
 Two workloads: ``light`` (a reader takes the frame and reads its header) and ``full`` (a
 reader reads every pixel: CRC-32 of the frame; a reader slower than the producer takes the
 newest frame each time, ``poll(latest=True)`` and its equivalent in the bare ring). The figure
@@ -452,14 +454,20 @@ def run(quick: bool) -> list[Case]:
     for workload, ks in PLAN[0 if quick else 1]:
         for k in ks:
             full = workload == "full"
-            runs = [{side: RUNNERS[side](k, full, seconds) for side in SIDES}
-                    for _ in range(repeats)]
+            runs = [_repeat(k, full, seconds, r) for r in range(repeats)]
             cases += _throughput(workload, k, runs)
             if full:
                 pss[k] = runs
             else:
                 latency += _latency(k, runs)
     return cases + latency + _memory(pss) + _costs(repeats)
+
+
+def _repeat(k: int, full: bool, seconds: float, r: int) -> dict[str, dict[str, Any]]:
+    """One repeat: every side in turn, the order rotated each repeat so that none always
+    runs right after another's teardown."""
+    order = SIDES[r % len(SIDES):] + SIDES[:r % len(SIDES)]
+    return {side: RUNNERS[side](k, full, seconds) for side in order}
 
 
 def _costs(repeats: int) -> list[Case]:
