@@ -34,7 +34,8 @@ import numpy.typing as npt
 from .block import KEYS, Block
 from .decimals import NO_TIME, times_of_day
 from .epoch import EpochAssembler, Fix
-from .epoch_columns import EpochColumns
+from .epoch_columns import NO_DAY, EpochColumns
+from .fields import DAY_NS
 from .fix_columns import fixes_of
 from .nmea import NmeaReader
 from .sentences import HANDLERS, EpochFields
@@ -168,8 +169,7 @@ class CaptureDecoder:
         starts = [first_timed[e] for e in range(1, n_epochs)]
         tods = tod[starts].tolist()
         inner = fixes_of(cols, asm, range(1, n_epochs - 1), tods[:-1])
-        for fix, e_tod, date in zip(inner, tods[:-1], cols.dates[1:n_epochs - 1], strict=True):
-            asm._date(e_tod, date, fix, out)
+        _date_all(asm, inner, tods[:-1], cols.dates[1:n_epochs - 1], out)
         last = n_epochs - 1
         asm._ep = EpochFields(0, tods[-1], tfield(starts[-1]))
         cols.apply(asm._ep, last)
@@ -183,3 +183,29 @@ class CaptureDecoder:
         first = np.ones(len(timed), bool)
         first[1:] = epochs[1:] != epochs[:-1]
         return dict(zip(epochs[first].tolist(), timed[first].tolist(), strict=True))
+
+
+def _date_all(asm: EpochAssembler, fixes: list[Fix], tods: list[int],
+              dates: list[int | None], out: list[Fix]) -> None:
+    """``asm._date`` of each fix in turn, as columns when the day is known (the usual case):
+    each epoch's day is the last date given at or before it, plus the midnights passed since
+    (a time of day more than half a day below the one before)."""
+    if asm._day is None or asm._held or not fixes:
+        for fix, tod, date in zip(fixes, tods, dates, strict=True):
+            asm._date(tod, date, fix, out)
+        return
+    times = np.array(tods, np.int64)
+    days = np.array([NO_DAY if d is None else d for d in dates], np.int64)
+    given = days != NO_DAY
+    before = np.empty_like(times)
+    before[1:] = times[:-1]
+    before[0] = times[0] if asm._last_tod is None else asm._last_tod   # no midnight without one
+    midnight = ~given & (times < before - DAY_NS // 2)
+    passed = np.cumsum(midnight)
+    last = np.maximum.accumulate(np.where(given, np.arange(len(times)), -1))
+    base = np.where(last >= 0, days[np.maximum(last, 0)], asm._day)
+    day = base + passed - np.where(last >= 0, passed[np.maximum(last, 0)], 0)
+    for fix, utc in zip(fixes, (day * DAY_NS + times).tolist(), strict=True):
+        fix.utc_ns = utc
+    out.extend(fixes)
+    asm._day, asm._last_tod = int(day[-1]), int(times[-1])

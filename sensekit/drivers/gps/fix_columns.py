@@ -74,35 +74,32 @@ def fixes_of(cols: EpochColumns, asm: EpochAssembler, epochs: range,
     gsa_mode = v["gsa_mode"].numbers(epochs, 0, 0).astype(np.int64)
     speed = numbers["speed"] * v["speed"].numbers(epochs, 2, KNOT_MPS)
     mode = _modes(fix_ok, gsa_mode, lat_deg, numbers["alt"]).tolist()
+    errors = [np.where(has_gst, x, math.nan) for x in errors]
     columns = [lat_deg, lon_deg, numbers["alt"], speed, numbers["track"],
                *(_dops(numbers[k]) for k in ("hdop", "pdop", "vdop")), *errors]
-    rows = zip(*(c.tolist() for c in columns), strict=True)
-    fixes = []
-    kinds, sky = cols.kinds.tolist(), cols.sky
-    for e, values, tod, wrong, gst, n_sats, e_mode in zip(
-            epochs, rows, tods, bad.tolist(), has_gst.tolist(), sats, mode, strict=True):
-        if wrong:
-            fixes.append(_slow_fix(cols, asm, e, tod))
-        else:
-            fixes.append(_fix(tod, kinds[e], (sky, e), values, n_sats, e_mode, gst))
+    fixes = _fixes(epochs, tods, cols, [c.tolist() for c in columns], sats, mode)
+    for i in np.flatnonzero(bad).tolist():       # unreadable values: the streaming way
+        fixes[i] = _slow_fix(cols, asm, epochs.start + i, tods[i])
     asm.stats.epochs += len(fixes)
     asm.stats.fixes += sum(1 for f in fixes if f.mode >= 2)
     return fixes
 
 
-_NAN3 = (math.nan, math.nan, math.nan)
-
-
-def _fix(tod: int, kinds: int, sky: tuple[SkyTable, int], values: tuple[float, ...],
-         sats: int, mode: int, gst: bool) -> Fix:
-    fix = Fix.__new__(Fix)
-    fix.t_ns, fix.tod_ns, fix.utc_ns = 0, tod, UTC_UNKNOWN
-    (fix.lat_deg, fix.lon_deg, fix.alt_msl_m, fix.speed_mps, fix.track_deg, fix.hdop, fix.pdop,
-     fix.vdop) = values[:8]
-    fix.lat_err_m, fix.lon_err_m, fix.alt_err_m = values[8:] if gst else _NAN3
-    fix.mode, fix.sats_used, fix._kinds = mode, sats, kinds
-    fix._gsv, fix._gsa, fix._sats, fix._sky = (), (), None, sky
-    return fix
+def _fixes(epochs: range, tods: list[int], cols: EpochColumns, columns: list[list[float]],
+           sats: list[int], mode: list[int]) -> list[Fix]:
+    """One :class:`Fix` per epoch from its values (the hot loop: no call per fix)."""
+    new, sky, kinds = Fix.__new__, cols.sky, cols.kinds.tolist()
+    fixes = []
+    for e, tod, lat, lon, alt, speed, track, hdop, pdop, vdop, lat_e, lon_e, alt_e, n, m in zip(
+            epochs, tods, *columns, sats, mode, strict=True):
+        fix = new(Fix)
+        fix.t_ns, fix.tod_ns, fix.utc_ns, fix.mode, fix.sats_used = 0, tod, UTC_UNKNOWN, m, n
+        fix.lat_deg, fix.lon_deg, fix.alt_msl_m, fix.speed_mps = lat, lon, alt, speed
+        fix.track_deg, fix.hdop, fix.pdop, fix.vdop = track, hdop, pdop, vdop
+        fix.lat_err_m, fix.lon_err_m, fix.alt_err_m = lat_e, lon_e, alt_e
+        fix._kinds, fix._gsv, fix._gsa, fix._sats, fix._sky = kinds[e], (), (), None, (sky, e)
+        fixes.append(fix)
+    return fixes
 
 
 def _sats(block: Block, span: tuple[I64, I64], sky: SkyTable, epochs: range

@@ -3,6 +3,7 @@ fuzzed streams, however either is fed; its number readers agree with Python's ow
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 
@@ -142,3 +143,23 @@ def test_a_file_decodes_in_blocks_with_the_same_fixes(tmp_path: Path) -> None:
     ref, _, _ = stream([data])
     decoded = capture.read_capture(path)
     assert [fix_key(f) for f in decoded.fixes] == [fix_key(f) for f in ref]
+
+
+def _gga(hhmmss: str) -> bytes:
+    return sentence(f"GPGGA,{hhmmss},4807.038,N,01131.000,E,1,08,0.9,545.4,M,,M,,")
+
+
+@pytest.mark.parametrize("dated", [True, False])
+def test_midnight_and_dates_agree_across_blocks(dated: bool) -> None:
+    seconds = [86_390 + i for i in range(30)] * 2          # past midnight, twice
+    times = [f"{s // 3600 % 24:02d}{s // 60 % 60:02d}{s % 60:02d}" for s in seconds]
+    parts = [sentence("GPRMC,235000,A,4807.038,N,01131.000,E,0.0,0.0,311223,,")] if dated \
+        else []
+    parts += [_gga(t) for t in times]
+    data = b"".join(parts)
+    date = None if dated else dt.date(2023, 12, 31)
+    ref, _, _ = stream([data], date)
+    for block in (len(data), 300, 97):
+        got, _, _ = batch(split(data, [block]), date)
+        assert [fix_key(f) for f in got] == [fix_key(f) for f in ref]
+    assert ref[-1].time_iso == "2024-01-02T00:00:19.000Z"
