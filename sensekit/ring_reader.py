@@ -19,7 +19,6 @@ from .hub_shm import (
     _S_BLOB_AT,
     _S_BLOB_LEN,
     _S_COUNT,
-    _S_LID,
     _S_META,
     _W_CLOSED,
     _W_HEAD,
@@ -129,10 +128,10 @@ class RingReader:
         ring = self.ring
         w, slot = ring._w, n % ring.slots
         base, good = (HEADER_BYTES + slot * ring.stride) >> 3, 2 * n + 2
-        if w[base] != good:
+        # The slot's header words in one go, the sequence word first (checked again below).
+        seq, before, count, lid, _, _, meta_len = w[base:base + _S_META + 1]
+        if seq != good:
             return None  # overwritten already; counted when a later packet is read
-        before, count, lid, meta_len = (w[base + _S_BEFORE], w[base + _S_COUNT],
-                                        w[base + _S_LID], w[base + _S_META])
         views = self._views.get(slot)
         if views is None or views[0] != lid:
             views = self._slot_views(slot, base, lid, good)
