@@ -11,7 +11,8 @@ run the same workload in turn, each repeat running all three back to back:
 - **bare ring** (the floor): :class:`BareRing`, a minimal seqlock ring over
   ``multiprocessing.shared_memory`` written here: fixed frame slots, a head counter, a
   sequence word per slot checked before and after use, no framing, no per-stream layout, no
-  metadata, no warnings. Its readers wait the way the hub's do (sleeps from 50 us to 1 ms).
+  metadata, no warnings. Its readers sleep from 50 us, doubling to 1 ms, while nothing comes
+  (a hub subscriber also adapts its first sleep to the stream's rate; see ``sensekit.hub``).
 
 Each repeat runs the three in turn, in an order rotated from one repeat to the next.
 
@@ -190,9 +191,12 @@ def _hub_reader(hub_name: str, full: bool, ready: Any, results: Any) -> None:
     tally = _Tally()
     ready.set()
     while True:
-        finished = sub.producer_closed
         # A reader slower than the producer (full) takes the newest frame each time.
         packets = sub.poll(timeout_s=0.05, latest=full)
+        if not packets and sub.producer_closed:
+            packets = sub.poll(timeout_s=0, latest=full)  # what came before the close
+            if not packets:
+                break
         now = time.monotonic_ns()
         for packet in packets:
             t_ns = int(packet.t_ns[0])
@@ -202,8 +206,6 @@ def _hub_reader(hub_name: str, full: bool, ready: Any, results: Any) -> None:
             else:
                 tally.torn += 1
         del packets
-        if finished:
-            break
     tally.lost = sub.lost["camera"]
     results.put(tally.result())
     sub.close()
