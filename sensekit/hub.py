@@ -34,13 +34,9 @@ of ``sensekit/bench/README.md`` while it was loaded; the ``cpu ...`` cases of
   layout JSON is parsed once per layout id, not per read), and the check after use. Before
   the ring kept views per slot and layout, a read cost 7 us and parsed JSON every time.
 - Waking up costs more than reading: a reader's sleep and wake-up is about 20 us of CPU
-  (system call and scheduler). With 8 readers on 2 cores, wake-ups and the producer's copies
-  decide throughput: readers that wake every 50 us for frames that come every 100-150 us
-  leave the producer a smaller share of the CPU. A shared subscriber therefore fits the first
-  sleep of each poll to how often packets came (halved when they were waiting, doubled when it
-  woke for nothing; 50 us to 1 ms), which settles near one wake-up per packet or batch. Across
-  processes this more than made up for the extra microsecond a read costs (the bare ring's
-  readers sleep 50 us first, every time); latency stays under a millisecond at the median.
+  (system call and scheduler), the same for the bare ring, whose readers wait the same way.
+  With 8 readers on 2 cores, wake-ups and the producer's copies decide throughput; the
+  backoff (50 us to 1 ms) lets a busy reader take several frames per wake-up.
 - Accounting (samples before each packet, the closed flag, the owner's liveness, cached for
   0.2 s) is a few word loads per read and costs nothing measurable.
 """
@@ -67,8 +63,6 @@ __all__ = ["Hub", "RingReader", "SharedRing", "SharedSubscriber", "StreamInfo", 
            "connect", "sweep_stale"]
 
 _names = itertools.count(1)
-#: A shared subscriber's sleeps while it waits: from 50 us, doubling to 1 ms at most.
-_NAP_MIN, _NAP_MAX = 5e-5, 1e-3
 
 
 @dataclass(frozen=True)
@@ -446,7 +440,6 @@ class SharedSubscriber:
         self._readers: dict[str, RingReader] = {}
         self._reported: dict[str, int] = {}
         self._next_scan = 0.0
-        self._nap = _NAP_MIN          # first sleep of a poll that finds nothing (adapted)
         self.closed = False
         for stream in streams:
             self._add(stream, timeout_s)
@@ -496,36 +489,21 @@ class SharedSubscriber:
         camera frames).
         """
         deadline = 0.0
-        delay, naps = self._nap, 0
+        delay = 5e-5
         while not self.closed:
             if self.every_stream:
                 self._scan()
             out = self._read(max_packets, copy, latest)  # a few word loads when idle
             self._report()
             if out:
-                self._adapt(naps)
                 return out
             now = time.monotonic()
             deadline = deadline or now + max(0.0, timeout_s)
             if now >= deadline:
                 return []
             time.sleep(min(delay, deadline - now))
-            naps += 1
-            delay = min(2 * delay, _NAP_MAX)
+            delay = min(2 * delay, 1e-3)
         return []
-
-    def _adapt(self, naps: int) -> None:
-        """Fit the first sleep of the next poll to how often packets come.
-
-        Found at once, packets had been waiting: sleep less first. Found only after two or more
-        sleeps, the reader woke for nothing: sleep longer first. A steady stream settles near
-        one wake-up per packet (or batch), instead of a wake-up every 50 us; each wake-up
-        costs a reader tens of microseconds of CPU, more than reading a packet.
-        """
-        if naps == 0:
-            self._nap = max(_NAP_MIN, self._nap / 2)
-        elif naps >= 2:
-            self._nap = min(_NAP_MAX, self._nap * 2)
 
     def _read(self, max_packets: int | None, copy: bool, latest: bool) -> list[Packet]:
         readers = self._readers

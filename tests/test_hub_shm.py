@@ -408,20 +408,3 @@ def test_shared_true_names_the_hub_after_its_process() -> None:
             assert [int(p.t_ns[0]) for p in sub.poll(0, copy=True)] == [10]
     assert not os.path.exists(os.path.join(SHM_DIR, f"sensekit-{os.getpid()}.imu"))
 
-
-def test_a_shared_subscriber_fits_its_first_sleep_to_the_stream(name: str) -> None:
-    from sensekit import hub as hub_module
-
-    with Hub(shared=name, shared_slots=8) as hub:
-        hub.publish(imu(1))
-        with connect(name, "imu") as sub:
-            low, high = hub_module._NAP_MIN, hub_module._NAP_MAX
-            for _ in range(10):
-                sub._adapt(3)                 # woke for nothing again and again: sleep longer
-            assert sub._nap == high
-            hub.publish(imu(2))
-            assert [len(p) for p in sub.poll(1.0, copy=True)] == [2]  # waiting: found at once
-            assert sub._nap == high / 2
-            for _ in range(20):
-                sub._adapt(0)
-            assert sub._nap == low

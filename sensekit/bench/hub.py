@@ -11,8 +11,7 @@ run the same workload in turn, each repeat running all three back to back:
 - **bare ring** (the floor): :class:`BareRing`, a minimal seqlock ring over
   ``multiprocessing.shared_memory`` written here: fixed frame slots, a head counter, a
   sequence word per slot checked before and after use, no framing, no per-stream layout, no
-  metadata, no warnings. Its readers sleep from 50 us, doubling to 1 ms, while nothing comes
-  (a hub subscriber also adapts its first sleep to the stream's rate; see ``sensekit.hub``).
+  metadata, no warnings. Its readers wait the way the hub's do (sleeps from 50 us to 1 ms).
 
 Each repeat runs the three in turn, in an order rotated from one repeat to the next.
 
