@@ -119,7 +119,7 @@ def test_output_file_is_replaced_only_with_force(fake_benchmarks: dict[str, int]
     assert main(["bench", "plain", "--repeats", "2", "-o", str(out), "--force"]) == 0
     assert json.loads(out.read_text())["benchmarks"][0]["runs"] == 2
     assert main(["bench", "plain", "-o", str(tmp_path)]) == 2
-    assert "is a directory" in capsys.readouterr().err
+    assert "is a folder" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary left
 
 

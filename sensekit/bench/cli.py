@@ -12,11 +12,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..outputs import add_force_argument, atomic_output, check_output
 from . import BENCHMARKS, format_table
 from .report import BenchRun, report, run_benchmark, run_isolated
 
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the report as JSON on stdout (tables go to stderr)")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the report (machine, Python, libraries, load, cases) as JSON")
-    parser.add_argument("--force", action="store_true", help="replace an existing --output file")
+    add_force_argument(parser)
     parser.add_argument("--repeats", type=int, metavar="N",
                         help="runs of a benchmark that does not repeat itself (default 3 with "
                              "--quick, else 5)")
@@ -46,28 +46,6 @@ def _names(name: str) -> list[str]:
         raise ConfigError(f"unknown benchmark {name!r}; available: all, "
                           f"{', '.join(sorted(BENCHMARKS))}")
     return [name]
-
-
-def _check_output(path: Path, force: bool) -> None:
-    if path.is_dir():
-        raise ConfigError(f"--output {path} is a directory. Hint: give a file name")
-    if path.exists() and not force:
-        raise ConfigError(f"{path} exists. Hint: add --force to replace it")
-    if not path.parent.is_dir():
-        raise ConfigError(f"--output {path}: no directory {path.parent}")
-
-
-def _write(path: Path, doc: dict[str, Any]) -> None:
-    """Write under a temporary name in the same folder, then rename: never half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _command(args: argparse.Namespace) -> list[str]:
@@ -102,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--repeats must be at least 1, got {args.repeats}")
     output = Path(args.output) if args.output else None
     if output is not None:
-        _check_output(output, args.force)
+        check_output(output, force=args.force)
     tables = sys.stderr if args.json else sys.stdout
     load_before = os.getloadavg()
     runs = []
@@ -118,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         runs.append(result)
     doc = report(runs, load_before, _command(args))
     if output is not None:
-        _write(output, doc)
+        with atomic_output(output, force=args.force) as tmp:
+            tmp.write_text(json.dumps(doc, indent=2) + "\n")
         print(f"report written to {output}", file=sys.stderr)
     if args.json:
         json.dump(doc, sys.stdout, indent=2)
