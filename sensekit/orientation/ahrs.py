@@ -33,9 +33,6 @@ BoolArray = npt.NDArray[np.bool_]
 
 STANDARD_GRAVITY = 9.80665
 CONVENTIONS = ("enu", "ned")
-#: A hard-iron step that turns the heading by more than this restarts the backend's heading
-#: at once (rather than over its magnetometer time constant).
-_RESTART_HEADING_RAD = math.radians(3.0)
 
 
 @dataclass(frozen=True)
@@ -223,13 +220,13 @@ class Ahrs:
             return
         t, q6, mag = (np.concatenate(x) for x in zip(*self._block, strict=True))
         self._block = []
-        before = self._offset
         update = self._hard_iron.add(t, q6, mag)
         if update.moved:
             self._offset = update.offset_ut
-            norm, dip, turn = _field_after(q6, mag, before, self._offset)
+            norm, dip, heading = _field_after(q6, mag, self._offset)
             if math.isfinite(norm):
-                self._backend.set_mag_reference(norm, dip, restart=turn > _RESTART_HEADING_RAD)
+                # the heading follows the new calibration at once, not over tau_mag
+                self._backend.set_mag_reference(norm, dip, heading)
 
     def _outputs(self, parts: list[tuple[BackendOutput, Array]], acc: Array, has_mag: bool
                  ) -> OrientationEstimate:
@@ -280,21 +277,18 @@ def _inputs(gyr: npt.ArrayLike, acc: npt.ArrayLike, mag: npt.ArrayLike | None
     return g, a, m
 
 
-def _field_after(q6: Array, mag: Array, before: Array, after: Array
-                 ) -> tuple[float, float, float]:
-    """Norm and dip (VQF's sign: positive down) of the block's field with the new offset,
-    and how far the new offset turns its horizontal part (rad)."""
+def _field_after(q6: Array, mag: Array, offset: Array) -> tuple[float, float, float]:
+    """The block's field with ``offset`` removed, in the 6-axis earth frame: its mean norm,
+    dip (positive down) and horizontal direction (clockwise from the 6-axis frame's y axis,
+    the heading offset the backend tracks)."""
     ok = np.all(np.isfinite(mag), axis=1)
     if not ok.any():
-        return math.nan, math.nan, 0.0
-    r = quat.to_matrix(q6[ok])
-    new = np.einsum("nij,nj->ni", r, mag[ok] - after)
-    old = np.einsum("nij,nj->ni", r, mag[ok] - before)
-    norms = np.linalg.norm(new, axis=1)
-    dip = float(np.mean(-np.arcsin(np.clip(new[:, 2] / norms, -1, 1))))
-    turn = np.angle(np.mean(np.exp(1j * (np.arctan2(new[:, 1], new[:, 0])
-                                         - np.arctan2(old[:, 1], old[:, 0])))))
-    return float(np.mean(norms)), dip, abs(float(turn))
+        return math.nan, math.nan, math.nan
+    field = quat.rotate(q6[ok], mag[ok] - offset)
+    norms = np.linalg.norm(field, axis=1)
+    dip = float(np.mean(-np.arcsin(np.clip(field[:, 2] / norms, -1, 1))))
+    heading = float(np.angle(np.mean(np.exp(1j * np.arctan2(field[:, 0], field[:, 1])))))
+    return float(np.mean(norms)), dip, heading
 
 
 def _empty() -> OrientationEstimate:

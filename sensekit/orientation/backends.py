@@ -4,7 +4,7 @@
   published filter on BROAD and fast enough for any rate in batch. Its gyroscope bias
   estimation, inertial-frame accelerometer low-pass and magnetic disturbance rejection are its
   own; sensekit feeds it hard-iron-corrected fields, moves its state across rate changes, and
-  restarts its heading when the hard-iron estimate changes the field it sees.
+  sets its heading and field reference when the hard-iron estimate changes the field it sees.
 - ``"complementary"``: sensekit's own filter in plain Python (:mod:`.complementary`), for
   devices where ``vqf`` is not installed (it publishes no aarch64 wheels, so a Pi builds it
   from source or goes without).
@@ -55,8 +55,9 @@ class Backend(Protocol):
     def set_rate(self, rate_hz: float) -> None:
         """Carry the state over to a new sample rate."""
 
-    def set_mag_reference(self, norm_ut: float, dip_rad: float, *, restart: bool) -> None:
-        """Trust fields of this norm and dip; ``restart`` re-learns the heading at once."""
+    def set_mag_reference(self, norm_ut: float, dip_rad: float, heading_rad: float) -> None:
+        """Trust fields of this norm and dip, pointing at ``heading_rad`` in the 6-axis
+        frame (clockwise from its y axis): the new calibration's field, taken at once."""
 
     def state(self) -> dict[str, Any]:
         """A snapshot that :meth:`restore` takes back."""
@@ -98,7 +99,7 @@ _LP_STATES = (("accLpState", "lastAccLp", "accLp"),
 
 
 class VqfBackend:
-    """VQF with the state kept across rate changes and heading restarts."""
+    """VQF with the state kept across rate changes and hard-iron updates."""
 
     name = "vqf"
 
@@ -133,14 +134,12 @@ class VqfBackend:
         new.state = old_state
         self._vqf, self.rate_hz = new, rate_hz
 
-    def set_mag_reference(self, norm_ut: float, dip_rad: float, *, restart: bool) -> None:
+    def set_mag_reference(self, norm_ut: float, dip_rad: float, heading_rad: float) -> None:
         s = self._vqf.state
         s.update(magRefNorm=norm_ut, magRefDip=dip_rad, magCandidateNorm=norm_ut,
                  magCandidateDip=dip_rad, magCandidateT=0.0, magDistDetected=False,
-                 magRejectT=0.0,
+                 magRejectT=0.0, delta=heading_rad,
                  magUndisturbedT=float(self._vqf.params["magMinUndisturbedTime"]))
-        if restart:
-            s["kMagInit"] = 1.0
         self._vqf.state = s
 
     def state(self) -> dict[str, Any]:

@@ -87,12 +87,11 @@ class ComplementaryBackend:
     def set_rate(self, rate_hz: float) -> None:
         self.rate_hz = rate_hz  # every gain is dt / tau, so the state carries over as it is
 
-    def set_mag_reference(self, norm_ut: float, dip_rad: float, *, restart: bool) -> None:
+    def set_mag_reference(self, norm_ut: float, dip_rad: float, heading_rad: float) -> None:
         s = self._s
         s.ref_norm, s.ref_dip = norm_ut, dip_rad
         s.cand_norm, s.cand_dip, s.cand_s = norm_ut, dip_rad, 0.0
-        if restart:
-            s.mag_n = 0.0
+        s.delta = heading_rad
 
     def state(self) -> dict[str, Any]:
         return {"rate_hz": self.rate_hz, "state": asdict(self._s)}

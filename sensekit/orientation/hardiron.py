@@ -11,19 +11,29 @@ is linear in ``b`` and needs neither the heading nor the earth field. Sums of ``
 ``A^T y`` and ``y^T y`` (``A = I - D``) over pairs at a few lags, forgotten over ``memory_s``,
 are all the estimator keeps. Only pairs that turned by at least ``min_turn_deg`` count: at rest
 the turn is gyroscope noise, and taking it for a turn would call the whole field hard iron.
+Pairs that did not turn measure the magnetometer noise instead.
 
-The offset moves only along the directions of ``A^T A`` where the data say it must: each
-eigen-direction's step has to exceed ``significance`` standard errors (the noise taken from the
-fit's own residual, inflated for magnetometer noise that is correlated over
-``noise_correlation_s``), and a direction much less excited than the best one (ratio under
-``balance``) is left alone, because that is where axis misalignment and field gradients collect.
-A calibrated sensor in a clean room therefore keeps its offset, and a magnet glued to the board
-is found within seconds of turning it about two axes.
+The offset moves only where the data say it must, and only when the data look like a hard
+iron at all:
+
+- each eigen-direction of ``A^T A`` moves only if its step exceeds ``significance`` standard
+  errors (noise from the fit's residual, inflated for noise correlated over
+  ``noise_correlation_s`` and for pairs sharing samples), and only if it is excited at least
+  ``balance`` times as much as the best direction (axis misalignment collects in the rest);
+- the fit must be nearly as good as the noise (``consistency``): a field that changes from
+  place to place (an office, a magnet on the table) fits worse, and nothing is learnt from it;
+- the norm of the corrected field must become steadier, to within the noise: a hard iron
+  leaves a field of constant norm behind.
+
+A second memory, the last ``change_window_s`` only, notices a new magnet: when the long memory
+no longer fits but the recent window does, the long memory restarts from the window.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,11 +44,17 @@ from . import quaternion as quat
 
 __all__ = ["HardIronEstimator", "HardIronUpdate"]
 
+Array = npt.NDArray[np.float64]
+
 #: Pairs turned by less than this (0.2 degrees) count as still: the earth field (about 50 uT)
 #: moves by under 0.2 uT, well inside magnetometer noise.
 _COS_STILL = math.cos(math.radians(0.2))
-
-Array = npt.NDArray[np.float64]
+#: Turning pairs needed before the first step (about a second of turning at 100 Hz): fewer,
+#: and a field gradient passed through at the start of a movement can pass for a hard iron.
+_MIN_PAIRS = 200
+#: A new offset is declared when the one in use misfits the recent window by this many noise
+#: variances (chosen on the synthetic office and magnet trials, see orientation/README.md).
+_CHANGE = 10.0
 
 
 @dataclass(frozen=True)
@@ -60,11 +76,15 @@ class HardIronUpdate:
         return bool(np.any(self.step_ut != 0.0))
 
 
-class _NormStats:
-    """Sums over samples, forgotten like the pair sums, from which the spread of
-    ``|m - b|^2`` follows for any offset ``b`` without keeping the samples."""
+class _Sums:
+    """Forgetting sums over turning pairs and their samples."""
 
     def __init__(self) -> None:
+        self.aa = np.zeros((3, 3))
+        self.ay = np.zeros(3)
+        self.yy = 0.0
+        self.count = 0.0
+        # per sample, for the spread of |m - b|: sums of m, m m^T, |m|^2 m, |m|^2, |m|^4
         self.w = 0.0
         self.m = np.zeros(3)
         self.mm = np.zeros((3, 3))
@@ -72,7 +92,23 @@ class _NormStats:
         self.u = 0.0
         self.uu = 0.0
 
-    def add(self, m: Array) -> None:
+    _FIELDS = ("aa", "ay", "yy", "count", "w", "m", "mm", "um", "u", "uu")
+
+    def scale(self, keep: float) -> None:
+        for name in self._FIELDS:
+            setattr(self, name, getattr(self, name) * keep)
+
+    def merge(self, other: _Sums) -> None:
+        for name in self._FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def add_pairs(self, a: Array, y: Array) -> None:
+        self.aa += np.einsum("nji,njk->ik", a, a)
+        self.ay += np.einsum("nji,nj->i", a, y)
+        self.yy += float(np.sum(y * y))
+        self.count += len(y)
+
+    def add_samples(self, m: Array) -> None:
         u = np.sum(m * m, axis=1)
         self.w += len(m)
         self.m += m.sum(axis=0)
@@ -81,13 +117,13 @@ class _NormStats:
         self.u += float(u.sum())
         self.uu += float(u @ u)
 
-    def scale(self, keep: float) -> None:
-        self.w *= keep
-        self.m *= keep
-        self.mm *= keep
-        self.um *= keep
-        self.u *= keep
-        self.uu *= keep
+    def residual(self, b: Array) -> float:
+        """Mean squared pair residual per axis at offset ``b``."""
+        r = self.yy - 2 * float(b @ self.ay) + float(b @ self.aa @ b)
+        return max(r / max(self.count, 1e-9) / 3.0, 1e-4)
+
+    def solve(self) -> Array:
+        return np.asarray(np.linalg.lstsq(self.aa, self.ay, rcond=1e-9)[0], np.float64)
 
     def spread(self, b: Array) -> float:
         """Standard deviation of ``|m - b|`` (uT) over the samples, from that of its square."""
@@ -96,10 +132,20 @@ class _NormStats:
         mean_m, mean_u = self.m / self.w, self.u / self.w
         cov_m = self.mm / self.w - np.outer(mean_m, mean_m)
         cov_um = self.um / self.w - mean_u * mean_m
-        var_u = self.uu / self.w - mean_u * mean_u
-        var_s = var_u - 4 * float(b @ cov_um) + 4 * float(b @ cov_m @ b)
+        var_s = self.uu / self.w - mean_u * mean_u - 4 * float(b @ cov_um) + \
+            4 * float(b @ cov_m @ b)
         mean_s = mean_u - 2 * float(mean_m @ b) + float(b @ b)
         return math.sqrt(max(var_s, 0.0)) / (2 * math.sqrt(max(mean_s, 1e-9)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in vars(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Sums:
+        s = cls()
+        for k, v in d.items():
+            setattr(s, k, np.asarray(v, np.float64) if isinstance(v, list) else float(v))
+        return s
 
 
 @dataclass
@@ -110,31 +156,31 @@ class HardIronEstimator:
         offset_ut: Starting offset (a stored calibration), microtesla.
         lags_s: Time between the two samples of a pair.
         memory_s: Time constant over which old pairs are forgotten.
+        change_window_s: The recent window that notices a new offset.
         min_turn_deg: Smallest turn between the samples of a pair for it to count.
         significance: Standard errors a step must exceed along its eigen-direction.
         balance: Least excitation of a direction, relative to the best one, to move along it.
-        noise_correlation_s: Magnetometer noise correlation time; the residual variance is
-            inflated by ``rate * noise_correlation_s`` (at least 1). 14 ms is what BROAD's
+        noise_correlation_s: Magnetometer noise correlation time. 14 ms is what BROAD's
             sensor shows at rest (its noise decorrelates after about 4 samples at 286 Hz).
+        consistency: Largest ratio of the fit's residual to the still pairs' noise.
+        min_spacing_s: Samples closer than this are skipped (their noise is correlated).
     """
 
     offset_ut: Array = field(default_factory=lambda: np.zeros(3))
     lags_s: tuple[float, ...] = (0.1, 0.2, 0.4)
     memory_s: float = 60.0
+    change_window_s: float = 3.0
     min_turn_deg: float = 3.0
     significance: float = 4.0
     balance: float = 0.01
     noise_correlation_s: float = 0.014
     consistency: float = 1.5
     min_spacing_s: float = 0.01
-    _aa: Array = field(default_factory=lambda: np.zeros((3, 3)), repr=False)
-    _ay: Array = field(default_factory=lambda: np.zeros(3), repr=False)
-    _yy: float = field(default=0.0, repr=False)
-    _count: float = field(default=0.0, repr=False)
+    _long: _Sums = field(default_factory=_Sums, repr=False)
+    _recent: deque[tuple[float, _Sums]] = field(default_factory=deque, repr=False)
     _still_yy: float = field(default=0.0, repr=False)
     _still_count: float = field(default=0.0, repr=False)
-    _last_sigma: Array = field(default_factory=lambda: np.full(3, np.inf), repr=False)
-    _norm: _NormStats = field(default_factory=lambda: _NormStats(), repr=False)
+    _sigma: Array = field(default_factory=lambda: np.full(3, np.inf), repr=False)
     _hist_t: Array = field(default_factory=lambda: np.zeros(0), repr=False)
     _hist_r: Array = field(default_factory=lambda: np.zeros((0, 3, 3)), repr=False)
     _hist_m: Array = field(default_factory=lambda: np.zeros((0, 3)), repr=False)
@@ -157,33 +203,34 @@ class HardIronEstimator:
         t, r, m = t[valid], quat.to_matrix(quat6d[valid]), np.asarray(mag_ut, np.float64)[valid]
         turned = False
         if len(t):
-            self._forget(float(t[-1] - t[0]) + self._gap(t))
+            elapsed = float(t[-1] - (self._hist_t[-1] if len(self._hist_t) else t[0]))
+            self._long.scale(math.exp(-elapsed / self.memory_s))
+            while self._recent and self._recent[0][0] < t[-1] - self.change_window_s:
+                self._recent.popleft()
             turned = self._accumulate(t, r, m)
         if not turned:  # nothing new to learn from
-            return HardIronUpdate(self.offset_ut.copy(), np.zeros(3), self._last_sigma.copy())
+            return HardIronUpdate(self.offset_ut.copy(), np.zeros(3), self._sigma.copy())
         return self._decide(t)
 
+    @property
+    def noise_ut(self) -> float:
+        """Magnetometer noise per axis (standard deviation) seen in still pairs; NaN before."""
+        if self._still_count < 100:
+            return math.nan
+        return math.sqrt(self._still_yy / self._still_count / 6.0)
+
+    # -- statistics ---------------------------------------------------------------------
     def _decimation(self, t: Array) -> npt.NDArray[np.bool_]:
         """Keep samples at least ``min_spacing_s`` apart: magnetometer noise is correlated
         over about that long, so closer samples add cost, not information."""
         keep = np.zeros(len(t), bool)
-        last = self._hist_t[-1] if len(self._hist_t) else -math.inf
+        if not len(t):
+            return keep
+        last = self._hist_t[-1] if len(self._hist_t) else t[0] - self.min_spacing_s
         slot = np.floor((t - last) / self.min_spacing_s + 1e-6)
         keep[1:] = slot[1:] != slot[:-1]
         keep[0] = slot[0] >= 1
         return keep
-
-    # -- statistics ---------------------------------------------------------------------
-    def _gap(self, t: Array) -> float:
-        return float(t[0] - self._hist_t[-1]) if len(self._hist_t) else 0.0
-
-    def _forget(self, seconds: float) -> None:
-        keep = math.exp(-max(seconds, 0.0) / self.memory_s)
-        self._aa *= keep
-        self._ay *= keep
-        self._yy *= keep
-        self._count *= keep
-        self._norm.scale(keep)
 
     def _accumulate(self, t: Array, r: Array, m: Array) -> bool:
         all_t = np.concatenate([self._hist_t, t])
@@ -204,61 +251,76 @@ class HardIronEstimator:
         turned = cos_turn < math.cos(math.radians(self.min_turn_deg))
         if turned.any():
             a = np.eye(3) - turn[turned]
-            yt = y[turned]
-            self._aa += np.einsum("nji,njk->ik", a, a)
-            self._ay += np.einsum("nji,nj->i", a, yt)
-            self._yy += float(np.sum(yt * yt))
-            self._count += len(yt)
             mark = np.zeros(len(all_t), bool)
             mark[k[turned]] = True
-            self._norm.add(all_m[mark])  # the norm test looks at turning samples only
-        horizon = all_t[-1] - max(self.lags_s) - 0.05
-        first = int(np.searchsorted(all_t, horizon))
+            block = _Sums()
+            block.add_pairs(a, y[turned])
+            block.add_samples(all_m[mark])
+            self._long.merge(block)
+            self._recent.append((float(all_t[-1]), block))
+        first = int(np.searchsorted(all_t, all_t[-1] - max(self.lags_s) - 0.05))
         self._hist_t, self._hist_r, self._hist_m = all_t[first:], all_r[first:], all_m[first:]
         return bool(turned.any())
 
     # -- decision -----------------------------------------------------------------------
     def _decide(self, t: Array) -> HardIronUpdate:
         zero = np.zeros(3)
-        if self._count < 30:
-            return HardIronUpdate(self.offset_ut.copy(), zero, np.full(3, np.inf))
-        w, v = np.linalg.eigh(self._aa)
+        recent = _Sums()
+        for _, block in self._recent:
+            recent.merge(block)
+        if self._changed(recent):
+            self._long = copy.deepcopy(recent)  # the offset changed: start again
+        sums = self._long
+        if not self._enough(sums):
+            return HardIronUpdate(self.offset_ut.copy(), zero, self._sigma.copy())
+        w, v = np.linalg.eigh(sums.aa)
         w = np.maximum(w, 1e-12)
-        along = (v.T @ (self._ay - self._aa @ self.offset_ut)) / w
-        full = self.offset_ut + v @ along
-        residual = self._yy - 2 * full @ self._ay + full @ self._aa @ full
-        fit = max(residual / self._count / 3.0, 1e-4)
-        if not self._consistent(fit):
-            return HardIronUpdate(self.offset_ut.copy(), zero, np.full(3, np.inf))
+        along = (v.T @ (sums.ay - sums.aa @ self.offset_ut)) / w
+        fit = sums.residual(self.offset_ut + v @ along)
         var = fit * self._inflation(t)
-        sd = np.sqrt(var / w)
-        move = (np.abs(along) > self.significance * sd) & (w >= self.balance * w[-1])
-        sigma = np.sqrt(np.einsum("ij,j->i", v * v, var / w))
-        self._last_sigma = sigma
+        self._sigma = np.sqrt(np.einsum("ij,j->i", v * v, var / w))
+        move = (np.abs(along) > self.significance * np.sqrt(var / w)) & \
+            (w >= self.balance * w[-1])
         step = v @ np.where(move, along, 0.0)
-        if not move.any() or not self._norm_steadier(self.offset_ut + step):
-            return HardIronUpdate(self.offset_ut.copy(), zero, sigma)
+        if not move.any() or not self._fits(sums) or not self._norm_steadier(sums, step):
+            return HardIronUpdate(self.offset_ut.copy(), zero, self._sigma.copy())
         self.offset_ut = self.offset_ut + step
-        return HardIronUpdate(self.offset_ut.copy(), step, sigma)
+        return HardIronUpdate(self.offset_ut.copy(), step, self._sigma.copy())
 
-    def _consistent(self, fit_var: float) -> bool:
-        """Whether the turning pairs fit a constant field as well as still pairs agree with
-        each other: a field that changes from place to place (an office, a magnet on the
-        table) fits worse, and then no offset is learnt from it."""
-        if self._still_count < 100:
+    def _enough(self, sums: _Sums) -> bool:
+        """Enough pairs to decide on: ``_MIN_PAIRS``, or a few dozen when the offset in use
+        misfits them by far (a strong magnet is plain from its first turns; a gradient passed
+        through at the start of a movement is not that far off)."""
+        if sums.count >= _MIN_PAIRS:
             return True
-        return fit_var <= self.consistency * self._still_yy / self._still_count / 3.0
+        return sums.count >= 30 and sums.residual(self.offset_ut) > _CHANGE * self._noise_var()
 
-    def _norm_steadier(self, offset: Array) -> bool:
-        """Whether the field's norm, with ``offset`` removed, is steadier than with the
-        offset in use and steady to within magnetometer noise: a hard iron leaves a field of
-        constant norm behind, a magnet on the table or an iron desk does not."""
-        new, old = self._norm.spread(offset), self._norm.spread(self.offset_ut)
-        noise_var = self._still_yy / self._still_count / 6.0 if self._still_count >= 100 \
-            else 1.0
-        # half a noise variance of improvement at least: an offset that only reshuffles
-        # noise (or a field gradient) is not one
-        return old * old - new * new >= 0.5 * noise_var and new <= 3.0 * math.sqrt(noise_var) + 0.3
+    def _fits(self, sums: _Sums) -> bool:
+        """Whether the turning pairs fit one constant field nearly as well as still pairs
+        agree with each other (``consistency``)."""
+        if not self._enough(sums):
+            return False
+        return sums.residual(sums.solve()) <= self.consistency * self._noise_var()
+
+    def _noise_var(self) -> float:
+        """Variance per axis of a pair's difference when nothing turned (1 uT^2 before
+        any still pair was seen)."""
+        return self._still_yy / self._still_count / 3.0 if self._still_count >= 100 else 1.0
+
+    def _changed(self, recent: _Sums) -> bool:
+        """A new offset: the long memory no longer fits one field, the recent window does,
+        and the offset in use misfits the recent window by far (``_CHANGE``)."""
+        return (not self._fits(self._long) and self._fits(recent)
+                and recent.residual(self.offset_ut) > _CHANGE * self._noise_var())
+
+    def _norm_steadier(self, sums: _Sums, step: Array) -> bool:
+        """Whether removing ``step`` more makes the field's norm steadier by half a noise
+        variance at least, and steady to within the noise: an offset that only reshuffles
+        noise (or a field gradient) is not a hard iron."""
+        new = sums.spread(self.offset_ut + step)
+        old = sums.spread(self.offset_ut)
+        noise = self.noise_ut if math.isfinite(self.noise_ut) else 1.0
+        return old * old - new * new >= 0.5 * noise * noise and new <= 3.0 * noise + 0.3
 
     def _inflation(self, t: Array) -> float:
         if len(t) < 2:
@@ -271,13 +333,12 @@ class HardIronEstimator:
     # -- persistence --------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """What a restart needs to carry on where this one stopped (JSON-friendly)."""
-        return {"offset_ut": self.offset_ut.tolist(), "aa": self._aa.tolist(),
-                "ay": self._ay.tolist(), "yy": self._yy, "count": self._count}
+        return {"offset_ut": self.offset_ut.tolist(), "long": self._long.to_dict(),
+                "still_yy": self._still_yy, "still_count": self._still_count}
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Take back a :meth:`state` (the pair history restarts empty)."""
+        """Take back a :meth:`state` (the pair history and recent window restart empty)."""
         self.offset_ut = np.asarray(state["offset_ut"], np.float64).reshape(3)
-        self._aa = np.asarray(state["aa"], np.float64).reshape(3, 3)
-        self._ay = np.asarray(state["ay"], np.float64).reshape(3)
-        self._yy = float(state["yy"])
-        self._count = float(state["count"])
+        self._long = _Sums.from_dict(state["long"])
+        self._still_yy = float(state["still_yy"])
+        self._still_count = float(state["still_count"])

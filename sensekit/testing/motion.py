@@ -17,8 +17,10 @@ physics, not a label:
   (``magnet_ut`` sets its size);
 - office: the earth field bent by several iron objects (dipoles 30-80 cm from the path).
 
-The sensor model: gyroscope bias 0.2-1 deg/s and white noise 0.1 deg/s; accelerometer noise
-0.03 m/s^2; magnetometer noise 0.7 uT correlated over 4 samples (BROAD's sensor at rest shows
+The sensor model: every triad has scale errors of 0.5% and axis misalignment of 0.3%;
+gyroscope bias 0.2-1 deg/s wandering by 0.01 deg/s per root second, white noise 0.1 deg/s;
+accelerometer offsets up to 0.05 m/s^2 and noise 0.03 m/s^2; magnetometer noise 0.7 uT
+correlated over 4 samples (BROAD's sensor at rest shows
 0.7 uT, decorrelated after 4 samples at 286 Hz); earth field 44 uT with a 69 degree dip (BROAD's
 room). Nothing here imports the orientation code: the trials are an independent witness.
 """
@@ -37,21 +39,22 @@ Array = npt.NDArray[np.float64]
 G0 = 9.80665
 EARTH_FIELD_UT = 44.0 * np.array([0.0, math.cos(math.radians(69.0)), -math.sin(math.radians(69.0))])
 
-#: kind -> (rotation rms deg/s, translation amplitude m, translation top frequency Hz, breaks,
-#: disturbance)
+#: kind -> (rotation rms deg/s, linear acceleration rms m/s^2 per axis, its top frequency Hz,
+#: breaks, disturbance). Hand-held translations stay within tens of centimetres: the position
+#: of each sinusoid is its acceleration over the squared angular frequency.
 KINDS: dict[str, tuple[float, float, float, bool, str]] = {
     "rotation_slow": (60.0, 0.0, 0.0, False, ""),
     "rotation_fast": (180.0, 0.0, 0.0, False, ""),
     "rotation_breaks": (60.0, 0.0, 0.0, True, ""),
-    "translation_slow": (3.0, 0.25, 0.8, False, ""),
-    "translation_fast": (5.0, 0.25, 2.5, False, ""),
-    "combined": (90.0, 0.2, 1.2, False, ""),
+    "translation_slow": (3.0, 1.5, 1.0, False, ""),
+    "translation_fast": (5.0, 6.0, 2.5, False, ""),
+    "combined": (90.0, 3.0, 1.5, False, ""),
     "tapping": (90.0, 0.0, 0.0, False, "tapping"),
     "vibration": (90.0, 0.0, 0.0, False, "vibration"),
-    "stationary_magnet": (90.0, 0.25, 1.0, False, "stationary_magnet"),
-    "attached_magnet": (90.0, 0.2, 1.0, False, "attached_magnet"),
-    "office": (90.0, 0.3, 1.0, False, "office"),
-    "mixed": (120.0, 0.25, 1.5, True, "mixed"),
+    "stationary_magnet": (90.0, 3.0, 1.5, False, "stationary_magnet"),
+    "attached_magnet": (90.0, 3.0, 1.5, False, "attached_magnet"),
+    "office": (90.0, 3.0, 1.5, False, "office"),
+    "mixed": (120.0, 4.0, 2.0, True, "mixed"),
 }
 
 
@@ -84,11 +87,13 @@ class _Smooth:
     """A seeded sum of sinusoids per axis: value, first and second derivative at any time."""
 
     def __init__(self, rng: np.random.Generator, rms: float, f_lo: float, f_hi: float,
-                 n: int = 12) -> None:
+                 n: int = 12, order: int = 0) -> None:
+        """``rms`` is that of the ``order``-th derivative."""
         self.f = rng.uniform(f_lo, f_hi, (n, 3))
         self.ph = rng.uniform(0, 2 * math.pi, (n, 3))
         amp = rng.uniform(0.5, 1.0, (n, 3))
-        self.amp = amp * rms / np.sqrt(0.5 * np.sum(amp * amp, axis=0))
+        amp = amp * rms / np.sqrt(0.5 * np.sum(amp * amp, axis=0))
+        self.amp = amp / (2 * math.pi * self.f) ** order
 
     def __call__(self, t: Array, order: int = 0) -> Array:
         w = 2 * math.pi * self.f
@@ -99,24 +104,25 @@ class _Smooth:
 
 
 def _activity(t: Array, rest_s: float, move_s: float, breaks: bool) -> Array:
-    """1 while moving, 0 at rest, ramped over 0.5 s (three 10 s breaks when asked)."""
+    """1 while moving, 0 at rest, with smooth (raised-cosine) 1 s ramps so that positions,
+    velocities and accelerations stay consistent; three 10 s breaks when asked."""
     def ramp(x: Array) -> Array:
-        return np.clip(x / 0.5, 0.0, 1.0)
+        return np.asarray(0.5 - 0.5 * np.cos(math.pi * np.clip(x, 0.0, 1.0)), np.float64)
 
     on = ramp(t - rest_s) * ramp(rest_s + move_s - t)
     if breaks:
         for k in (1, 2, 3):
             mid = rest_s + k * move_s / 4
-            on = on * (1 - ramp(t - (mid - 5)) * ramp(mid + 5 - t))
+            on = on * (1 - ramp(t - (mid - 5.5)) * ramp(mid + 5.5 - t))
     return on
 
 
 def _integrate(omega: Array, dt: float, q0: Array) -> Array:
-    """Truth orientation from the body angular velocity (exact step per sample)."""
+    """Truth orientation from the body angular velocity (exact step per sample). A gyroscope
+    sample stands for the interval that ends at it, as in BROAD and the filters."""
     q = np.empty((len(omega), 4))
     cur = q0.copy()
     for i, w in enumerate(omega):
-        q[i] = cur
         angle = float(np.linalg.norm(w)) * dt
         if angle > 0:
             ax = w / np.linalg.norm(w)
@@ -124,6 +130,7 @@ def _integrate(omega: Array, dt: float, q0: Array) -> Array:
             d = np.array([math.cos(h), *(math.sin(h) * ax)])
             cur = _qmul(cur, d)
             cur /= np.linalg.norm(cur)
+        q[i] = cur
     return q
 
 
@@ -165,16 +172,18 @@ def make_trial(kind: str, seed: int = 0, *, rate_hz: float = 286.0, rest_s: floa
     """
     if kind not in KINDS:
         raise ValueError(f"unknown trial kind {kind!r}; kinds: {', '.join(KINDS)}")
-    rot_dps, trans_m, trans_hz, breaks, dist = KINDS[kind]
+    rot_dps, lin_acc, lin_hz, breaks, dist = KINDS[kind]
     rng = np.random.default_rng([seed, list(KINDS).index(kind)])
     dt = 1.0 / rate_hz
     t = np.arange(0.0, rest_s * 4 / 3 + move_s, dt)
     act = _activity(t, rest_s, move_s, breaks)
     spin = _Smooth(rng, math.radians(rot_dps), 0.05, 1.5)
     omega = spin(t) * act[:, None]
-    place = _Smooth(rng, trans_m, 0.1, max(trans_hz, 0.2))
+    place = _Smooth(rng, lin_acc, 0.3, max(lin_hz, 0.4), order=2)
     pos = place(t) * act[:, None]
-    acc_lin = place(t, 2) * act[:, None]  # the ramps' own derivatives are small and ignored
+    d_act, dd_act = np.gradient(act, dt), np.gradient(np.gradient(act, dt), dt)
+    acc_lin = place(t, 2) * act[:, None] + 2 * place(t, 1) * d_act[:, None] + \
+        place(t) * dd_act[:, None]
     q0 = rng.normal(size=4)
     q0 = q0 / np.linalg.norm(q0)
     hard = np.zeros(3)
@@ -200,13 +209,28 @@ def make_trial(kind: str, seed: int = 0, *, rate_hz: float = 286.0, rest_s: floa
         hard = size * d / np.linalg.norm(d)
     spec = acc_lin + np.array([0.0, 0.0, G0])
     acc = np.einsum("nji,nj->ni", rot, spec) + taps
-    mag = np.einsum("nji,nj->ni", rot, field_e) + hard
-    gyr = omega + rng.uniform(-1, 1, 3) * math.radians(rng.uniform(0.2, 1.0))
-    gyr = gyr + rng.normal(0, math.radians(0.1), gyr.shape)
-    acc = acc + rng.normal(0, 0.03, acc.shape)
-    mag = mag + _correlated_noise(rng, len(t), 0.7, 4)
+    mag = np.einsum("nji,nj->ni", rot, field_e)
+    gyr = _gyroscope(rng, omega, dt)
+    acc = acc @ _imperfect(rng, 0.005, 0.003).T + rng.uniform(-0.05, 0.05, 3) + \
+        rng.normal(0, 0.03, acc.shape)
+    mag = mag @ _imperfect(rng, 0.005, 0.003).T + hard + _correlated_noise(rng, len(t), 0.7, 4)
     movement = (t >= rest_s) & (t < rest_s + move_s)
     return ImuTrial(kind, rate_hz, gyr, acc, mag, quat, movement, pos, hard)
+
+
+def _imperfect(rng: np.random.Generator, scale: float, cross: float) -> Array:
+    """A sensor's scale errors (diagonal) and axis misalignment (off-diagonal)."""
+    return np.eye(3) + np.diag(rng.uniform(-scale, scale, 3)) + \
+        (1 - np.eye(3)) * rng.uniform(-cross, cross, (3, 3))
+
+
+def _gyroscope(rng: np.random.Generator, omega: Array, dt: float) -> Array:
+    """Scale 0.5% and misalignment 0.3%, a bias of 0.2-1 deg/s wandering by 0.01 deg/s per
+    root second, white noise 0.1 deg/s per sample."""
+    bias0 = rng.uniform(-1, 1, 3) * math.radians(rng.uniform(0.2, 1.0))
+    walk = np.cumsum(rng.normal(0, math.radians(0.01) * math.sqrt(dt), omega.shape), axis=0)
+    return np.asarray(omega @ _imperfect(rng, 0.005, 0.003).T + bias0 + walk +
+                      rng.normal(0, math.radians(0.1), omega.shape), np.float64)
 
 
 def _taps(rng: np.random.Generator, t: Array, act: Array) -> tuple[Array, Array]:
