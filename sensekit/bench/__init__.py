@@ -18,6 +18,8 @@ __all__ = ["BENCHMARKS", "Case", "case", "format_table", "write_json"]
 
 #: name -> (module, one-line description). Modules are imported only when run.
 BENCHMARKS: dict[str, tuple[str, str]] = {
+    "ahrs": ("sensekit.bench.ahrs",
+             "orientation updates/s, batch and streaming, vs imufusion and ahrs (Madgwick)"),
     "align": ("sensekit.bench.align", "multi-rate windows with masks vs pandas.merge_asof"),
     "fusion": ("sensekit.bench.fusion",
                "fusion network size, window-to-prediction latency, accuracy vs DeepConvLSTM"),

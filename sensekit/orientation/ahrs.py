@@ -107,6 +107,7 @@ class Ahrs:
         self._block_fill = 0
         self._t_s = 0.0  # time of the next sample when no timestamps are given
         self._last_t_ns: int | None = None
+        self._step_s = 1.0 / self.rate_hz
         self._gravity = STANDARD_GRAVITY
         self._last: OrientationEstimate | None = None
 
@@ -143,7 +144,7 @@ class Ahrs:
         """Filter one ``imu`` packet; return the ``orientation`` packet for its samples.
 
         The packet needs ``gyro_rads`` and ``accel_mps2`` (``mag_ut`` is used when present).
-        When the timestamps show another rate than ``rate_hz`` (by more than 5%), the filter
+        When the timestamps show another rate than ``rate_hz`` (by more than 2%), the filter
         moves to it first, keeping its state.
         """
         if "gyro_rads" not in packet.fields or "accel_mps2" not in packet.fields:
@@ -164,6 +165,7 @@ class Ahrs:
             raise ConfigError(f"Ahrs rate must be a positive number of Hz, got {rate_hz!r}")
         self._backend.set_rate(float(rate_hz))
         self.rate_hz = float(rate_hz)
+        self._step_s = 1.0 / self.rate_hz
 
     def state(self) -> dict[str, Any]:
         """Everything a restart needs (JSON-friendly): see :meth:`restore`."""
@@ -179,6 +181,7 @@ class Ahrs:
                               f"Ahrs runs {self._backend.name!r}")
         self._backend.restore(state["filter"])
         self.rate_hz = float(state["rate_hz"])
+        self._step_s = 1.0 / self.rate_hz
         self._offset = np.asarray(state["hard_iron_ut"], np.float64).reshape(3)
         self._gravity = float(state.get("gravity_mps2", STANDARD_GRAVITY))
         if self._hard_iron is not None and state.get("hard_iron"):
@@ -189,11 +192,12 @@ class Ahrs:
              ) -> OrientationEstimate:
         if len(gyr) == 0:
             return _empty()
-        parts: list[tuple[BackendOutput, Array]] = []
+        parts: list[tuple[BackendOutput, Array]] = []  # each block with its offset
         block_n = max(1, round(self.block_s * self.rate_hz))
         i = 0
         while i < len(gyr):
-            j = min(len(gyr), i + block_n - self._block_fill)
+            # a lower rate can leave a part-filled block already past its new length
+            j = min(len(gyr), i + max(1, block_n - self._block_fill))
             parts.append(self._step(gyr[i:j], acc[i:j], None if mag is None else mag[i:j],
                                     t[i:j]))
             self._block_fill += j - i
@@ -211,7 +215,7 @@ class Ahrs:
         out = self._backend.update(gyr, acc, fed)
         if mag is not None and self._hard_iron is not None:
             self._block.append((t, out.quat6d, mag))
-        return out, np.broadcast_to(offset, (len(gyr), 3))
+        return out, offset
 
     def _end_block(self) -> None:
         self._block_fill = 0
@@ -232,9 +236,8 @@ class Ahrs:
                  ) -> OrientationEstimate:
         outs = [p[0] for p in parts]
         use9 = has_mag and outs[0].quat9d is not None
-        q = np.concatenate([o.quat9d if use9 and o.quat9d is not None else o.quat6d
-                            for o in outs])
-        rest = np.concatenate([o.rest for o in outs]).astype(bool)
+        q = _join([o.quat9d if use9 and o.quat9d is not None else o.quat6d for o in outs])
+        rest = _join([o.rest for o in outs]).astype(bool)
         earth = quat.rotate(q, acc)
         if rest.any():  # the local gravity, learnt while still
             self._gravity += 0.01 * (float(np.mean(np.linalg.norm(acc[rest], axis=1)))
@@ -244,19 +247,30 @@ class Ahrs:
         if self.convention == "ned":
             q = quat.enu_to_ned(q)
             earth = earth[:, [1, 0, 2]] * np.array([1.0, 1.0, -1.0])
-        mag_dist = (np.concatenate([o.mag_disturbed for o in outs]).astype(bool)
+        mag_dist = (_join([o.mag_disturbed for o in outs]).astype(bool)
                     if has_mag and outs[0].mag_disturbed is not None
                     else np.zeros(len(q), bool))
-        return OrientationEstimate(q, earth, np.concatenate([o.bias_rads for o in outs]),
-                                   np.concatenate([p[1] for p in parts]), rest, dist, mag_dist)
+        offsets = np.repeat(np.array([p[1] for p in parts]), [len(o.rest) for o in outs],
+                            axis=0)
+        return OrientationEstimate(q, earth, _join([o.bias_rads for o in outs]), offsets, rest,
+                                   dist, mag_dist)
 
     def _follow_rate(self, t_ns: npt.NDArray[np.int64]) -> None:
-        stamps = t_ns if self._last_t_ns is None else np.concatenate([[self._last_t_ns], t_ns])
-        if len(stamps) < 2:
+        """Move to the rate the timestamps show when it is more than 2% away: a packet of 8
+        samples or more says it alone; smaller ones are averaged over about half a second,
+        so that the jitter of single samples does not move the rate."""
+        last = self._last_t_ns
+        n = len(t_ns) if last is not None else len(t_ns) - 1
+        if n <= 0:
             return
-        step = float(np.median(np.diff(stamps))) * 1e-9
-        if step > 0 and abs(1.0 / step - self.rate_hz) > 0.05 * self.rate_hz:
-            self.set_rate(1.0 / step)
+        first = last if last is not None else int(t_ns[0])
+        step = (int(t_ns[-1]) - first) * 1e-9 / n
+        if step <= 0:
+            return
+        weight = 1.0 if n >= 8 else min(1.0, n / (0.5 * self.rate_hz))
+        self._step_s += weight * (step - self._step_s)
+        if abs(1.0 / self._step_s - self.rate_hz) > 0.02 * self.rate_hz:
+            self.set_rate(1.0 / self._step_s)
 
     def _packet(self, packet: Packet, est: OrientationEstimate) -> Packet:
         from .streams import orientation_packet
@@ -289,6 +303,10 @@ def _field_after(q6: Array, mag: Array, offset: Array) -> tuple[float, float, fl
     dip = float(np.mean(-np.arcsin(np.clip(field[:, 2] / norms, -1, 1))))
     heading = float(np.angle(np.mean(np.exp(1j * np.arctan2(field[:, 0], field[:, 1])))))
     return float(np.mean(norms)), dip, heading
+
+
+def _join(arrays: list[Any]) -> Any:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def _empty() -> OrientationEstimate:

@@ -106,12 +106,19 @@ def from_matrix(r: npt.ArrayLike) -> Array:
 
 def rotate(q: npt.ArrayLike, v: npt.ArrayLike) -> Array:
     """Vectors ``v`` (sensor frame) expressed in the earth frame."""
-    return np.asarray(np.einsum("...ij,...j->...i", to_matrix(q), _f(v)), np.float64)
+    q, v = _f(q), _f(v)
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
+    # v + 2 w (u x v) + 2 u x (u x v), u = (x, y, z); written out (np.cross is slow)
+    cx, cy, cz = y * vz - z * vy, z * vx - x * vz, x * vy - y * vx
+    return np.stack([vx + 2.0 * (w * cx + y * cz - z * cy),
+                     vy + 2.0 * (w * cy + z * cx - x * cz),
+                     vz + 2.0 * (w * cz + x * cy - y * cx)], axis=-1)
 
 
 def rotate_inverse(q: npt.ArrayLike, v: npt.ArrayLike) -> Array:
     """Vectors ``v`` (earth frame) expressed in the sensor frame."""
-    return np.asarray(np.einsum("...ji,...j->...i", to_matrix(q), _f(v)), np.float64)
+    return rotate(conj(q), v)
 
 
 def from_axis_angle(axis: npt.ArrayLike, angle_rad: npt.ArrayLike) -> Array:
