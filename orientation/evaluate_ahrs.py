@@ -45,10 +45,8 @@ def imufusion_est(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float)
     ahrs = imufusion.Ahrs()
     settings = imufusion.AhrsSettings()
     settings.convention = imufusion.CONVENTION_ENU
-    try:
+    if hasattr(settings, "sample_rate"):
         settings.sample_rate = fs
-    except AttributeError:
-        pass
     ahrs.set_settings(settings)
     gd, ag = np.degrees(g), a / 9.81
     out = np.empty((len(g), 4))

@@ -1,8 +1,8 @@
 """Judge the GPS/IMU filter on the simulator's days: fixes withheld for 10 s and 30 s gaps.
 
 usage:
-    python orientation/evaluate_nav.py --seeds 0-4 --duration 1800 -o orientation/results/nav_tune.json
-    python orientation/evaluate_nav.py --seeds 5-9 --duration 1800 -o orientation/results/nav_test.json
+    python orientation/evaluate_nav.py --seeds 0-4 -o orientation/results/nav_tune.json
+    python orientation/evaluate_nav.py --seeds 5-9 -o orientation/results/nav_test.json
 
 A day is :class:`sensekit.testing.scenario.Scenario` (its truth: position, speed, heading; its
 GPS fixes at 1 Hz with their noise and outages). The IMU is the scenario's specific force and

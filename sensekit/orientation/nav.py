@@ -44,6 +44,7 @@ __all__ = ["EARTH_RADIUS_M", "GpsImuFilter", "NavParams"]
 
 Array = npt.NDArray[np.float64]
 EARTH_RADIUS_M = 6_378_137.0  # WGS-84 semi-major axis; a local tangent plane is enough here
+_UNKNOWN_M = 1e6  # position standard deviation before any position fix
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class GpsImuFilter:
         self._last_q: Array | None = None
         self._t_ns: int | None = None
         self._fix_t_ns: int | None = None
+        self._placed = False  # a position fix has been fused
 
     # -- public API ---------------------------------------------------------------------
     @property
@@ -115,8 +117,9 @@ class GpsImuFilter:
 
     @property
     def position_enu_m(self) -> Array:
-        """East, north (m) from the origin, and altitude above MSL."""
-        if self._x is None:
+        """East, north (m) from the origin, and altitude above MSL (NaN before a position
+        fix)."""
+        if self._x is None or not self._placed:
             return np.full(3, np.nan)
         return np.array([self._x[0], self._x[1], self._alt])
 
@@ -155,7 +158,7 @@ class GpsImuFilter:
                 "x": None if self._x is None else self._x.tolist(), "p": self._p.tolist(),
                 "alt": self._alt, "alt_var": self._alt_var, "psi": self._psi,
                 "last_q": None if self._last_q is None else self._last_q.tolist(),
-                "t_ns": self._t_ns, "fix_t_ns": self._fix_t_ns}
+                "t_ns": self._t_ns, "fix_t_ns": self._fix_t_ns, "placed": self._placed}
 
     def restore(self, state: dict[str, Any]) -> None:
         origin = state["origin"]
@@ -167,6 +170,7 @@ class GpsImuFilter:
         self._alt, self._alt_var, self._psi = state["alt"], state["alt_var"], state["psi"]
         self._last_q = None if state["last_q"] is None else np.asarray(state["last_q"])
         self._t_ns, self._fix_t_ns = state["t_ns"], state["fix_t_ns"]
+        self._placed = bool(state.get("placed", self._x is not None))
 
     # -- prediction ---------------------------------------------------------------------
     def predict(self, packet: Packet) -> Packet:
@@ -240,14 +244,26 @@ class GpsImuFilter:
 
     # -- GPS ----------------------------------------------------------------------------
     def fuse_gps(self, packet: Packet) -> None:
-        """Correct with every fix of a ``gps`` packet that has a position (mode 2 or 3)."""
+        """Correct with every fix of a ``gps`` packet: position where it has one (mode 2 or
+        3), speed and course where it has them. A receiver that reports speed alone (some
+        phones in power save) still corrects the speed; the position stays unknown (NaN in
+        the ``nav`` packets) until a fix with one arrives."""
         f = packet.fields
         for i in range(len(packet)):
-            lat, lon = float(f["lat_deg"][i]), float(f["lon_deg"][i])
-            if not (math.isfinite(lat) and math.isfinite(lon)):
-                continue
-            self._fix(int(packet.t_ns[i]), lat, lon, {k: float(v[i]) for k, v in f.items()
-                                                      if v.dtype.kind in "fiu"})
+            values = {k: float(v[i]) for k, v in f.items() if v.dtype.kind in "fiu"}
+            lat, lon = values.get("lat_deg", math.nan), values.get("lon_deg", math.nan)
+            if math.isfinite(lat) and math.isfinite(lon):
+                self._fix(int(packet.t_ns[i]), lat, lon, values)
+            elif math.isfinite(values.get("speed_mps", math.nan)):
+                self._speed_only(int(packet.t_ns[i]), values)
+
+    def _speed_only(self, t_ns: int, f: dict[str, float]) -> None:
+        if self._x is None:
+            self._start(0.0, 0.0, f["speed_mps"], f.get("track_deg", math.nan), _UNKNOWN_M)
+            self._placed = False
+        else:
+            self._speed_course(f, f["speed_mps"])
+        self._fix_t_ns = t_ns
 
     def _fix(self, t_ns: int, lat: float, lon: float, f: dict[str, float]) -> None:
         if self.origin is None:
@@ -258,6 +274,12 @@ class GpsImuFilter:
         speed = f.get("speed_mps", math.nan)
         if self._x is None:
             self._start(east, north, speed, f.get("track_deg", math.nan), sigma)
+        elif not self._placed:  # speed-only so far: the position starts here
+            self._x[:2] = east, north
+            self._p[:2, :] = 0.0
+            self._p[:, :2] = 0.0
+            self._p[0, 0] = self._p[1, 1] = sigma ** 2
+            self._speed_course(f, speed)
         else:
             lag = 0.0 if self._t_ns is None else max(0.0, (self._t_ns - t_ns) * 1e-9)
             vel = self.velocity_enu_mps[:2]
@@ -268,6 +290,7 @@ class GpsImuFilter:
             self._correct(z - self._x[:2], h, sigma ** 2)
             self._speed_course(f, speed)
         self._altitude(f)
+        self._placed = True
         self._fix_t_ns = t_ns
 
     def _start(self, east: float, north: float, speed: float, track: float, sigma: float
@@ -356,7 +379,7 @@ class GpsImuFilter:
     def _packet(self, packet: Packet, pos: Array, vel: Array, cov: Array, vel_sigma: Array
                 ) -> Packet:
         n = len(packet)
-        if self.origin is not None and np.isfinite(pos[:, 0]).any():
+        if self.origin is not None and self._placed and np.isfinite(pos[:, 0]).any():
             lat, lon = self._geodetic(pos[:, 0], pos[:, 1])
         else:
             lat = lon = np.full(n, np.nan)

@@ -148,13 +148,25 @@ def test_before_the_first_fix_there_is_no_position() -> None:
     assert not nav.initialised
 
 
-def test_a_fix_without_position_is_skipped_and_bad_packets_are_named() -> None:
+def test_speed_alone_sets_the_speed_not_the_position() -> None:
+    """A phone reporting speed without position: the speed is fused, the position stays
+    unknown (NaN) until a fix with one arrives."""
     path = walk(5)
     nav = GpsImuFilter(origin=ORIGIN)
+    nav.update(orientation(path, 0, 10))
     packet = fix(path, 10)
     packet.fields["lat_deg"][:] = np.nan  # type: ignore[index]
     nav.update(packet)
-    assert not nav.initialised
+    assert nav.initialised and np.all(np.isnan(nav.position_enu_m[:2]))
+    out = nav.update(orientation(path, 10, 20))
+    assert out is not None and np.all(np.isnan(out["lat_deg"]))
+    assert abs(np.linalg.norm(out["vel_enu_mps"][-1, :2]) - 1.4) < 0.5
+    nav.update(fix(path, 20))
+    assert math.hypot(*(nav.position_enu_m[:2] - [path["east"][20], path["north"][20]])) < 8
+
+
+def test_bad_packets_are_named() -> None:
+    nav = GpsImuFilter(origin=ORIGIN)
     with pytest.raises(ConfigError, match="gps and orientation"):
         nav.update(Packet("light", np.array([0], np.int64), {"lux": np.ones(1, np.float32)}))
     ned = Packet("orientation", np.array([0], np.int64), {"quat_wxyz": np.ones((1, 4))}, "",
