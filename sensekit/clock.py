@@ -12,16 +12,20 @@ sample count against host time, and bursts are joined so they neither overlap no
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Clock", "FakeClock", "MonotonicClock", "RateFitter", "default_clock"]
+__all__ = ["Clock", "ClockMap", "ClockStep", "FakeClock", "MonotonicClock", "RateFitter",
+           "default_clock"]
 
 
 @runtime_checkable
@@ -95,6 +99,103 @@ _DEFAULT = MonotonicClock()
 def default_clock() -> Clock:
     """The process-wide monotonic clock."""
     return _DEFAULT
+
+
+@dataclass(frozen=True)
+class ClockStep:
+    """From host time ``t_ns`` on, UTC is ``t_ns + offset_ns`` (until the next step).
+
+    Attributes:
+        t_ns: Host time (the packets' ``t_ns`` clock) where this mapping starts to apply.
+        offset_ns: UTC epoch ns minus host ns.
+        synchronized: ``"true"``, ``"false"`` or ``"unknown"``: whether the wall clock the
+            offset was read from was synchronised (NTP, GPS), or ``"relative"`` when the source
+            had no wall clock at all (times since boot or since start, no start given).
+        source: Where the offset came from (``"system clock"``, ``"file name"``, ``"--start"``).
+    """
+
+    t_ns: int
+    offset_ns: int
+    synchronized: str = "unknown"
+    source: str = ""
+
+    def record(self) -> dict[str, str]:
+        """The step as an MCAP metadata record (``sensekit.clock``)."""
+        return {"t_ns": str(self.t_ns), "offset_ns": str(self.offset_ns),
+                "synchronized": self.synchronized, "source": self.source}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, str]) -> ClockStep:
+        """Inverse of :meth:`record` (raises ``KeyError``/``ValueError`` on a bad record)."""
+        return cls(int(record["t_ns"]), int(record["offset_ns"]),
+                   record.get("synchronized", "unknown"), record.get("source", ""))
+
+
+class ClockMap:
+    """Host time to UTC: the one mapping every log writer and reader applies.
+
+    A recording starts with one :class:`ClockStep` and gains one each time the wall clock is
+    stepped (NTP or GPS setting a Pi's clock, which has no RTC). Between steps the offset is
+    constant, so UTC never jumps except at a recorded step.
+    """
+
+    def __init__(self, steps: Iterable[ClockStep] = ()) -> None:
+        self.steps: list[ClockStep] = sorted(steps, key=lambda s: s.t_ns)
+        if not self.steps:
+            self.steps = [ClockStep(-(2**62), 0, "relative", "none")]
+
+    @classmethod
+    def constant(cls, offset_ns: int, synchronized: str = "unknown",
+                 source: str = "") -> ClockMap:
+        """One offset for all time."""
+        return cls([ClockStep(-(2**62), int(offset_ns), synchronized, source)])
+
+    def add(self, step: ClockStep) -> None:
+        """Apply ``step`` from its ``t_ns`` on (steps are added in time order)."""
+        if step.t_ns < self.steps[-1].t_ns:
+            raise ValueError(f"clock step at {step.t_ns} ns precedes the last one "
+                             f"({self.steps[-1].t_ns} ns)")
+        self.steps.append(step)
+
+    @property
+    def current(self) -> ClockStep:
+        """The latest step."""
+        return self.steps[-1]
+
+    def step_at(self, t_ns: int) -> ClockStep:
+        """The step in force at host time ``t_ns`` (the first one for earlier times)."""
+        i = bisect.bisect_right([s.t_ns for s in self.steps], t_ns) - 1
+        return self.steps[max(i, 0)]
+
+    def utc_ns(self, t_ns: int) -> int:
+        """UTC epoch ns of host time ``t_ns``."""
+        return int(t_ns) + self.step_at(int(t_ns)).offset_ns
+
+    def utc_array(self, t_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """:meth:`utc_ns` of every element."""
+        starts = np.array([s.t_ns for s in self.steps], np.int64)
+        offsets = np.array([s.offset_ns for s in self.steps], np.int64)
+        idx = np.maximum(np.searchsorted(starts, t_ns, side="right") - 1, 0)
+        return np.asarray(t_ns, np.int64) + offsets[idx]
+
+    def host_ns(self, utc_ns: int) -> int:
+        """Host time of UTC ``utc_ns``: the latest step whose span holds it (the first step's
+        offset for a time no span holds, such as one skipped by a forward step)."""
+        ends = [s.t_ns for s in self.steps[1:]] + [2**63 - 1]
+        for step, end in reversed(list(zip(self.steps, ends, strict=True))):
+            t = int(utc_ns) - step.offset_ns
+            if (t >= step.t_ns or step is self.steps[0]) and t < end:
+                return t
+        return int(utc_ns) - self.steps[0].offset_ns
+
+    @property
+    def offset_range(self) -> tuple[int, int]:
+        """Smallest and largest offset of any step."""
+        offsets = [s.offset_ns for s in self.steps]
+        return min(offsets), max(offsets)
+
+    def __repr__(self) -> str:
+        return f"ClockMap({self.steps!r})"
 
 
 class RateFitter:

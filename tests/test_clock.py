@@ -67,3 +67,19 @@ def test_rate_fitter_skip_keeps_the_gap_honest() -> None:
     b = f.stamp(10, 1_200_000_000)
     assert b[0] - a[-1] >= 5 * 10_000_000
     assert f.samples_seen == 25
+
+
+def test_clock_map_applies_each_step_from_its_time_on() -> None:
+    from sensekit.clock import ClockMap, ClockStep
+
+    cmap = ClockMap([ClockStep(0, 1_000, "false", "system clock")])
+    cmap.add(ClockStep(50, 5_000, "true", "NTP step"))
+    assert cmap.utc_ns(-10) == 990 and cmap.utc_ns(49) == 1_049 and cmap.utc_ns(50) == 5_050
+    t = np.array([-10, 0, 49, 50, 60], np.int64)
+    assert cmap.utc_array(t).tolist() == [cmap.utc_ns(int(x)) for x in t]
+    assert [cmap.host_ns(cmap.utc_ns(int(x))) for x in t] == t.tolist()
+    assert cmap.offset_range == (1_000, 5_000)
+    with pytest.raises(ValueError, match="precedes"):
+        cmap.add(ClockStep(10, 0))
+    assert ClockStep.from_record(cmap.current.record()) == cmap.current
+    assert ClockMap.constant(7).utc_ns(3) == 10

@@ -40,7 +40,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .._version import __version__
-from ..clock import Clock, default_clock
+from ..clock import Clock, ClockMap, ClockStep, default_clock
 from ..driver import Driver, ModeChange
 from ..errors import ConfigError, SensekitError
 from ..packets import Packet
@@ -123,6 +123,8 @@ class Recorder:
         wall_offset_ns: Wall-clock ns minus ``clock`` ns (None: measure now; 0 when the
             packets' ``t_ns`` already are epoch times, as in imported logs).
         fsync: fsync after each flush (turn off only for benchmarks).
+        clock_map: Host time to UTC, when the caller knows it (imports); by default one step
+            from ``wall_offset_ns`` and ``clock_synced``. Written as ``sensekit.clock`` records.
         opener: Opens an output path for binary writing (tests inject a failing disk).
 
     One thread writes (the recording loop); the recorder takes no locks.
@@ -133,7 +135,7 @@ class Recorder:
                  split_s: float | None = None, clock: Clock | None = None,
                  rig_config: str | None = None, metadata: Mapping[str, str] | None = None,
                  clock_synced: bool | None = None, wall_offset_ns: int | None = None,
-                 fsync: bool = True,
+                 fsync: bool = True, clock_map: ClockMap | None = None,
                  opener: Callable[[Path], BinaryIO] | None = None) -> None:
         if flush_s <= 0 or chunk_bytes <= 0:
             raise ConfigError(f"recorder for {path}: flush_s and chunk_bytes must be positive, "
@@ -151,6 +153,7 @@ class Recorder:
         self._opener = opener or (lambda p: open(p, "wb"))  # noqa: SIM115
         self.wall_offset_ns = (time.time_ns() - self.clock.now_ns() if wall_offset_ns is None
                                else wall_offset_ns)
+        self.clock_map = clock_map or self._start_map(wall_offset_ns is None)
         self.paths: list[Path] = []
         self.tally: dict[str, StreamTally] = {}
         self._file_tally: dict[str, StreamTally] = {}
@@ -322,6 +325,7 @@ class Recorder:
         self._codecs.clear()
         self._file_tally = {}
         writer.add_metadata("sensekit.log", self._log_metadata(len(self.paths) - 1))
+        self._write_clock(f)
         if self.rig_config:
             self.attachments.setdefault("rig.toml", ("application/toml",
                                                      self.rig_config.encode()))
@@ -332,6 +336,15 @@ class Recorder:
         self._write_changes(f)
         log.info("recording to %s", path)
         return f
+
+    def _start_map(self, measured: bool) -> ClockMap:
+        synced = {True: "true", False: "false", None: "unknown"}[self.clock_synced]
+        source = "system clock" if measured else "given offset"
+        return ClockMap([ClockStep(self.clock.now_ns(), self.wall_offset_ns, synced, source)])
+
+    def _write_clock(self, f: _File) -> None:
+        for step in self.clock_map.steps:
+            f.writer.add_metadata("sensekit.clock", step.record())
 
     def _log_metadata(self, part: int) -> dict[str, str]:
         synced = {True: "true", False: "false", None: "unknown"}[self.clock_synced]

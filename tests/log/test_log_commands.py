@@ -100,7 +100,8 @@ def test_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["info", str(junk)]) == 2
     assert "junk.bin is not an MCAP file" in capsys.readouterr().err
     assert main(["import", str(junk)]) == 2
-    assert "junk.bin is not a Sensor Logger export" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "junk.bin" in err and "Sensor Logger" not in err
 
 
 def _has_samples(path: Path) -> bool:

@@ -1,63 +1,103 @@
-"""``sensekit import SRC [-o OUT.mcap]``: Sensor Logger exports and CSVs into a sensekit log.
+"""``sensekit import SRC [-o OUT.mcap]``: other tools' recordings into a sensekit log.
 
-SRC is a Sensor Logger export (a folder of CSVs, its zip, or its JSON file), or a CSV file
-with ``--map``: ``sensekit import bench.csv --stream light --modality light --time-unit s
---map t_ns=t --map lux=lux_reading``.
+The format is detected from the content (``--format`` forces one): Android sensor-event files
+such as the US transportation-mode recordings (``us-tmd``, ``android-events``), Sensor Logger
+exports (folder, .zip, .json), and CSV files with ``--map``::
+
+    sensekit import sensorfile_andrea_Bus_1480485018989.csv.gz -o bus.mcap
+    sensekit import walk.csv --label activity=walking
+    sensekit import bench.csv --stream light --modality light --time-unit s \\
+        --map t_ns=t --map lux=lux_reading
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from ...errors import ConfigError
-from ..importers import ImportResult, import_csv, import_sensor_logger
+from ..importers import FORMATS, ImportResult, import_recording
+from ..importers.formats import labels_from_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("src", help="Sensor Logger folder, .zip or .json; or a .csv with --map")
+    parser.add_argument("src", help="recording to import: a file, a folder, a .zip or a .json")
     parser.add_argument("-o", "--output", help="output .mcap (default: SRC.mcap)")
-    parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLS",
-                        help="CSV column map: t_ns=time, accel_mps2=ax,ay,az (repeat)")
-    parser.add_argument("--stream", help="stream name for a CSV (default: the modality)")
-    parser.add_argument("--modality", default="", help="modality of a CSV's fields (imu, light..)")
-    parser.add_argument("--time-unit", default="ns", choices=("ns", "us", "ms", "s"),
-                        help="unit of a CSV's time column (default ns)")
-    parser.add_argument("--scale", action="append", default=[], metavar="FIELD=FACTOR",
-                        help="multiply a CSV field into its SI unit: accel_mps2=9.80665 (repeat)")
-    parser.add_argument("--no-header", action="store_true",
-                        help="the CSV has no header row: name columns by position, 0, 1, ...")
+    parser.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
+    parser.add_argument("--format", choices=sorted(FORMATS),
+                        help="source format (default: detected from the content)")
+    parser.add_argument("--label", action="append", default=[], metavar="TASK=CLASS",
+                        help="constant label for the whole recording: transport=car (repeat)")
+    parser.add_argument("--labels", metavar="FILE.csv",
+                        help="labelled spans: a CSV with header start,end,task,class")
+    parser.add_argument("--start", metavar="ISO8601",
+                        help="UTC time of the first sample, for times since boot or start")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    csv_opts = parser.add_argument_group("CSV options")
+    csv_opts.add_argument("--map", action="append", default=[], metavar="FIELD=COLS",
+                          help="column map: t_ns=time, accel_mps2=ax,ay,az (repeat)")
+    csv_opts.add_argument("--stream", help="stream name (default: the modality)")
+    csv_opts.add_argument("--modality", default="", help="modality of the fields (imu, light..)")
+    csv_opts.add_argument("--time-unit", default="ns", choices=("ns", "us", "ms", "s"),
+                          help="unit of the time column (default ns)")
+    csv_opts.add_argument("--scale", action="append", default=[], metavar="FIELD=FACTOR",
+                          help="multiply a field into its SI unit: accel_mps2=9.80665 (repeat)")
+    csv_opts.add_argument("--no-header", action="store_true",
+                          help="the CSV has no header row: name columns by position, 0, 1, ...")
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{option} {item!r}: expected NAME=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _csv_options(args: argparse.Namespace) -> dict[str, object]:
+    if not args.map:
+        return {}
+    scales = {}
+    for field, factor in _pairs(args.scale, "--scale").items():
+        try:
+            scales[field] = float(factor)
+        except ValueError:
+            raise ConfigError(f"--scale {field}={factor}: expected FIELD=NUMBER") from None
+    return {"columns": _pairs(args.map, "--map"), "stream": args.stream,
+            "modality": args.modality, "time_unit": args.time_unit, "scales": scales,
+            "header": not args.no_header}
+
+
+def default_output(src: Path) -> Path:
+    """``SRC.mcap`` beside the source, without its .csv/.gz/.zip/.json suffixes."""
+    name = src.name
+    while Path(name).suffix.lower() in (".gz", ".csv", ".zip", ".json", ".txt"):
+        name = name[:-len(Path(name).suffix)]
+    return src.with_name(f"{name}.mcap")
 
 
 def run(args: argparse.Namespace) -> int:
     src = Path(args.src)
-    out = Path(args.output or src.with_suffix(".mcap"))
-    if args.map:
-        columns = {}
-        for item in args.map:
-            field, sep, cols = item.partition("=")
-            if not sep or not field or not cols:
-                raise ConfigError(f"--map {item!r}: expected FIELD=COLUMN[,COLUMN...]")
-            columns[field.strip()] = cols
-        scales = {}
-        for item in args.scale:
-            field, _, factor = item.partition("=")
-            try:
-                scales[field.strip()] = float(factor)
-            except ValueError:
-                raise ConfigError(f"--scale {item!r}: expected FIELD=NUMBER") from None
-        stream = args.stream or args.modality or src.stem
-        result = import_csv(src, out, columns=columns, stream=stream, modality=args.modality,
-                            time_unit=args.time_unit, scales=scales, header=not args.no_header)
+    out = Path(args.output) if args.output else default_output(src)
+    fmt = args.format or ("csv" if args.map else None)
+    result = import_recording(src, out, format=fmt, start=args.start,
+                              labels=labels_from_options(args.label),
+                              label_spans=args.labels, force=args.force, **_csv_options(args))
+    if args.json:
+        print(json.dumps({"output": str(result.path), "format": result.format,
+                          "samples": dict(result.samples), "skipped": list(result.skipped),
+                          "notes": list(result.notes)}, indent=2))
     else:
-        result = import_sensor_logger(src, out)
-    _report(result)
+        _report(result)
     return 0
 
 
 def _report(result: ImportResult) -> None:
-    print(f"wrote {result.path}")
+    print(f"wrote {result.path} ({result.format})")
     for stream, n in sorted(result.samples.items()):
-        print(f"  {stream:<14} {n:>10,} samples")
-    if result.skipped:
-        print(f"  skipped (no numeric data): {', '.join(result.skipped)}")
+        print(f"  {stream:<24} {n:>10,} samples")
+    for line in (*result.notes, *result.skipped):
+        print(f"  {line}")

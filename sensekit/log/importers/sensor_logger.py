@@ -23,19 +23,20 @@ import os
 import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..clock import FakeClock
-from ..errors import LogFormatError
-from ..packets import SPECS, Packet
-from .recorder import Recorder
+from ...clock import FakeClock
+from ...errors import LogFormatError
+from ...packets import SPECS, Packet
+from ..recorder import Recorder
+from .base import ImportResult
 
-__all__ = ["ImportResult", "import_csv", "import_sensor_logger", "read_sensor_logger"]
+__all__ = ["ImportResult", "csv_packet", "import_csv", "import_sensor_logger", "read_sensor_logger",
+           "read_table"]
 
 Table = dict[str, list[str]]
 
@@ -45,15 +46,6 @@ _KNOWN = {"Accelerometer": ("imu", "imu"), "TotalAcceleration": ("imu", "imu"),
           "Microphone": ("sound_level", "")}
 #: Samples per packet when importing (about a second at phone rates).
 PACKET_SAMPLES = 100
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """What an import wrote: the output file and samples per stream."""
-
-    path: Path
-    samples: Mapping[str, int]
-    skipped: tuple[str, ...] = ()
 
 
 # -- reading the three export forms --------------------------------------------------------
@@ -279,13 +271,18 @@ def import_csv(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
             position (``"0"``, ``"1"``...).
     """
     path = Path(src)
-    try:
-        table = _parse_csv(path.read_text(encoding="utf-8"), str(path), header)
-    except OSError as exc:
-        raise LogFormatError(f"cannot read {path}: {exc.strerror}") from None
+    table = read_table(path, header)
     packet = csv_packet(table, str(path), columns=columns, stream=stream, modality=modality,
                         time_unit=time_unit, scales=scales)
     return _write(out, [packet], {"source": f"CSV {path.name}"}, ())
+
+
+def read_table(path: Path, header: bool = True) -> Table:
+    """A CSV file's columns by name (by position without a header)."""
+    try:
+        return _parse_csv(path.read_text(encoding="utf-8"), str(path), header)
+    except OSError as exc:
+        raise LogFormatError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def csv_packet(table: Table, where: str, *, columns: Mapping[str, str | Sequence[str]],
