@@ -64,6 +64,9 @@ class NavParams:
         zupt_below_mps: Rest is taken for standing still only below this speed.
         min_course_speed_mps: GPS course is used above this speed only.
         alt_walk: Altitude random walk (m/sqrt(s)).
+        speed_revert_s: Time over which the speed relaxes toward the carrier's usual speed
+            (the mean of the GPS speeds over ``usual_speed_s``); infinite: never.
+        usual_speed_s: Memory of that mean.
     """
 
     uere_m: float = 3.0
@@ -77,6 +80,8 @@ class NavParams:
     zupt_below_mps: float = 1.5
     min_course_speed_mps: float = 1.0
     alt_walk: float = 0.2
+    speed_revert_s: float = math.inf
+    usual_speed_s: float = 60.0
 
 
 class GpsImuFilter:
@@ -108,6 +113,7 @@ class GpsImuFilter:
         self._t_ns: int | None = None
         self._fix_t_ns: int | None = None
         self._placed = False  # a position fix has been fused
+        self._usual_speed = 0.0
 
     # -- public API ---------------------------------------------------------------------
     @property
@@ -138,6 +144,38 @@ class GpsImuFilter:
         s, c = self._x[2], self._psi + self._x[3]
         return np.array([s * math.sin(c), s * math.cos(c), 0.0])
 
+    @property
+    def horizontal_sigma_m(self) -> float:
+        """Radius (m) of the circle with the area of the horizontal 1-sigma ellipse:
+        ``sqrt(sigma_major * sigma_minor)``; inf before a position fix."""
+        if self._x is None or not self._placed:
+            return math.inf
+        return math.sqrt(math.sqrt(max(np.linalg.det(self._p[:2, :2]), 0.0)))
+
+    def seconds_until(self, sigma_m: float, *, horizon_s: float = 600.0) -> float:
+        """How long without fixes until :attr:`horizontal_sigma_m` exceeds ``sigma_m`` at
+        the present speed and course: what a sampling policy needs to decide how long the
+        GPS may sleep. 0 when already past; ``horizon_s`` when not reached by then."""
+        if self.horizontal_sigma_m > sigma_m:
+            return 0.0
+        assert self._x is not None
+        p, s = self._p.copy(), float(self._x[2])
+        c = (0.0 if math.isnan(self._psi) else self._psi) + float(self._x[3])
+        sin_c, cos_c = math.sin(c), math.cos(c)
+        q = self._process_noise(s)
+        step = 1.0
+        f = np.eye(5)
+        f[0, 2], f[1, 2] = sin_c * step, cos_c * step
+        f[0, 3], f[1, 3] = s * cos_c * step, -s * sin_c * step
+        f[3, 4] = step
+        for k in range(int(horizon_s / step)):
+            # straight on at the present course, one second a step
+            f[0, 4], f[1, 4] = s * cos_c * (k + 0.5) * step, -s * sin_c * (k + 0.5) * step
+            p = f @ p @ f.T + q * step
+            if math.sqrt(math.sqrt(max(np.linalg.det(p[:2, :2]), 0.0))) > sigma_m:
+                return (k + 1) * step
+        return horizon_s
+
     def update(self, packet: Packet) -> Packet | None:
         """Take a ``gps`` packet (fuse its fixes; returns None) or an ``orientation`` packet
         (predict through its samples; returns the ``nav`` packet for them)."""
@@ -158,7 +196,8 @@ class GpsImuFilter:
                 "x": None if self._x is None else self._x.tolist(), "p": self._p.tolist(),
                 "alt": self._alt, "alt_var": self._alt_var, "psi": self._psi,
                 "last_q": None if self._last_q is None else self._last_q.tolist(),
-                "t_ns": self._t_ns, "fix_t_ns": self._fix_t_ns, "placed": self._placed}
+                "t_ns": self._t_ns, "fix_t_ns": self._fix_t_ns, "placed": self._placed,
+                "usual_speed": self._usual_speed}
 
     def restore(self, state: dict[str, Any]) -> None:
         origin = state["origin"]
@@ -171,6 +210,7 @@ class GpsImuFilter:
         self._last_q = None if state["last_q"] is None else np.asarray(state["last_q"])
         self._t_ns, self._fix_t_ns = state["t_ns"], state["fix_t_ns"]
         self._placed = bool(state.get("placed", self._x is not None))
+        self._usual_speed = float(state.get("usual_speed", 0.0))
 
     # -- prediction ---------------------------------------------------------------------
     def predict(self, packet: Packet) -> Packet:
@@ -209,23 +249,29 @@ class GpsImuFilter:
 
     def _propagate(self, psi: Array, dt: Array) -> tuple[Array, Array, Array]:
         assert self._x is not None
-        e, n, s, c0, r = self._x
+        e, n, s0, c0, r = self._x
         elapsed = np.cumsum(dt)
         course = psi + c0 + r * elapsed
+        # the speed relaxes toward the carrier's usual speed over speed_revert_s
+        decay = np.exp(-elapsed / self.params.speed_revert_s)
+        s = self._usual_speed + (s0 - self._usual_speed) * decay
         pos = np.stack([e + np.cumsum(s * np.sin(course) * dt),
                         n + np.cumsum(s * np.cos(course) * dt)], axis=1)
         total = float(elapsed[-1])
-        # first-order transition over the packet: d(pos)/d(s, c0, r)
+        # first-order transition over the packet: d(pos)/d(s0, c0, r), d(s)/d(s0)
         f = np.eye(5)
-        f[0, 2], f[1, 2] = float(np.sum(np.sin(course) * dt)), float(np.sum(np.cos(course) * dt))
-        f[0, 3], f[1, 3] = s * f[1, 2], -s * f[0, 2]
-        f[0, 4] = s * float(np.sum(np.cos(course) * elapsed * dt))
-        f[1, 4] = -s * float(np.sum(np.sin(course) * elapsed * dt))
+        f[0, 2] = float(np.sum(decay * np.sin(course) * dt))
+        f[1, 2] = float(np.sum(decay * np.cos(course) * dt))
+        f[0, 3] = float(np.sum(s * np.cos(course) * dt))
+        f[1, 3] = -float(np.sum(s * np.sin(course) * dt))
+        f[0, 4] = float(np.sum(s * np.cos(course) * elapsed * dt))
+        f[1, 4] = -float(np.sum(s * np.sin(course) * elapsed * dt))
+        f[2, 2] = float(decay[-1])
         f[3, 4] = total
         p0 = self._p
-        self._p = f @ p0 @ f.T + self._process_noise(s) * total
+        self._p = f @ p0 @ f.T + self._process_noise(float(s[-1])) * total
         self._p = 0.5 * (self._p + self._p.T)
-        self._x = np.array([pos[-1, 0], pos[-1, 1], s, c0 + r * total, r])
+        self._x = np.array([pos[-1, 0], pos[-1, 1], float(s[-1]), c0 + r * total, r])
         self._alt_var += self.params.alt_walk ** 2 * total
         share = (elapsed / total if total > 0 else np.ones_like(elapsed))[:, None, None]
         return pos, p0[None, :2, :2] + share * (self._p[:2, :2] - p0[:2, :2])[None], course
@@ -309,6 +355,7 @@ class GpsImuFilter:
         sv = sv if math.isfinite(sv) and sv > 0 else pr.speed_sigma_mps
         if math.isfinite(speed):
             self._correct(np.array([speed - self._x[2]]), _row(2), sv ** 2)
+            self._track_usual_speed(speed)
         track = f.get("track_deg", math.nan)
         if math.isfinite(track) and math.isfinite(speed) and speed > pr.min_course_speed_mps \
                 and not math.isnan(self._psi):
@@ -316,6 +363,10 @@ class GpsImuFilter:
             miss = (miss + math.pi) % (2 * math.pi) - math.pi
             sc = max(sv / speed, math.radians(2.0))
             self._correct(np.array([miss]), _row(3), sc ** 2)
+
+    def _track_usual_speed(self, speed: float) -> None:
+        """The mean of the GPS speeds over about ``usual_speed_s`` (fixes a second apart)."""
+        self._usual_speed += (speed - self._usual_speed) / self.params.usual_speed_s
 
     def _altitude(self, f: dict[str, float]) -> None:
         alt = f.get("alt_msl_m", math.nan)

@@ -182,3 +182,30 @@ def test_state_round_trip() -> None:
     copy.restore(json.loads(json.dumps(nav.state())))
     np.testing.assert_allclose(copy.position_enu_m, nav.position_enu_m)
     np.testing.assert_allclose(copy.position_cov_m2, nav.position_cov_m2)
+
+
+def test_how_long_the_gps_may_sleep() -> None:
+    """The controller's question: seconds until the position is worse than 15 m (1 sigma);
+    it shrinks as a gap goes on and jumps back after a fix."""
+    path = walk(80)
+    nav, _ = run(path, 40)
+    fresh = nav.seconds_until(15.0)
+    assert 5.0 < fresh < 600.0 and nav.horizontal_sigma_m < 3.0
+    gapped, _ = run(path, 60, gap_from=40)
+    assert gapped.seconds_until(15.0) < fresh - 10.0
+    assert gapped.horizontal_sigma_m > nav.horizontal_sigma_m
+    assert nav.seconds_until(0.1) == 0.0
+
+
+def test_nav_and_orientation_streams_align_into_windows() -> None:
+    """Both outputs are streams like any other: the aligner cuts them into windows."""
+    from sensekit.align import StreamSpec, align
+
+    path = walk(12)
+    _, outs = run(path, 12)
+    orient = [orientation(path, a, a + 10) for a in range(0, 12 * int(RATE), 10)]
+    windows = align({"nav": outs, "orientation": orient},
+                    {"nav": StreamSpec(RATE), "orientation": StreamSpec(RATE)}, window_s=2.0)
+    full = [w for w in windows if w.mask["nav"].all() and w.mask["orientation"].all()]
+    assert len(full) >= 4
+    assert full[0].data["nav"]["vel_enu_mps"].shape == (int(2 * RATE), 3)
