@@ -209,3 +209,30 @@ def test_nav_and_orientation_streams_align_into_windows() -> None:
     full = [w for w in windows if w.mask["nav"].all() and w.mask["orientation"].all()]
     assert len(full) >= 4
     assert full[0].data["nav"]["vel_enu_mps"].shape == (int(2 * RATE), 3)
+
+
+def test_orientation_and_nav_record_to_mcap_and_read_back(tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    from sensekit.log.reader import LogReader
+    from sensekit.log.recorder import Recorder
+    from sensekit.orientation import Ahrs
+    from sensekit.testing.motion import make_trial
+
+    tr = make_trial("combined", 1, rate_hz=RATE, rest_s=2.0, move_s=4.0)
+    t_ns = (np.arange(len(tr.gyr)) * 1e9 / RATE).astype(np.int64)
+    orient = Ahrs(RATE).update(Packet("imu", t_ns, {"gyro_rads": tr.gyr, "accel_mps2": tr.acc,
+                                                    "mag_ut": tr.mag}, "imu"))
+    path_ = walk(3)
+    _, navs = run(path_, 3)
+    out = tmp_path / "nav.mcap"
+    with Recorder(out, clock=clock) as rec:
+        rec.write(orient)
+        for p in navs:
+            rec.write(p)
+    log = LogReader(out)
+    back = log.read("orientation")
+    np.testing.assert_array_equal(back["quat_wxyz"], orient["quat_wxyz"])
+    np.testing.assert_array_equal(back["mag_disturbed"], orient["mag_disturbed"])
+    assert back.modality == "orientation"
+    nav_back = log.read("nav")
+    np.testing.assert_array_equal(nav_back["pos_cov_enu_m2"],
+                                  np.concatenate([p["pos_cov_enu_m2"] for p in navs]))
