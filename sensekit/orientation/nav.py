@@ -12,10 +12,12 @@ orientations, so any mounting works and a 6-axis AHRS with an arbitrary north do
 so the device's turns turn the predicted path: a person walking, running, riding or driving
 turns with the device they carry. The IMU's acceleration enters through the rest decision of
 the AHRS (specific force and rate steady for 1.5 s): at rest, below walking speed, a
-zero-speed pseudo-measurement keeps the position still (it is not applied above 1.5 m/s,
-where a smooth ride can look still). Integrating the acceleration itself along the track was
-tried and made predictions worse on the simulator's days (see orientation/README.md), so it is
-not used.
+zero-speed pseudo-measurement keeps the position still, and a car stopped at a light stops
+in the filter too. Without fixes the speed relaxes toward the carrier's usual speed (the mean
+GPS speed of the last minute) over ``speed_revert_s``: a stopped car moves off again, a car
+that was cruising slows toward its average. Integrating the acceleration itself along the
+track was tried and made predictions worse on the simulator's days (see
+orientation/README.md), so it is not used.
 
 Each GPS fix corrects the error state (position with its accuracy, speed, and course above
 1 m/s), which is then folded into the nominal state and reset. Between fixes, and through
@@ -61,11 +63,14 @@ class NavParams:
             pocket, a turn the device does not make.
         drift_walk: Random walk of the course offset's drift rate (rad/s/sqrt(s)).
         zupt_sigma_mps: Zero-speed pseudo-measurement at rest.
-        zupt_below_mps: Rest is taken for standing still only below this speed.
+        zupt_below_mps: Rest is taken for standing still only below this speed (a smooth
+            ride can look still); no limit by default: on the simulator's tuning days the
+            stops it catches were worth more than the rides it stops by mistake.
         min_course_speed_mps: GPS course is used above this speed only.
         alt_walk: Altitude random walk (m/sqrt(s)).
         speed_revert_s: Time over which the speed relaxes toward the carrier's usual speed
-            (the mean of the GPS speeds over ``usual_speed_s``); infinite: never.
+            (the mean of the GPS speeds over ``usual_speed_s``); infinite: never. 40 s was
+            chosen on the simulator's tuning days (seeds 0-4), where cars stop at lights.
         usual_speed_s: Memory of that mean.
     """
 
@@ -77,10 +82,10 @@ class NavParams:
     course_walk: float = 0.05
     drift_walk: float = 0.002
     zupt_sigma_mps: float = 0.05
-    zupt_below_mps: float = 1.5
+    zupt_below_mps: float = math.inf
     min_course_speed_mps: float = 1.0
     alt_walk: float = 0.2
-    speed_revert_s: float = math.inf
+    speed_revert_s: float = 40.0
     usual_speed_s: float = 60.0
 
 
@@ -114,6 +119,7 @@ class GpsImuFilter:
         self._fix_t_ns: int | None = None
         self._placed = False  # a position fix has been fused
         self._usual_speed = 0.0
+        self._speed_fixes = 0
 
     # -- public API ---------------------------------------------------------------------
     @property
@@ -197,7 +203,7 @@ class GpsImuFilter:
                 "alt": self._alt, "alt_var": self._alt_var, "psi": self._psi,
                 "last_q": None if self._last_q is None else self._last_q.tolist(),
                 "t_ns": self._t_ns, "fix_t_ns": self._fix_t_ns, "placed": self._placed,
-                "usual_speed": self._usual_speed}
+                "usual_speed": self._usual_speed, "speed_fixes": self._speed_fixes}
 
     def restore(self, state: dict[str, Any]) -> None:
         origin = state["origin"]
@@ -211,6 +217,7 @@ class GpsImuFilter:
         self._t_ns, self._fix_t_ns = state["t_ns"], state["fix_t_ns"]
         self._placed = bool(state.get("placed", self._x is not None))
         self._usual_speed = float(state.get("usual_speed", 0.0))
+        self._speed_fixes = int(state.get("speed_fixes", 0))
 
     # -- prediction ---------------------------------------------------------------------
     def predict(self, packet: Packet) -> Packet:
@@ -366,7 +373,11 @@ class GpsImuFilter:
 
     def _track_usual_speed(self, speed: float) -> None:
         """The mean of the GPS speeds over about ``usual_speed_s`` (fixes a second apart)."""
-        self._usual_speed += (speed - self._usual_speed) / self.params.usual_speed_s
+        if self._speed_fixes == 0:
+            self._usual_speed = speed
+        self._speed_fixes += 1
+        weight = 1.0 / min(self._speed_fixes, self.params.usual_speed_s)  # a mean, then an EMA
+        self._usual_speed += (speed - self._usual_speed) * weight
 
     def _altitude(self, f: dict[str, float]) -> None:
         alt = f.get("alt_msl_m", math.nan)
