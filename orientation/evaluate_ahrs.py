@@ -113,6 +113,17 @@ def verdict(rows: dict[str, dict[str, dict[str, float | None]]], who: str = "sen
     return misses
 
 
+def table(rows: dict[str, dict[str, dict[str, float | None]]]) -> str:
+    """Markdown: inclination (6-axis) and heading (9-axis) RMSE per trial and filter."""
+    names = ("sensekit", "sensekit_cf", "imufusion", "madgwick", "vqf")
+    lines = ["| trial | " + " | ".join(f"{n} incl / head" for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+    for trial, r in rows.items():
+        cells = [f"{r[n + '6']['incl']:.2f} / {r[n + '9']['heading']:.2f}" for n in names]
+        lines.append(f"| {trial} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=0, help="synthetic trials per kind")
@@ -121,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hard-iron", nargs="*", default=[], metavar="X,Y,Z",
                     help="constant fields (uT) to add to each BROAD trial's magnetometer")
     ap.add_argument("-o", "--output", help="write every figure as JSON here")
+    ap.add_argument("--table", metavar="JSON", help="print the markdown table of a results file")
     args = ap.parse_args(argv)
+    if args.table:
+        print(table(json.loads(Path(args.table).read_text())))
+        return 0
     rows: dict[str, dict[str, dict[str, float | None]]] = {}
     for kind in args.kinds.split(",") if args.seeds else []:
         for seed in range(args.seeds):

@@ -49,6 +49,7 @@ Array = npt.NDArray[np.float64]
 #: Pairs turned by less than this (0.2 degrees) count as still: the earth field (about 50 uT)
 #: moves by under 0.2 uT, well inside magnetometer noise.
 _COS_STILL = math.cos(math.radians(0.2))
+_COS_STILL_BLOCK = math.cos(math.radians(0.1))  # a block this still has only still pairs
 #: Turning pairs needed before the first step (about a second of turning at 100 Hz): fewer,
 #: and a field gradient passed through at the start of a movement can pass for a hard iron.
 _MIN_PAIRS = 200
@@ -98,9 +99,9 @@ class _Sums:
         for name in self._FIELDS:
             setattr(self, name, getattr(self, name) * keep)
 
-    def merge(self, other: _Sums) -> None:
+    def merge(self, other: _Sums, sign: float = 1.0) -> None:
         for name in self._FIELDS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            setattr(self, name, getattr(self, name) + sign * getattr(other, name))
 
     def add_pairs(self, a: Array, y: Array) -> None:
         self.aa += np.einsum("nji,njk->ik", a, a)
@@ -123,7 +124,11 @@ class _Sums:
         return max(r / max(self.count, 1e-9) / 3.0, 1e-4)
 
     def solve(self) -> Array:
-        return np.asarray(np.linalg.lstsq(self.aa, self.ay, rcond=1e-9)[0], np.float64)
+        """Least squares offset (directions without information left at zero)."""
+        w, v = np.linalg.eigh(self.aa)
+        keep = w > 1e-9 * max(float(w[-1]), 1e-300)
+        along = np.where(keep, (v.T @ self.ay) / np.where(keep, w, 1.0), 0.0)
+        return np.asarray(v @ along, np.float64)
 
     def spread(self, b: Array) -> float:
         """Standard deviation of ``|m - b|`` (uT) over the samples, from that of its square."""
@@ -178,6 +183,7 @@ class HardIronEstimator:
     min_spacing_s: float = 0.01
     _long: _Sums = field(default_factory=_Sums, repr=False)
     _recent: deque[tuple[float, _Sums]] = field(default_factory=deque, repr=False)
+    _recent_sum: _Sums = field(default_factory=_Sums, repr=False)
     _still_yy: float = field(default=0.0, repr=False)
     _still_count: float = field(default=0.0, repr=False)
     _sigma: Array = field(default_factory=lambda: np.full(3, np.inf), repr=False)
@@ -206,7 +212,7 @@ class HardIronEstimator:
             elapsed = float(t[-1] - (self._hist_t[-1] if len(self._hist_t) else t[0]))
             self._long.scale(math.exp(-elapsed / self.memory_s))
             while self._recent and self._recent[0][0] < t[-1] - self.change_window_s:
-                self._recent.popleft()
+                self._recent_sum.merge(self._recent.popleft()[1], -1.0)
             turned = self._accumulate(t, r, m)
         if not turned:  # nothing new to learn from
             return HardIronUpdate(self.offset_ut.copy(), np.zeros(3), self._sigma.copy())
@@ -240,8 +246,14 @@ class HardIronEstimator:
         # every lag's pairs at once: sample k and the last sample at least a lag before it
         j = np.concatenate([np.searchsorted(all_t, all_t[new] - lag, side="right") - 1
                             for lag in self.lags_s])
-        k = np.tile(new, len(self.lags_s))
+        k = np.concatenate([new] * len(self.lags_s))
         k, j = k[j >= 0], j[j >= 0]
+        if self._all_still(all_r):  # at rest: no turned pair, and D is the identity
+            y = all_m[k] - all_m[j]
+            self._still_yy += float(np.sum(y * y))
+            self._still_count += len(y)
+            self._keep_history(all_t, all_r, all_m)
+            return False
         turn = np.einsum("nji,njk->nik", all_r[k], all_r[j])  # R_k^T R_j
         y = all_m[k] - np.einsum("nij,nj->ni", turn, all_m[j])
         cos_turn = (turn[:, 0, 0] + turn[:, 1, 1] + turn[:, 2, 2] - 1.0) * 0.5
@@ -257,19 +269,27 @@ class HardIronEstimator:
             block.add_pairs(a, y[turned])
             block.add_samples(all_m[mark])
             self._long.merge(block)
+            self._recent_sum.merge(block)
             self._recent.append((float(all_t[-1]), block))
-        first = int(np.searchsorted(all_t, all_t[-1] - max(self.lags_s) - 0.05))
-        self._hist_t, self._hist_r, self._hist_m = all_t[first:], all_r[first:], all_m[first:]
+        self._keep_history(all_t, all_r, all_m)
         return bool(turned.any())
+
+    def _keep_history(self, t: Array, r: Array, m: Array) -> None:
+        first = int(np.searchsorted(t, t[-1] - max(self.lags_s) - 0.05))
+        self._hist_t, self._hist_r, self._hist_m = t[first:], r[first:], m[first:]
+
+    @staticmethod
+    def _all_still(r: Array) -> bool:
+        """Every orientation within 0.1 degree of the first (so every pair is still): the
+        cosine of the angle between R_0 and R_i is (trace(R_0^T R_i) - 1) / 2."""
+        cos = (np.einsum("ij,nij->n", r[0], r) - 1.0) * 0.5
+        return bool(cos.min() > _COS_STILL_BLOCK)
 
     # -- decision -----------------------------------------------------------------------
     def _decide(self, t: Array) -> HardIronUpdate:
         zero = np.zeros(3)
-        recent = _Sums()
-        for _, block in self._recent:
-            recent.merge(block)
-        if self._changed(recent):
-            self._long = copy.deepcopy(recent)  # the offset changed: start again
+        if self._changed(self._recent_sum):
+            self._long = copy.deepcopy(self._recent_sum)  # the offset changed: start again
         sums = self._long
         if not self._enough(sums):
             return HardIronUpdate(self.offset_ut.copy(), zero, self._sigma.copy())
@@ -310,8 +330,9 @@ class HardIronEstimator:
     def _changed(self, recent: _Sums) -> bool:
         """A new offset: the long memory no longer fits one field, the recent window does,
         and the offset in use misfits the recent window by far (``_CHANGE``)."""
-        return (not self._fits(self._long) and self._fits(recent)
-                and recent.residual(self.offset_ut) > _CHANGE * self._noise_var())
+        return (recent.count >= _MIN_PAIRS
+                and recent.residual(self.offset_ut) > _CHANGE * self._noise_var()
+                and not self._fits(self._long) and self._fits(recent))
 
     def _norm_steadier(self, sums: _Sums, step: Array) -> bool:
         """Whether removing ``step`` more makes the field's norm steadier by half a noise
