@@ -35,7 +35,7 @@ from sensekit.fusion.calibrate import calibration_report, fit_temperature
 from sensekit.fusion.data import WindowSet
 from sensekit.fusion.export import export_onnx, quantize_int8
 from sensekit.fusion.inputs import Configuration, configurations, sensor_modalities
-from sensekit.fusion.sim import accel_csv_windows, recording_fingerprint, recordings_windows
+from sensekit.fusion.recordings import accel_csv_windows, recording_fingerprint, recordings_windows
 from sensekit.fusion.stats_baseline import StatsLogReg
 from sensekit.fusion.train import TrainOptions, evaluate, fit
 from sensekit.fusion.weights import save_model
@@ -43,6 +43,8 @@ from sensekit.fusion.weights import save_model
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "configs" / "sim_har.json"
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "phone"
+#: The heads of sim_har: what the simulated days label (locomotion follows from the activity).
+TASKS = ("activity", "indoor_outdoor", "locomotion")
 
 
 def simulate_set(folder: Path, name: str, spec: dict[str, Any]) -> list[Path]:
@@ -97,7 +99,7 @@ def sim_to_real(net: torch.nn.Module, mods: dict[str, Any]) -> dict[str, float]:
     out = {}
     accel_only = Configuration({"accel": mods["accel"].native})
     for csv in sorted(CORPUS.glob("*.csv")):
-        ws = accel_csv_windows(csv, mods)
+        ws = accel_csv_windows(csv, mods, tasks=TASKS)
         out[csv.stem.split("_")[1]] = evaluate(net, ws, accel_only)["activity"]["accuracy"]
     return out
 
@@ -156,7 +158,7 @@ def main() -> None:
     args.data.mkdir(parents=True, exist_ok=True)
     mods = sensor_modalities()
     t0 = time.perf_counter()
-    sets = {n: recordings_windows(simulate_set(args.data, n, s), mods)
+    sets = {n: recordings_windows(simulate_set(args.data, n, s), mods, tasks=TASKS)
             for n, s in cfg["sets"].items()}
     print(f"windows: { {n: len(s) for n, s in sets.items()} } "
           f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)

@@ -23,6 +23,13 @@ The rules, identical online and offline:
 - **Bad timestamps** are handled and counted per stream (:class:`StreamStats`): out-of-order
   samples are sorted into place, duplicates of a timestamp keep the first sample to arrive,
   intervals longer than ``gap_s`` are counted as gaps.
+- **Step signals.** A stream declared with ``hold_s`` reports a value that stands until the
+  next report (a phone's light sensor reports only when the light changes). An empty slot of
+  such a stream takes the latest earlier sample if it is at most ``hold_s`` old at the slot's
+  start, also from before the window; :attr:`Window.held` marks those slots (``mask`` still
+  marks real samples only, so coverage counts what arrived), their ``t_ns`` is the held
+  sample's own time, and :meth:`Window.valid` is ``mask | held``. A held stream may stay
+  silent for minutes, so online it never holds a window open and is never listed as missed.
 
 Online, a window closes when every stream not declared absent has delivered a sample at or after
 its end (its watermark, less ``reorder_s``), so a slow stream does not close windows early; or
@@ -36,7 +43,7 @@ stream beyond those bounds, online and offline give identical windows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -70,12 +77,15 @@ class StreamSpec:
             (default 1.5 periods, i.e. at least one sample missing).
         reorder_s: How far behind its own newest sample this stream may still deliver samples
             (online: windows wait that much longer for it).
+        hold_s: A step signal: an empty slot holds the latest earlier sample up to this age
+            (None: samples are points in time and an empty slot is missing).
     """
 
     rate_hz: float
     fields: tuple[str, ...] | None = None
     gap_s: float | None = None
     reorder_s: float = 0.0
+    hold_s: float | None = None
 
     def slots(self, window_ns: int) -> int:
         """Slots per window of ``window_ns``."""
@@ -127,6 +137,8 @@ class Window:
         coverage: Fraction of slots filled (0: the modality is absent).
         collisions: Samples that found their slot taken in this window.
         missed: Streams that had not reached the window's end when it was closed (online).
+        held: For streams declared ``hold_s``: True where an empty slot holds an earlier
+            sample (its value in ``data``, its time in ``t_ns``).
     """
 
     index: int
@@ -138,6 +150,13 @@ class Window:
     coverage: Mapping[str, float]
     collisions: Mapping[str, int]
     missed: tuple[str, ...] = ()
+    held: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+
+    def valid(self, stream: str) -> npt.NDArray[np.bool_]:
+        """Slots of ``stream`` with a value: a real sample, or a held one."""
+        held = self.held.get(stream)
+        mask = self.mask[stream]
+        return mask if held is None else mask | held
 
     def __repr__(self) -> str:
         cover = ", ".join(f"{k}={v:.2f}" for k, v in self.coverage.items())
@@ -192,6 +211,9 @@ class _Stream:
         self.wm: int | None = None
         self.t_min: int | None = None
         self.last_final: int | None = None
+        self.hold_ns = None if spec.hold_s is None else round(spec.hold_s * 1e9)
+        #: the newest finalized sample, held into later windows (step signals)
+        self.carry: tuple[int, dict[str, Array]] | None = None
         self.absent = False
         self.stats = StreamStats()
 
@@ -280,6 +302,9 @@ class _Stream:
             if len(long):
                 self.stats.longest_gap_ns = max(self.stats.longest_gap_ns, int(long.max()))
             self.last_final = int(self.t[i - 1])
+            if self.hold_ns is not None:
+                row = i - 1 if self.rows is None else int(self.rows[i - 1])
+                self.carry = (self.last_final, {k: v[row].copy() for k, v in self.fields.items()})
             # Copies, so that the dropped samples' memory is released.
             keep = slice(i, None) if self.rows is None else self.rows[i:]
             self.t = self.t[i:].copy()
@@ -302,6 +327,7 @@ class _Placed:
     filled: I64
     collisions: I64
     known: bool = True
+    held: npt.NDArray[np.bool_] | None = None
 
 
 def _slots(st: _Stream, grid: _Grid, ka: int, m: int) -> tuple[I64, I64, int, I64]:
@@ -323,8 +349,55 @@ def _slots(st: _Stream, grid: _Grid, ka: int, m: int) -> tuple[I64, I64, int, I6
     return slot, src + lo, m * n, np.arange(m, dtype=np.int64) * n
 
 
+def _slot_starts(st: _Stream, grid: _Grid, ka: int, m: int, total: int) -> I64:
+    """Start time of every flat slot of windows ``ka .. ka + m - 1``."""
+    n, width = st.n, grid.window_ns
+    k = np.arange(total, dtype=np.int64)
+    if st.aligned:
+        return grid.start(ka) + (k * width + n - 1) // n
+    win, i = k // n, k % n
+    return grid.start(ka) + win * grid.hop_ns + (i * width + n - 1) // n
+
+
+def _hold(st: _Stream, grid: _Grid, ka: int, m: int, placed: _Placed) -> None:
+    """Fill the empty slots of a step signal with the latest earlier sample, up to its age."""
+    assert st.hold_ns is not None
+    empty = np.flatnonzero(~placed.mask)
+    starts = _slot_starts(st, grid, ka, m, len(placed.mask))[empty]
+    prev = np.searchsorted(st.t, starts, side="left") - 1
+    t_prev = st.t[np.maximum(prev, 0)] if len(st.t) else np.zeros(len(prev), np.int64)
+    t_prev = np.where(prev >= 0, t_prev, NO_TIME)
+    from_carry = (prev < 0) & (st.carry is not None)
+    if st.carry is not None:
+        t_prev = np.where(from_carry, st.carry[0], t_prev)
+    ok = (t_prev != NO_TIME) & (starts - t_prev <= st.hold_ns)
+    held = np.zeros(len(placed.mask), bool)
+    held[empty[ok]] = True
+    dst, src, carry = empty[ok], prev[ok], from_carry[ok]
+    rows = src if st.rows is None else st.rows[np.maximum(src, 0)]
+    t = placed.t.copy()
+    t[dst] = t_prev[ok]
+    fields = {}
+    for name, col in placed.fields.items():
+        out = col.copy()
+        out[dst[~carry]] = st.fields[name][rows[~carry]]
+        if carry.any() and st.carry is not None:
+            out[dst[carry]] = st.carry[1][name]
+        out.flags.writeable = False
+        fields[name] = out
+    t.flags.writeable = held.flags.writeable = False
+    placed.t, placed.fields, placed.held = t, fields, held
+
+
 def _place(st: _Stream, grid: _Grid, ka: int, m: int) -> _Placed:
     """Put the earliest sample of each slot in place for windows ``ka .. ka + m - 1``."""
+    placed = _place_samples(st, grid, ka, m)
+    if st.hold_ns is not None:
+        _hold(st, grid, ka, m, placed)
+    return placed
+
+
+def _place_samples(st: _Stream, grid: _Grid, ka: int, m: int) -> _Placed:
     slot, src, total, offs = _slots(st, grid, ka, m)
     keep = np.ones(len(slot), bool)
     keep[1:] = slot[1:] != slot[:-1]
@@ -472,7 +545,7 @@ class Aligner:
         if not marks:
             return None
         k = self._grid.last_ending_by(max(marks) - self._lateness_ns)
-        active = [st for st in self._streams.values() if not st.absent]
+        active = [st for st in self._streams.values() if not st.absent and st.hold_ns is None]
         if all(st.wm is not None for st in active):
             slowest = min((st.wm - st.reorder_ns for st in active if st.wm is not None),
                           default=max(marks))
@@ -480,7 +553,8 @@ class Aligner:
         return k
 
     def _missed(self, end_ns: int) -> tuple[str, ...]:
-        return tuple(name for name, st in self._streams.items() if not st.absent
+        return tuple(name for name, st in self._streams.items()
+                     if not st.absent and st.hold_ns is None
                      and (st.wm is None or st.wm - st.reorder_ns < end_ns))
 
     def _emit(self, last: int | None, final: bool) -> list[Window]:
@@ -531,19 +605,22 @@ class Aligner:
 
     def _window(self, k: int, start: int, end: int, placed: Mapping[str, _Placed], j: int,
                 missed: tuple[str, ...]) -> Window:
-        data, t_ns, mask, coverage, collisions = {}, {}, {}, {}, {}
+        data, t_ns, mask, coverage, collisions, held = {}, {}, {}, {}, {}, {}
         for name, p in placed.items():
             n = self._streams[name].n
             jj = j if p.known else 0
             o = int(p.offs[jj])
             data[name] = {f: a[o:o + n] for f, a in p.fields.items()}
             t_ns[name], mask[name] = p.t[o:o + n], p.mask[o:o + n]
+            if p.held is not None:
+                held[name] = p.held[o:o + n]
             coverage[name] = int(p.filled[jj]) / n
             collisions[name] = int(p.collisions[jj])
             self._streams[name].stats.collisions += collisions[name]
         for name in missed:
             self._streams[name].stats.windows_missed += 1
-        return Window(k, start, end, data, t_ns, mask, coverage, collisions, missed)
+        return Window(k, start, end, data, t_ns, mask, coverage, collisions, missed,
+                      MappingProxyType(held))
 
 
 def _packets(data: Mapping[str, StreamData] | Iterable[Packet]) -> Iterator[Packet]:

@@ -17,7 +17,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["Clock", "ClockMap", "ClockStep", "FakeClock", "MonotonicClock", "RateFitter",
-           "default_clock"]
+           "WallClockWatch", "default_clock"]
 
 
 @runtime_checkable
@@ -150,6 +150,11 @@ class ClockMap:
         """One offset for all time."""
         return cls([ClockStep(-(2**62), int(offset_ns), synchronized, source)])
 
+    @classmethod
+    def constant_zero(cls) -> ClockMap:
+        """Host time is UTC (offset 0): what a codec uses when given no map."""
+        return cls.constant(0)
+
     def add(self, step: ClockStep) -> None:
         """Apply ``step`` from its ``t_ns`` on (steps are added in time order)."""
         if step.t_ns < self.steps[-1].t_ns:
@@ -170,6 +175,11 @@ class ClockMap:
     def utc_ns(self, t_ns: int) -> int:
         """UTC epoch ns of host time ``t_ns``."""
         return int(t_ns) + self.step_at(int(t_ns)).offset_ns
+
+    def log_time_ns(self, t_ns: int) -> int:
+        """MCAP ``log_time`` of host time ``t_ns``: its UTC, never below 0 (MCAP times are
+        unsigned; only a relative time base with negative times reaches 0)."""
+        return max(0, self.utc_ns(t_ns))
 
     def utc_array(self, t_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """:meth:`utc_ns` of every element."""
@@ -196,6 +206,54 @@ class ClockMap:
 
     def __repr__(self) -> str:
         return f"ClockMap({self.steps!r})"
+
+
+_SYNC_TEXT = {True: "true", False: "false", None: "unknown"}
+
+
+class WallClockWatch:
+    """Notices when the wall clock is stepped against the host clock (NTP or GPS setting a
+    Pi's clock, a user running ``date``), and when its synchronisation state changes.
+
+    The host monotonic clock is slewed by NTP but never stepped, so their difference stays
+    within microseconds unless the wall clock is set; a change past ``step_ns`` is a step.
+
+    Args:
+        clock: The host clock packets are stamped with.
+        wall: UTC epoch ns now (``time.time_ns``).
+        synchronized: Whether the wall clock is synchronised (True, False, None: unknown).
+        step_ns: Smallest change of offset that counts as a step.
+        every_s: Look at most this often (host clock seconds).
+    """
+
+    def __init__(self, clock: Clock, wall: Callable[[], int],
+                 synchronized: Callable[[], bool | None], *, step_ns: int = 10_000_000,
+                 every_s: float = 1.0) -> None:
+        self.clock, self.wall, self.synchronized = clock, wall, synchronized
+        self.step_ns, self.every_ns = step_ns, round(every_s * 1e9)
+        self._last: int | None = None
+
+    def offset_ns(self) -> tuple[int, int]:
+        """``(host now, wall minus host)``, read with the host clock on both sides."""
+        before = self.clock.now_ns()
+        wall = self.wall()
+        after = self.clock.now_ns()
+        middle = (before + after) // 2
+        return middle, wall - middle
+
+    def check(self, current: ClockStep) -> ClockStep | None:
+        """A new step when the wall clock moved or its state changed since ``current``."""
+        now = self.clock.now_ns()
+        if self._last is not None and now - self._last < self.every_ns:
+            return None
+        self._last = now
+        at, offset = self.offset_ns()
+        state = _SYNC_TEXT[self.synchronized()]
+        moved = abs(offset - current.offset_ns) > self.step_ns
+        if not moved and state == current.synchronized:
+            return None
+        source = "wall clock stepped" if moved else "synchronisation state changed"
+        return ClockStep(max(at, current.t_ns), offset, state, source)
 
 
 class RateFitter:

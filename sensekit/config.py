@@ -18,6 +18,10 @@ Example::
     [policy]
     name = "adaptive"
 
+    [fusion]
+    weights = "default"      # a shipped name, or the path of an exported .onnx.json
+    task = "activity"
+
     [record]
     output = "ride.mcap"
 
@@ -86,6 +90,10 @@ SCHEMA: Mapping[str, Mapping[str, Key]] = {
         "params": Key(_is_table, "a table of policy parameters"),
         "budget_mw": Key(_is_pos, "a positive power budget in milliwatts"),
     },
+    "fusion": {
+        "weights": Key(_is_str, "shipped weights (\"default\") or an exported .onnx.json path"),
+        "task": Key(_is_str, "the task the controller acts on, such as \"activity\""),
+    },
     "record": {
         "output": Key(_is_str, "an output path"),
         "duration_s": Key(_is_pos, "a positive number of seconds"),
@@ -120,6 +128,12 @@ class RigConfig:
     policy: Mapping[str, Any] = field(default_factory=dict)
     record: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    fusion: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def weights(self) -> str:
+        """The fusion network the controller runs: ``[fusion] weights``, else ``default``."""
+        return str(self.fusion.get("weights", "default"))
 
 
 def load_rig(path: str | Path) -> RigConfig:
@@ -140,14 +154,14 @@ def parse_rig(text: str, source: str = "<string>") -> RigConfig:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     locator = _Locator(text, source)
     for section in data:
-        if section not in {"rig", "devices", "policy", "record"}:
+        if section not in {"rig", "devices", "policy", "fusion", "record"}:
             raise locator.error(section, None, f"unknown section [{section}]",
-                                "one of [rig], [devices.NAME], [policy], [record]")
+                                "one of [rig], [devices.NAME], [policy], [fusion], [record]")
     devices_raw = data.get("devices", {})
     if not isinstance(devices_raw, dict) or not devices_raw:
         raise ConfigError(f"{source}: no devices; add at least one [devices.NAME] table "
                           "with driver and url")
-    for section in ("rig", "policy", "record"):
+    for section in ("rig", "policy", "fusion", "record"):
         if section in data:
             _check_table(data[section], section, SCHEMA[section], locator)
     devices = {}
@@ -166,7 +180,8 @@ def parse_rig(text: str, source: str = "<string>") -> RigConfig:
     if dup:
         raise ConfigError(f"{source}: stream names must be unique; repeated: {', '.join(dup)}")
     return RigConfig(source, data.get("rig", {}).get("name", Path(source).stem), devices,
-                     data.get("policy", {}), data.get("record", {}), data)
+                     data.get("policy", {}), data.get("record", {}), data,
+                     data.get("fusion", {}))
 
 
 def _check_table(table: Mapping[str, Any], path: str, schema: Mapping[str, Key],

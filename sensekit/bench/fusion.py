@@ -35,7 +35,7 @@ def _windows(seconds: float) -> list[Any]:
         path = Path(tmp) / "bench.mcap"
         simulate(path, SimConfig(duration_s=seconds, seed=7))
         with open_log(path) as reader:
-            streams = {s: reader.read(s) for s in ("imu", "audio", "camera", "gps", "light")}
+            streams = {s: reader.read(s) for s in reader.stream_names() if s != "labels"}
             rates = {s: float(reader.devices()[s]["rate_hz"]) for s in streams}
     start = min(int(p.t_ns[0]) for p in streams.values())
     wins = align(streams, {s: StreamSpec(r) for s, r in rates.items()}, 2.0, 1.0,
@@ -71,14 +71,14 @@ def _networks(mods: Mapping[str, Any]) -> tuple[Any, Any]:
     """The shipped network (a fresh one if none ships) and a DeepConvLSTM on the same inputs."""
     from ..errors import ConfigError
     from ..fusion.model import create_model
-    from ..fusion.sim import TASKS
-    from ..fusion.weights import load_model
+    from ..fusion.weights import load_model, read_metadata
 
+    tasks = read_metadata("default")["tasks"]
     try:  # the shipped weights, so the int8 agreement is that of a trained network
-        net = load_model("sim_har", modalities=mods, tasks=TASKS)
+        net = load_model("default", modalities=mods, tasks=tasks)
     except ConfigError:
-        net = create_model("fusion_small", modalities=mods, tasks=TASKS).eval()
-    return net, create_model("deepconvlstm", modalities=mods, tasks=TASKS).eval()
+        net = create_model("fusion_small", modalities=mods, tasks=tasks).eval()
+    return net, create_model("deepconvlstm", modalities=mods, tasks=tasks).eval()
 
 
 def _paths(net: Any, base: Any, mods: Mapping[str, Any], tmp: str
@@ -91,7 +91,7 @@ def _paths(net: Any, base: Any, mods: Mapping[str, Any], tmp: str
     from ..fusion.features import window_inputs
     from ..fusion.runtime import OnnxFusion
 
-    steps = mods["accel"].steps()
+    steps = max(s.steps() for s in mods.values() if s.kind == "series")  # the fastest series
     manifest = quantize_int8(export_onnx(net, tmp, "bench"))
     onnx_f, onnx_q = OnnxFusion(manifest), OnnxFusion(manifest, int8=True)
     bpath = export_baseline_onnx(base, Path(tmp) / "dcl.onnx",

@@ -2,19 +2,23 @@
 
 - :class:`Controller` applies a policy's plan through the driver interface (``set_rate``,
   ``set_mode``, ``sleep``, ``wake``), on hardware, emulated devices and replays alike, and logs
-  every decision.
-- Policies (:mod:`sensekit.controller.policies`): :class:`Static` (always-on is the full
-  configuration), :class:`DutyCycle`, :class:`Adaptive`, :class:`Budgeted`, and
-  :class:`BudgetCap`, which holds any policy under a power budget; built from a rig config's
-  ``[policy]`` by :func:`policy_from_config`.
-- Informativeness scores (:mod:`sensekit.controller.scores`), honest replays
-  (:mod:`sensekit.controller.replay`) and the evaluation on labelled recordings
-  (:mod:`sensekit.controller.evaluate`, ``sensekit evaluate-policy``).
+  every decision; how each modality reaches its driver is its declaration's
+  (:mod:`sensekit.modalities`).
+- Policies, registered by name (:data:`~sensekit.controller.policies.POLICIES`):
+  :class:`Static` (always-on is the full configuration), :class:`DutyCycle`,
+  :class:`Adaptive`, :class:`Budgeted`, and :class:`BudgetCap`, which holds any policy under a
+  power budget; built from a rig config's ``[policy]`` by :func:`policy_from_config`.
+- Informativeness scores (:mod:`sensekit.controller.scores`), the dual-mode camera switch
+  (:mod:`sensekit.controller.dual_mode`), the fusion network as the controller uses it
+  (:mod:`sensekit.controller.predictor`), honest replays (:mod:`sensekit.controller.replay`)
+  and the evaluation on labelled recordings (:mod:`sensekit.controller.evaluate`, ``sensekit
+  evaluate-policy``).
 """
 
+from .adaptive import Adaptive
 from .controller import Controller, Decision, decisions_packet, snap
 from .policies import (
-    Adaptive,
+    AlwaysOn,
     BudgetCap,
     Budgeted,
     DutyCycle,
@@ -25,6 +29,6 @@ from .policies import (
     policy_from_config,
 )
 
-__all__ = ["Adaptive", "BudgetCap", "Budgeted", "Controller", "Decision", "DutyCycle",
-           "Observation", "Plan", "Policy", "Static", "decisions_packet", "policy_from_config",
-           "snap"]
+__all__ = ["Adaptive", "AlwaysOn", "BudgetCap", "Budgeted", "Controller", "Decision",
+           "DutyCycle", "Observation", "Plan", "Policy", "Static", "decisions_packet",
+           "policy_from_config", "snap"]

@@ -5,9 +5,11 @@ detection delay, sensor, compute and platform energy, total, battery life and th
 windows the network processed; then draws accuracy against energy with the static
 configurations' Pareto front.
 
-Policies: ``always-on``, ``adaptive`` (or ``adaptive:still_windows=2,sure=0.85,base=accel/gyro``;
+Policies are registered by name (:data:`~sensekit.controller.policies.POLICIES`):
+``always-on``, ``adaptive`` (or ``adaptive:still_windows=2,sure=0.85,base=accel/gyro``;
 ``optional=camera`` limits what doubt brings back, ``optional=none`` brings nothing back),
-``duty-cycle:ON/PERIOD`` (seconds), ``static:accel@50+audio@50``, ``budget:MW``.
+``duty-cycle:ON/PERIOD`` (seconds), ``static:accel@50+audio@50``, ``budget:MW``. The network is
+the shipped ``default`` unless ``--model`` names another.
 ``--pareto`` adds every static configuration the network declares (one per modality subset at
 native rates, plus each single rate reduction).
 """
@@ -22,14 +24,16 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration, configurations, default_configuration
+from ..fusion.shipped import DEFAULT
 from ..progress import Progress
-from .evaluate import DEFAULT_DEVICES, PolicyResult, Recording, evaluate_policy
-from .network import FusionPredictor
-from .policies import Adaptive, Budgeted, DutyCycle, Policy, Static
+from .energy import configuration_power_w, modality_power_w, utility
+from .evaluate import PolicyResult, Recording, evaluate_policy
+from .policies import Policy, PolicyContext, Static, policy_class, policy_from_spec
+from .predictor import FusionPredictor, load_predictor
 from .profile import Profile, load_profile
 from .report import pareto_front, plot_results
 
-DEFAULT_MODEL = "sim_har"
+DEFAULT_MODEL = DEFAULT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,63 +63,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def policy_factory(spec: str, full: Configuration, net: FusionPredictor,
                    supported: Sequence[Configuration], platform: str,
                    profile: Profile | None = None) -> Callable[[], Policy]:
-    """A fresh-policy factory for ``spec`` (see the module docstring)."""
-    kind, _, arg = spec.partition(":")
-    rates = {m: net.modalities[m].rates_hz for m in full.modalities}
-    if kind == "always-on":
-        return lambda: Static(full, name="always-on")
-    if kind == "static":
-        config = Configuration.parse(arg)
-        config.check(net.modalities)
-        return lambda: Static(config)
-    if kind == "duty-cycle":
-        on, _, period = arg.partition("/")
-        return lambda: DutyCycle(full, float(period), float(on), name=f"duty-cycle:{arg}")
-    if kind == "adaptive":
-        params: dict[str, Any] = {}
-        for item in filter(None, arg.split(",")):
-            key, _, value = item.partition("=")
-            params[key] = float(value) if "." in value else int(value) if value.isdigit() \
-                else () if value == "none" else tuple(value.split("/"))
-        cost = _modality_cost()
-        if profile is not None and "base" not in params:
-            params["base"] = tuple(sorted(profile.base().modalities))
-        if profile is not None and "optional" not in params:
-            base = Configuration({m: full.rates[m] for m in params["base"] if m in full.rates})
-            params["optional"] = profile.helpful(base)
-        return lambda: Adaptive(full, rates, cost=cost, name=spec, **params)
-    if kind == "budget":
-        from .energy import configuration_power_w, utility
+    """A fresh-policy factory for ``spec`` (see the module docstring); building it once here
+    reports a bad spec before any replay runs."""
+    name, _, arg = spec.partition(":")
+    if name == "static":
+        Configuration.parse(arg).check(net.modalities)
+    ctx = PolicyContext(full, {m: net.modalities[m].rates_hz for m in full.modalities},
+                        supported, configuration_power_w,
+                        profile.utility if profile is not None else utility,
+                        modality_power_w(full))
+    extra = _profiled(arg, full, profile) if name == "adaptive" else {}
+    policy_from_spec(spec, ctx, extra)
+    return lambda: policy_from_spec(spec, ctx, extra)
 
-        def power(c: Configuration) -> float:
-            return configuration_power_w(c, DEFAULT_DEVICES)
 
-        rank = profile.utility if profile is not None else utility
-        return lambda: Budgeted(float(arg) / 1e3, supported, power, rank, name=spec)
-    raise ConfigError(f"unknown policy {spec!r}; policies: always-on, adaptive[:k=v,...], "
-                      "duty-cycle:ON/PERIOD, static:MOD@RATE+..., budget:MW")
+def _profiled(arg: str, full: Configuration, profile: Profile | None) -> dict[str, Any]:
+    """The adaptive policy's base set and what doubt may bring back, from a profile."""
+    if profile is None:
+        return {}
+    given = policy_class("adaptive").spec_params(arg)
+    base = given.get("base", tuple(sorted(profile.base().modalities)))
+    out: dict[str, Any] = {} if "base" in given else {"base": base}
+    if "optional" not in given:
+        config = Configuration({m: full.rates[m] for m in base if m in full.rates})
+        out["optional"] = profile.helpful(config)
+    return out
 
 
 def static_factory(config: Configuration) -> Callable[[], Policy]:
     return lambda: Static(config)
 
 
-def _modality_cost() -> dict[str, float]:
-    from .energy import modality_power_w
-
-    return modality_power_w(DEFAULT_DEVICES)
-
-
-def load_predictor(model: str, platform: str, task: str,
-              classes: Sequence[str] | None = None) -> FusionPredictor:
-    from ..fusion.runtime import OnnxFusion
-
-    net = OnnxFusion(model) if model.endswith(".json") else OnnxFusion.shipped(model)
-    return FusionPredictor(net, task, platform=platform, classes=classes or None)
-
-
 def run(args: argparse.Namespace) -> int:
-    recordings = [Recording.load(p) for p in args.logs]
+    recordings = [Recording.load(p, task=args.task) for p in args.logs]
     labelled = [r for r in recordings if r.labelled]
     classes = labelled[0].classes if labelled else []
     if any(r.classes != classes for r in labelled):

@@ -6,6 +6,12 @@ and applies it through the driver interface (``wake``, ``sleep``, ``set_rate``, 
 so the same policy runs on hardware, emulated devices and replays. Every change is logged as a
 :class:`Decision` (time, stream, old and new setting, reason) for the recorder and the report.
 
+How a modality reaches its driver is its declaration's (:mod:`sensekit.modalities`): which
+of its streams the rig has, whether the value is a rate, an image size or only on/off, and
+which device mode delivers it (an IMU runs ``accel_only`` for the accelerometer alone and
+``accel_gyro`` once the gyroscope is on). A stream no declaration claims is its own modality,
+switched on and off.
+
 A sensor whose driver raises while being changed is marked failed and routed around: the
 policy sees it missing from ``available``, the other sensors carry on.
 """
@@ -21,13 +27,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ..driver import Driver
-from ..drivers.camera.dual_mode import Hysteresis
 from ..errors import SensekitError
 from ..fusion.inputs import Configuration
+from ..modalities import Modality, delivering_mode, registered
 from ..packets import Packet
+from .dual_mode import Hysteresis
 from .policies import Observation, Plan, Policy, policy_uses
 
-__all__ = ["Actuation", "Controller", "Decision", "decisions_packet", "snap"]
+__all__ = ["Controller", "Decision", "decisions_packet", "snap"]
 
 log = logging.getLogger(__name__)
 
@@ -66,25 +73,6 @@ def decisions_packet(decisions: Sequence[Decision], stream: str = "controller") 
     })
 
 
-#: Network modality -> the stream (device) that produces it; modalities not listed are their
-#: own stream. An MPU-6050 yields both the accelerometer and the gyroscope.
-MODALITY_STREAMS: Mapping[str, str] = {"accel": "imu", "gyro": "imu"}
-
-#: How a stream's configuration reaches its driver: ``"imu"`` (rate, and ``accel_only`` or
-#: ``accel_gyro`` mode by whether the gyroscope is wanted), ``"rate"`` (set_rate, Hz),
-#: ``"camera_size"`` (set_mode("dnn", size=(v, v)), pixels) or ``"switch"`` (on/off only: the
-#: value is a feature rate, such as log-mel frames per second, not a device setting).
-Actuation = str
-DEFAULT_ACTUATION: Mapping[str, Actuation] = {"imu": "imu", "camera": "camera_size",
-                                              "audio": "switch", "gps": "switch",
-                                              "light": "switch"}
-
-
-def stream_of(modality: str, streams: Mapping[str, str] = MODALITY_STREAMS) -> str:
-    """The stream that produces ``modality``."""
-    return streams.get(modality, modality)
-
-
 def snap(config: Configuration, supported: Sequence[Configuration]) -> Configuration:
     """The supported configuration closest to ``config``.
 
@@ -119,31 +107,29 @@ class Controller:
             is reached the sensor is switched on for one window whatever the policy says.
             Only the streams the policy can use (``Policy.uses``) are held to it: a static
             configuration without the microphone never wakes it.
-        actuation: How each stream's configuration value is applied (see :data:`Actuation`).
-        streams: Network modality -> stream (default :data:`MODALITY_STREAMS`).
-        photo_trigger: Dual-mode camera: a :class:`~sensekit.drivers.camera.dual_mode.Hysteresis`
-            fed each window with the score named ``photo_score`` (default the camera's own
-            frame-difference score); while it is on, the camera runs in photo mode instead of
-            DNN mode. None: photo mode only on :meth:`request_photo`.
-        photo_score: Which score feeds ``photo_trigger``.
+        modalities: The declarations to act by (default: every declared modality).
+        photo_trigger: Dual-mode camera: a :class:`~sensekit.controller.dual_mode.Hysteresis`
+            fed each window with the score named ``photo_score`` (default: the score of the
+            modality that declares a photo mode); while it is on, that camera runs in photo
+            mode instead of its sized mode. None: photo mode only on :meth:`request_photo`.
+        photo_score: Which modality's score feeds ``photo_trigger``.
     """
 
     def __init__(self, drivers: Mapping[str, Driver], policy: Policy, *,
                  supported: Sequence[Configuration] = (),
                  max_off_s: float | Mapping[str, float] | None = None,
-                 actuation: Mapping[str, Actuation] | None = None,
-                 streams: Mapping[str, str] = MODALITY_STREAMS,
-                 photo_trigger: Hysteresis | None = None, photo_score: str = "camera") -> None:
+                 modalities: Mapping[str, Modality] | None = None,
+                 photo_trigger: Hysteresis | None = None, photo_score: str | None = None) -> None:
         self.drivers = dict(drivers)
-        self.streams = dict(streams)
+        self.decl = dict(registered() if modalities is None else modalities)
         self.policy = policy
         self.supported = list(supported)
-        self.actuation = {**DEFAULT_ACTUATION, **(actuation or {})}
         limits = max_off_s if isinstance(max_off_s, Mapping) else dict.fromkeys(
             self.drivers, max_off_s)
         self.max_off_ns = {s: None if v is None else int(v * 1e9) for s, v in limits.items()}
         self.photo_trigger = photo_trigger
-        self.photo_score = photo_score
+        self.camera = self._photo_camera()
+        self.photo_score = photo_score or (self.camera[0] if self.camera else "")
         self.decisions: list[Decision] = []
         self.failed: dict[str, str] = {}
         self.current = Configuration({})
@@ -158,15 +144,30 @@ class Controller:
             if callable(watch):
                 watch(lambda t_ns, s=stream: self._motion(s, t_ns))
 
+    def stream_of(self, modality: str) -> str | None:
+        """The stream of the rig that delivers ``modality`` (None: none does)."""
+        decl = self.decl.get(modality)
+        if decl is None:  # a stream no declaration claims is its own modality
+            return modality if modality in self.drivers else None
+        return decl.stream_in(self.drivers)
+
+    def _photo_camera(self) -> tuple[str, str, str] | None:
+        """(modality, stream, photo mode) of the camera that declares a photo mode."""
+        for name, decl in self.decl.items():
+            stream = decl.stream_in(self.drivers)
+            if decl.turn_down.photo_mode and stream is not None:
+                return name, stream, decl.turn_down.photo_mode
+        return None
+
     @property
     def available(self) -> frozenset[str]:
         """Modalities whose stream has a working driver."""
+        claimed = {s for d in self.decl.values() for s in d.streams}
         modalities = {m for c in self.supported for m in c.modalities} or (
-            {m for m, s in self.streams.items() if s in self.drivers}
-            | {s for s in self.drivers if s not in self.streams.values()})
+            {m for m, d in self.decl.items() if d.stream_in(self.drivers)}
+            | {s for s in self.drivers if s not in claimed})
         return frozenset(m for m in modalities
-                         if (s := stream_of(m, self.streams)) in self.drivers
-                         and s not in self.failed)
+                         if (s := self.stream_of(m)) is not None and s not in self.failed)
 
     def on_decision(self, callback: Callable[[Decision], None]) -> None:
         """Call ``callback`` with every :class:`Decision` from now on (e.g. the recorder)."""
@@ -196,7 +197,7 @@ class Controller:
         if self._motion_at is not None:
             for stream, drv in self.drivers.items():
                 if callable(getattr(drv, "on_motion", None)):
-                    seen[stream] = 1.0
+                    seen.update(dict.fromkeys(self._motion_modalities(stream), 1.0))
             self._motion_at = None
         obs = Observation(t_ns, seen, confidence, prediction, self.available, redundant)
         plan = self.policy.plan(obs)
@@ -208,38 +209,50 @@ class Controller:
         self._dual_mode(seen, t_ns)
         return Plan(applied, plan.run_network or bool(forced), reason, plan.standby)
 
+    def _motion_modalities(self, stream: str) -> list[str]:
+        """Modalities of ``stream`` whose score is the motion score (what an interrupt says)."""
+        return [m for m, d in self.decl.items() if d.score is not None
+                and d.score.role == "motion" and d.stream_in(self.drivers) == stream]
+
     def _dual_mode(self, scores: Mapping[str, float], t_ns: int) -> None:
         """Photo mode while the trigger's hysteresis is on (and the camera is on)."""
-        cam = self.drivers.get("camera")
-        if self.photo_trigger is None or cam is None or cam.asleep or "camera" in self.failed:
+        if self.photo_trigger is None or self.camera is None:
+            return
+        name, stream, photo_mode = self.camera
+        cam = self.drivers[stream]
+        if cam.asleep or stream in self.failed:
             return
         photo = self.photo_trigger.update(scores.get(self.photo_score, 0.0), t_ns)
+        sized = self.decl[name].turn_down.size_mode
         try:
-            if photo and cam.mode != "photo" and "photo" in cam.modes:
-                self._set_mode("camera", "photo", t_ns, f"{self.photo_score} score high")
-            elif not photo and cam.mode == "photo" and "camera" in self.current.rates:
-                size = int(self.current.rates["camera"])
-                cam.set_mode("dnn", reason="photo trigger released", size=(size, size))
-                self._log(t_ns, "camera", "mode", "photo", f"dnn {size}x{size}",
+            if photo and cam.mode != photo_mode and photo_mode in cam.modes:
+                self._set_mode(stream, photo_mode, t_ns, f"{self.photo_score} score high")
+            elif not photo and cam.mode == photo_mode and name in self.current.rates:
+                size = int(self.current.rates[name])
+                cam.set_mode(sized, reason="photo trigger released", size=(size, size))
+                self._log(t_ns, stream, "mode", photo_mode, f"{sized} {size}x{size}",
                           "photo trigger released")
         except SensekitError as exc:
-            self.mark_failed("camera", str(exc), t_ns)
+            self.mark_failed(stream, str(exc), t_ns)
 
     def request_photo(self, t_ns: int, reason: str = "requested") -> Packet | None:
-        """One full-resolution frame now (``capture_photo``), without leaving DNN mode.
+        """One full-resolution frame now (``capture_photo``), without leaving the sized mode.
 
         Returns None when the camera is off, failed, or its driver has no one-shot capture.
         """
-        cam = self.drivers.get("camera")
+        if self.camera is None:
+            return None
+        stream = self.camera[1]
+        cam = self.drivers[stream]
         capture = getattr(cam, "capture_photo", None)
-        if cam is None or cam.asleep or "camera" in self.failed or not callable(capture):
+        if cam.asleep or stream in self.failed or not callable(capture):
             return None
         try:
             packet: Packet = capture()
         except SensekitError as exc:
-            self.mark_failed("camera", str(exc), t_ns)
+            self.mark_failed(stream, str(exc), t_ns)
             return None
-        self._log(t_ns, "camera", "photo", None, "captured", reason)
+        self._log(t_ns, stream, "photo", None, "captured", reason)
         return packet
 
     def apply(self, config: Configuration, t_ns: int, reason: str,
@@ -251,10 +264,12 @@ class Controller:
 
         Returns what was actually applied.
         """
-        standby = standby or {}
+        standby = self._by_stream(standby or {})
         wanted: dict[str, dict[str, float]] = {}
         for m, value in config.rates.items():
-            wanted.setdefault(stream_of(m, self.streams), {})[m] = value
+            stream = self.stream_of(m)
+            if stream is not None:
+                wanted.setdefault(stream, {})[m] = value
         on: dict[str, float] = {}
         for stream in sorted(self.drivers):
             if stream in self.failed:
@@ -275,6 +290,15 @@ class Controller:
         self.current = Configuration(on)
         return self.current
 
+    def _by_stream(self, modes: Mapping[str, str]) -> dict[str, str]:
+        """Plan modes keyed by modality (or stream) -> keyed by the rig's stream."""
+        out = {}
+        for key, mode in modes.items():
+            stream = key if key in self.drivers else self.stream_of(key)
+            if stream is not None:
+                out[stream] = mode
+        return out
+
     def _switch_on(self, stream: str, modalities: Mapping[str, float], t_ns: int,
                    reason: str, economy: str | None = None) -> None:
         drv = self.drivers[stream]
@@ -282,27 +306,34 @@ class Controller:
             drv.wake(reason=reason)
             self._log(t_ns, stream, "power", "asleep", "awake", reason)
         self._off_since[stream] = None
-        how = self.actuation.get(stream, "switch")
+        decls = [self.decl[m] for m in modalities if m in self.decl]
+        control = next((d.turn_down.control for d in decls if d.turn_down.control != "switch"),
+                       "switch")
         value = max(modalities.values())
-        active = economy or self._active_mode.get(stream)
-        if how == "switch" and active is not None and drv.mode != active:
-            self._set_mode(stream, active, t_ns, reason)
-        if how == "imu":
-            mode = "accel_gyro" if "gyro" in modalities else "accel_only"
-            if mode in drv.modes and drv.mode != mode:
-                self._set_mode(stream, mode, t_ns, reason)
-            how = "rate"
-        if how == "rate" and drv.rate_hz != value:
+        if control == "size":
+            self._set_size(stream, next(d for d in decls if d.turn_down.size_mode), value,
+                           t_ns, reason)
+            return
+        mode = delivering_mode(decls)
+        target = economy or (mode if mode in drv.modes else self._active_mode.get(stream))
+        if target is not None and drv.mode != target:
+            self._set_mode(stream, target, t_ns, reason)
+        if control == "rate" and drv.rate_hz != value:
             old = drv.rate_hz
             drv.set_rate(value, reason=reason)
             self._log(t_ns, stream, "rate", old, drv.rate_hz, reason)
-        elif how == "camera_size" and self.photo_trigger is not None and self.photo_trigger.on:
-            pass  # photo mode holds until the trigger's hysteresis lets it go
-        elif how == "camera_size" and (drv.mode, tuple(getattr(drv, "size", ()))) != (
-                "dnn", (int(value),) * 2):
+
+    def _set_size(self, stream: str, decl: Modality, value: float, t_ns: int,
+                  reason: str) -> None:
+        """An image modality: its sized mode at ``value`` pixels square."""
+        drv = self.drivers[stream]
+        mode, side = decl.turn_down.size_mode, int(value)
+        if self.photo_trigger is not None and self.photo_trigger.on:
+            return  # photo mode holds until the trigger's hysteresis lets it go
+        if (drv.mode, tuple(getattr(drv, "size", ()))) != (mode, (side, side)):
             old_mode = drv.mode
-            drv.set_mode("dnn", reason=reason, size=(int(value), int(value)))
-            self._log(t_ns, stream, "mode", old_mode, f"dnn {int(value)}x{int(value)}", reason)
+            drv.set_mode(mode, reason=reason, size=(side, side))
+            self._log(t_ns, stream, "mode", old_mode, f"{mode} {side}x{side}", reason)
 
     def _set_mode(self, stream: str, mode: str, t_ns: int, reason: str) -> None:
         drv = self.drivers[stream]
@@ -333,9 +364,9 @@ class Controller:
                          ) -> tuple[Configuration, list[str]]:
         forced = []
         rates = dict(config.rates)
-        on_streams = {stream_of(m, self.streams) for m in rates}
+        on_streams = {self.stream_of(m) for m in rates}
         uses = policy_uses(self.policy)
-        held = None if uses is None else {stream_of(m, self.streams) for m in uses}
+        held = None if uses is None else {self.stream_of(m) for m in uses}
         for stream, since in self._off_since.items():
             limit = self.max_off_ns.get(stream)
             if (since is None or limit is None or stream in on_streams or stream in self.failed
@@ -348,8 +379,7 @@ class Controller:
 
     def _probe(self, stream: str) -> dict[str, float]:
         """The cheapest supported setting of ``stream``'s modalities, to look at it again."""
-        mods = {m for c in self.supported for m in c.modalities
-                if stream_of(m, self.streams) == stream}
+        mods = {m for c in self.supported for m in c.modalities if self.stream_of(m) == stream}
         if not mods:
             drv = self.drivers[stream]
             return {stream: float(drv.rate_hz or drv.default_rate_hz or 1.0)}

@@ -35,13 +35,15 @@ def stage(streams: Mapping[str, Packet], out_dir: Path) -> str:
         return "The recording has no labels stream: policies cannot be scored."
     from ..errors import DriverUnavailable
     from ..fusion.inputs import configurations, default_configuration
+    from ..fusion.shipped import DEFAULT
     from ..testing.scenario import ACTIVITIES
-    from .cli import load_predictor, policy_factory, static_factory
+    from .cli import policy_factory, static_factory
+    from .predictor import load_predictor
     from .report import pareto_front, plot_results
 
     rec = Recording.from_streams("demo", streams, list(ACTIVITIES))
     try:
-        net = load_predictor("sim_har", "pi4", "activity", rec.classes)
+        net = load_predictor(DEFAULT, "pi4", "activity", rec.classes)
     except DriverUnavailable as exc:
         return f"Skipped: {exc}"
     supported = configurations(net.modalities, every_rate=False)

@@ -1,59 +1,122 @@
 """What a configuration costs, from the power models: the budget policy's price list.
 
-Each network modality is priced at the mode its device runs in while that modality is on
-(:data:`~sensekit.controller.evaluate.DEFAULT_DEVICES`). The accelerometer and the gyroscope
-share an MPU-6050: the accelerometer is priced at ``accel_only`` and the gyroscope at what
-``accel_gyro`` adds to it. The camera's value is its DNN resolution: pixels = value squared.
+Modalities are priced by the part that delivers them (their declaration's
+:class:`~sensekit.modalities.PowerEntry`): modalities of one part (the accelerometer and the
+gyroscope of an IMU) share its draw, in the first mode that delivers all of those that are on
+(``accel_only`` for the accelerometer alone, ``accel_gyro`` once the gyroscope is on). A rate
+is priced with the mode's per-Hz term; an image modality's value is its side in pixels, priced
+at the declared frame rate with ``value ** 2`` pixels per frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from ..errors import ConfigError
 from ..fusion.inputs import Configuration
+from ..modalities import Modality, declarations, delivering_mode, registered
 from ..power.model import load_power_model
 
-__all__ = ["CAMERA_FPS", "configuration_power_w", "modality_power_w", "utility"]
-
-#: Frame rate assumed for the camera when pricing a resolution (the simulator's rate).
-CAMERA_FPS = 1.0
+__all__ = ["configuration_power_w", "default_devices", "modality_power_w", "utility"]
 
 
-def _watts(modality: str, value: float, devices: Mapping[str, tuple[str, str]]) -> float:
-    if modality in ("accel", "gyro"):
-        table = load_power_model(devices["imu"][0])
-        accel = table.mode("accel_only").watts(value)
-        if modality == "accel":
-            return accel
-        return table.mode("accel_gyro").watts(value) - accel
-    if modality not in devices:
-        return 0.0
-    model, mode = devices[modality]
-    row = load_power_model(model).mode(mode)
-    if modality == "camera":
-        return row.watts(CAMERA_FPS, int(value) ** 2)
+def _decls(names: Mapping[str, float], modalities: Mapping[str, Modality] | None
+           ) -> dict[str, Modality]:
+    table = declarations(names) if modalities is None else {
+        m: modalities[m] for m in names if m in modalities}
+    missing = [m for m in names if m not in table or table[m].power is None]
+    if missing:
+        raise ConfigError(f"no power entry declared for {', '.join(sorted(missing))}: "
+                          "declare one (sensekit.modalities.PowerEntry) to price it")
+    return table
+
+
+def _device_w(rates: Mapping[str, float], decls: Mapping[str, Modality]) -> float:
+    """One part's draw with ``rates`` (its modalities that are on)."""
+    entry = next(iter(decls.values())).power
+    assert entry is not None
+    mode = delivering_mode(list(decls.values()))
+    if mode is None:
+        raise ConfigError(f"no mode of {entry.model} delivers {', '.join(sorted(decls))} at "
+                          "once (their declarations' turn-down modes)")
+    row = load_power_model(entry.model).mode(mode)
+    value = max(rates.values())
+    if entry.frame_rate_hz is not None:
+        return row.watts(entry.frame_rate_hz, int(value) ** 2)
     return row.watts(value)
 
 
-def configuration_power_w(config: Configuration, devices: Mapping[str, tuple[str, str]]
-                          ) -> float:
-    """Sensor power of ``config`` in watts (inference is charged separately, per window)."""
-    return sum(_watts(m, v, devices) for m, v in config.rates.items())
+def configuration_power_w(config: Configuration,
+                          modalities: Mapping[str, Modality] | None = None) -> float:
+    """Sensor power of ``config`` in watts (inference is charged separately, per window).
+
+    Raises:
+        ConfigError: a modality declares no power entry.
+    """
+    decls = _decls(config.rates, modalities)
+    by_device: dict[str, dict[str, float]] = {}
+    for m, value in config.rates.items():
+        power = decls[m].power
+        assert power is not None
+        by_device.setdefault(power.device, {})[m] = value
+    return sum(_device_w(rates, {m: decls[m] for m in rates}) for rates in by_device.values())
 
 
-def modality_power_w(devices: Mapping[str, tuple[str, str]]) -> dict[str, float]:
-    """Power of each modality at a nominal setting: the order in which to turn them down."""
-    nominal = {"accel": 100.0, "gyro": 100.0, "audio": 50.0, "camera": 32.0, "gps": 1.0,
-               "light": 1.0}
-    return {m: _watts(m, v, devices) for m, v in nominal.items()}
+def modality_power_w(full: Configuration,
+                     modalities: Mapping[str, Modality] | None = None) -> dict[str, float]:
+    """What each modality of ``full`` adds to its part's draw at its rate in ``full``: the
+    order in which to turn them down. A part's modalities are added cheapest first (the
+    accelerometer costs ``accel_only``, the gyroscope what ``accel_gyro`` adds to that)."""
+    decls = _decls(full.rates, modalities)
+    out: dict[str, float] = {}
+    for device in {d.power.device for d in decls.values() if d.power is not None}:
+        mine = {m: v for m, v in full.rates.items()
+                if (p := decls[m].power) is not None and p.device == device}
+        alone = sorted(mine, key=lambda m: (configuration_power_w(
+            Configuration({m: mine[m]}), decls), m))
+        before = 0.0
+        for k, m in enumerate(alone):
+            now = configuration_power_w(Configuration({x: mine[x] for x in alone[:k + 1]}),
+                                        decls)
+            out[m], before = now - before, now
+    return out
 
 
-def utility(config: Configuration) -> float:
+def default_devices(fields: Mapping[str, Sequence[str]],
+                    modalities: Mapping[str, Modality] | None = None
+                    ) -> dict[str, tuple[str, str]]:
+    """Stream -> (power model, active mode) for the energy ledger of a replay.
+
+    Args:
+        fields: Each recorded stream's fields; a stream carries a declared modality when it
+            holds that modality's source fields.
+        modalities: Declarations (default: every declared modality).
+
+    A stream is charged as the part of the first modality it carries, in the mode that
+    delivers all of that part's modalities it carries; a stream no declaration names is not
+    in the result.
+    """
+    decls = registered() if modalities is None else modalities
+    out = {}
+    for stream, have in fields.items():
+        mine = [d for d in decls.values() if d.power is not None and any(
+            s.stream == stream and set(s.fields) <= set(have) for s in d.input.sources)]
+        if not mine:
+            continue
+        power = mine[0].power
+        assert power is not None
+        mode = delivering_mode([d for d in mine if d.power == power])
+        if mode is not None:
+            out[stream] = (power.model, mode)
+    return out
+
+
+def utility(config: Configuration, modalities: Mapping[str, Modality] | None = None) -> float:
     """A prior for how informative a configuration is, used by the budget policy.
 
     One point per modality, weighted by how much of its native rate it keeps. It is a prior,
     not a measurement: the evaluation report measures the real accuracy of each choice.
     """
-    native = {"accel": 100.0, "gyro": 100.0, "audio": 50.0, "camera": 32.0, "gps": 1.0,
-              "light": 1.0}
-    return sum(min(v / native.get(m, v), 1.0) for m, v in config.rates.items())
+    decls = declarations(config.rates) if modalities is None else modalities
+    return sum(min(v / (decls[m].input.native if m in decls else v), 1.0)
+               for m, v in config.rates.items())

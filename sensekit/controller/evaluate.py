@@ -28,25 +28,18 @@ from ..clock import FakeClock
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration
 from ..fusion.metrics import accuracy, macro_f1
-from ..packets import Packet
+from ..modalities import registered
+from ..packets import Packet, concat
 from ..power.ledger import EnergyLedger
 from ..power.model import load_power_model
 from .controller import Controller
-from .policies import Policy
+from .energy import default_devices
+from .policies import Policy, motion_modality
 from .replay import RecordedDevice
 from .scores import score_window
 
-__all__ = ["DEFAULT_DEVICES", "PolicyResult", "Prediction", "Predictor", "Recording",
-           "evaluate_policy", "location_error_m"]
-
-#: Stream -> (power model, active mode): the parts the simulator emulates.
-DEFAULT_DEVICES: Mapping[str, tuple[str, str]] = {
-    "imu": ("mpu6050", "accel_gyro"),
-    "gps": ("ublox_m8", "continuous"),
-    "light": ("bh1750", "continuous_high"),
-    "audio": ("usb_microphone", "on"),
-    "camera": ("pi_camera_v2", "dnn"),
-}
+__all__ = ["PolicyResult", "Prediction", "Predictor", "Recording", "evaluate_policy",
+           "location_error_m"]
 
 
 @dataclass(frozen=True)
@@ -92,19 +85,27 @@ class Recording:
     classes: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: str, label_stream: str = "labels", label_field: str = "activity"
-             ) -> Recording:
-        """Read a recording with its ``labels`` stream and code table, if it has them.
+    def load(cls, path: str, label_stream: str = "labels", task: str = "activity") -> Recording:
+        """Read a recording with its ``task`` labels, if it has them.
 
-        Without labels (a real recording nobody annotated) energy is still measured and the
-        accuracy figures are NaN.
+        A recording that labels another task the declared ``task`` follows from (a
+        transport-mode recording's ``transport=bus`` is a ``vehicle`` activity) is labelled
+        through that. Without labels (a real recording nobody annotated) energy is still
+        measured and the accuracy figures are NaN.
         """
         from ..log.reader import open as open_log
 
         with open_log(path) as log:
             streams = {s: log.read(s) for s in log.stream_names()}
-            codes = log.devices().get(label_stream, {}).get(label_field, "[]")
-        return cls.from_streams(path, streams, json.loads(codes), label_stream, label_field)
+            meta = log.devices().get(label_stream, {})
+        codes = {k: json.loads(v) for k, v in meta.items()
+                 if isinstance(v, str) and v.startswith("[")}
+        lab = streams.get(label_stream)
+        if lab is not None and codes:
+            classes, values = _task_labels(task, lab, codes)
+            streams[label_stream] = Packet(label_stream, lab.t_ns, {task: values})
+            return cls.from_streams(path, streams, classes, label_stream, task)
+        return cls.from_streams(path, streams, [], label_stream, task)
 
     @classmethod
     def from_streams(cls, name: str, streams: Mapping[str, Packet], classes: Sequence[str],
@@ -136,6 +137,25 @@ class Recording:
         starts = [int(p.t_ns[0]) for p in self.streams.values()]
         ends = [int(p.t_ns[-1]) for p in self.streams.values()]
         return min(starts), max(ends)
+
+
+def _task_labels(task: str, labels: Packet, codes: Mapping[str, list[str]]
+                 ) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """Class names and per-sample class index of ``task`` (-1: unlabelled) from a labels
+    stream: its own field, else through a task it follows from (:mod:`sensekit.fusion.tasks`)."""
+    from ..fusion.tasks import get, registered
+
+    decl = registered().get(task)
+    own = decl.label if decl is not None else task
+    if own in labels.fields:
+        return list(codes[own]), np.asarray(labels[own], np.int64)
+    for other, table in (decl.derived if decl is not None else {}).items():
+        src = get(other).label
+        if decl is not None and src in labels.fields:
+            index = [decl.classes.index(table[c]) if c in table else -1 for c in codes[src]]
+            lookup = np.asarray([*index, -1], np.int64)  # code -1 (no label) stays -1
+            return list(decl.classes), lookup[np.asarray(labels[src], np.int64)]
+    return [], np.full(len(labels), -1, np.int64)
 
 
 @dataclass
@@ -186,6 +206,15 @@ class _Run:
     moving: list[bool] = field(default_factory=list)
 
 
+def _lowpass(stream: str, fields: Sequence[str]) -> tuple[float, ...] | None:
+    """The anti-alias settings declared by the modalities a stream carries (None: none)."""
+    for decl in registered().values():
+        if decl.turn_down.lowpass_hz and any(
+                s.stream == stream and set(s.fields) <= set(fields) for s in decl.input.sources):
+            return decl.turn_down.lowpass_hz
+    return None
+
+
 def _devices(rec: Recording, clock: FakeClock, devices: Mapping[str, tuple[str, str]]
              ) -> dict[str, RecordedDevice]:
     out = {}
@@ -193,22 +222,37 @@ def _devices(rec: Recording, clock: FakeClock, devices: Mapping[str, tuple[str, 
         model_name, mode = devices.get(stream, (None, None))
         model = load_power_model(model_name) if model_name else None
         dev = RecordedDevice(stream, packet.t_ns, dict(packet.fields), modality=packet.modality,
-                             power=model, active_mode=mode, clock=clock)
+                             power=model, active_mode=mode, clock=clock,
+                             filter_bandwidths_hz=_lowpass(stream, list(packet.fields)))
         dev.open()
         out[stream] = dev
     return out
+
+
+def recording_devices(rec: Recording) -> dict[str, tuple[str, str]]:
+    """Stream -> (power model, active mode) of a recording, from the modality declarations."""
+    return default_devices({s: list(p.fields) for s, p in rec.streams.items()})
+
+
+def _position_stream(rec: Recording) -> str | None:
+    """The stream that carries fixes with a position (for the location error)."""
+    return next((s for s, p in rec.streams.items()
+                 if {"lat_deg", "lon_deg", "mode"} <= set(p.fields)), None)
 
 
 def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor: Predictor, *,
                     supported: Sequence[Configuration] = (), window_s: float = 2.0,
                     platform: str = "pi4", battery_wh: float = 10.0,
                     max_off_s: float | None = 60.0,
-                    devices: Mapping[str, tuple[str, str]] = DEFAULT_DEVICES,
+                    devices: Mapping[str, tuple[str, str]] | None = None,
                     on_window: Callable[[WindowView], None] | None = None) -> PolicyResult:
     """Replay ``rec`` under a fresh policy from ``make_policy``; see the module docstring.
 
-    ``on_window`` is called after every window with a :class:`WindowView` (a live view).
+    ``devices`` (stream -> power model and active mode) defaults to the parts the modality
+    declarations name (:func:`recording_devices`). ``on_window`` is called after every window
+    with a :class:`WindowView` (a live view).
     """
+    devices = recording_devices(rec) if devices is None else devices
     start, end = rec.span_ns
     clock = FakeClock(start)
     devs = _devices(rec, clock, devices)
@@ -224,6 +268,10 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
     policy = make_policy()
     ctl = Controller(devs, policy, supported=supported, max_off_s=max_off_s)
     run = _Run()
+    fixes = _position_stream(rec)
+    motion = motion_modality(registered())
+    hold = _holds(devs)
+    carry: dict[str, Packet] = {}
     plan = ctl.step(start)
     last, conf, redundant = 0, None, None
     t0 = start
@@ -231,10 +279,10 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
     while t0 + win_ns <= end:
         t1 = t0 + win_ns
         clock.set_ns(t0)
-        packets = {s: p for s, d in devs.items() if (p := d.take(t0, t1)) is not None}
+        packets = _delivered(devs, carry, t0, t1)
         # each stream is cut at the rate its device runs at now, so a lowered rate fills its
         # (fewer) slots instead of reading as missing data
-        specs = {s: StreamSpec(rate_hz=float(d.rate_hz or d.native_rate_hz))
+        specs = {s: StreamSpec(rate_hz=float(d.rate_hz or d.native_rate_hz), hold_s=hold.get(s))
                  for s, d in devs.items()}
         window = _one_window(packets, specs, t0, window_s)
         if plan.run_network and window is not None and plan.configuration.rates:
@@ -249,10 +297,10 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
         run.t_ns.append(t0)
         ran = plan.run_network and window is not None and bool(plan.configuration.rates)
         scores = score_window(window) if window is not None else {}
-        if "gps" in packets:
-            run.fixes.append(packets["gps"])
+        if fixes in packets:
+            run.fixes.append(packets[fixes])
         # dead reckoning holds still while the IMU says so (or is in standby: no motion)
-        run.moving.append(scores.get("imu", 0.0) >= STILL_SCORE)
+        run.moving.append(scores.get(motion, 0.0) >= STILL_SCORE)
         clock.set_ns(t1)
         if on_window is not None:
             on_window(_view(t0, t1, start, rec, devs, ledger, predictor.classes[last], conf,
@@ -271,6 +319,34 @@ def _view(t0: int, t1: int, start: int, rec: Recording, devs: Mapping[str, Recor
     truth = int(rec.label_at(np.array([(t0 + t1) // 2]))[0])
     name = rec.classes[truth] if 0 <= truth < len(rec.classes) else str(truth)
     return WindowView((t0 - start) / 1e9, prediction, name, conf, states, sensor_w, ran)
+
+
+def _holds(devs: Mapping[str, RecordedDevice]) -> dict[str, float]:
+    """Streams that are step signals (declared ``hold_s``) and how long a report holds."""
+    out: dict[str, float] = {}
+    for decl in registered().values():
+        for src in decl.input.sources:
+            if src.hold_s is not None and src.stream in devs:
+                out[src.stream] = max(out.get(src.stream, 0.0), src.hold_s)
+    return out
+
+
+def _delivered(devs: Mapping[str, RecordedDevice], carry: dict[str, Packet], t0: int,
+               t1: int) -> dict[str, Packet]:
+    """What each device delivered in ``[t0, t1)``, after the last sample it delivered since it
+    was last switched on (``carry``: a step signal's report stands while the sensor stays on;
+    asleep, it is forgotten)."""
+    out = {}
+    for stream, dev in devs.items():
+        got = dev.take(t0, t1)
+        if dev.asleep:
+            carry.pop(stream, None)
+        parts = [p for p in (carry.get(stream), got) if p is not None and len(p)]
+        if parts:
+            out[stream] = concat(parts) if len(parts) > 1 else parts[0]
+        if got is not None and len(got):
+            carry[stream] = got.slice(len(got) - 1, len(got))
+    return out
 
 
 def _one_window(packets: Mapping[str, Packet], specs: Mapping[str, StreamSpec], t0: int,
@@ -360,8 +436,9 @@ def _result(name: str, rec: Recording, run: _Run, ledger: EnergyLedger, ctl: Con
     duration = (end_ns - rec.span_ns[0]) / 1e9
     total = sensors + compute + platform
     life = battery_wh * 3600 / (total / duration) / 3600 if total > 0 else math.inf
-    located = location_error_m(rec.streams["gps"], run.fixes, run.t_ns, run.moving, window_s) \
-        if "gps" in rec.streams else math.nan
+    fixes = _position_stream(rec)
+    located = math.nan if fixes is None else location_error_m(
+        rec.streams[fixes], run.fixes, run.t_ns, run.moving, window_s)
     scored = y >= 0
     acc = accuracy(y[scored], p[scored]) if scored.any() else math.nan
     f1 = macro_f1(y[scored], p[scored]) if scored.any() else math.nan

@@ -13,23 +13,36 @@ Policies here:
 - :class:`Static`: one configuration, always (always-on is the full configuration); every
   static configuration of the network is one of these.
 - :class:`DutyCycle`: a configuration on for ``on_s`` out of every ``period_s``, all off between.
-- :class:`Adaptive`: informativeness scores decide which sensors run and at what rate, and
-  whether the network runs at all; confidence feedback turns down modalities while the network
-  is sure and brings them back when it is not.
+- :class:`~sensekit.controller.adaptive.Adaptive`: informativeness scores decide which sensors
+  run and at what rate, and whether the network runs at all; confidence feedback turns down
+  modalities while the network is sure and brings them back when it is not.
 - :class:`Budgeted`: the most useful configuration whose modelled power fits a budget.
+- :class:`BudgetCap`: any policy, held under a power budget.
+
+Policies are registered by name (:data:`POLICIES`, plus the ``sensekit.policies`` entry-point
+group): a rig config's ``[policy]`` table and ``sensekit evaluate-policy --policy NAME:ARGS``
+build them through :func:`policy_from_config` and :func:`policy_from_spec`. What a policy
+needs to know about the sensors (which one sees motion first, which are cheap enough to keep
+on, which can wait in a standby mode) comes from the modality declarations
+(:mod:`sensekit.modalities`), never from their names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
+from .._registry import names as registry_names
+from .._registry import resolve
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration
+from ..modalities import Modality, declarations
 
-__all__ = ["Adaptive", "BudgetCap", "Budgeted", "DutyCycle", "Observation", "Plan", "Policy",
-           "Static", "policy_from_config", "policy_uses"]
+__all__ = ["POLICIES", "AlwaysOn", "BudgetCap", "Budgeted", "DutyCycle", "Observation", "Plan",
+           "Policy", "PolicyContext", "RegisteredPolicy", "Static", "motion_modality",
+           "policy_class", "policy_from_config", "policy_from_spec", "policy_names",
+           "policy_uses"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +51,8 @@ class Observation:
 
     Attributes:
         t_ns: Host time of the decision.
-        scores: Informativeness per stream in [0, 1] for the window just closed (only the
-            streams that delivered samples).
+        scores: Informativeness per modality in [0, 1] for the window just closed (only the
+            modalities whose sensors delivered samples).
         confidence: Top-class probability of the network's last prediction (None: no run yet).
         prediction: The last predicted class of the policy's primary task.
         available: Modalities whose sensor works (a failed sensor is routed around).
@@ -63,10 +76,11 @@ class Plan:
         configuration: Modalities on (their data reaches the network) and their rates.
         run_network: Whether the window goes to the network (else the last prediction stands).
         reason: Why, for the decision log.
-        standby: Stream -> low-power mode to hold a sensor in instead of sleeping it, where the
-            part can watch for change by itself (``{"imu": "wake_on_motion"}``: the IMU's
-            motion interrupt wakes the controller; ``{"gps": "power_save"}``: the receiver keeps
-            its fix for a hot start).
+        standby: Modality (or stream) -> low-power mode to hold its sensor in instead of
+            sleeping it, where the part can watch for change by itself (``{"accel":
+            "wake_on_motion"}``: the IMU's motion interrupt wakes the controller; ``{"gps":
+            "power_save"}``: the receiver keeps its fix for a hot start). For a sensor that is
+            on, the mode it delivers in (an economy mode).
     """
 
     configuration: Configuration
@@ -98,15 +112,76 @@ def _restrict(config: Configuration, available: frozenset[str]) -> Configuration
     return Configuration({m: r for m, r in config.rates.items() if m in available})
 
 
+def motion_modality(decls: Mapping[str, Modality]) -> str:
+    """The modality whose score is the motion score (where a change of what the wearer does
+    shows first); empty if none is declared so."""
+    return next((m for m, d in decls.items() if d.score is not None
+                 and d.score.role == "motion"), "")
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What building a policy may need beyond its own parameters.
+
+    Attributes:
+        full: Every sensor on at its native rate.
+        rates: Rates the network supports per modality, highest first.
+        candidates: Configurations the network supports.
+        power_w: Modelled sensor power of a configuration.
+        utility: How good a configuration is (a prior, or measured on tuning recordings).
+        cost: Watts per modality (the order in which to turn them down).
+    """
+
+    full: Configuration
+    rates: Mapping[str, Sequence[float]]
+    candidates: Sequence[Configuration] = ()
+    power_w: Callable[[Configuration], float] | None = None
+    utility: Callable[[Configuration], float] | None = None
+    cost: Mapping[str, float] = field(default_factory=dict)
+
+
+class RegisteredPolicy:
+    """Base of the policies built by name (:data:`POLICIES`)."""
+
+    #: What ``sensekit evaluate-policy --policy NAME:ARG`` takes after the colon.
+    spec_help: ClassVar[str] = ""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], ctx: PolicyContext,
+                    name: str = "") -> Policy:
+        """The policy from a rig config's ``[policy] params`` table."""
+        raise NotImplementedError
+
+    @classmethod
+    def spec_params(cls, arg: str) -> dict[str, Any]:
+        """The parameters a command-line spec's argument (after ``NAME:``) stands for."""
+        if arg:
+            raise ConfigError(f"{cls.__name__} takes no argument after ':' (got {arg!r})")
+        return {}
+
+
 @dataclass
-class Static:
+class Static(RegisteredPolicy):
     """One configuration for every window; ``Static(full)`` is always-on."""
 
     configuration: Configuration
     name: str = ""
+    spec_help: ClassVar[str] = "static:MOD@RATE+..."
 
     def __post_init__(self) -> None:
         self.name = self.name or f"static:{self.configuration.name()}"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], ctx: PolicyContext,
+                    name: str = "") -> Policy:
+        given = params.get("configuration", ctx.full.rates)
+        config = Configuration.parse(given) if isinstance(given, str) else Configuration(
+            {k: float(v) for k, v in given.items()})
+        return cls(config, name=name)
+
+    @classmethod
+    def spec_params(cls, arg: str) -> dict[str, Any]:
+        return {"configuration": arg}
 
     @property
     def uses(self) -> frozenset[str]:
@@ -117,13 +192,47 @@ class Static:
 
 
 @dataclass
-class DutyCycle:
+class AlwaysOn(Static):
+    """Every sensor on at its highest rate: the full configuration, always."""
+
+    spec_help: ClassVar[str] = "always-on"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], ctx: PolicyContext,
+                    name: str = "") -> Policy:
+        return cls(ctx.full, name=name or "always-on")
+
+    @classmethod
+    def spec_params(cls, arg: str) -> dict[str, Any]:
+        if arg:
+            raise ConfigError(f"always-on takes no argument after ':' (got {arg!r})")
+        return {}
+
+
+@dataclass
+class DutyCycle(RegisteredPolicy):
     """``configuration`` for ``on_s`` seconds of every ``period_s``; everything off between."""
 
     configuration: Configuration
     period_s: float
     on_s: float
     name: str = ""
+    spec_help: ClassVar[str] = "duty-cycle:ON/PERIOD (seconds)"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], ctx: PolicyContext,
+                    name: str = "") -> Policy:
+        return cls(ctx.full, float(params.get("period_s", 60.0)), float(params.get("on_s", 10.0)),
+                   name=name)
+
+    @classmethod
+    def spec_params(cls, arg: str) -> dict[str, Any]:
+        on, _, period = arg.partition("/")
+        try:
+            return {"on_s": float(on), "period_s": float(period)}
+        except ValueError:
+            raise ConfigError(f"duty-cycle:{arg}: write duty-cycle:ON/PERIOD in seconds, "
+                              "e.g. duty-cycle:10/60") from None
 
     def __post_init__(self) -> None:
         if not 0 < self.on_s <= self.period_s:
@@ -143,166 +252,7 @@ class DutyCycle:
 
 
 @dataclass
-class Adaptive:
-    """Spend sensor and compute energy only on informative windows.
-
-    The ``base`` modalities always run (by default the IMU, the light sensor and the GPS: the
-    accelerometer sees change first, the light sensor draws well under a milliwatt, and the
-    shipped network needs the GPS's speed most, which power-save mode keeps at a third of the
-    current); every other modality is optional. Rules, evaluated once per window:
-
-    1. **Idle.** Once the motion score has stayed below ``still_score`` for ``still_windows``
-       windows and the network was sure, the network is skipped (the last prediction is
-       carried forward) and the sensors go to standby: the IMU into its wake-on-motion mode,
-       the GPS into power-save (``standby``), the rest to sleep. The IMU's motion interrupt
-       (or any motion score at or above ``still_score``) ends it.
-    2. **Back on.** When the motion score jumps by ``change_delta`` or more between windows (a
-       change point: someone started running, got into a car) every optional modality comes
-       back at once; when the network is unsure (confidence below ``unsure``) too, or, with
-       ``escalate_all`` off, the cheapest missing one each window until it is sure again.
-       Only the modalities in ``optional`` (default: every one outside the base) are ever
-       brought back: a profile of tuning recordings names those that added a point there.
-    3. **Turn down.** While the network is sure (confidence at or above ``sure``), one optional
-       modality is turned off every ``sure_windows`` windows: the costliest of those whose
-       removal would not change the prediction (``Observation.redundant``, from the network),
-       or the costliest of all when the network does not say.
-    4. **Changing scenes stay watched.** A modality in ``keep_changing`` whose own change score
-       is at or above ``keep_score`` (a light change, camera frame difference) is not turned
-       down while the scene keeps changing. Level scores (audio activity, GPS speed) do not
-       count: a street is loud all the time without that telling anything new.
-    5. **Economy modes.** While calm and sure, sensors named in ``economy`` that are on run in
-       their low-power mode (the GPS in power-save: a fix a second on about a third of the
-       current); on doubt or at a change point they return to full power.
-    6. **IMU rate** follows motion when ``rate_follows_motion`` is set: the highest rate above
-       ``fast_score``, the lowest below ``still_score``, the middle between. Off by default: an
-       MPU-6050 draws the same current at any output rate outside its low-power cycle mode, so
-       a lower rate would cost accuracy and save nothing.
-
-    Args:
-        full: The configuration with every sensor on at its highest rate.
-        rates: Rates the network supports per modality, highest first.
-        cost: Watts per modality (from the power models): which to turn down first.
-    """
-
-    full: Configuration
-    rates: Mapping[str, Sequence[float]]
-    cost: Mapping[str, float] = field(default_factory=dict)
-    anchor: str = "accel"
-    base: tuple[str, ...] = ("accel", "gyro", "light", "gps")
-    streams: Mapping[str, str] = field(default_factory=lambda: {"accel": "imu", "gyro": "imu"})
-    still_score: float = 0.15
-    fast_score: float = 0.6
-    change_delta: float = 0.25
-    keep_score: float = 0.8
-    keep_changing: tuple[str, ...] = ("light", "camera")
-    still_windows: int = 6
-    sure: float = 0.9
-    unsure: float = 0.8
-    sure_windows: int = 1
-    standby: Mapping[str, str] = field(default_factory=lambda: {"imu": "wake_on_motion",
-                                                                 "gps": "power_save"})
-    economy: Mapping[str, str] = field(default_factory=lambda: {"gps": "power_save"})
-    rate_follows_motion: bool = False
-    escalate_all: bool = True
-    optional: tuple[str, ...] | None = None
-    name: str = "adaptive"
-    _idle: bool = False
-    _still_run: int = 0
-    _sure_run: int = 0
-    _last_motion: float | None = None
-    _on: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self._on = self._optional()
-
-    def _optional(self) -> set[str]:
-        extra = self.full.modalities - {self.anchor} - set(self.base)
-        return set(extra if self.optional is None else extra & set(self.optional))
-
-    @property
-    def uses(self) -> frozenset[str]:
-        return frozenset(({self.anchor} | set(self.base) | self._optional())
-                         & self.full.modalities)
-
-    def _score(self, scores: Mapping[str, float], modality: str) -> float | None:
-        return scores.get(self.streams.get(modality, modality))
-
-    def plan(self, obs: Observation) -> Plan:
-        motion = self._score(obs.scores, self.anchor)
-        unsure = obs.confidence is None or obs.confidence < self.unsure
-        woke = self._track_idle(motion, unsure)
-        if self._idle:
-            return Plan(Configuration({}), False, "idle: still and sure", dict(self.standby))
-        changed = woke or (motion is not None and self._last_motion is not None
-                           and abs(motion - self._last_motion) >= self.change_delta)
-        if motion is not None:
-            self._last_motion = motion
-        reason = self._feedback(obs, unsure, changed)
-        rates: dict[str, float] = {}
-        if self.anchor in obs.available:
-            rates[self.anchor] = self._anchor_rate(motion) if self.rate_follows_motion \
-                and not (unsure or changed) else max(self.rates[self.anchor])
-        for m in sorted(((self._on | set(self.base)) - {self.anchor}) & obs.available):
-            same_device = self.streams.get(m) == self.streams.get(self.anchor)
-            rates[m] = rates.get(self.anchor, self.full.rates[m]) if same_device \
-                else self.full.rates[m]
-        if not rates:
-            rates = {m: r for m, r in self.full.rates.items() if m in obs.available}
-        calm = not (unsure or changed)
-        return Plan(Configuration(rates), True, reason, dict(self.economy) if calm else {})
-
-    def _track_idle(self, motion: float | None, unsure: bool) -> bool:
-        """Update the idle state; True when motion has just ended it."""
-        moved = motion is not None and motion >= self.still_score
-        if self._idle:
-            # no samples while in standby: only motion (the interrupt) ends it
-            self._idle = not moved
-            if moved:
-                self._still_run, self._last_motion = 0, None
-            return moved
-        still = motion is not None and not moved
-        self._still_run = self._still_run + 1 if still else 0
-        self._idle = self._still_run >= self.still_windows and not unsure
-        return False
-
-    def _feedback(self, obs: Observation, unsure: bool, changed: bool) -> str:
-        if changed or (unsure and self.escalate_all):
-            self._on = self._optional()
-            self._sure_run = 0
-            return "unsure: all on" if unsure else "change point: all on"
-        if unsure:
-            self._sure_run = 0
-            missing = self._optional() - self._on
-            if not missing:
-                return "unsure: all on"
-            cheapest = min(missing, key=lambda m: (self.cost.get(m, 0.0), m))
-            self._on.add(cheapest)
-            return f"unsure: {cheapest} on"
-        sure = obs.confidence is not None and obs.confidence >= self.sure
-        self._sure_run = self._sure_run + 1 if sure else 0
-        if self._sure_run < self.sure_windows:
-            return "holding"
-        self._sure_run = 0
-        keep = {m for m in self._on & set(self.keep_changing)
-                if (v := self._score(obs.scores, m)) is not None and v >= self.keep_score}
-        pool = (self._on & obs.redundant if obs.redundant is not None else self._on) - keep
-        if not pool:
-            return "sure: nothing redundant"
-        worst = max(pool, key=lambda m: (self.cost.get(m, 0.0), m))
-        self._on.discard(worst)
-        return f"sure: {worst} off"
-
-    def _anchor_rate(self, motion: float | None) -> float:
-        choices = sorted(self.rates[self.anchor], reverse=True)
-        if motion is None or motion >= self.fast_score:
-            return choices[0]
-        if motion < self.still_score:
-            return choices[-1]
-        return choices[len(choices) // 2]
-
-
-@dataclass
-class Budgeted:
+class Budgeted(RegisteredPolicy):
     """The most useful supported configuration whose modelled power fits the budget.
 
     Args:
@@ -318,6 +268,25 @@ class Budgeted:
     power_w: Callable[[Configuration], float]
     utility: Callable[[Configuration], float]
     name: str = "budget"
+    spec_help: ClassVar[str] = "budget:MW"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], ctx: PolicyContext,
+                    name: str = "") -> Policy:
+        if ctx.power_w is None or ctx.utility is None or not ctx.candidates:
+            raise ConfigError("the budget policy needs the network's configurations, their "
+                              "utility and a power model")
+        if "budget_mw" not in params:
+            raise ConfigError("[policy] name = \"budget\" needs budget_mw")
+        return cls(float(params["budget_mw"]) / 1e3, ctx.candidates, ctx.power_w, ctx.utility,
+                   name=name or "budget")
+
+    @classmethod
+    def spec_params(cls, arg: str) -> dict[str, Any]:
+        try:
+            return {"budget_mw": float(arg)}
+        except ValueError:
+            raise ConfigError(f"budget:{arg}: write budget:MW, e.g. budget:100") from None
 
     def __post_init__(self) -> None:
         if self.budget_w <= 0:
@@ -351,15 +320,16 @@ class BudgetCap:
     """Any policy, held under a power budget: policies compose.
 
     The inner policy plans; while its configuration's modelled power exceeds ``budget_w``,
-    the most expensive modality (other than ``keep``) is dropped, then lowered rates are tried
-    before dropping more. Re-plans every window, so a new budget applies at once.
+    the most expensive modality (other than ``keep``, by default the one whose score is the
+    motion score) is dropped, then lowered rates are tried before dropping more. Re-plans
+    every window, so a new budget applies at once.
     """
 
     inner: Policy
     budget_w: float
     power_w: Callable[[Configuration], float]
     rates: Mapping[str, Sequence[float]] = field(default_factory=dict)
-    keep: str = "accel"
+    keep: str = ""
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -378,7 +348,8 @@ class BudgetCap:
         while rates and self.power_w(Configuration(rates)) > self.budget_w:
             lowered = self._lower_one(rates)
             if lowered is None:
-                victims = [m for m in rates if m != self.keep] or list(rates)
+                keep = self.keep or motion_modality(declarations(rates))
+                victims = [m for m in rates if m != keep] or list(rates)
                 worst = max(victims, key=lambda m: (self.power_w(Configuration({m: rates[m]})),
                                                      m))
                 del rates[worst]
@@ -407,6 +378,35 @@ class BudgetCap:
         return {**rates, best[1]: best[2]}
 
 
+#: Policies by name: name -> (module, class); plugins in the ``sensekit.policies`` group.
+POLICIES: dict[str, tuple[str, str]] = {
+    "always-on": (__name__, "AlwaysOn"),
+    "static": (__name__, "Static"),
+    "duty-cycle": (__name__, "DutyCycle"),
+    "adaptive": ("sensekit.controller.adaptive", "Adaptive"),
+    "budget": (__name__, "Budgeted"),
+}
+ENTRY_POINTS = "sensekit.policies"
+
+
+def policy_names() -> list[str]:
+    """Every registered policy name."""
+    return registry_names(POLICIES, ENTRY_POINTS)
+
+
+def policy_class(name: str) -> type[RegisteredPolicy]:
+    """The class registered as ``name``."""
+    cls: type[RegisteredPolicy] = resolve("policy", name, POLICIES, ENTRY_POINTS,
+                                          RegisteredPolicy)
+    return cls
+
+
+def _capped(policy: Policy, budget_mw: Any, ctx: PolicyContext) -> Policy:
+    if ctx.power_w is None:
+        raise ConfigError("[policy] budget_mw needs a power model for the configurations")
+    return BudgetCap(policy, float(budget_mw) / 1e3, ctx.power_w, ctx.rates)
+
+
 def policy_from_config(table: Mapping[str, Any], full: Configuration,
                        rates: Mapping[str, Sequence[float]], *,
                        candidates: Sequence[Configuration] = (),
@@ -414,46 +414,29 @@ def policy_from_config(table: Mapping[str, Any], full: Configuration,
                        utility: Callable[[Configuration], float] | None = None) -> Policy:
     """Build a policy from a rig config's ``[policy]`` table.
 
-    ``name`` is ``always-on``, ``static``, ``duty-cycle``, ``adaptive`` or ``budget``;
-    ``params`` holds the policy's own settings (``configuration`` for static as
-    ``{accel = 50.0, ...}``, ``period_s``/``on_s`` for duty-cycle, thresholds for adaptive);
-    ``budget_mw`` sets the budget: for ``budget`` it is the policy, for any other policy it
-    caps it (:class:`BudgetCap`).
+    ``name`` is a registered policy (:func:`policy_names`: ``always-on``, ``static``,
+    ``duty-cycle``, ``adaptive``, ``budget``); ``params`` holds the policy's own settings
+    (``configuration`` for static as ``{accel = 50.0, ...}``, ``period_s``/``on_s`` for
+    duty-cycle, thresholds for adaptive); ``budget_mw`` sets the budget: for ``budget`` it is
+    the policy, for any other policy it caps it (:class:`BudgetCap`).
     """
-    policy = _base_policy(table, full, rates, candidates, power_w, utility)
+    ctx = PolicyContext(full, rates, candidates, power_w, utility)
+    name = str(table.get("name", ""))
+    cls = policy_class(name)
+    params = dict(table.get("params", {}))
+    if cls is Budgeted and "budget_mw" in table:
+        params["budget_mw"] = table["budget_mw"]
+    policy = cls.from_params(params, ctx)
     if "budget_mw" in table and not isinstance(policy, Budgeted):
-        if power_w is None:
-            raise ConfigError("[policy] budget_mw needs a power model for the configurations")
-        return BudgetCap(policy, float(table["budget_mw"]) / 1e3, power_w, rates)
+        return _capped(policy, table["budget_mw"], ctx)
     return policy
 
 
-def _base_policy(table: Mapping[str, Any], full: Configuration,
-                 rates: Mapping[str, Sequence[float]], candidates: Sequence[Configuration],
-                 power_w: Callable[[Configuration], float] | None,
-                 utility: Callable[[Configuration], float] | None) -> Policy:
-    name = str(table.get("name", ""))
-    params = dict(table.get("params", {}))
-    if name == "always-on":
-        return Static(full, name="always-on")
-    if name == "static":
-        return Static(Configuration({k: float(v) for k, v in
-                                     params.get("configuration", full.rates).items()}))
-    if name == "duty-cycle":
-        return DutyCycle(full, float(params.get("period_s", 60.0)), float(params.get("on_s", 10.0)))
-    if name == "adaptive":
-        allowed = {k for k in Adaptive.__dataclass_fields__ if not k.startswith("_")}
-        unknown = set(params) - allowed
-        if unknown:
-            raise ConfigError(f"[policy] params {sorted(unknown)} unknown for adaptive; "
-                              f"known: {sorted(allowed - {'full', 'rates', 'cost'})}")
-        return Adaptive(full, rates, **params)
-    if name == "budget":
-        if power_w is None or utility is None or not candidates:
-            raise ConfigError("the budget policy needs the network's configurations, their "
-                              "utility and a power model")
-        if "budget_mw" not in table:
-            raise ConfigError("[policy] name = \"budget\" needs budget_mw")
-        return Budgeted(float(table["budget_mw"]) / 1e3, candidates, power_w, utility)
-    raise ConfigError(f"unknown policy {name!r}; policies: always-on, static, duty-cycle, "
-                      "adaptive, budget")
+def policy_from_spec(spec: str, ctx: PolicyContext,
+                     params: Mapping[str, Any] | None = None) -> Policy:
+    """Build a policy from a command-line spec ``NAME[:ARG]`` (``duty-cycle:10/60``,
+    ``adaptive:still_windows=2``, ``static:accel@50+gps@1``, ``budget:100``); ``params`` add
+    to or override what the argument says."""
+    name, _, arg = spec.partition(":")
+    cls = policy_class(name)
+    return cls.from_params({**cls.spec_params(arg), **(params or {})}, ctx, name=spec)

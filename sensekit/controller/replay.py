@@ -34,14 +34,9 @@ from ..errors import ConfigError
 from ..packets import Packet
 from ..power.model import PowerModel
 
-__all__ = ["DLPF_BANDWIDTHS_HZ", "RecordedDevice", "lowpass"]
+__all__ = ["RecordedDevice", "lowpass"]
 
 Array = npt.NDArray[Any]
-
-#: MPU-6050 DLPF_CFG 0-6 accelerometer bandwidths in Hz (MPU-6000/MPU-6050 Register Map and
-#: Descriptions Rev 4.2, register 26 CONFIG, p. 13). A driver lowering the output rate picks
-#: the widest bandwidth at or below half the new rate.
-DLPF_BANDWIDTHS_HZ = (260.0, 184.0, 94.0, 44.0, 21.0, 10.0, 5.0)
 
 
 def lowpass(values: Array, rate_hz: float, cutoff_hz: float) -> Array:
@@ -62,6 +57,18 @@ def lowpass(values: Array, rate_hz: float, cutoff_hz: float) -> Array:
     return out.reshape(x.shape).astype(values.dtype)
 
 
+def _declared_modes() -> tuple[str, ...]:
+    from ..modalities import registered
+
+    out = ["continuous", "capture"]
+    for decl in registered().values():
+        td = decl.turn_down
+        for mode in (*td.modes, td.standby, td.economy, td.size_mode, td.photo_mode):
+            if mode and mode not in out:
+                out.append(mode)
+    return tuple(out)
+
+
 class RecordedDevice(Driver):
     """One recorded stream, replayed window by window under the controller.
 
@@ -73,14 +80,15 @@ class RecordedDevice(Driver):
         power: The device's power model (wake-up times); None: wake-ups are instant.
         active_mode: Its mode when on (the row used for the wake-up transition).
         filter_bandwidths_hz: Low-pass settings the device picks from when the rate is lowered
-            (default: the MPU-6050's DLPF for ``imu``, a cut at 0.4 x rate otherwise).
+            (its modality's declared ``lowpass_hz``, such as an MPU-6050's DLPF; None: a cut at
+            0.4 x rate).
     """
 
     name: ClassVar[str] = "recorded"
     schemes: ClassVar[frozenset[str]] = frozenset({"replay"})
-    #: Every mode name of the recorded parts' power tables that a policy may ask for.
-    modes = ("continuous", "accel_gyro", "accel_only", "wake_on_motion", "power_save", "on",
-             "continuous_high", "capture", "dnn", "photo")
+    #: Modes a policy may ask for: every mode a declared modality names (delivering, standby,
+    #: economy, sized and photo modes), after ``continuous`` (the default) and ``capture``.
+    modes = _declared_modes()
 
     def __init__(self, stream: str, t_ns: npt.NDArray[np.int64], fields: Mapping[str, Array],
                  *, modality: str = "", power: PowerModel | None = None,
@@ -99,8 +107,6 @@ class RecordedDevice(Driver):
         self.rate_hz = self.native_rate_hz
         self.power = power
         self.active_mode = active_mode
-        if filter_bandwidths_hz is None and stream == "imu":
-            filter_bandwidths_hz = DLPF_BANDWIDTHS_HZ
         self.bandwidths = filter_bandwidths_hz
         self.usable_from_ns: int = int(self.t_ns[0])
         self.size: tuple[int, ...] = ()

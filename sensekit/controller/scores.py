@@ -1,20 +1,25 @@
-"""Cheap informativeness scores: how much a window of each sensor is worth looking at.
+"""Cheap informativeness scores: how much a window of each modality is worth looking at.
 
-Each scorer reads one stream of an aligner :class:`~sensekit.align.Window` (masked slots only)
-and returns a number in [0, 1], computed in numpy in microseconds to a millisecond, so that a
-policy can decide which sensors run, which windows reach the network and which encoders run,
-for a small fraction of the network's cost.
+Each declared modality names its scorer and settings (:class:`~sensekit.modalities.Score`).
+A scorer reads the modality's fields in an aligner :class:`~sensekit.align.Window` (only the
+slots that hold a value) and returns a number in [0, 1], computed in numpy in microseconds to
+a millisecond, so that a policy can decide which sensors run, which windows reach the network
+and which encoders run, for a small fraction of the network's cost. Scorers are registered by
+name (:func:`register_scorer`):
 
-- IMU motion energy: the spread of the accelerometer magnitude (gravity cancels), with a
-  change-point term comparing the two halves of the window (a transition is informative even
-  when both halves are calm).
-- Audio activity: the frame-level sound score of
-  :class:`sensekit.drivers.audio.features.ActivityScore`.
-- Light change: the change of log illuminance across the window (a door, a tunnel).
-- GPS: speed and fix quality (a fix that came or went, a moving receiver).
-- Camera: mean absolute difference between consecutive frames.
+- ``norm_spread``: the spread of an x/y/z vector's norm plus a change-point term comparing the
+  two halves of the window (a transition is informative even when both halves are calm);
+  gravity (or the earth's field) cancels. The accelerometer's motion score.
+- ``sound_activity``: the share of 40 ms frames louder than a threshold
+  (:class:`sensekit.features.audio.ActivityScore`).
+- ``log_range``: the change of log10(1 + x) across the window (light: a door, a tunnel).
+- ``range``: the change of a value across the window (a sound level, pressure).
+- ``speed_fix``: speed, and a fix that came or went (GPS).
+- ``peak``: the highest value (a speed without a fix).
+- ``frame_difference``: mean absolute difference between consecutive frames (camera).
 
-Thresholds are stated as constants with the physical reasoning next to them.
+Each score is ``x / (x + half)``: the declared ``half`` is the value that scores 0.5, stated in
+the declaration with its physical reasoning.
 """
 
 from __future__ import annotations
@@ -26,21 +31,24 @@ import numpy as np
 import numpy.typing as npt
 
 from ..align import Window
+from ..errors import ConfigError
+from ..modalities import Modality, registered
 
-__all__ = ["SCORERS", "audio_activity", "camera_change", "gps_info", "imu_motion",
-           "light_change", "score_window"]
+__all__ = ["SCORERS", "Scorer", "register_scorer", "score", "score_modality", "score_window"]
 
 Array = npt.NDArray[Any]
+#: ``scorer(fields, rate_hz, options)``: the modality's fields (slots with a value only), the
+#: stream's slot rate, and the declared settings.
+Scorer = Callable[[Mapping[str, Array], float, Mapping[str, Any]], "float | None"]
+SCORERS: dict[str, Scorer] = {}
 
-#: Accelerometer magnitude spread (m/s^2) that scores 0.5. A phone at rest shows about
-#: 0.01-0.05 m/s^2 of sensor noise; slow walking about 1-2 m/s^2 (gait peaks of 0.2-0.5 g).
-IMU_HALF_MPS2 = 0.4
-#: Change of log10(lux) that scores 0.5: half a decade, e.g. 300 lx indoors to 1,000 lx.
-LIGHT_HALF_DECADES = 0.5
-#: Speed (m/s) that scores 0.5: a brisk walk.
-GPS_HALF_MPS = 1.5
-#: Mean absolute pixel difference (0-255) between consecutive frames that scores 0.5.
-CAMERA_HALF_LEVELS = 8.0
+
+def register_scorer(name: str) -> Callable[[Scorer], Scorer]:
+    """Register a scorer under ``name`` (a decorator)."""
+    def add(fn: Scorer) -> Scorer:
+        SCORERS[name] = fn
+        return fn
+    return add
 
 
 def _squash(x: float, half: float) -> float:
@@ -48,84 +56,122 @@ def _squash(x: float, half: float) -> float:
     return float(x / (x + half)) if x > 0 else 0.0
 
 
-def _valid(window: Window, stream: str, field: str) -> Array | None:
-    fields = window.data.get(stream, {})
-    if field not in fields:
-        return None
-    values = np.asarray(fields[field])[window.mask[stream]]
-    return values if len(values) else None
+def _first(fields: Mapping[str, Array]) -> Array:
+    return next(iter(fields.values()))
 
 
-def imu_motion(window: Window, stream: str = "imu") -> float | None:
-    """Motion energy plus change point of the accelerometer, in [0, 1]; None if no samples."""
-    accel = _valid(window, stream, "accel_mps2")
-    if accel is None or len(accel) < 4:
+@register_scorer("norm_spread")
+def norm_spread(fields: Mapping[str, Array], rate_hz: float, options: Mapping[str, Any]
+                ) -> float | None:
+    vec = _first(fields)
+    if len(vec) < 4:
         return None
-    mag = np.linalg.norm(accel.astype(np.float64), axis=1)
-    spread = float(mag.std())
+    mag = np.linalg.norm(vec.astype(np.float64), axis=1)
     half = len(mag) // 2
     shift = abs(float(mag[:half].mean() - mag[half:].mean()))
-    return _squash(spread + shift, IMU_HALF_MPS2)
+    return _squash(float(mag.std()) + shift, float(options["half"]))
 
 
-def audio_activity(window: Window, stream: str = "audio", rate_hz: float = 16000.0
+@register_scorer("sound_activity")
+def sound_activity(fields: Mapping[str, Array], rate_hz: float, options: Mapping[str, Any]
                    ) -> float | None:
-    """Share of 40 ms frames with sound activity, in [0, 1]; None if no samples."""
-    pcm = _valid(window, stream, "pcm")
-    if pcm is None or len(pcm) < int(0.08 * rate_hz):
+    from ..features.audio import ActivityScore
+
+    pcm = _first(fields)
+    if len(pcm) < int(0.08 * rate_hz):
         return None
-    from ..drivers.audio.features import ActivityScore
+    threshold = float(options.get("threshold_dbfs", -50.0))
+    return float(np.mean(ActivityScore(rate_hz=rate_hz, threshold_dbfs=threshold).sound(pcm)))
 
-    return float(np.mean(ActivityScore(rate_hz=rate_hz).sound(pcm)))
+
+@register_scorer("log_range")
+def log_range(fields: Mapping[str, Array], rate_hz: float, options: Mapping[str, Any]
+              ) -> float | None:
+    logs = np.log10(np.maximum(_first(fields).astype(np.float64), 0.0) + 1.0)
+    return _squash(float(logs.max() - logs.min()), float(options["half"]))
 
 
-def light_change(window: Window, stream: str = "light") -> float | None:
-    """Change of log illuminance across the window, in [0, 1]; None if no samples."""
-    lux = _valid(window, stream, "lux")
-    if lux is None:
+@register_scorer("range")
+def value_range(fields: Mapping[str, Array], rate_hz: float, options: Mapping[str, Any]
+                ) -> float | None:
+    x = _first(fields).astype(np.float64)
+    x = x[np.isfinite(x)]
+    return _squash(float(x.max() - x.min()), float(options["half"])) if len(x) else None
+
+
+@register_scorer("speed_fix")
+def speed_fix(fields: Mapping[str, Array], rate_hz: float, options: Mapping[str, Any]
+              ) -> float | None:
+    if "speed_mps" not in fields or "mode" not in fields:
         return None
-    logs = np.log10(np.maximum(lux.astype(np.float64), 0.0) + 1.0)
-    return _squash(float(logs.max() - logs.min()), LIGHT_HALF_DECADES)
-
-
-def gps_info(window: Window, stream: str = "gps") -> float | None:
-    """Speed and fix changes, in [0, 1]; None if no fixes were delivered."""
-    speed = _valid(window, stream, "speed_mps")
-    mode = _valid(window, stream, "mode")
-    if speed is None or mode is None:
-        return None
-    moving = _squash(float(np.nanmax(np.nan_to_num(speed, nan=0.0))), GPS_HALF_MPS)
-    fix_changed = 1.0 if len(np.unique(mode >= 2)) > 1 else 0.0
+    speed = np.nan_to_num(fields["speed_mps"].astype(np.float64), nan=0.0)
+    moving = _squash(float(speed.max()), float(options["half"]))
+    fix_changed = 1.0 if len(np.unique(fields["mode"] >= 2)) > 1 else 0.0
     return max(moving, fix_changed)
 
 
-def camera_change(window: Window, stream: str = "camera") -> float | None:
-    """Mean absolute difference of consecutive frames (grey, 4x subsampled), in [0, 1]."""
-    frames = _valid(window, stream, "image")
-    if frames is None or len(frames) < 2:
+@register_scorer("peak")
+def peak(fields: Mapping[str, Array], rate_hz: float, options: Mapping[str, Any]
+         ) -> float | None:
+    x = np.nan_to_num(_first(fields).astype(np.float64), nan=0.0)
+    return _squash(float(x.max()), float(options["half"]))
+
+
+@register_scorer("frame_difference")
+def frame_difference(fields: Mapping[str, Array], rate_hz: float, options: Mapping[str, Any]
+                     ) -> float | None:
+    frames = _first(fields)
+    if len(frames) < 2:
         return None
     grey = frames[:, ::4, ::4].astype(np.float32).mean(axis=3)
     diff = float(np.abs(np.diff(grey, axis=0)).mean())
-    return _squash(diff, CAMERA_HALF_LEVELS)
+    return _squash(diff, float(options["half"]))
 
 
-#: Stream name -> scorer, for windows whose streams are named by modality.
-SCORERS: Mapping[str, Callable[[Window], float | None]] = {
-    "imu": imu_motion,
-    "audio": audio_activity,
-    "light": light_change,
-    "gps": gps_info,
-    "camera": camera_change,
-}
+def _fields(window: Window, decl: Modality) -> tuple[dict[str, Array], float] | None:
+    """The declared fields of the first source the window holds (valid slots), and the rate."""
+    assert decl.score is not None
+    for src in decl.input.sources:
+        if decl.score.streams and src.stream not in decl.score.streams:
+            continue
+        data = window.data.get(src.stream, {})
+        if src.stream in window.mask and all(f in data for f in src.fields):
+            valid = window.valid(src.stream)
+            if not valid.any():
+                return None
+            rate = len(valid) * 1e9 / (window.t_end_ns - window.t_start_ns)
+            return {f: np.asarray(data[f])[valid] for f in src.fields}, rate
+    return None
 
 
-def score_window(window: Window, scorers: Mapping[str, Callable[[Window], float | None]]
-                 = SCORERS) -> dict[str, float]:
-    """Scores of every stream of ``window`` that has a scorer and delivered samples."""
+def score_modality(window: Window, decl: Modality) -> float | None:
+    """The declared score of ``decl`` for ``window``; None if it has no score or no samples.
+
+    Raises:
+        ConfigError: the declaration names a scorer nobody registered.
+    """
+    if decl.score is None:
+        return None
+    fn = SCORERS.get(decl.score.scorer)
+    if fn is None:
+        raise ConfigError(f"modality {decl.name!r}: unknown scorer {decl.score.scorer!r}; "
+                          f"registered: {', '.join(sorted(SCORERS))}")
+    got = _fields(window, decl)
+    return None if got is None else fn(got[0], got[1], decl.score.options)
+
+
+def score(window: Window, modality: str) -> float | None:
+    """The score of the declared modality named ``modality``."""
+    return score_modality(window, registered()[modality])
+
+
+def score_window(window: Window, modalities: Mapping[str, Modality] | None = None
+                 ) -> dict[str, float]:
+    """Scores of every modality (default: every declared one) that has a score and whose
+    stream delivered samples in ``window``, by modality name."""
     out = {}
-    for stream, scorer in scorers.items():
-        if stream in window.mask:
-            value = scorer(window)
-            if value is not None:
-                out[stream] = value
+    for name, decl in (registered() if modalities is None else modalities).items():
+        value = score_modality(window, decl)
+        if value is not None:
+            out[name] = value
     return out

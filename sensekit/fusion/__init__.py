@@ -4,11 +4,16 @@
 of :func:`create_model` and friends, and :mod:`sensekit.fusion.runtime` runs exported networks
 under ONNX Runtime without torch.
 
+The network's inputs are the declared modalities (:mod:`sensekit.modalities`); encoders and
+task heads are registered by name (:mod:`sensekit.fusion.encoders`), as are the feature
+extractors (:mod:`sensekit.fusion.features`) and the tasks (:mod:`sensekit.fusion.tasks`).
+
 Example::
 
     from sensekit.fusion import create_model, sensor_modalities
+    from sensekit.fusion.tasks import classes_of
     net = create_model("fusion_small", modalities=sensor_modalities(),
-                       tasks={"activity": ["still", "walking", "running", "cycling", "vehicle"]})
+                       tasks=classes_of(["activity", "transport"]))
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ from typing import Any
 from .inputs import (
     Configuration,
     ModalityInput,
+    Source,
     configurations,
     default_configuration,
     sensor_modalities,
 )
 
-__all__ = ["Configuration", "ModalityInput", "configurations", "create_model",
+__all__ = ["Configuration", "ModalityInput", "Source", "configurations", "create_model",
            "default_configuration", "list_models", "load_model", "sensor_modalities"]
 
 _LAZY = {"create_model": "sensekit.fusion.model", "list_models": "sensekit.fusion.model",

@@ -1,10 +1,12 @@
 """Sensor-realistic augmentation, and the controller's configurations drawn during training.
 
-- IMU: a random rotation of the body frame (the same one for accelerometer and gyroscope, as a
-  phone turned in a pocket), a gain on the motion (placement: hip, wrist, bag), a constant
-  bias per channel, white noise, and a time warp.
+- x/y/z inputs (accelerometer, gyroscope, magnetometer: ``ModalityInput.xyz``): a random
+  rotation of the body frame (the same one for all of them, as a phone turned in a pocket), a
+  gain on the motion (placement: hip, wrist, bag), a constant bias per channel, white noise,
+  and a time warp.
 - Camera: illumination gain, a shading gradient, blur, and a scale change (crop and resize).
-- Audio (log-mel): gain (a shift in the log domain) and mixing with noise.
+- Log-mel spectrograms (inputs made by the ``logmel`` feature extractor): gain (a shift in
+  the log domain) and mixing with noise.
 - Configuration: modality dropout (a sensor switched off for the whole window, as the controller
   does) and rate augmentation (each modality resampled to a rate of the controller's set).
 """
@@ -21,10 +23,7 @@ from torch import Tensor
 
 from .inputs import ModalityInput
 
-__all__ = ["Augment", "draw_configuration", "resample", "rotation_matrices"]
-
-#: Modality names whose channels are x/y/z triplets of an inertial sensor.
-INERTIAL = ("imu", "accel", "gyro", "acc", "mag")
+__all__ = ["Augment", "draw_configuration", "is_spectrogram", "resample", "rotation_matrices"]
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,9 @@ class Augment:
             spec = mods[name]
             if spec.kind == "image":
                 out[name] = self._image(x, gen)
-            elif spec.kind == "series" and is_inertial(name):
+            elif spec.kind == "series" and spec.xyz:
                 out[name] = self._inertial(x, rot, gen)
-            elif spec.kind == "series" and "audio" in name:
+            elif spec.kind == "series" and is_spectrogram(spec):
                 out[name] = self._logmel(x, gen)
         return out
 
@@ -102,10 +101,9 @@ class Augment:
         return x
 
 
-def is_inertial(name: str) -> bool:
-    """Whether a modality's channels are x/y/z triplets of an inertial sensor."""
-    return any(name == p or name.startswith(p + ".") or name.startswith(p + "_")
-               for p in INERTIAL)
+def is_spectrogram(spec: ModalityInput) -> bool:
+    """Whether the input is a log-mel spectrogram (its first source's extractor)."""
+    return bool(spec.sources) and spec.sources[0].features == "logmel"
 
 
 def rotation_matrices(n: int, max_deg: float, gen: torch.Generator) -> Tensor:

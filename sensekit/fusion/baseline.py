@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
+from .encoders import Normalise
 from .inputs import ModalityInput
-from .model import Normalise, register_model
+from .model import register_model
 
 __all__ = ["DeepConvLSTM", "baseline_channels", "stack_for_baseline"]
 

@@ -2,7 +2,8 @@
 
     sensekit train recordings/ --val val/ --out my_har --seed 0 --epochs 40 --onnx
 
-Labels come from each recording's ``labels`` stream. Validation recordings (``--val``, or the
+Labels come from each recording's ``labels`` stream; one head is trained per task they label
+(or follows from, see :mod:`sensekit.fusion.tasks`). Validation recordings (``--val``, or the
 last recordings given when it is left out) pick the best epoch (early stopping) and fit the
 temperatures. Writes ``OUT.pt`` and ``OUT.json`` (weights and metadata), optionally the ONNX
 graphs beside them; ``--checkpoint`` keeps the best epoch's weights while training runs.
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from .._optional import require
+from ..errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-rate-augment", action="store_true")
     parser.add_argument("--no-augment", action="store_true", help="no sensor augmentation")
     parser.add_argument("--window-s", type=float, default=2.0)
+    parser.add_argument("--modalities", nargs="+", metavar="NAME",
+                        help="declared modalities the network takes (default: the rig's six; "
+                             "see sensekit.modalities)")
+    parser.add_argument("--tasks", nargs="+", metavar="TASK",
+                        help="tasks to train a head for (default: every declared task the "
+                             "training recordings label)")
     parser.add_argument("--checkpoint", help="file for the best epoch's state dict")
     parser.add_argument("--onnx", action="store_true", help="also export ONNX (and int8)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -48,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from .export import export_onnx, quantize_int8
     from .inputs import configurations, sensor_modalities
     from .model import create_model
-    from .sim import expand_paths, recording_fingerprint, recordings_windows
+    from .recordings import expand_paths, recording_fingerprint, recordings_windows
     from .train import TrainOptions, evaluate, fit
     from .weights import save_model
 
@@ -56,13 +64,18 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_paths(args.data)
     val_paths = expand_paths(args.val) if args.val else paths[-max(1, len(paths) // 5):]
     train_paths = paths if args.val else paths[:len(paths) - len(val_paths)] or paths
-    mods = sensor_modalities(args.window_s)
-    train = recordings_windows(train_paths, mods, window_s=args.window_s)
-    val = recordings_windows(val_paths, mods, window_s=args.window_s)
+    mods = sensor_modalities(args.window_s, names=args.modalities)
+    train = recordings_windows(train_paths, mods, window_s=args.window_s, tasks=args.tasks)
+    tasks = train.labelled_tasks()
+    if not tasks:
+        raise ConfigError(f"no task is labelled in {[str(p) for p in train_paths]}")
+    train = train.only_tasks(tasks)
+    val = recordings_windows(val_paths, mods, window_s=args.window_s, tasks=tasks)
     print(f"sensekit train: {len(train)} training windows from {len(train_paths)} recordings, "
           f"{len(val)} validation windows", file=sys.stderr)
     torch.manual_seed(args.seed)
     net = create_model(args.model, modalities=mods, tasks=train.classes)
+    print(f"tasks: {', '.join(tasks)}; modalities: {', '.join(mods)}", file=sys.stderr)
     opts = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                         patience=args.patience, seed=args.seed,
                         modality_dropout=args.modality_dropout,

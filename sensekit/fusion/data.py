@@ -59,6 +59,20 @@ class WindowSet:
                          {k: v[idx] for k, v in self.labels.items()}, self.classes,
                          self.groups[idx])
 
+    def labelled_tasks(self) -> list[str]:
+        """Tasks with at least one labelled window."""
+        return [t for t, y in self.labels.items() if (y >= 0).any()]
+
+    def only_tasks(self, tasks: Sequence[str]) -> WindowSet:
+        """The windows labelled for at least one of ``tasks``, with only those tasks."""
+        labels = {t: self.labels[t] for t in tasks}
+        keep = np.logical_or.reduce([y >= 0 for y in labels.values()]) if labels else \
+            np.zeros(len(self), bool)
+        return WindowSet(self.modalities, {k: v[keep] for k, v in self.inputs.items()},
+                         {k: v[keep] for k, v in self.present.items()},
+                         {t: y[keep] for t, y in labels.items()},
+                         {t: self.classes[t] for t in tasks}, self.groups[keep])
+
     def data_hash(self) -> str:
         """SHA-256 of the arrays and labels (recorded in weights metadata)."""
         h = hashlib.sha256()
@@ -142,7 +156,8 @@ def uea_dataset(problem: str, split: str, groups: Mapping[str, Sequence[int]],
     Args:
         problem: e.g. ``"BasicMotions"``.
         split: ``"train"`` or ``"test"``.
-        groups: Modality name -> dimension indices (``{"accel": [0, 1, 2], "gyro": [3, 4, 5]}``).
+        groups: Modality name -> dimension indices (``{"accel": [0, 1, 2], "gyro": [3, 4, 5]}``);
+            a group named for a declared x/y/z modality (:mod:`sensekit.modalities`) is x/y/z.
         rate_hz: Sampling rate of the series (BasicMotions: 10 Hz).
         length: Resample every case to this length (unequal-length problems).
     """
@@ -158,7 +173,11 @@ def uea_dataset(problem: str, split: str, groups: Mapping[str, Sequence[int]],
 
     data = np.stack([fit(s) for s in series])
     window_s = n_steps / rate_hz
-    mods = {name: ModalityInput("series", len(dims), (rate_hz,), window_s)
+    from ..modalities import declarations
+
+    xyz = {m for m, d in declarations(groups).items() if d.input.xyz}
+    mods = {name: ModalityInput("series", len(dims), (rate_hz,), window_s,
+                                xyz=name in xyz and len(dims) % 3 == 0)
             for name, dims in groups.items()}
     inputs = {name: np.ascontiguousarray(data[:, list(dims)]) for name, dims in groups.items()}
     y = np.array([classes.index(lbl) for lbl in labels], np.int64)

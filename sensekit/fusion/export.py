@@ -82,7 +82,7 @@ def export_onnx(model: nn.Module, folder: str | Path, prefix: str = "fusion") ->
             {"tokens": {0: "batch"}, "present": {0: "batch"}, **{t: {0: "batch"} for t in tasks}})
     files["fusion"] = path.name
     manifest: dict[str, Any] = {
-        "format": "sensekit.fusion.onnx/1", "order": model.order, "dim": model.dim,
+        "format": "sensekit.fusion.onnx/2", "order": model.order, "dim": model.dim,
         "modalities": modalities_to_json(model.modalities), "tasks": model.tasks,
         "files": files, "int8_files": {},
         "build": getattr(model, "build_info", {}).get("name", ""),

@@ -5,15 +5,18 @@ read the same declarations the training code uses.
 
 Each modality keeps its own resolution (multi-resolution): an IMU series at its sampling rate,
 audio as log-mel frames, a camera frame at the DNN-mode resolution, GPS and light as low-rate
-series. A :class:`Configuration` is one choice the sampling controller can make: which
-modalities are on, at which rate, and the camera resolution.
+series. A :class:`ModalityInput` says what the network takes and where it comes from (its
+:class:`Source` streams and feature extractor); it is the network-facing part of a modality's
+declaration in :mod:`sensekit.modalities`, and what weights record. A :class:`Configuration` is
+one choice the sampling controller can make: which modalities are on, at which rate, and the
+camera resolution.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import ConfigError
@@ -22,6 +25,7 @@ __all__ = [
     "KINDS",
     "Configuration",
     "ModalityInput",
+    "Source",
     "configurations",
     "default_configuration",
     "modalities_from_json",
@@ -29,9 +33,42 @@ __all__ = [
     "sensor_modalities",
 ]
 
-#: Encoder families: ``series`` (channels x time, 1-D conv), ``image`` (3 x H x W, depthwise-
-#: separable CNN), ``lowrate`` (channels x few samples, statistics + MLP).
+#: Input layouts: ``series`` (channels x time steps, a fixed number per rate), ``image``
+#: (channels x S x S, the rate is the side S in pixels), ``lowrate`` (channels x however many
+#: samples the window holds). Which encoder reads an input is a registered name of its own.
 KINDS = ("series", "image", "lowrate")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a modality's input comes from in an aligned window.
+
+    Attributes:
+        stream: Stream name in the recording or hub (``"imu"``; a phone export's ``"accel"``).
+        fields: Payload fields read from it.
+        features: Registered feature extractor that turns them into the network input
+            (:mod:`sensekit.fusion.features`).
+        options: The extractor's settings (plain JSON, kept in the weights metadata).
+        hold_s: A step signal (a sensor that reports only on change): each sample stands until
+            the next one, for at most this long (the aligner's hold mode). None: samples are
+            points in time and a slot without one is missing.
+    """
+
+    stream: str
+    fields: tuple[str, ...]
+    features: str = "series"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    hold_s: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"stream": self.stream, "fields": list(self.fields), "features": self.features,
+                "options": dict(self.options), "hold_s": self.hold_s}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Source:
+        hold = d.get("hold_s")
+        return cls(str(d["stream"]), tuple(d["fields"]), str(d.get("features", "series")),
+                   dict(d.get("options", {})), None if hold is None else float(hold))
 
 
 @dataclass(frozen=True)
@@ -39,12 +76,19 @@ class ModalityInput:
     """One modality as the network sees it.
 
     Attributes:
-        kind: Encoder family, one of :data:`KINDS`.
+        kind: Input layout, one of :data:`KINDS`.
         channels: Channels per time step (3 for an accelerometer, mel bands for audio, 3 for RGB).
         rates_hz: Rates the controller may choose, highest first; the first is the native rate.
             For ``image`` these are square resolutions in pixels instead.
         window_s: Window length in seconds.
-        fields: Source fields in the aligner's window (documentation and feature extraction).
+        fields: Source fields in the aligner's window (the first source's, for documentation).
+        sources: Where the input comes from, in order of preference: the first whose stream
+            the window holds is used (a rig's ``imu`` stream or a phone export's ``accel``).
+        encoder: Registered encoder that reads it (:mod:`sensekit.fusion.encoders`); empty:
+            the one named like the layout.
+        xyz: Channels are x/y/z triplets of a vector sensor in the body frame (inertial,
+            magnetic): the encoder adds each triplet's norm, training rotates them together,
+            and normalisation keeps one scale for x, y and z.
     """
 
     kind: str
@@ -52,17 +96,29 @@ class ModalityInput:
     rates_hz: tuple[float, ...]
     window_s: float = 2.0
     fields: tuple[str, ...] = ()
+    sources: tuple[Source, ...] = ()
+    encoder: str = ""
+    xyz: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"modality kind {self.kind!r} unknown; use one of {KINDS}")
         if not self.rates_hz or min(self.rates_hz) <= 0:
             raise ConfigError(f"modality needs positive rates, got {self.rates_hz}")
+        if not self.encoder:
+            object.__setattr__(self, "encoder", self.kind)
+        if self.sources and not self.fields:
+            object.__setattr__(self, "fields", self.sources[0].fields)
 
     @property
     def native(self) -> float:
         """The highest (training) rate, or resolution for images."""
         return self.rates_hz[0]
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """The streams it can come from, in order of preference."""
+        return tuple(s.stream for s in self.sources)
 
     def steps(self, rate: float | None = None) -> int:
         """Time steps in one window at ``rate`` (pixels per side for images)."""
@@ -71,7 +127,9 @@ class ModalityInput:
 
     def as_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "channels": self.channels, "rates_hz": list(self.rates_hz),
-                "window_s": self.window_s, "fields": list(self.fields)}
+                "window_s": self.window_s, "fields": list(self.fields),
+                "encoder": self.encoder, "xyz": self.xyz,
+                "sources": [s.as_json() for s in self.sources]}
 
 
 def modalities_to_json(mods: Mapping[str, ModalityInput]) -> dict[str, Any]:
@@ -80,31 +138,55 @@ def modalities_to_json(mods: Mapping[str, ModalityInput]) -> dict[str, Any]:
 
 
 def modalities_from_json(obj: Mapping[str, Any]) -> dict[str, ModalityInput]:
-    """Inverse of :func:`modalities_to_json`."""
-    return {name: ModalityInput(d["kind"], int(d["channels"]), tuple(map(float, d["rates_hz"])),
-                                float(d["window_s"]), tuple(d.get("fields", ())))
-            for name, d in obj.items()}
+    """Inverse of :func:`modalities_to_json`; reads the first format too (see
+    :func:`_first_format`)."""
+    out = {}
+    for name, d in obj.items():
+        spec = ModalityInput(d["kind"], int(d["channels"]), tuple(map(float, d["rates_hz"])),
+                             float(d["window_s"]), tuple(d.get("fields", ())),
+                             tuple(Source.from_json(s) for s in d.get("sources", ())),
+                             str(d.get("encoder", "")), bool(d.get("xyz", False)))
+        out[name] = spec if "sources" in d else _first_format(name, spec)
+    return out
 
 
-def sensor_modalities(window_s: float = 2.0, n_mels: int = 32) -> dict[str, ModalityInput]:
-    """The sensekit sensor set as the controller runs it.
+#: Modality names whose channels the first weights format took for x/y/z triplets.
+_FIRST_FORMAT_XYZ = ("imu", "accel", "gyro", "acc", "mag")
 
-    Accelerometer and gyroscope are separate modalities because the controller switches them
-    separately (an MPU-6050's gyroscope draws several times what its accelerometer does). IMU
-    rates are the controller's rate set; audio is fed as log-mel frames at 50 frames/s (20 ms
-    hop, bands up to 4 kHz so 8 and 16 kHz microphones agree); the camera in DNN mode at 32 or
-    16 pixels square; GPS and light at 1 Hz.
+
+def _first_format(name: str, spec: ModalityInput) -> ModalityInput:
+    """Complete a modality of the first weights format, which recorded neither sources nor
+    the x/y/z flag: it marked inertial channels by the modality's name, took its inputs from
+    the streams and features of the sensekit modality of that name, and held nothing."""
+    from ..modalities import registered
+
+    xyz = any(name == p or name.startswith((p + ".", p + "_")) for p in _FIRST_FORMAT_XYZ)
+    decl = registered().get(name)
+    sources: tuple[Source, ...] = ()
+    if decl is not None:
+        sources = tuple(replace(s, hold_s=None) for s in decl.input.sources)
+    return replace(spec, sources=sources, xyz=xyz)
+
+
+def sensor_modalities(window_s: float = 2.0, n_mels: int = 32,
+                      names: Sequence[str] | None = None) -> dict[str, ModalityInput]:
+    """Network inputs of declared modalities (:mod:`sensekit.modalities`).
+
+    Args:
+        window_s: Window length.
+        n_mels: Mel bands of the log-mel audio input.
+        names: Which modalities (default: :data:`~sensekit.modalities.RIG_SET`, the rig's
+            six: accelerometer, gyroscope, microphone, camera, GPS, light).
     """
-    imu_rates = (100.0, 50.0, 25.0)
-    return {
-        "accel": ModalityInput("series", 3, imu_rates, window_s, ("accel_mps2",)),
-        "gyro": ModalityInput("series", 3, imu_rates, window_s, ("gyro_rads",)),
-        "audio": ModalityInput("series", n_mels, (50.0,), window_s, ("pcm",)),
-        "camera": ModalityInput("image", 3, (32.0, 16.0), window_s, ("image",)),
-        "gps": ModalityInput("lowrate", 4, (1.0,), window_s,
-                             ("speed_mps", "hdop", "sats_used", "mode")),
-        "light": ModalityInput("lowrate", 1, (1.0,), window_s, ("lux",)),
-    }
+    from ..modalities import RIG_SET, get
+
+    out = {}
+    for name in names or RIG_SET:
+        spec = replace(get(name).input, window_s=window_s)
+        if spec.sources and spec.sources[0].features == "logmel":
+            spec = replace(spec, channels=n_mels)
+        out[name] = spec
+    return out
 
 
 @dataclass(frozen=True)

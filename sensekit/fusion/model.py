@@ -1,6 +1,7 @@
 """The fusion network: one encoder per modality at its own resolution, masked fusion, task heads.
 
-Encoders turn each present modality into one token. Fusion is attention over those tokens plus
+Encoders (registered by name, :mod:`sensekit.fusion.encoders`) turn each present modality into
+one token. Fusion is attention over those tokens plus
 an always-present token, so a window where every sensor is off still has one key to attend to
 (attention over an all-masked set is NaN in PyTorch). Encoders of absent modalities are not
 run. Each task head reads the always-present token of the shared trunk, so concurrent tasks
@@ -14,15 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .augment import is_inertial
+from .encoders import make_encoder, make_head
 from .inputs import ModalityInput, modalities_to_json
 
-__all__ = ["FusionNet", "ImageEncoder", "LowRateEncoder", "MaskedFusion", "SeriesEncoder",
-           "create_model", "list_models", "register_model"]
+__all__ = ["FusionNet", "MaskedFusion", "create_model", "list_models", "register_model"]
 
 Builder = Callable[..., nn.Module]
 _BUILDERS: dict[str, Builder] = {}
@@ -67,140 +66,6 @@ def create_model(name: str, *, modalities: Mapping[str, ModalityInput],
                                  "tasks": {t: list(c) for t, c in tasks.items()},
                                  "kwargs": {**getattr(model, "settings", {}), **kwargs}}
     return model
-
-
-class SeparableConv1d(nn.Sequential):
-    """Depthwise then pointwise 1-D convolution, batch norm, ReLU."""
-
-    def __init__(self, cin: int, cout: int, k: int, stride: int) -> None:
-        super().__init__(nn.Conv1d(cin, cin, k, stride, k // 2, groups=cin, bias=False),
-                         nn.Conv1d(cin, cout, 1, bias=False), nn.BatchNorm1d(cout), nn.ReLU())
-
-
-class SeparableConv2d(nn.Sequential):
-    """Depthwise then pointwise 2-D convolution (MobileNet block without the residual)."""
-
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
-        super().__init__(nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False),
-                         nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
-
-
-class Normalise(nn.Module):
-    """Per-channel standardisation stored with the weights (and exported with the graph)."""
-
-    mean: Tensor
-    std: Tensor
-
-    def __init__(self, channels: int, dims: int) -> None:
-        super().__init__()
-        shape = (1, channels) + (1,) * dims
-        self.register_buffer("mean", torch.zeros(shape))
-        self.register_buffer("std", torch.ones(shape))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return (x - self.mean) / self.std
-
-
-class SeriesEncoder(nn.Module):
-    """1-D convolutions over a raw window (IMU) or log-mel frames (audio), any length.
-
-    With ``magnitude`` (inertial sensors) the norm of each x/y/z triplet is added as a channel:
-    it does not change when the device is carried another way round. With ``spectrum`` the log
-    power spectrum of that norm over the window, on a fixed 25 Hz grid, feeds the token too (as
-    in DeepSense): the step rate, which tells a brisk walk from a jog whatever the amplitude,
-    is one bin of it, where the convolutions only see a few tenths of a second at a time.
-    ``spectrum_hz`` keeps the bins up to that frequency: the shipped network keeps the gait
-    band (5 Hz); with the whole band it learnt to read the jolts of a real trouser pocket as
-    a vehicle's vibration on some training runs (see fusion/README.md).
-    """
-
-    SPECTRUM_STEPS = 50  # 2 s at 25 Hz: 0.5 Hz bins up to 12.5 Hz, any input rate
-    dft_cos: Tensor
-    dft_sin: Tensor
-
-    def __init__(self, channels: int, dim: int, width: int, magnitude: bool = False,
-                 spectrum: bool = False, spectrum_hz: float = 12.5) -> None:
-        super().__init__()
-        self.norm = Normalise(channels, 1)
-        self.magnitude = magnitude and channels % 3 == 0
-        cin = channels + channels // 3 if self.magnitude else channels
-        self.body = nn.Sequential(
-            nn.Conv1d(cin, width, 5, 2, 2, bias=False), nn.BatchNorm1d(width), nn.ReLU(),
-            SeparableConv1d(width, 2 * width, 5, 2), SeparableConv1d(2 * width, dim, 5, 2))
-        self.proj = nn.Linear(2 * dim, dim)
-        self.use_spectrum = self.magnitude and spectrum
-        if self.use_spectrum:
-            n = self.SPECTRUM_STEPS
-            bins = min(n // 2, int(spectrum_hz * n / 25.0)) + 1  # 0.5 Hz apart
-            k = torch.arange(bins, dtype=torch.float64)
-            angle = 2 * math.pi * torch.arange(n, dtype=torch.float64)[:, None] * k / n
-            self.register_buffer("dft_cos", angle.cos().float())
-            self.register_buffer("dft_sin", angle.sin().float())
-            self.spectrum = nn.Linear((channels // 3) * bins, dim)
-
-    def _spectrum(self, mag: Tensor) -> Tensor:
-        m = F.interpolate(mag, size=self.SPECTRUM_STEPS, mode="linear", align_corners=False)
-        m = m - m.mean(-1, keepdim=True)
-        power = (m @ self.dft_cos).pow(2) + (m @ self.dft_sin).pow(2)
-        out: Tensor = self.spectrum(torch.log(power + 1e-3).flatten(1))
-        return out
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.norm(x)
-        extra = None
-        if self.magnitude:
-            b, c, t = x.shape
-            mag = x.reshape(b, c // 3, 3, t).pow(2).sum(2).sqrt()
-            x = torch.cat([x, mag], dim=1)
-            if self.use_spectrum:
-                extra = self._spectrum(mag)
-        h = self.body(x)
-        token: Tensor = self.proj(torch.cat([h.mean(-1), h.amax(-1)], dim=1))
-        return token if extra is None else token + extra
-
-
-class ImageEncoder(nn.Module):
-    """Depthwise-separable CNN for a camera frame at the DNN-mode resolution."""
-
-    def __init__(self, channels: int, dim: int, width: int) -> None:
-        super().__init__()
-        self.norm = Normalise(channels, 2)
-        w = max(8, width // 2)
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, w, 3, 2, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
-            SeparableConv2d(w, 2 * w, 2), SeparableConv2d(2 * w, 4 * w, 2),
-            SeparableConv2d(4 * w, dim, 2))
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x: Tensor) -> Tensor:
-        token: Tensor = self.proj(self.body(self.norm(x)).mean((-2, -1)))
-        return token
-
-
-class LowRateEncoder(nn.Module):
-    """Statistics over a few samples (GPS, light at 1 Hz) and a small MLP."""
-
-    def __init__(self, channels: int, dim: int) -> None:
-        super().__init__()
-        self.norm = Normalise(channels, 1)
-        self.mlp = nn.Sequential(nn.Linear(4 * channels, dim), nn.ReLU(), nn.Linear(dim, dim))
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.norm(x)
-        mean = x.mean(-1)
-        std = (x - mean.unsqueeze(-1)).pow(2).mean(-1).sqrt()
-        token: Tensor = self.mlp(torch.cat([mean, std, x.amin(-1), x.amax(-1)], dim=1))
-        return token
-
-
-def make_encoder(name: str, spec: ModalityInput, dim: int, width: int,
-                 spectrum: bool = False, spectrum_hz: float = 12.5) -> nn.Module:
-    if spec.kind == "series":
-        return SeriesEncoder(spec.channels, dim, width, magnitude=is_inertial(name),
-                             spectrum=spectrum, spectrum_hz=spectrum_hz)
-    if spec.kind == "image":
-        return ImageEncoder(spec.channels, dim, width)
-    return LowRateEncoder(spec.channels, dim)
 
 
 class FusionBlock(nn.Module):
@@ -264,20 +129,23 @@ class FusionNet(nn.Module):
     def __init__(self, modalities: Mapping[str, ModalityInput],
                  tasks: Mapping[str, Sequence[str]], *, dim: int = 64, width: int = 32,
                  heads: int = 4, layers: int = 1,
-                 spectrum: bool | Sequence[str] = False, spectrum_hz: float = 12.5) -> None:
+                 spectrum: bool | Sequence[str] = False, spectrum_hz: float = 12.5,
+                 task_heads: Mapping[str, str] | None = None) -> None:
         super().__init__()
-        self.settings = {"dim": dim, "width": width, "heads": heads, "layers": layers,
-                         "spectrum": spectrum if isinstance(spectrum, bool) else list(spectrum),
-                         "spectrum_hz": spectrum_hz}
         self.modalities = dict(modalities)
         self.order = list(self.modalities)
         self.tasks = {t: list(c) for t, c in tasks.items()}
+        kinds = _head_kinds(self.tasks, task_heads or {})
+        self.settings = {"dim": dim, "width": width, "heads": heads, "layers": layers,
+                         "spectrum": spectrum if isinstance(spectrum, bool) else list(spectrum),
+                         "spectrum_hz": spectrum_hz, "task_heads": kinds}
         self.dim = dim
         wants = set(self.modalities) if spectrum is True else set(spectrum or ())
-        self.encoders = nn.ModuleDict({m: make_encoder(m, s, dim, width, m in wants, spectrum_hz)
+        self.encoders = nn.ModuleDict({m: make_encoder(s, dim, width, m in wants, spectrum_hz)
                                        for m, s in self.modalities.items()})
         self.fusion = MaskedFusion(len(self.order), dim, heads, layers)
-        self.heads = nn.ModuleDict({t: nn.Linear(dim, len(c)) for t, c in self.tasks.items()})
+        self.heads = nn.ModuleDict({t: make_head(kinds[t], dim, len(c))
+                                    for t, c in self.tasks.items()})
         self.register_buffer("temperature", torch.ones(len(self.tasks)))
         self.register_buffer("subset_temperature",
                              torch.ones(2 ** len(self.order), len(self.tasks)))
@@ -330,6 +198,16 @@ class FusionNet(nn.Module):
                 present: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
         tokens, mask = self.encode(inputs, present)
         return self.forward_head(self.fusion(tokens, mask), present=mask)
+
+
+def _head_kinds(tasks: Mapping[str, Sequence[str]], given: Mapping[str, str]
+                ) -> dict[str, str]:
+    """Each task's head: as given, else its declaration's (:mod:`sensekit.fusion.tasks`), else
+    a linear layer (a task no declaration names, such as a data set's ``class``)."""
+    from .tasks import registered
+
+    declared = registered()
+    return {t: given.get(t) or (declared[t].head if t in declared else "linear") for t in tasks}
 
 
 @register_model

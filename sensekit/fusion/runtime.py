@@ -3,8 +3,8 @@
 Example::
 
     from sensekit.fusion.runtime import OnnxFusion
-    net = OnnxFusion("exported/sim_har.onnx.json")          # or OnnxFusion.shipped("sim_har")
-    probs = net.predict({"imu": imu_batch, "light": light_batch})   # only the sensors that are on
+    net = OnnxFusion("exported/sim_har.onnx.json")          # or OnnxFusion.shipped("default")
+    probs = net.predict({"accel": accel_batch, "light": light_batch})  # only the sensors on
     probs["activity"]   # (B, classes), calibrated probabilities
 
 Only the encoders of the modalities passed in are run; the fusion graph gets a presence mask.
@@ -26,10 +26,11 @@ from ..errors import ConfigError
 from .features import window_inputs
 from .inputs import Configuration, modalities_from_json
 from .metrics import softmax
+from .shipped import SHIPPED, shipped_name
+from .tasks import renamed_tasks
 
 __all__ = ["OnnxFusion"]
 
-SHIPPED = Path(__file__).resolve().parent / "weights"
 F32 = npt.NDArray[np.float32]
 
 
@@ -51,7 +52,9 @@ class OnnxFusion:
         self.manifest: dict[str, Any] = json.loads(self.path.read_text())
         self.modalities = modalities_from_json(self.manifest["modalities"])
         self.order: list[str] = list(self.manifest["order"])
-        self.tasks: dict[str, list[str]] = self.manifest["tasks"]
+        names = renamed_tasks(self.manifest["tasks"])  # graphs of the first format
+        self.tasks: dict[str, list[str]] = {names.get(t, t): list(c)
+                                            for t, c in self.manifest["tasks"].items()}
         files = self.manifest["int8_files" if int8 else "files"]
         if not files:
             raise ConfigError(f"{self.path}: no int8 graphs. Hint: run quantize_int8 first")
@@ -64,9 +67,10 @@ class OnnxFusion:
                           for part, name in files.items()}
 
     @classmethod
-    def shipped(cls, name: str, **kwargs: Any) -> OnnxFusion:
-        """The exported network shipped with sensekit under ``name``."""
-        return cls(SHIPPED / f"{name}.onnx.json", **kwargs)
+    def shipped(cls, name: str = "default", **kwargs: Any) -> OnnxFusion:
+        """The exported network shipped with sensekit under ``name`` (``default``: the one
+        sensekit uses unless told otherwise)."""
+        return cls(SHIPPED / f"{shipped_name(name)}.onnx.json", **kwargs)
 
     @classmethod
     def fastest(cls, manifest: str | Path, sample: Mapping[str, F32], *, repeat: int = 50,
@@ -107,14 +111,15 @@ class OnnxFusion:
                                   f"was trained for {allowed} (rates {list(spec.rates_hz)} over "
                                   f"{spec.window_s:g} s windows)")
 
-    def predict_window(self, window: Any, camera_size: float | None = None
+    def predict_window(self, window: Any, rates: Mapping[str, float] | None = None
                        ) -> dict[str, npt.NDArray[np.float64]]:
         """Calibrated probabilities (classes,) per task for one aligned window.
 
         Modalities the window does not hold (sensor off, too little coverage) are left out and
-        their encoders are not run.
+        their encoders are not run; ``rates`` gives each one's rate (an image's size) if not
+        its native one.
         """
-        x = window_inputs(window, self.modalities, camera_size)
+        x = window_inputs(window, self.modalities, rates)
         if not x:
             raise ConfigError(f"window {getattr(window, 'index', '?')} holds none of the "
                               f"network's modalities {self.order}")

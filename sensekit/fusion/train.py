@@ -22,11 +22,11 @@ import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
 from ..progress import Progress
-from .augment import Augment, draw_configuration, is_inertial, resample
+from .augment import Augment, draw_configuration, resample
 from .data import WindowSet
+from .encoders import Normalise
 from .inputs import Configuration, default_configuration
 from .metrics import task_scores
-from .model import Normalise
 
 __all__ = ["TrainOptions", "TrainResult", "batch_tensors", "evaluate", "fit", "predict_logits",
            "set_normalisation"]
@@ -68,7 +68,7 @@ def set_normalisation(model: nn.Module, stats: Mapping[str, tuple[Any, Any]]) ->
     encoders = getattr(model, "encoders", None)
     if encoders is not None:
         for m, (mean, std) in stats.items():
-            if is_inertial(m):
+            if mods[m].xyz:
                 # The same scale on x, y, z and no offset: a rotated sensor (another placement
                 # of the phone) stays in range, and gravity keeps telling the orientation.
                 rms = float(np.sqrt(np.mean(np.square(mean) + np.square(std))))
@@ -218,8 +218,10 @@ def score_configurations(mods: Mapping[str, Any]) -> list[Configuration]:
 
 
 def _score(model: nn.Module, ws: WindowSet) -> float:
+    """Mean macro-F1 over configurations and the tasks ``ws`` labels."""
     scores = [evaluate(model, ws, c) for c in score_configurations(ws.modalities)]
-    return float(np.mean([s["macro_f1"] for sc in scores for s in sc.values()]))
+    values = [s["macro_f1"] for sc in scores for s in sc.values() if s["n"] > 0]
+    return float(np.mean(values)) if values else -1.0
 
 
 @torch.no_grad()

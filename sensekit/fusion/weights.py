@@ -4,7 +4,15 @@ A network is saved as two files side by side: ``NAME.pt`` (the state dict, loade
 ``torch.load(weights_only=True)``) and ``NAME.json`` (metadata: builder and its arguments,
 modalities with their rates and window, the configurations it was trained across,
 normalisation, classes, temperatures, training-data hash, the recipe and its scores, and the
-SHA-256 of the ``.pt``). Default weights ship as package data in ``sensekit/fusion/weights/``.
+SHA-256 of the ``.pt``). Default weights ship as package data in ``sensekit/fusion/weights/``;
+``default`` names the ones sensekit uses unless told otherwise (:mod:`sensekit.fusion.shipped`).
+
+Formats: ``sensekit.fusion.weights/2`` records where each modality comes from (its source
+streams, feature extractor, step-signal hold) and its x/y/z flag. The first format is still
+read (:func:`upgrade_first_format`): its modalities take their sources from the sensekit
+modality of the same name, without holding anything, and its task ``transport`` with the
+classes none/foot/bicycle/motor is the task now called ``locomotion`` (``transport`` names the
+still/walking/car/bus/train task of the transport-mode recordings).
 """
 
 from __future__ import annotations
@@ -21,12 +29,14 @@ from torch import nn
 from ..errors import ConfigError
 from .inputs import ModalityInput, configurations, modalities_from_json
 from .model import create_model
+from .shipped import SHIPPED, shipped_name, shipped_names
+from .tasks import renamed_tasks
 
-__all__ = ["FORMAT", "SHIPPED", "load_model", "read_metadata", "save_model"]
+__all__ = ["FIRST_FORMAT", "FORMAT", "SHIPPED", "load_model", "read_metadata", "save_model",
+           "upgrade_first_format"]
 
-FORMAT = "sensekit.fusion.weights/1"
-#: Folder of the weights that ship with sensekit.
-SHIPPED = Path(__file__).resolve().parent / "weights"
+FORMAT = "sensekit.fusion.weights/2"
+FIRST_FORMAT = "sensekit.fusion.weights/1"
 
 
 def _sha256(path: Path) -> str:
@@ -89,19 +99,49 @@ def save_model(model: nn.Module, path: str | Path, *, data_hash: str = "",
     return out
 
 
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The metadata of saved weights (``NAME``, ``NAME.json`` or ``NAME.pt``); a shipped name
-    without folder is looked up in :data:`SHIPPED`."""
+def _rename_keys(table: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    return {names.get(k, k): v for k, v in table.items()}
+
+
+def upgrade_first_format(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata of the first format, as the current format says it (see the module doc)."""
+    names = renamed_tasks(meta["tasks"])
+    out = dict(meta)
+    out["tasks"] = _rename_keys(meta["tasks"], names)
+    out["temperature"] = _rename_keys(meta.get("temperature", {}), names)
+    out["subset_temperature"] = {k: _rename_keys(v, names)
+                                 for k, v in meta.get("subset_temperature", {}).items()}
+    mods = modalities_from_json(meta["modalities"])
+    out["modalities"] = {m: spec.as_json() for m, spec in mods.items()}
+    out["format"] = FORMAT
+    out["_renamed_tasks"] = names
+    return out
+
+
+def weights_path(path: str | Path) -> Path:
+    """The metadata file of ``path`` (``NAME``, ``NAME.json`` or ``NAME.pt``); a name without
+    folder that is not a file here is a shipped one (``default``, ``sim_har``)."""
     p = Path(path)
     if not p.suffix and not p.parent.parts and not p.with_suffix(".json").exists():
-        p = SHIPPED / p
-    p = p.with_suffix(".json")
+        p = SHIPPED / shipped_name(p.name)
+    return p.with_suffix(".json")
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata of saved weights (see :func:`weights_path`), in the current format."""
+    p = weights_path(path)
     if not p.is_file():
-        shipped = sorted(x.stem for x in SHIPPED.glob("*.json") if not x.stem.endswith(".onnx"))
-        raise ConfigError(f"no fusion weights metadata at {p}; shipped weights: {shipped}")
-    meta: dict[str, Any] = json.loads(p.read_text())
+        raise ConfigError(f"no fusion weights metadata at {p}; shipped weights: "
+                          f"{', '.join(shipped_names())}")
+    try:
+        meta: dict[str, Any] = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{p}: not readable fusion weights metadata ({exc})") from exc
+    if meta.get("format") == FIRST_FORMAT:
+        meta = upgrade_first_format(meta)
     if meta.get("format") != FORMAT:
-        raise ConfigError(f"{p}: format {meta.get('format')!r}, this sensekit reads {FORMAT}")
+        raise ConfigError(f"{p}: format {meta.get('format')!r}, this sensekit reads {FORMAT} "
+                          f"and {FIRST_FORMAT}")
     meta["_path"] = str(p)
     return meta
 
@@ -132,7 +172,7 @@ def load_model(path: str | Path, *, modalities: Mapping[str, ModalityInput] | No
     """Rebuild a network from saved weights, in eval mode.
 
     Args:
-        path: ``NAME`` (with or without suffix), or a shipped name such as ``"basicmotions"``.
+        path: ``NAME`` (with or without suffix), or a shipped name such as ``"default"``.
         modalities: The inputs the caller will feed; refused if they differ from training.
         tasks: The classes the caller expects per task; refused if they differ.
 
@@ -147,8 +187,11 @@ def load_model(path: str | Path, *, modalities: Mapping[str, ModalityInput] | No
                           f"differs). Hint: save weights and metadata together with save_model")
     model = create_model(meta["name"], modalities=modalities_from_json(meta["modalities"]),
                          tasks=meta["tasks"], **meta.get("kwargs", {}))
+    state = torch.load(pt, map_location="cpu", weights_only=True)
+    for old, new in meta.get("_renamed_tasks", {}).items():
+        state = {k.replace(f"heads.{old}.", f"heads.{new}.", 1): v for k, v in state.items()}
     try:
-        model.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
+        model.load_state_dict(state)
     except RuntimeError as exc:  # the builder's defaults changed since these were saved
         first = str(exc).splitlines()[1:2] or [str(exc)]
         raise ConfigError(f"{pt}: the weights do not fit {meta['name']} built with "

@@ -19,10 +19,15 @@ Two families:
 - Foxglove well-known schemas, JSON-encoded, where one fits, so Foxglove shows them as they
   are: ``foxglove.LocationFix`` (one message per GPS fix), ``foxglove.CompressedImage`` (one
   JPEG per camera frame; ``foxglove.RawImage`` when OpenCV is missing) and
-  ``foxglove.RawAudio`` (one message per audio packet). Each message also carries a
-  ``sensekit`` object with what the Foxglove schema has no field for (host ``t_ns``, the GPS
-  quality fields), so a round trip gives back the packet exactly (JPEG pixels excepted).
-  The Foxglove ``timestamp`` is wall-clock time: host ``t_ns`` plus the log's wall offset.
+  ``foxglove.RawAudio`` (one message per audio packet). The schema text is Foxglove's own,
+  copied from a pinned release (:mod:`sensekit.log.foxglove`), with one property added: each
+  message carries a ``sensekit`` object with what the Foxglove schema has no field for (host
+  ``t_ns``, the GPS quality fields), so a round trip gives back the packet exactly (JPEG
+  pixels excepted). A value the receiver did not give (the latitude of an epoch without a
+  fix, the altitude of a 2D fix) is ``null``, which Foxglove's schema does not allow for a
+  number; sensekit writes no invented value in its place.
+  The Foxglove ``timestamp`` is UTC: host ``t_ns`` mapped by the log's clock map (the same
+  mapping that gives every message its ``log_time``, see :class:`~sensekit.clock.ClockMap`).
 """
 
 from __future__ import annotations
@@ -32,13 +37,14 @@ import json
 import math
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .._optional import require
+from ..clock import ClockMap
 from ..errors import LogFormatError
 from ..packets import SPECS, Packet
 
@@ -70,7 +76,7 @@ class Codec:
         schema_name, schema_encoding, schema_data, message_encoding: What goes into the MCAP
             Schema and Channel records.
         fields: ``(name, dtype, shape)`` in storage order (packet codec only).
-        wall_offset_ns: Added to host ``t_ns`` for Foxglove's wall-clock ``timestamp``.
+        clock: Host time to UTC, for Foxglove's ``timestamp`` (the recorder's clock map).
     """
 
     stream: str
@@ -80,7 +86,7 @@ class Codec:
     schema_data: bytes
     message_encoding: str
     fields: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
-    wall_offset_ns: int = 0
+    clock: ClockMap = field(default_factory=ClockMap.constant_zero)
 
     def encode(self, packet: Packet) -> Messages:
         """Messages ``(log_time_ns, data)`` for ``packet``."""
@@ -88,11 +94,11 @@ class Codec:
         if self.message_encoding == PACKET_ENCODING:
             return [(int(packet.t_ns[0]), self._encode_packet(packet))]
         if kind == "foxglove.LocationFix":
-            return _encode_gps(packet, self.wall_offset_ns)
+            return _encode_gps(packet, self.clock)
         if kind in ("foxglove.CompressedImage", "foxglove.RawImage"):
-            return _encode_camera(packet, self.wall_offset_ns, kind)
+            return _encode_camera(packet, self.clock, kind)
         if kind == "foxglove.RawAudio":
-            return [_encode_audio(packet, self.wall_offset_ns)]
+            return [_encode_audio(packet, self.clock)]
         raise LogFormatError(f"stream {self.stream!r}: no encoder for schema {kind!r}")
 
     def decode(self, data: bytes | memoryview) -> Packet:
@@ -150,19 +156,19 @@ class Codec:
 
 
 # -- building codecs ----------------------------------------------------------------------
-def codec_for_packet(packet: Packet, *, wall_offset_ns: int = 0,
+def codec_for_packet(packet: Packet, *, clock: ClockMap | None = None,
                      jpeg: bool | None = None) -> Codec:
     """The codec the recorder uses for ``packet``'s stream (shapes taken from this packet)."""
     if packet.modality == "gps":
-        return _json_codec(packet.stream, "gps", "foxglove.LocationFix", wall_offset_ns)
+        return _json_codec(packet.stream, "gps", "foxglove.LocationFix", clock)
     if packet.modality == "camera":
         if jpeg is None:
             jpeg = _have_cv2()
         name = "foxglove.CompressedImage" if jpeg else "foxglove.RawImage"
-        return _json_codec(packet.stream, "camera", name, wall_offset_ns)
+        return _json_codec(packet.stream, "camera", name, clock)
     if packet.modality == "audio" and packet.fields["pcm"].dtype == np.int16:
         # Foxglove's RawAudio carries pcm-s16; float32 PCM keeps full precision as a packet.
-        return _json_codec(packet.stream, "audio", "foxglove.RawAudio", wall_offset_ns)
+        return _json_codec(packet.stream, "audio", "foxglove.RawAudio", clock)
     fields = tuple((name, np.dtype(a.dtype).newbyteorder("<").str, tuple(a.shape[1:]))
                    for name, a in packet.fields.items())
     return _packet_codec(packet.stream, packet.modality, fields)
@@ -219,39 +225,23 @@ def _have_cv2() -> bool:
     return True
 
 
-_TIME = {"type": "object", "properties": {"sec": {"type": "integer"},
-                                          "nsec": {"type": "integer"}}}
-_SENSEKIT = {"type": "object", "description": "sensekit fields Foxglove has no place for"}
-_FOXGLOVE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "foxglove.LocationFix": {
-        "timestamp": _TIME, "frame_id": {"type": "string"}, "latitude": {"type": "number"},
-        "longitude": {"type": "number"}, "altitude": {"type": "number"},
-        "position_covariance": {"type": "array", "items": {"type": "number"}},
-        "position_covariance_type": {"type": "integer"}, "sensekit": _SENSEKIT},
-    "foxglove.CompressedImage": {
-        "timestamp": _TIME, "frame_id": {"type": "string"},
-        "data": {"type": "string", "contentEncoding": "base64"}, "format": {"type": "string"},
-        "sensekit": _SENSEKIT},
-    "foxglove.RawImage": {
-        "timestamp": _TIME, "frame_id": {"type": "string"}, "width": {"type": "integer"},
-        "height": {"type": "integer"}, "encoding": {"type": "string"},
-        "step": {"type": "integer"}, "data": {"type": "string", "contentEncoding": "base64"},
-        "sensekit": _SENSEKIT},
-    "foxglove.RawAudio": {
-        "timestamp": _TIME, "data": {"type": "string", "contentEncoding": "base64"},
-        "format": {"type": "string"}, "sample_rate": {"type": "integer"},
-        "number_of_channels": {"type": "integer"}, "sensekit": _SENSEKIT},
-}
+_SENSEKIT = {"type": "object", "description": "sensekit fields Foxglove's schema has no place "
+             "for: host t_ns, GPS quality; a round trip gives the packet back exactly"}
 
 
-def _json_codec(stream: str, modality: str, name: str, wall_offset_ns: int) -> Codec:
-    schema = {"title": name, "type": "object", "properties": _FOXGLOVE_SCHEMAS[name]}
+def _json_codec(stream: str, modality: str, name: str, clock: ClockMap | None) -> Codec:
+    """Foxglove's published schema (see :mod:`sensekit.log.foxglove`) plus a ``sensekit``
+    property."""
+    from .foxglove import schema as foxglove_schema
+
+    schema = foxglove_schema(name)
+    schema["properties"]["sensekit"] = _SENSEKIT
     return Codec(stream, modality, name, "jsonschema", json.dumps(schema).encode(), "json",
-                 wall_offset_ns=wall_offset_ns)
+                 clock=clock or ClockMap.constant_zero())
 
 
-def _stamp(t_ns: int, offset: int) -> dict[str, int]:
-    wall = t_ns + offset
+def _stamp(t_ns: int, clock: ClockMap) -> dict[str, int]:
+    wall = clock.log_time_ns(t_ns)
     return {"sec": wall // 1_000_000_000, "nsec": wall % 1_000_000_000}
 
 
@@ -261,26 +251,53 @@ def _num(x: float) -> float | None:
 
 # -- GPS: foxglove.LocationFix -------------------------------------------------------------
 _GPS_EXTRA = ("speed_mps", "track_deg", "mode", "hdop", "sats_used", "utc_ns", "alt_msl_m")
+#: Optional GPS fields (imported phone fixes), kept when a packet has them.
+_GPS_OPTIONAL = ("alt_hae_m", "alt_m", "h_accuracy_m", "v_accuracy_m", "speed_accuracy_mps",
+                 "track_accuracy_deg")
 
 
-def _encode_gps(packet: Packet, offset: int) -> Messages:
+def _encode_gps(packet: Packet, clock: ClockMap) -> Messages:
     out: Messages = []
     f = packet.fields
     for i in range(len(packet)):
         t = int(packet.t_ns[i])
-        hdop = float(f["hdop"][i]) if "hdop" in f else math.nan
-        # Covariance from HDOP with a 5 m user-equivalent range error (a common rule of thumb).
-        var = (hdop * 5.0) ** 2 if math.isfinite(hdop) else 0.0
+        covariance, kind = _covariance(f, i)
         extra = {k: (_num(float(f[k][i])) if f[k].dtype.kind == "f" else int(f[k][i]))
-                 for k in _GPS_EXTRA if k in f}
+                 for k in (*_GPS_EXTRA, *_GPS_OPTIONAL) if k in f}
         extra["t_ns"] = t
-        msg = {"timestamp": _stamp(t, offset), "frame_id": packet.stream,
+        msg = {"timestamp": _stamp(t, clock), "frame_id": packet.stream,
                "latitude": _num(float(f["lat_deg"][i])), "longitude": _num(float(f["lon_deg"][i])),
-               "altitude": _num(float(f["alt_msl_m"][i])) if "alt_msl_m" in f else None,
-               "position_covariance": [var, 0, 0, 0, var, 0, 0, 0, 4 * var],
-               "position_covariance_type": 1 if var else 0, "sensekit": extra}
+               "altitude": _altitude(f, i),
+               "position_covariance": covariance, "position_covariance_type": kind,
+               "sensekit": extra}
         out.append((t, json.dumps(msg).encode()))
     return out
+
+
+def _altitude(f: Mapping[str, npt.NDArray[Any]], i: int) -> float | None:
+    """Above mean sea level where the receiver gave it, else above the ellipsoid (a phone's
+    fix), else above an unstated datum; None when there is none."""
+    for key in ("alt_msl_m", "alt_hae_m", "alt_m"):
+        if key in f and math.isfinite(float(f[key][i])):
+            return float(f[key][i])
+    return None
+
+
+def _covariance(f: Mapping[str, npt.NDArray[Any]], i: int) -> tuple[list[float], int]:
+    """ENU position covariance and its LocationFix type: from the receiver's accuracies
+    (DIAGONAL_KNOWN, 2), else from HDOP (APPROXIMATED, 1), else zeros (UNKNOWN, 0)."""
+    def value(key: str) -> float:
+        return float(f[key][i]) if key in f else math.nan
+
+    h, v, hdop = value("h_accuracy_m"), value("v_accuracy_m"), value("hdop")
+    if math.isfinite(h):
+        up = v**2 if math.isfinite(v) else 4 * h**2
+        return [h**2, 0, 0, 0, h**2, 0, 0, 0, up], 2
+    if math.isfinite(hdop):
+        # HDOP times a 5 m user-equivalent range error (a common rule of thumb).
+        var = (hdop * 5.0) ** 2
+        return [var, 0, 0, 0, var, 0, 0, 0, 4 * var], 1
+    return [0.0] * 9, 0
 
 
 def _decode_gps(stream: str, obj: Mapping[str, Any]) -> Packet:
@@ -300,11 +317,14 @@ def _decode_gps(stream: str, obj: Mapping[str, Any]) -> Packet:
         "sats_used": np.array([extra.get("sats_used", -1)], np.int16),
         "utc_ns": np.array([extra.get("utc_ns", 0)], np.int64),
     }
+    for key in _GPS_OPTIONAL:
+        if key in extra:
+            fields[key] = np.array([val(extra[key])], np.float32)
     return Packet(stream, np.array([int(extra["t_ns"])], np.int64), fields, "gps")
 
 
 # -- camera: foxglove.CompressedImage (JPEG) or RawImage -----------------------------------
-def _encode_camera(packet: Packet, offset: int, kind: str) -> Messages:
+def _encode_camera(packet: Packet, clock: ClockMap, kind: str) -> Messages:
     out: Messages = []
     images = packet.fields["image"]
     sensor = packet.fields.get("sensor_t_ns")
@@ -315,7 +335,7 @@ def _encode_camera(packet: Packet, offset: int, kind: str) -> Messages:
             extra["sensor_t_ns"] = int(sensor[i])
         if packet.meta:
             extra["meta"] = json.loads(json.dumps(dict(packet.meta), default=str))
-        msg: dict[str, Any] = {"timestamp": _stamp(t, offset), "frame_id": packet.stream}
+        msg: dict[str, Any] = {"timestamp": _stamp(t, clock), "frame_id": packet.stream}
         img = np.ascontiguousarray(images[i])
         if kind == "foxglove.CompressedImage":
             import cv2
@@ -354,7 +374,7 @@ def _decode_camera(stream: str, obj: Mapping[str, Any]) -> Packet:
 
 
 # -- audio: foxglove.RawAudio --------------------------------------------------------------
-def _encode_audio(packet: Packet, offset: int) -> tuple[int, bytes]:
+def _encode_audio(packet: Packet, clock: ClockMap) -> tuple[int, bytes]:
     pcm = np.ascontiguousarray(packet.fields["pcm"], "<i2")
     t = packet.t_ns
     extra: dict[str, Any] = {"t0_ns": int(t[0]), "n": len(packet)}
@@ -366,7 +386,7 @@ def _encode_audio(packet: Packet, offset: int) -> tuple[int, bytes]:
     rate = packet.meta.get("sample_rate_hz")
     if rate is None:
         rate = 1e9 / float(steps.mean()) if len(steps) else SPECS["audio"].nominal_rate_hz
-    msg = {"timestamp": _stamp(int(t[0]), offset), "data": base64.b64encode(pcm.tobytes()).decode(),
+    msg = {"timestamp": _stamp(int(t[0]), clock), "data": base64.b64encode(pcm.tobytes()).decode(),
            "format": "pcm-s16", "sample_rate": round(float(rate)),
            "number_of_channels": int(pcm.shape[1]), "sensekit": extra}
     return int(t[0]), json.dumps(msg).encode()

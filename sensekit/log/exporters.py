@@ -1,14 +1,15 @@
 """Exporters: recordings into pandas, Parquet, CSV, and a Foxglove-friendly MCAP copy.
 
-Tables have one row per sample: ``t_ns`` (host monotonic ns, as recorded), ``wall_ns`` (epoch
-ns: ``t_ns`` plus the log's wall offset), then one column per scalar field and one per
-component of a vector field (``accel_mps2_x``, ``accel_mps2_y``, ``accel_mps2_z``; other shapes
-number their components ``power_w_0``...). Camera images are left out of tables (export the
-log to MCAP to keep them).
+Tables have one row per sample: ``t_ns`` (host monotonic ns, as recorded), ``wall_ns`` (UTC
+epoch ns: ``t_ns`` mapped by the log's clock map, as each message's ``log_time``), then one
+column per scalar field and one per component of a vector field (``accel_mps2_x``,
+``accel_mps2_y``, ``accel_mps2_z``; other shapes number their components ``power_w_0``...).
+Camera images are left out of tables (export the log to MCAP to keep them).
 
 The Foxglove copy stores one JSON message per sample, because Foxglove's plot panel plots one
 value per message: ``{"timestamp": {...}, "accel_mps2": {"x":..,"y":..,"z":..}, ...}``. GPS,
-camera and audio channels, which already use Foxglove schemas, are copied unchanged.
+camera and audio channels, which already use Foxglove schemas, are copied unchanged. Every
+message's ``log_time`` is UTC (also when the source was written before logs kept UTC there).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy.typing as npt
 
 from .._optional import require
 from .._version import __version__
+from ..clock import ClockMap
 from ..packets import Packet
 from .reader import LogReader
 
@@ -31,10 +33,11 @@ __all__ = ["packet_columns", "to_csv", "to_dataframe", "to_foxglove_mcap", "to_p
 _AXES = ("x", "y", "z")
 
 
-def packet_columns(packet: Packet, wall_offset_ns: int = 0) -> dict[str, npt.NDArray[Any]]:
+def packet_columns(packet: Packet, clock: ClockMap | None = None
+                   ) -> dict[str, npt.NDArray[Any]]:
     """Flat columns of one packet (see the module docstring for the names)."""
-    cols: dict[str, npt.NDArray[Any]] = {"t_ns": packet.t_ns,
-                                         "wall_ns": packet.t_ns + wall_offset_ns}
+    wall = (clock or ClockMap.constant_zero()).utc_array(packet.t_ns)
+    cols: dict[str, npt.NDArray[Any]] = {"t_ns": packet.t_ns, "wall_ns": wall}
     for name, array in packet.fields.items():
         if name == "image":
             continue
@@ -53,7 +56,7 @@ def to_dataframe(log: LogReader, stream: str, start_ns: int | None = None,
     """One stream as a pandas DataFrame (one row per sample)."""
     pd = require("pandas", extra="report", what="exporting a recording to tables")
     packet = log.read(stream, start_ns, end_ns)
-    return pd.DataFrame(packet_columns(packet, log.wall_offset_ns))
+    return pd.DataFrame(packet_columns(packet, log.clock_map))
 
 
 def _tables(log: LogReader, streams: list[str] | None) -> dict[str, Any]:
@@ -94,11 +97,12 @@ def to_foxglove_mcap(log: LogReader, out: str | os.PathLike[str]) -> int:
 
     channels: dict[str, int] = {}
     written = 0
-    offset = log.wall_offset_ns
+    clock = log.clock_map
+    as_utc = log.log_time_to_utc
     with open(out, "wb") as fh:
         writer: Any = Writer(fh, compression=CompressionType.LZ4)
         writer.start(library=f"sensekit/{__version__} (per-sample export)")
-        for name, meta in log.layout.metadata:
+        for name, meta in log.metadata_for_utc_copy():
             if name.startswith("sensekit.") and name not in ("sensekit.channel",
                                                               "sensekit.summary"):
                 writer.add_metadata(name, meta)
@@ -110,7 +114,7 @@ def to_foxglove_mcap(log: LogReader, out: str | os.PathLike[str]) -> int:
                                                  channel.schema_data)
                     cid = channels[channel.topic] = writer.register_channel(
                         channel.topic, "json", sid, channel.metadata)
-                writer.add_message(cid, log_time, bytes(data), log_time)
+                writer.add_message(cid, as_utc(log_time), bytes(data), as_utc(log_time))
                 written += 1
                 continue
             codec = log._codec(channel.id)
@@ -120,7 +124,7 @@ def to_foxglove_mcap(log: LogReader, out: str | os.PathLike[str]) -> int:
             cid = channels.get(channel.topic)
             if cid is None:
                 cid = channels[channel.topic] = _register_flat(writer, packet)
-            for t, body in _sample_messages(packet, offset):
+            for t, body in _sample_messages(packet, clock):
                 writer.add_message(cid, t, body, t)
                 written += 1
         writer.finish()
@@ -145,7 +149,7 @@ def _register_flat(writer: Any, packet: Packet) -> int:
                                        {"sensekit.modality": packet.modality}))
 
 
-def _sample_messages(packet: Packet, offset: int) -> list[tuple[int, bytes]]:
+def _sample_messages(packet: Packet, clock: ClockMap) -> list[tuple[int, bytes]]:
     cols: dict[str, list[Any]] = {}
     for name, array in packet.fields.items():
         # Text stays text; numbers go out as JSON numbers (NaN as null, which JSON allows).
@@ -159,10 +163,10 @@ def _sample_messages(packet: Packet, offset: int) -> list[tuple[int, bytes]]:
             cols[name] = values.tolist()
     out = []
     for i, t in enumerate(packet.t_ns.tolist()):
-        wall = t + offset
+        wall = clock.log_time_ns(t)
         msg: dict[str, Any] = {"timestamp": {"sec": wall // 1_000_000_000,
                                              "nsec": wall % 1_000_000_000}, "t_ns": t}
         for name, values in cols.items():
             msg[name] = values[i]
-        out.append((t, json.dumps(msg).encode()))
+        out.append((wall, json.dumps(msg).encode()))
     return out

@@ -24,11 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from ..clock import ClockMap, ClockStep
 from ..driver import ModeChange
 from ..errors import LogFormatError, SampleDropped
 from ..packets import Packet, concat
 from .chunks import Entry, split_chunk
 from .codec import MAX_MESSAGE_SPAN_NS, Codec, codec_for_channel
+from .recorder import LOG_FORMAT
 from .scan import ChannelRecord, ChunkRecord, Layout, open_map, scan_layout
 
 __all__ = ["LogReader", "StreamInfo", "open"]
@@ -128,6 +130,56 @@ class LogReader:
             return int(meta[0].get("wall_offset_ns", 0)) if meta else 0
         except ValueError:
             return 0
+
+    @property
+    def log_time_is_utc(self) -> bool:
+        """Whether message ``log_time`` is UTC (sensekit-log/2 and other tools' files); files
+        written before that hold host time there (``sensekit log repair`` rewrites them)."""
+        meta = self.metadata("sensekit.log")
+        return not meta or meta[0].get("format", LOG_FORMAT) != "sensekit-log/1"
+
+    @property
+    def clock_map(self) -> ClockMap:
+        """Host time to UTC as recorded: every ``sensekit.clock`` step (split files repeat the
+        earlier ones), or the start offset of a file written before clock steps were kept."""
+        steps: dict[tuple[int, int], ClockStep] = {}
+        for record in self.metadata("sensekit.clock"):
+            try:
+                step = ClockStep.from_record(record)
+            except (KeyError, ValueError):
+                continue  # a record cut short by power loss
+            steps.setdefault((step.t_ns, step.offset_ns), step)
+        if steps:
+            return ClockMap(steps.values())
+        return ClockMap.constant(self.wall_offset_ns, self.clock_synchronized, "sensekit.log")
+
+    def utc_ns(self, t_ns: int) -> int:
+        """UTC epoch ns of host time ``t_ns`` (by :attr:`clock_map`)."""
+        return self.clock_map.utc_ns(t_ns)
+
+    def log_time_to_utc(self, log_time: int) -> int:
+        """A stored ``log_time`` as UTC: unchanged where logs store UTC; through the clock map
+        in a file written before that (its ``log_time`` is the first sample's host time)."""
+        return log_time if self.log_time_is_utc else self.clock_map.log_time_ns(log_time)
+
+    def metadata_for_utc_copy(self) -> list[tuple[str, dict[str, str]]]:
+        """The metadata records for a copy whose ``log_time`` is UTC (repair, export): as
+        they are, except that a file written before that says so and gains its clock map."""
+        records = [(name, dict(meta)) for name, meta in self.layout.metadata]
+        if self.log_time_is_utc:
+            return records
+        for name, meta in records:
+            if name == "sensekit.log":
+                meta.update(format=LOG_FORMAT, log_time="utc", log_time_was="host monotonic "
+                            "ns (sensekit-log/1), rewritten as UTC by the clock map")
+        return records + [("sensekit.clock", s.record()) for s in self.clock_map.steps]
+
+    def _log_range(self, lo: int, hi: int) -> tuple[int, int]:
+        """The ``log_time`` range that may hold samples of host times ``[lo, hi)``."""
+        if not self.log_time_is_utc:
+            return lo, hi
+        low, high = self.clock_map.offset_range
+        return lo + low, hi + high
 
     @property
     def clock_synchronized(self) -> str:
@@ -246,7 +298,7 @@ class LogReader:
                 raise KeyError(f"{self.path} has no stream {stream!r}; it has "
                                f"{self.stream_names()}")
             return self._empty(stream)
-        return concat(parts)
+        return _time_ordered(concat(parts))
 
     def stream_names(self) -> list[str]:
         """Names of the streams whose channels are known (without scanning all chunks)."""
@@ -260,8 +312,9 @@ class LogReader:
         wanted = None if streams is None else set(streams)
         lo = -(2**63) if start_ns is None else start_ns
         hi = 2**63 - 1 if end_ns is None else end_ns
+        log_lo, log_hi = self._log_range(lo, hi)
         chunks = [c for c in self.layout.chunks
-                  if c.end_ns >= lo - PACKET_SPAN_MARGIN_NS and c.start_ns < hi]
+                  if c.end_ns >= log_lo - PACKET_SPAN_MARGIN_NS and c.start_ns < log_hi]
         for _, cid, data in self._merged(chunks):
             codec = self._codec(cid)
             if codec is None or (wanted is not None and codec.stream not in wanted):
@@ -400,6 +453,15 @@ class LogReader:
         if self.truncated_at is not None:
             state += f", cut at byte {self.truncated_at}"
         return f"<LogReader {self.path} {state}, {len(self.layout.chunks)} chunks>"
+
+
+def _time_ordered(packet: Packet) -> Packet:
+    """``packet`` sorted by time when its messages overlapped (rows imported out of order, or
+    a wall clock stepped back between messages); stable, so equal times keep their order."""
+    t = packet.t_ns
+    if len(t) < 2 or bool(np.all(t[1:] >= t[:-1])):
+        return packet
+    return packet.select(np.argsort(t, kind="stable"))
 
 
 def _info(name: str, codec: Codec, t: np.ndarray[Any, np.dtype[np.int64]],

@@ -10,6 +10,11 @@ What else goes in the file:
 - metadata ``sensekit.log``: wall-clock offset (wall ns minus host monotonic ns at start),
   whether the system clock was synchronised (a Pi has no RTC; GPS UTC can correct it later),
   host and versions;
+- metadata ``sensekit.clock``: the host-to-UTC mapping (:class:`~sensekit.clock.ClockMap`), one
+  record at the start and one at every step of the wall clock or change of its
+  synchronisation state (NTP or GPS setting a Pi's clock). Every message's ``log_time`` and
+  ``publish_time`` is UTC epoch ns of its first sample by that mapping, so Foxglove, ``mcap``
+  and pandas show the real date; the host monotonic ``t_ns`` stays inside each message;
 - metadata ``sensekit.channel`` per channel (topic, schema text): written outside chunks, so a
   reader still knows every channel when the chunk that first declared it is lost;
 - metadata ``sensekit.device.STREAM``: driver, URL, rate, mode, modes, power model;
@@ -40,14 +45,17 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .._version import __version__
-from ..clock import Clock, ClockMap, ClockStep, default_clock
+from ..clock import Clock, ClockMap, ClockStep, MonotonicClock, WallClockWatch, default_clock
 from ..driver import Driver, ModeChange
 from ..errors import ConfigError, SensekitError
 from ..packets import Packet
 from .codec import MAX_MESSAGE_SPAN_NS, Codec, codec_for_packet
 from .summary import ChannelDecl, SummaryWriter, forget_indexes
 
-__all__ = ["Recorder", "RecordingStopped", "StreamTally", "clock_synchronized"]
+__all__ = ["LOG_FORMAT", "Recorder", "RecordingStopped", "StreamTally", "clock_synchronized"]
+
+#: Version 2: ``log_time`` is UTC (version 1 wrote host monotonic time there).
+LOG_FORMAT = "sensekit-log/2"
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +133,8 @@ class Recorder:
         fsync: fsync after each flush (turn off only for benchmarks).
         clock_map: Host time to UTC, when the caller knows it (imports); by default one step
             from ``wall_offset_ns`` and ``clock_synced``. Written as ``sensekit.clock`` records.
+        wall_clock: UTC epoch ns now, watched for steps (default: ``time.time_ns`` when the
+            offset is measured on the real monotonic clock; not watched otherwise).
         opener: Opens an output path for binary writing (tests inject a failing disk).
 
     One thread writes (the recording loop); the recorder takes no locks.
@@ -136,6 +146,7 @@ class Recorder:
                  rig_config: str | None = None, metadata: Mapping[str, str] | None = None,
                  clock_synced: bool | None = None, wall_offset_ns: int | None = None,
                  fsync: bool = True, clock_map: ClockMap | None = None,
+                 wall_clock: Callable[[], int] | None = None,
                  opener: Callable[[Path], BinaryIO] | None = None) -> None:
         if flush_s <= 0 or chunk_bytes <= 0:
             raise ConfigError(f"recorder for {path}: flush_s and chunk_bytes must be positive, "
@@ -151,9 +162,10 @@ class Recorder:
         self.clock_synced = clock_synchronized() if clock_synced is None else clock_synced
         self.fsync = fsync
         self._opener = opener or (lambda p: open(p, "wb"))  # noqa: SIM115
-        self.wall_offset_ns = (time.time_ns() - self.clock.now_ns() if wall_offset_ns is None
-                               else wall_offset_ns)
+        self.wall_offset_ns = ((wall_clock or time.time_ns)() - self.clock.now_ns()
+                               if wall_offset_ns is None else wall_offset_ns)
         self.clock_map = clock_map or self._start_map(wall_offset_ns is None)
+        self._watch = self._clock_watch(wall_clock, wall_offset_ns is None and clock_map is None)
         self.paths: list[Path] = []
         self.tally: dict[str, StreamTally] = {}
         self._file_tally: dict[str, StreamTally] = {}
@@ -238,6 +250,11 @@ class Recorder:
                 self._write_changes(self._file)
             except OSError as exc:
                 self._stop(exc, raise_=False)
+        if self._file is not None and not self.stopped:
+            try:
+                self._watch_clock(self._file)
+            except OSError as exc:
+                self._stop(exc, raise_=False)
         if self._chunk_started_ns is not None and self._due():
             self.flush()
 
@@ -280,8 +297,10 @@ class Recorder:
         if channel is None:
             channel = self._register(f, packet, key)
         codec = self._codecs[key]
+        self._watch_clock(f)
         messages = [m for part in _time_slices(packet) for m in codec.encode(part)]
-        for log_time, data in messages:
+        for t_ns, data in messages:
+            log_time = self.clock_map.log_time_ns(t_ns)
             f.writer.add_message(channel, log_time, data, log_time)
         self.tally.setdefault(packet.stream, StreamTally()).add(packet, len(messages))
         self._file_tally.setdefault(packet.stream, StreamTally()).add(packet, len(messages))
@@ -346,9 +365,28 @@ class Recorder:
         for step in self.clock_map.steps:
             f.writer.add_metadata("sensekit.clock", step.record())
 
+    def _clock_watch(self, wall: Callable[[], int] | None, measured: bool) -> WallClockWatch | None:
+        if wall is None and measured and isinstance(self.clock, MonotonicClock):
+            wall = time.time_ns
+        if wall is None:
+            return None
+        return WallClockWatch(self.clock, wall, clock_synchronized)
+
+    def _watch_clock(self, f: _File) -> None:
+        """Record a step of the wall clock: from now on UTC follows the new offset."""
+        step = self._watch.check(self.clock_map.current) if self._watch else None
+        if step is None:
+            return
+        jump = (step.offset_ns - self.clock_map.current.offset_ns) / 1e9
+        self.clock_map.add(step)
+        f.writer.add_metadata("sensekit.clock", step.record())
+        log.warning("%s: %s by %+.3f s (synchronised: %s); recorded in the log", f.path,
+                    step.source, jump, step.synchronized)
+
     def _log_metadata(self, part: int) -> dict[str, str]:
         synced = {True: "true", False: "false", None: "unknown"}[self.clock_synced]
-        meta = {"format": "sensekit-log/1", "wall_offset_ns": str(self.wall_offset_ns),
+        meta = {"format": LOG_FORMAT, "log_time": "utc",
+                "wall_offset_ns": str(self.wall_offset_ns),
                 "clock_synchronized": synced, "host": socket.gethostname(),
                 "sensekit_version": __version__, "part": str(part),
                 "flush_s": str(self.flush_s)}
@@ -361,7 +399,7 @@ class Recorder:
         f.writer.add_metadata(f"sensekit.device.{stream}", info)
 
     def _register(self, f: _File, packet: Packet, key: tuple[str, str]) -> int:
-        codec = codec_for_packet(packet, wall_offset_ns=self.wall_offset_ns)
+        codec = codec_for_packet(packet, clock=self.clock_map)
         schema_id = f.writer.register_schema(codec.schema_name, codec.schema_encoding,
                                              codec.schema_data)
         chan_meta = {"sensekit.modality": packet.modality}

@@ -2,7 +2,8 @@
 
 Everything the tolerant reader can read is copied unchanged (messages, schemas, channels,
 metadata, attachments) into a new file with a summary and chunk index, so any MCAP tool and
-Foxglove open it. Damaged chunks are skipped and counted.
+Foxglove open it. Damaged chunks are skipped and counted. A log written before ``log_time``
+held UTC (``sensekit-log/1``) gets UTC ``log_time`` by its recorded clock mapping.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = Non
     with reader, open(out, "wb") as fh:
         writer: Any = Writer(fh, compression=CompressionType.LZ4)
         writer.start(library=f"sensekit/{__version__} (repaired)")
-        for name, meta in reader.layout.metadata:
+        for name, meta in reader.metadata_for_utc_copy():
             # Channel records are rewritten below with the new ids; the closing summary
             # described the original, which may have lost data since.
             if name not in ("sensekit.channel", "sensekit.summary"):
@@ -75,7 +76,8 @@ def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = Non
                 cid = ids.get(channel.id)
                 if cid is None:
                     cid = ids[channel.id] = _register(writer, channel)
-                writer.add_message(cid, log_time, bytes(data), log_time)
+                utc = reader.log_time_to_utc(log_time)  # older logs kept host time there
+                writer.add_message(cid, utc, bytes(data), utc)
                 copied += 1
         writer.finish()
         return RepairResult(out, copied, reader.lost_messages, tuple(reader.corrupt_chunks),

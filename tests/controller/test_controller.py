@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from sensekit.clock import FakeClock
+from sensekit.controller.adaptive import Adaptive
 from sensekit.controller.controller import Controller, snap
-from sensekit.controller.policies import Adaptive, Observation, Plan, Static
+from sensekit.controller.policies import Observation, Plan, Static
 from sensekit.driver import Driver
 from sensekit.errors import DeviceIOError
 from sensekit.fusion.inputs import Configuration, configurations, sensor_modalities
@@ -149,7 +150,7 @@ def test_the_maximum_time_off_holds_only_for_sensors_the_policy_uses() -> None:
     assert adaptive.uses == {"accel", "gyro", "gps", "camera"}
     ctl = Controller(drivers, adaptive, max_off_s=10.0, supported=configurations(MODS))
     for k in range(30):
-        ctl.step(k * 2_000_000_000, {"imu": 0.5}, confidence=0.95)
+        ctl.step(k * 2_000_000_000, {"accel": 0.5}, confidence=0.95)
         assert drivers["audio"].asleep and drivers["light"].asleep
 
 
@@ -176,7 +177,7 @@ def test_adaptive_policy_end_to_end_on_scripted_scores() -> None:
                      max_off_s=30.0)
     ran = []
     for k in range(3):
-        plan = ctl.step(k * 2_000_000_000, {"imu": 0.02}, confidence=0.97, prediction="still")
+        plan = ctl.step(k * 2_000_000_000, {"accel": 0.02}, confidence=0.97, prediction="still")
         ran.append(plan.run_network)
     for k in range(3, 10):  # standby: the IMU delivers nothing, so there is no score
         plan = ctl.step(k * 2_000_000_000, {}, confidence=0.97, prediction="still")
@@ -221,7 +222,7 @@ def test_decisions_are_recorded_in_the_mcap_log(tmp_path: Any) -> None:
 
 
 def test_dual_mode_camera_switches_to_photo_with_hysteresis() -> None:
-    from sensekit.drivers.camera.dual_mode import Hysteresis
+    from sensekit.controller.dual_mode import Hysteresis
 
     drivers = rig()
     trigger = Hysteresis(high=0.7, low=0.3, min_dwell_s=4.0)

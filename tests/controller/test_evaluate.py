@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 from sensekit.align import Window
+from sensekit.controller.adaptive import Adaptive
 from sensekit.controller.evaluate import (
     Prediction,
     Recording,
     detection_delays,
     evaluate_policy,
 )
-from sensekit.controller.policies import Adaptive, DutyCycle, Static
-from sensekit.controller.scores import imu_motion
+from sensekit.controller.policies import DutyCycle, Static
+from sensekit.controller.scores import score
 from sensekit.fusion.inputs import Configuration
 from sensekit.packets import Packet
 from sensekit.testing.scenario import ACTIVITIES, SimConfig, simulate
@@ -33,10 +34,10 @@ class MotionThreshold:
 
     def predict(self, window: Window, config: Configuration) -> Prediction:
         self.seen.append(config)
-        score = imu_motion(window) if "imu" in window.mask else None
-        if score is None:
+        motion = score(window, "accel")
+        if motion is None:
             return Prediction(0, 0.3)
-        label = "still" if score < 0.15 else "walking"
+        label = "still" if motion < 0.15 else "walking"
         return Prediction(self.classes.index(label), 0.95)
 
     def joules(self, config: Configuration) -> float:
@@ -127,3 +128,53 @@ def test_an_unlabelled_recording_still_gets_its_energy_measured(corpus: Path,
                              MotionThreshold())
     assert np.isnan(result.macro_f1) and np.isnan(result.accuracy)
     assert result.sensor_j > 0 and result.duration_s > 150
+
+
+def test_policies_replay_a_phone_recording_labelled_by_transport_mode(tmp_path: Path) -> None:
+    """A transport-mode recording (streams of its own per sensor, at phone rates) replays
+    under the controller; its ``transport=bus`` label scores the activity task as vehicle."""
+    from phone_log import write_bus_ride
+
+    path = tmp_path / "bus.mcap"
+    write_bus_ride(path)
+    rec = Recording.load(str(path), task="activity")
+    assert rec.classes[-1] == "vehicle" and set(rec.labels.tolist()) == {4}
+    net = MotionThreshold()
+    full = Configuration({"accel": 100.0, "gyro": 100.0, "light": 1.0})
+    result = evaluate_policy(rec, lambda: Static(full, name="always-on"), net)
+    # every phone stream a declaration names is charged as the part a rig would use
+    assert {"accel", "gyro", "light", "mag", "pressure", "sound", "speed"} <= set(
+        result.sensor_j_by_stream)
+    assert result.windows_processed > 0.9 and result.accuracy == 0.0  # still/walking only
+    assert all(set(c.modalities) <= {"accel", "gyro", "light"} for c in net.seen)
+
+
+def test_a_step_signal_holds_across_windows_while_its_sensor_stays_on(tmp_path: Path) -> None:
+    """Light reported at 0.5, 3 and 61 s (only on change): the replay shows it in every window
+    while the light sensor is on, and forgets it once the sensor sleeps."""
+    from phone_log import T0, write_bus_ride
+
+    path = tmp_path / "bus.mcap"
+    write_bus_ride(path)
+    rec = Recording.load(str(path), task="activity")
+
+    class SeesLight(MotionThreshold):
+        def __init__(self) -> None:
+            super().__init__()
+            self.light: dict[int, bool] = {}  # window start (s) -> light in it
+
+        def predict(self, window: Window, config: Configuration) -> Prediction:
+            seen = "light" in window.mask and bool(window.valid("light").any())
+            self.light[round((window.t_start_ns - T0) / 1e9)] = seen
+            return super().predict(window, config)
+
+    on = SeesLight()
+    evaluate_policy(rec, lambda: Static(Configuration({"accel": 100.0, "light": 1.0})), on)
+    assert len(on.light) >= 59 and all(on.light.values())
+    off = SeesLight()
+    evaluate_policy(rec, lambda: DutyCycle(Configuration({"accel": 100.0, "light": 1.0}),
+                                           period_s=20.0, on_s=10.0), off, max_off_s=None)
+    # on from 0 s: the 0.5 and 3 s reports hold; woken at 20 and 40 s, nothing reported since
+    assert all(off.light[t] for t in (0, 2, 4, 6, 8))
+    assert not any(off.light[t] for t in (20, 22, 40, 42))
+    assert off.light[60]  # the 61 s report

@@ -13,7 +13,7 @@ TASKS = {"activity": ["still", "walking", "running"], "place": ["indoor", "outdo
 def small_modalities() -> dict[str, ModalityInput]:
     """All encoder kinds, at small sizes so tests stay fast."""
     return {
-        "imu": ModalityInput("series", 6, (50.0, 25.0), 2.0),
+        "imu": ModalityInput("series", 6, (50.0, 25.0), 2.0, xyz=True),
         "audio": ModalityInput("series", 8, (25.0,), 2.0),
         "camera": ModalityInput("image", 3, (16.0, 8.0), 2.0),
         "light": ModalityInput("lowrate", 1, (1.0,), 2.0),

@@ -32,16 +32,22 @@ def test_train_then_evaluate_on_held_out_recording(recordings, tmp_path, capsys)
     assert "scenario_seed=1" in meta["training"]["recordings"][0]
     assert (tmp_path / "ckpt.pt").is_file()
     capsys.readouterr()
-    assert main(["evaluate", str(out), str(recordings["held"]),
-                 "--json", str(tmp_path / "s.json")]) == 0
+    assert main(["evaluate", str(out), str(recordings["held"]), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert set(scores["tasks"]) == {"activity", "indoor_outdoor", "locomotion"}
+    act = scores["tasks"]["activity"]
+    assert act["windows"] == 25 and 0.0 <= act["macro_f1"] <= 1.0
+    (rec,) = act["recordings"]
+    assert rec["path"] == str(recordings["held"]) and rec["windows"] == 25
+    assert set(rec["shares"]) == set(meta["tasks"]["activity"])
+    assert abs(sum(rec["shares"].values()) - 1.0) < 1e-3
+    assert rec["truth"] in meta["tasks"]["activity"]
+    # the per-configuration sweep, as a table
+    assert main(["evaluate", str(out), str(recordings["held"]), "--configurations"]) == 0
     text = capsys.readouterr().out
-    assert "25 windows from 1 recordings" in text
+    assert "activity: macro-F1" in text
     lines = [ln for ln in text.splitlines() if ln.startswith(("accel@", "gyro@", "audio@"))]
     assert any(ln.startswith("accel@100 ") for ln in lines)
-    scores = json.loads((tmp_path / "s.json").read_text())
-    full = scores["accel@100+audio@50+camera@32+gps@1+gyro@100+light@1"]
-    assert set(full) == {"activity", "indoor_outdoor", "transport"}
-    assert 0.0 <= full["activity"]["macro_f1"] <= 1.0
 
 
 def test_evaluate_refuses_training_recordings(recordings, tmp_path, capsys):

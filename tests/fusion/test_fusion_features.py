@@ -50,7 +50,8 @@ def test_window_inputs_shapes_units_and_missing_slots():
 
 
 def test_recording_windows_carry_majority_labels(day):
-    from sensekit.fusion.sim import TASKS, recording_windows
+    from sensekit.fusion.recordings import recording_windows
+    from sensekit.fusion.tasks import classes_of
 
     path, truth = day
     ws = recording_windows(path, sensor_modalities())
@@ -62,8 +63,11 @@ def test_recording_windows_carry_majority_labels(day):
     want = truth.labels(mid)["activity"]
     agree = (ws.labels["activity"] == want).mean()
     assert agree >= 0.9  # windows straddling a segment boundary may differ
-    walking = ws.labels["activity"] == TASKS["activity"].index("walking")
-    assert (ws.labels["transport"][walking] == TASKS["transport"].index("foot")).all()
+    tasks = classes_of()
+    walking = ws.labels["activity"] == tasks["activity"].index("walking")
+    # locomotion follows from the activity; the simulator labels no transport mode
+    assert (ws.labels["locomotion"][walking] == tasks["locomotion"].index("foot")).all()
+    assert (ws.labels["transport"] == -1).all() and ws.classes["transport"][2] == "car"
 
 
 def test_statistics_baseline_features_and_fit(windows, held_out):

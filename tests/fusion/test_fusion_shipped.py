@@ -1,4 +1,5 @@
-"""The shipped ``sim_har`` weights: metadata, both runtimes, and sim-to-real on real phones."""
+"""The shipped weights (``default`` is ``sim_har`` today): metadata, both runtimes, and
+sim-to-real on real phones."""
 
 from __future__ import annotations
 
@@ -8,15 +9,22 @@ import torch
 
 from sensekit.errors import ConfigError
 from sensekit.fusion.inputs import sensor_modalities
+from sensekit.fusion.recordings import accel_csv_windows
 from sensekit.fusion.runtime import OnnxFusion
-from sensekit.fusion.sim import TASKS, accel_csv_windows
+from sensekit.fusion.tasks import classes_of
 from sensekit.fusion.weights import load_model, read_metadata
+
+TASKS = classes_of(["activity", "indoor_outdoor", "locomotion"])
 
 
 def test_shipped_metadata_describes_inputs_and_training():
     meta = read_metadata("sim_har")
+    assert read_metadata("default")["_path"] == meta["_path"]
     assert meta["name"] == "fusion_small"
     assert meta["tasks"] == TASKS
+    assert meta["format"] == "sensekit.fusion.weights/2"
+    light = meta["modalities"]["light"]["sources"][0]
+    assert (light["stream"], light["hold_s"]) == ("light", 120.0)
     assert meta["modalities"]["accel"]["rates_hz"] == [100.0, 50.0, 25.0]
     assert meta["window_s"] == 2.0
     assert meta["parameters"] < 250_000
@@ -48,7 +56,7 @@ def test_shipped_onnx_agrees_with_shipped_weights():
 def test_trained_on_simulation_recognises_real_walking(corpus):
     # Real phone recordings (Oxford step counter, six placements), never used in training,
     # run through the ONNX Runtime path with the accelerometer as the only sensor.
-    rt = OnnxFusion.shipped("sim_har")
+    rt = OnnxFusion.shipped()
     mods = sensor_modalities()
     walking = TASKS["activity"].index("walking")
     files = sorted((corpus / "phone").glob("*.csv"))

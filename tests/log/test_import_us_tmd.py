@@ -182,7 +182,7 @@ def test_labels_option_and_spans_file(tmp_path: Path, corpus: Path) -> None:
     dev = rec.devices["labels"]
     assert dev["transport"][int(rec.streams["labels"]["transport"][0])] == "train"
     assert dev["activity"][int(rec.streams["labels"]["activity"][0])] == "vehicle"
-    # Spans in UTC: 100 s to 200 s after the start; the rest is unlabelled (no samples).
+    # Spans in UTC: 100 s to 200 s after the start; the rest is unlabelled (-1).
     start_s = 1480485018.989
     spans = tmp_path / "spans.csv"
     spans.write_text(f"start,end,task,class\n{start_s + 100},{start_s + 200},activity,still\n"
@@ -199,6 +199,13 @@ def test_labels_option_and_spans_file(tmp_path: Path, corpus: Path) -> None:
     assert 0 <= walking[0] - 300 * 10**9 < step and 0 < 360 * 10**9 - walking[-1] <= step
     assert len(still) == 1000 and len(walking) == 600
     assert (act == -1).sum() == len(labels) - len(still) - len(walking)
+    assert labels.t_ns[0] == rec.span_ns()[0] and act[0] == -1  # the grid spans the recording
+    # evaluate-policy reads the label at a time: a span's class inside it, none (-1) between.
+    from sensekit.controller.evaluate import Recording as PolicyRecording
+
+    policy = PolicyRecording.from_streams("bus", rec.streams, classes, label_field="activity")
+    at = policy.label_at(np.array([150, 250, 330, 400], np.int64) * 10**9)
+    assert [classes[c] if c >= 0 else None for c in at] == ["still", None, "walking", None]
 
 
 def test_bad_label_inputs_name_the_place(tmp_path: Path, corpus: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,113 +13,10 @@ from mcap.reader import make_reader
 
 import sensekit.log as sklog
 from sensekit.clock import FakeClock
-from sensekit.errors import LogFormatError
+from sensekit.errors import ConfigError
 from sensekit.log.exporters import to_csv, to_dataframe, to_foxglove_mcap, to_parquet
-from sensekit.log.importers import import_csv, import_sensor_logger
+from sensekit.log.importers import import_csv
 from sensekit.log.recorder import Recorder
-
-T0 = 1_698_501_144_401_773_000  # an epoch time in ns, as Sensor Logger writes
-
-
-def _sensor_logger_tables() -> dict[str, str]:
-    """A small export as the app writes it: 100 Hz motion, 1 Hz location, light, microphone."""
-    rows = {name: [] for name in ("Accelerometer", "Gyroscope", "Gravity")}
-    for i in range(200):
-        t = T0 + i * 10 * MS
-        s = f"{i * 0.01 + 0.2167:.4f}"
-        rows["Accelerometer"].append(f"{t},{s},{0.1 * np.sin(i / 5):.6f},-0.0009,0.0611")
-        rows["Gyroscope"].append(f"{t + 2 * MS},{s},0.002,-0.01,{0.05 * i:.4f}")
-        rows["Gravity"].append(f"{t},{s},9.80665,0,0")
-    files = {name: "time,seconds_elapsed,z,y,x\n" + "\n".join(r) + "\n"
-             for name, r in rows.items()}
-    loc = ["time,seconds_elapsed,bearingAccuracy,speedAccuracy,verticalAccuracy,"
-           "horizontalAccuracy,speed,bearing,altitude,longitude,latitude"]
-    for k in range(2):
-        loc.append(f"{T0 + k * 1000 * MS},{k + 0.3},0,0,1.77,15.1,{1.2 + k},-1,214.2,"
-                   f"{-0.1276 + k * 1e-5},{51.5072 + k * 1e-5}")
-    files["Location"] = "\n".join(loc) + "\n"
-    files["Light"] = f"time,seconds_elapsed,lux\n{T0},0.1,312.5\n{T0 + 500 * MS},0.6,298.0\n"
-    files["Microphone"] = f"time,seconds_elapsed,dBFS\n{T0},0.1,-42.5\n{T0 + 200 * MS},0.3,-40.0\n"
-    files["Network"] = f"time,seconds_elapsed,type\n{T0},0.1,wifi\n"
-    files["metadata"] = ("version,device name,recording time,platform\n"
-                         "3,Pixel 7,2023-10-28_13-52-24,android\n")
-    return files
-
-
-@pytest.fixture
-def export_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "Walk-2023-10-28_13-52-24"
-    folder.mkdir()
-    for name, text in _sensor_logger_tables().items():
-        (folder / f"{name}.csv").write_text(text)
-    return folder
-
-
-def _check_walk(path: Path) -> None:
-    with sklog.open(path) as log:
-        assert set(log.streams) == {"imu", "gps", "light", "sound_level"}
-        imu = log.read("imu")
-        assert len(imu) == 200 and imu.t_ns[0] == T0
-        # Accelerometer (user acceleration, z y x column order) plus Gravity: total force.
-        np.testing.assert_allclose(imu["accel_mps2"][0], [0.0611, -0.0009, 9.80665],
-                                   atol=1e-5)
-        # Gyroscope resampled onto the accelerometer's times (2 ms later, 0.05 rad/s per row).
-        assert imu["gyro_rads"][10, 0] == pytest.approx(0.05 * 9.8, abs=1e-4)
-        assert log.streams["imu"].rate_hz == pytest.approx(100.0)
-        gps = log.read("gps")
-        assert gps["lat_deg"].tolist() == [51.5072, 51.5072 + 1e-5]
-        assert gps["alt_msl_m"][0] == pytest.approx(214.2)
-        assert np.isnan(gps["track_deg"]).all()  # bearing -1 means invalid
-        assert log.read("light")["lux"].tolist() == [312.5, 298.0]
-        assert log.read("sound_level")["level_dbfs"].tolist() == [-42.5, -40.0]
-        assert log.wall_offset_ns == 0
-        assert log.metadata("sensekit.log")[0]["source.device name"] == "Pixel 7"
-
-
-def test_sensor_logger_folder(export_dir: Path, tmp_path: Path) -> None:
-    result = import_sensor_logger(export_dir, tmp_path / "walk.mcap")
-    assert result.samples == {"imu": 200, "gps": 2, "light": 2, "sound_level": 2}
-    assert result.skipped == ("Network",)
-    _check_walk(result.path)
-
-
-def test_sensor_logger_zip(export_dir: Path, tmp_path: Path) -> None:
-    archive = tmp_path / "walk.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for p in export_dir.iterdir():
-            zf.write(p, f"{export_dir.name}/{p.name}")
-    _check_walk(import_sensor_logger(archive, tmp_path / "walk.mcap").path)
-
-
-def test_sensor_logger_json(tmp_path: Path) -> None:
-    records = []
-    for name, text in _sensor_logger_tables().items():
-        if name == "metadata":
-            continue
-        lines = text.strip().split("\n")
-        header = lines[0].split(",")
-        records += [{"sensor": name, **dict(zip(header, ln.split(","), strict=True))}
-                    for ln in lines[1:]]
-    src = tmp_path / "walk.json"
-    src.write_text(json.dumps(records))
-    result = import_sensor_logger(src, tmp_path / "walk.mcap")
-    assert result.samples["imu"] == 200 and result.samples["gps"] == 2
-
-
-def test_unreadable_sources_name_file_and_expectation(tmp_path: Path) -> None:
-    bad = tmp_path / "notes.txt"
-    bad.write_text("hello")
-    with pytest.raises(LogFormatError, match=r"notes\.txt is not a Sensor Logger export"):
-        import_sensor_logger(bad, tmp_path / "o.mcap")
-    folder = tmp_path / "broken"
-    folder.mkdir()
-    (folder / "Accelerometer.csv").write_text("seconds_elapsed,z,y,x\n0.1,1,2,3\n")
-    with pytest.raises(LogFormatError, match=r"Accelerometer.*no 'time' column"):
-        import_sensor_logger(folder, tmp_path / "o.mcap")
-    js = tmp_path / "x.json"
-    js.write_text('{"a": 1}')
-    with pytest.raises(LogFormatError, match="array of objects with 'sensor'"):
-        import_sensor_logger(js, tmp_path / "o.mcap")
 
 
 @pytest.fixture
@@ -176,7 +72,7 @@ def test_plain_csv_in_seconds_and_bad_map(tmp_path: Path) -> None:
         light = log.read("light")
     assert light.t_ns.tolist() == [0, 500 * MS, 1000 * MS]
     assert light["lux"].tolist() == [10.0, 12.5, 15.0]
-    with pytest.raises(LogFormatError, match=r"bench\.csv: no column 'lx'; it has t, lux_reading"):
+    with pytest.raises(ConfigError, match=r"bench\.csv: no column 'lx'; it has t, lux_reading"):
         import_csv(src, tmp_path / "x.mcap", columns={"t_ns": "t", "lux": "lx"},
                    stream="light", modality="light", time_unit="s")
 

@@ -184,11 +184,15 @@ def test_summary_rebuilt_at_close_is_valid_mcap(tmp_path: Path, clock: FakeClock
                 } == per_topic
         assert [a.name for a in reader.iter_attachments()] == ["rig.toml"]
         assert "sensekit.summary" in [m.name for m in reader.iter_metadata()]
+        # log_time is UTC: host time plus the offset the recorder measured at the start.
+        offset = int(next(m for m in reader.iter_metadata()
+                          if m.name == "sensekit.log").metadata["wall_offset_ns"])
         with warnings.catch_warnings():  # newer mcap renames these; older lacks the new names
             warnings.simplefilter("ignore", DeprecationWarning)
-            imu_range = list(reader.iter_messages(topics=["imu"], start_time=1000 * MS,
-                                                  end_time=2000 * MS))
+            imu_range = list(reader.iter_messages(topics=["imu"], start_time=1000 * MS + offset,
+                                                  end_time=2000 * MS + offset))
         assert len(imu_range) == 10
+        assert min(m.log_time for _, _, m in messages) > 1_600_000_000 * 10**9  # not 1970
     data = path.read_bytes()
     _, _, start, _, crc = struct.unpack_from("<BQQQI", data, len(data) - 8 - 29)
     assert zlib.crc32(data[start:len(data) - 12]) == crc

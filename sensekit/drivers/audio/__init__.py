@@ -1,1 +1,1 @@
-"""Audio capture and audio features."""
+"""Audio capture: microphones and the resampler (features from PCM are in sensekit.features)."""

@@ -21,7 +21,7 @@ Dual mode (sizes are ``(width, height)``):
 
 Every switch is timed (:attr:`Camera.switches`: configuration time and time to the first frame
 in the new mode) and the first frame after it carries ``meta["switch_latency_s"]``. Hysteresis
-belongs to the caller's policy: :class:`~sensekit.drivers.camera.dual_mode.DualModeCamera`.
+belongs to the caller's policy: :class:`~sensekit.controller.dual_mode.DualModeCamera`.
 
 A camera that disappears mid-stream raises :class:`~sensekit.errors.DeviceIOError` once from
 :meth:`Camera.read` (logged and counted), the driver closes itself, iteration ends cleanly and

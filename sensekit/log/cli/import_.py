@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ...errors import ConfigError
+from ...progress import Progress
 from ..importers import FORMATS, ImportResult, import_recording
 from ..importers.formats import labels_from_options
 
@@ -35,12 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="UTC time of the first sample, for times since boot or start")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     csv_opts = parser.add_argument_group("CSV options")
-    csv_opts.add_argument("--map", action="append", default=[], metavar="FIELD=COLS",
-                          help="column map: t_ns=time, accel_mps2=ax,ay,az (repeat)")
+    csv_opts.add_argument("--map", action="append", default=[], metavar="[FILE:]FIELD=COLS",
+                          help="column map: t_ns=time, accel_mps2=ax,ay,az (repeat); in a "
+                               "folder, per file: Baro.csv:pressure_hpa=p")
     csv_opts.add_argument("--stream", help="stream name (default: the modality)")
     csv_opts.add_argument("--modality", default="", help="modality of the fields (imu, light..)")
-    csv_opts.add_argument("--time-unit", default="ns", choices=("ns", "us", "ms", "s"),
-                          help="unit of the time column (default ns)")
+    csv_opts.add_argument("--time-unit", choices=("ns", "us", "ms", "s"),
+                          help="unit of the time column (default: detected and stated)")
     csv_opts.add_argument("--scale", action="append", default=[], metavar="FIELD=FACTOR",
                           help="multiply a field into its SI unit: accel_mps2=9.80665 (repeat)")
     csv_opts.add_argument("--no-header", action="store_true",
@@ -59,7 +62,17 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
 
 def _csv_options(args: argparse.Namespace) -> dict[str, object]:
     if not args.map:
-        return {}
+        return {"time_unit": args.time_unit} if args.time_unit else {}
+    per_file = [m for m in args.map if ":" in m.partition("=")[0]]
+    if per_file:
+        if len(per_file) != len(args.map):
+            raise ConfigError("--map: give FILE:FIELD=COLS for every entry (a folder) or "
+                              "FIELD=COLS for every entry (one CSV), not both")
+        maps: dict[str, dict[str, str]] = {}
+        for item in per_file:
+            name, _, rest = item.partition(":")
+            maps.setdefault(name.strip(), {}).update(_pairs([rest], "--map"))
+        return {"file_columns": maps}
     scales = {}
     for field, factor in _pairs(args.scale, "--scale").items():
         try:
@@ -82,10 +95,16 @@ def default_output(src: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     src = Path(args.src)
     out = Path(args.output) if args.output else default_output(src)
-    fmt = args.format or ("csv" if args.map else None)
-    result = import_recording(src, out, format=fmt, start=args.start,
-                              labels=labels_from_options(args.label),
-                              label_spans=args.labels, force=args.force, **_csv_options(args))
+    fmt = args.format
+    if fmt is None and args.map and src.is_file() and ":" not in args.map[0].partition("=")[0]:
+        fmt = "csv"
+    # A bar on a terminal only: a pipe or a log gets the summary below and nothing else.
+    shown = not args.json and sys.stderr.isatty()
+    with Progress(f"importing {src.name}", unit=" samples", enabled=shown) as progress:
+        result = import_recording(src, out, format=fmt, start=args.start,
+                                  labels=labels_from_options(args.label),
+                                  label_spans=args.labels, force=args.force,
+                                  progress=progress.update, **_csv_options(args))
     if args.json:
         print(json.dumps({"output": str(result.path), "format": result.format,
                           "samples": dict(result.samples), "skipped": list(result.skipped),

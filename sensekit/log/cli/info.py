@@ -49,14 +49,38 @@ def _print_table(facts: dict[str, object], streams: dict[str, StreamInfo]) -> No
               f"{s.duration_s:>11.2f} {s.gaps:>5}  {s.schema}")
 
 
+def _utc_text(ns: int) -> str:
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _clock_facts(log: LogReader, start: int) -> dict[str, object]:
+    """Where UTC comes from, how sure it is, and every step of the wall clock."""
+    meta = (log.metadata("sensekit.log") or [{}])[0]
+    cmap = log.clock_map
+    first = cmap.steps[0]
+    if meta.get("time_base") == "relative" or first.synchronized == "relative":
+        return {"starts (UTC)": "unknown", "clock synchronised": "no wall clock",
+                "time base": "relative: times count from boot or start, no wall-clock start is "
+                             "known (give --start when importing)"}
+    facts: dict[str, object] = {
+        "starts (UTC)": _utc_text(cmap.utc_ns(start)),
+        "clock synchronised": f"{first.synchronized} ({first.source or 'at the start'})",
+        "time base": "log_time is UTC" if log.log_time_is_utc else
+                     "log_time is host time (written before sensekit-log/2); 'sensekit log "
+                     "repair' rewrites it as UTC"}
+    for i, (prev, step) in enumerate(zip(cmap.steps, cmap.steps[1:], strict=False), 1):
+        jump = (step.offset_ns - prev.offset_ns) / 1e9
+        facts[f"clock step {i}"] = (f"{jump:+.3f} s at {(step.t_ns - start) / 1e9:.1f} s "
+                                    f"({step.source}), synchronised: {step.synchronized}")
+    return facts
+
+
 def _facts(log: LogReader) -> dict[str, object]:
     start = min((s.start_ns for s in log.streams.values()), default=0)
-    wall = dt.datetime.fromtimestamp((start + log.wall_offset_ns) / 1e9, dt.timezone.utc)
     state = "complete (indexed)" if log.indexed else "no index (cut off or still being written)"
     facts: dict[str, object] = {
         "file": str(log.path), "size": f"{log.layout.size:,} bytes", "state": state,
-        "chunks": len(log.layout.chunks), "starts (UTC)": wall.isoformat(timespec="seconds"),
-        "clock synchronised": log.clock_synchronized}
+        "chunks": len(log.layout.chunks), **_clock_facts(log, start)}
     gps_offset = log.gps_wall_offset_ns() if "gps" in log.streams else None
     if gps_offset is not None:
         facts["GPS UTC vs clock"] = f"{(gps_offset - log.wall_offset_ns) / 1e9:+.3f} s"

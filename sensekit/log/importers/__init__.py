@@ -13,11 +13,21 @@ from __future__ import annotations
 
 from .android_events import SENSORS, read_android_events, read_us_tmd
 from .base import ImportResult, Recording, write_recording
-from .formats import FORMATS, detect_format, import_recording, read_recording
+from .formats import (
+    FORMATS,
+    detect_format,
+    import_csv,
+    import_recording,
+    import_sensor_logger,
+    open_recording,
+    read_recording,
+)
 from .labels import LabelSpan, label_stream, parse_label, read_label_spans
-from .sensor_logger import csv_packet, import_csv, import_sensor_logger, read_sensor_logger
+from .sensor_logger import read_sensor_logger
+from .tables import read_csv, read_csv_folder
 
-__all__ = ["FORMATS", "SENSORS", "ImportResult", "LabelSpan", "Recording", "csv_packet",
-           "detect_format", "import_csv", "import_recording", "import_sensor_logger",
-           "label_stream", "parse_label", "read_android_events", "read_label_spans",
-           "read_recording", "read_sensor_logger", "read_us_tmd", "write_recording"]
+__all__ = ["FORMATS", "SENSORS", "ImportResult", "LabelSpan", "Recording", "detect_format",
+           "import_csv", "import_recording", "import_sensor_logger", "label_stream",
+           "open_recording", "parse_label", "read_android_events", "read_csv", "read_csv_folder",
+           "read_label_spans", "read_recording", "read_sensor_logger", "read_us_tmd",
+           "write_recording"]

@@ -68,9 +68,12 @@ What the importer corrects, each counted in a note, never silently:
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import itertools
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,11 +85,12 @@ import numpy.typing as npt
 from ...clock import ClockMap
 from ...errors import ConfigError, LogFormatError
 from ...packets import Packet
-from .base import Recording, finite_median_rate, place
-from .labels import label_stream
+from .base import LabelRequest, Recording, finite_median_rate, place
+from .eventsort import BLOCK, REORDER_NS, EventSpill
+from .textsrc import is_number
 
 __all__ = ["ACTIVITY_GUESSES", "SENSORS", "EventSensor", "looks_like_events", "parse_us_tmd_name",
-           "read_android_events", "read_us_tmd"]
+           "read_android_events", "read_us_tmd", "us_tmd_recording"]
 
 US_TMD_NAME = re.compile(r"^sensorfile_(?P<person>[^_]+)_(?P<mode>[^_]+)_(?P<start>\d{10,14})"
                          r"\.csv(\.gz)?$")
@@ -98,6 +102,8 @@ ACTIVITY_GUESSES = ("still", "foot", "walking", "running", "bicycle", "vehicle",
 #: after the time of the line before.
 MIRROR_TOLERANCE_NS = 1_000_000_000
 MS = 1_000_000
+#: Times further than this from the start (146 years) are garbage, and would overflow UTC.
+MAX_TIME_NS = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -187,18 +193,14 @@ class _Tally:
 
 
 @dataclass
-class _Events:
-    """Parsed events of one sensor: times, the time of the line before each, values."""
-
-    t: list[int] = field(default_factory=list)
-    prev: list[int] = field(default_factory=list)
-    values: list[list[float]] = field(default_factory=list)
-    words: list[str] = field(default_factory=list)
-
-
-@dataclass
 class _Parsed:
-    events: dict[str, _Events] = field(default_factory=dict)
+    """Events parsed so far: spilled per sensor (see :mod:`.eventsort`), and what was skipped."""
+
+    folder: Path
+    spills: dict[str, EventSpill] = field(default_factory=dict)
+    pending: dict[str, tuple[list[int], list[int], list[list[float]]]] = field(
+        default_factory=dict)
+    activity_classes: list[str] = field(default_factory=lambda: list(ACTIVITY_GUESSES))
     unknown: dict[str, int] = field(default_factory=dict)
     problems: dict[str, _Tally] = field(default_factory=dict)
     lines: int = 0
@@ -207,6 +209,23 @@ class _Parsed:
         tally = self.problems.setdefault(why, _Tally())
         tally.count += 1
         tally.first = tally.first or where
+
+    def add(self, name: str, t: int, prev: int, values: list[float]) -> None:
+        ts, prevs, rows = self.pending.setdefault(name, ([], [], []))
+        ts.append(t)
+        prevs.append(prev)
+        rows.append(values)
+        if len(ts) >= BLOCK:
+            self.flush(name)
+
+    def flush(self, name: str) -> None:
+        ts, prevs, rows = self.pending.pop(name, ([], [], []))
+        if not ts:
+            return
+        if name not in self.spills:
+            width = 2 if name == ACTIVITY_LINE else SENSORS[name].width
+            self.spills[name] = EventSpill(self.folder, name, width)
+        self.spills[name].append(ts, prevs, rows)
 
 
 def parse_us_tmd_name(path: str | Path) -> dict[str, str] | None:
@@ -254,6 +273,10 @@ def _parse_line(parsed: _Parsed, path: Path, number: int, line: str, prev_t: int
     except (ValueError, OverflowError):
         parsed.problem("non-numeric times", place(path.name, number, 1))
         return None
+    if abs(t_ns) > MAX_TIME_NS:
+        parsed.problem("times out of range (over 146 years from the start)",
+                       place(path.name, number, 1))
+        return None
     if len(cells) < 2 or not cells[1].strip():
         parsed.problem("events without a sensor name", place(path.name, number, 2))
         return None
@@ -272,22 +295,11 @@ def _parse_line(parsed: _Parsed, path: Path, number: int, line: str, prev_t: int
     try:
         numbers = [float(v) for v in values] + [float("nan")] * (sensor.width - len(values))
     except ValueError:
-        bad = next(i for i, v in enumerate(values) if not _is_float(v))
+        bad = next(i for i, v in enumerate(values) if not is_number(v))
         parsed.problem("events with a non-numeric value", place(path.name, number, bad + 3))
         return None
-    ev = parsed.events.setdefault(name, _Events())
-    ev.t.append(t_ns)
-    ev.prev.append(prev_t)
-    ev.values.append(numbers)
+    parsed.add(name, t_ns, prev_t, numbers)
     return t_ns
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _add_activity(parsed: _Parsed, path: Path, number: int, cells: list[str], t_ns: int,
@@ -301,136 +313,157 @@ def _add_activity(parsed: _Parsed, path: Path, number: int, cells: list[str], t_
     except ValueError:
         parsed.problem("events with a non-numeric value", place(path.name, number, 4))
         return None
-    ev = parsed.events.setdefault(ACTIVITY_LINE, _Events())
-    ev.t.append(t_ns)
-    ev.prev.append(prev_t)
-    ev.values.append([confidence])
-    ev.words.append(cells[2].strip().lower())
+    word = cells[2].strip().lower()
+    if word not in parsed.activity_classes:
+        parsed.activity_classes.append(word)
+    parsed.add(ACTIVITY_LINE, t_ns, prev_t, [parsed.activity_classes.index(word), confidence])
     return t_ns
 
 
-def _parse(path: Path) -> _Parsed:
-    parsed = _Parsed()
+def _parse(path: Path, folder: Path) -> _Parsed:
+    parsed = _Parsed(folder)
     prev_t = -1  # time of the last line with a non-negative time (-1: none yet)
     for number, line in _lines(path):
         parsed.lines = number
         t = _parse_line(parsed, path, number, line, prev_t)
         if t is not None and t >= 0:
             prev_t = t
+    for name in list(parsed.pending):
+        parsed.flush(name)
     return parsed
 
 
 # -- from events to streams ------------------------------------------------------------------
-I64 = npt.NDArray[np.int64]
-
-
-def _unmirror(name: str, t: I64, prev: I64, notes: list[str]) -> I64:
-    """``t`` with mirrored negative times turned back (see the module docstring)."""
-    neg = t < 0
-    if not neg.any():
-        return t
-    known = neg & (prev >= 0)
+def _mirrored(name: str, spill: EventSpill, notes: list[str]) -> bool:
+    """Whether ``name``'s negative times mirror their place in the file (module docstring)."""
+    if not spill.negatives:
+        return False
+    median = spill.mirror_median_ns()
     # A line is written after the one before it: -t lies at or just after that line's time.
-    err = -t[known] - prev[known]
-    if len(err) and 0 <= float(np.median(err)) <= MIRROR_TOLERANCE_NS:
-        notes.append(f"{name}: {int(neg.sum()):,} negative times read as -t (each mirrors its "
-                     f"place in the file: -t is {np.median(err) / MS:.0f} ms (median) after "
-                     "the line before)")
-        return np.where(neg, -t, t)
-    notes.append(f"{name}: {int(neg.sum()):,} negative times kept (events before the start)")
-    return t
+    if median is not None and 0 <= median <= MIRROR_TOLERANCE_NS:
+        notes.append(f"{name}: {spill.negatives:,} negative times read as -t (each mirrors its "
+                     f"place in the file: -t is {median / MS:.0f} ms (median) after the line "
+                     "before)")
+        return True
+    notes.append(f"{name}: {spill.negatives:,} negative times kept (events before the start)")
+    return False
 
 
-def _dedupe(name: str, t: I64, values: npt.NDArray[Any], notes: list[str]) -> npt.NDArray[np.bool_]:
-    """Mask keeping the first event of each time (``t`` sorted); the others are counted."""
-    same = np.zeros(len(t), bool)
-    same[1:] = t[1:] == t[:-1]
-    if same.any():
-        rows = values.reshape(len(t), -1)
-        differ = same.copy()
-        differ[1:] &= ~np.all((rows[1:] == rows[:-1]) | (np.isnan(rows[1:]) & np.isnan(rows[:-1])),
-                              axis=1)
-        notes.append(f"{name}: {int(same.sum()):,} duplicate events (same time) skipped, "
-                     f"{int(differ.sum()):,} of them with different values; the first was kept")
-    return ~same
-
-
-def _stream(name: str, ev: _Events, notes: list[str]) -> tuple[Packet, dict[str, Any]]:
-    t = _unmirror(name, np.array(ev.t, np.int64), np.array(ev.prev, np.int64), notes)
-    order = np.argsort(t, kind="stable")
-    t = t[order]
+def _packet(name: str, rows: npt.NDArray[Any]) -> Packet:
+    t = rows["t"].astype(np.int64)
+    values = rows["v"]
     if name == ACTIVITY_LINE:
-        return _activity_stream(t, ev, order, notes)
+        return Packet("predicted_activity", t, {
+            "activity": values[:, 0].astype(np.int8),
+            "confidence_pct": values[:, 1].astype(np.float32)})
     sensor = SENSORS[name]
-    values = np.array(ev.values, np.float64)[order]
-    keep = _dedupe(name, t, values, notes)
     fields: dict[str, npt.NDArray[Any]] = {}
     col = 0
     for field_name, width, _ in sensor.fields:
-        part = values[keep, col:col + width].astype(sensor.dtype)
+        part = values[:, col:col + width].astype(sensor.dtype)
         fields[field_name] = part[:, 0] if width == 1 else part
         col += width
-    packet = Packet(sensor.stream, t[keep], fields, sensor.modality)
-    device = {"driver": "import", "sensor": name, "doc": sensor.doc,
-              "units": {f: u for f, _, u in sensor.fields},
-              "rate_hz": round(finite_median_rate(packet.t_ns), 3), "irregular": True}
-    return packet, device
+    return Packet(sensor.stream, t, fields, sensor.modality)
 
 
-def _activity_stream(t: I64, ev: _Events, order: I64,
-                     notes: list[str]) -> tuple[Packet, dict[str, Any]]:
-    words = [ev.words[i] for i in order]
-    classes = list(ACTIVITY_GUESSES) + sorted(set(words) - set(ACTIVITY_GUESSES))
-    codes = np.array([classes.index(w) for w in words], np.int8)
-    confidence = np.array(ev.values, np.float32)[order, 0]
-    keep = _dedupe(ACTIVITY_LINE, t, np.stack([codes, confidence], 1), notes)
-    packet = Packet("predicted_activity", t[keep],
-                    {"activity": codes[keep], "confidence_pct": confidence[keep]})
-    device = {"driver": "import", "sensor": ACTIVITY_LINE, "kind": "prediction",
-              "doc": "the phone's own activity-recognition guess: never a label or an input",
-              "activity": classes, "units": {"activity": "class index", "confidence_pct": "%"},
-              "irregular": True}
-    return packet, device
+def _device(name: str, rate_hz: float, classes: list[str]) -> tuple[str, dict[str, Any]]:
+    if name == ACTIVITY_LINE:
+        return "predicted_activity", {
+            "driver": "import", "sensor": name, "kind": "prediction",
+            "doc": "the phone's own activity-recognition guess: never a label or an input",
+            "activity": classes, "units": {"activity": "class index", "confidence_pct": "%"},
+            "irregular": True}
+    sensor = SENSORS[name]
+    return sensor.stream, {"driver": "import", "sensor": name, "doc": sensor.doc,
+                           "units": {f: u for f, _, u in sensor.fields},
+                           "rate_hz": round(rate_hz, 3), "irregular": True}
 
 
-def _summarise(parsed: _Parsed, path: Path, notes: list[str], skipped: list[str]) -> None:
+def _stream_packets(name: str, parsed: _Parsed, rec: Recording) -> Iterator[Packet]:
+    spill = parsed.spills[name]
+    tally: dict[str, int] = {}
+    times: list[npt.NDArray[np.int64]] = []  # a bounded sample, for the median rate
+    seen = 0
+    for rows in spill.sorted_rows(_mirrored(name, spill, rec.notes), tally):
+        if seen < 100_000:
+            times.append(rows["t"][:100_000 - seen])
+            seen += len(times[-1])
+        yield _packet(name, rows)
+    if tally.get("duplicates"):
+        rec.notes.append(f"{name}: {tally['duplicates']:,} duplicate events (same time) "
+                         f"skipped, {tally.get('differing', 0):,} of them with different "
+                         "values; the first was kept")
+    if tally.get("late"):
+        rec.notes.append(f"{name}: {tally['late']:,} events came more than "
+                         f"{REORDER_NS // 10**9} s after later ones; kept, written last")
+    sample = np.concatenate(times) if times else np.zeros(0, np.int64)
+    stream, device = _device(name, finite_median_rate(np.sort(sample)), parsed.activity_classes)
+    rec.devices[stream] = device
+
+
+def _summarise(parsed: _Parsed, notes: list[str], skipped: list[str]) -> None:
     for why, tally in parsed.problems.items():
         notes.append(f"skipped {tally.count:,} {why} (first at {tally.first})")
     for name, count in sorted(parsed.unknown.items()):
         skipped.append(f"skipped {name}: {count:,} events (no stream for this sensor type)")
 
 
+def _events(rec: Recording, spill_dir: Path | None) -> Iterator[Packet]:
+    """Parse the file (spilling each sensor's events), then each stream in time order."""
+    with tempfile.TemporaryDirectory(prefix=".sensekit-import-", dir=spill_dir) as folder:
+        parsed = _parse(rec.source, Path(folder))
+        _summarise(parsed, rec.notes, rec.skipped)
+        rec.metadata["lines"] = str(parsed.lines)
+        if not parsed.spills:
+            raise _no_events(rec.source, parsed.lines)
+        for name in sorted(parsed.spills):
+            yield from _stream_packets(name, parsed, rec)
+
+
+def _no_events(path: Path, lines: int) -> LogFormatError:
+    return LogFormatError(f"{path}: no sensor events found in {lines:,} lines; expected lines "
+                          "like '105,android.sensor.accelerometer,0.1,9.8,0.3'")
+
+
+def _first_event_ns(path: Path, lines: int = 1000) -> int:
+    """The earliest non-negative time among the first events (the recording's first sample,
+    for --start)."""
+    found, read = [], 0
+    for read, line in itertools.islice(_lines(path), lines):  # noqa: B007
+        cells = line.split(",")
+        if len(cells) > 2 and (cells[1] in SENSORS or cells[1] == ACTIVITY_LINE):
+            with contextlib.suppress(ValueError, OverflowError):
+                found.append(round(float(cells[0]) * MS))
+    if not found:
+        raise _no_events(path, read)
+    return min((t for t in found if t >= 0), default=min(found))
+
+
 def read_android_events(src: str | Path, *, start_ns: int | None = None,
-                        start_source: str = "start") -> Recording:
-    """Read an Android sensor-event file (``t_ms,sensor,values...``) into streams.
+                        start_source: str = "start", spill_dir: Path | None = None
+                        ) -> Recording:
+    """Open an Android sensor-event file (``t_ms,sensor,values...``) as a :class:`Recording`
+    streamed in bounded memory when written (``.load()`` reads it into ``streams``).
 
     Args:
         src: The file (plain or gzip text).
         start_ns: UTC epoch ns of ``t_ms = 0``; without it the time base is relative.
         start_source: Where ``start_ns`` came from (recorded with the clock mapping).
+        spill_dir: Where each stream's events wait to be sorted (a temporary folder inside
+            it, removed afterwards; default: the system's temporary folder).
 
     Raises:
-        LogFormatError: the file cannot be read or holds no sensor event.
+        LogFormatError: the file cannot be read or holds no sensor event (also while
+            streaming, for events that only come late in a large file).
     """
     path = Path(src)
     if not path.is_file():
         raise LogFormatError(f"{path}: no such file")
-    parsed = _parse(path)
-    notes: list[str] = []
-    skipped: list[str] = []
-    _summarise(parsed, path, notes, skipped)
-    streams: dict[str, Packet] = {}
-    devices: dict[str, dict[str, Any]] = {}
-    for name, ev in sorted(parsed.events.items()):
-        packet, device = _stream(name, ev, notes)
-        streams[packet.stream], devices[packet.stream] = packet, device
-    if not streams:
-        raise LogFormatError(f"{path}: no sensor events found in {parsed.lines:,} lines; "
-                             "expected lines like '105,android.sensor.accelerometer,0.1,9.8,0.3'")
     clock = (ClockMap.constant(0, "relative", "none: times since the start")
              if start_ns is None else ClockMap.constant(start_ns, "unknown", start_source))
-    return Recording(path, "android-events", streams, clock, devices,
-                     {"lines": str(parsed.lines)}, skipped, notes)
+    rec = Recording(path, "android-events", {}, clock, first_ns=_first_event_ns(path))
+    rec.chunks = lambda: _events(rec, spill_dir)
+    return rec
 
 
 def read_us_tmd(src: str | Path, *, labels: bool = True) -> Recording:
@@ -447,19 +480,23 @@ def read_us_tmd(src: str | Path, *, labels: bool = True) -> Recording:
         ConfigError: the file name does not have the ``sensorfile_PERSON_MODE_STARTMS`` form.
         LogFormatError: the file cannot be read or holds no sensor event.
     """
+    return us_tmd_recording(src, labels=labels).load()
+
+
+def us_tmd_recording(src: str | Path, *, labels: bool = True,
+                     spill_dir: Path | None = None) -> Recording:
+    """:func:`read_us_tmd`, streamed: nothing is read until the recording is written or loaded
+    (see :func:`read_android_events`), and the labels span what was read."""
     info = parse_us_tmd_name(src)
     if info is None:
         raise ConfigError(f"{src}: a us-tmd file is named sensorfile_PERSON_MODE_STARTMS.csv"
                           "[.gz] (e.g. sensorfile_andrea_Bus_1480485018989.csv.gz)")
     rec = read_android_events(src, start_ns=int(info["start_ms"]) * MS,
-                              start_source="file name (epoch ms)")
+                              start_source="file name (epoch ms)", spill_dir=spill_dir)
     rec.format = "us-tmd"
     rec.metadata.update(info)
     if labels:
-        mode = info["mode"].lower()
-        packet, device = label_stream(rec.span_ns(), {"transport": mode},
-                                      source="file name (mode)")
-        rec.streams["labels"], rec.devices["labels"] = packet, device
+        rec.labels = LabelRequest({"transport": info["mode"].lower()}, [], "file name (mode)")
     return rec
 
 

@@ -1,11 +1,13 @@
 """Labels as a stream: constant per recording (``--label TASK=CLASS``) or spans from a CSV.
 
 The ``labels`` stream has one int8 field per task, sampled every ``1 / rate_hz`` seconds over
-the recording, holding an index into that task's class list; ``-1`` means "no label for this
-task here". Samples where no task has a label are left out, so a window outside every span
-holds no label sample and is not scored. The class lists go into the stream's device metadata
-(``sensekit.device.labels``: ``{"transport": ["still", "walking", ...], "kind": "labels"}``),
-the layout :mod:`sensekit.fusion.sim` and the simulator use.
+the whole recording, holding an index into that task's class list; ``-1`` means "no label for
+this task here" (outside every span), so a window there is not scored: the label at a time is
+the sample at or before it (what ``sensekit evaluate-policy`` reads), and a window's label is
+the majority of its samples that are not -1 (unlabelled when none is). The class lists go
+into the stream's device metadata (``sensekit.device.labels``:
+``{"transport": ["still", "walking", ...], "kind": "labels"}``), the layout
+:mod:`sensekit.fusion.recordings` and the simulator use.
 
 Span files have the header ``start,end,task,class``; times are epoch seconds (UTC) or ISO 8601
 (``2016-11-30T10:15:00Z``; a time without a zone is read as UTC and the notes say so). A span
@@ -15,7 +17,6 @@ covers ``start <= t < end``.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import itertools
 import math
@@ -31,7 +32,7 @@ import numpy as np
 from ...clock import ClockMap
 from ...errors import ConfigError, LogFormatError
 from ...packets import Packet
-from .base import place
+from .textsrc import iso_utc_ns, place
 
 __all__ = ["KNOWN_CLASSES", "LABEL_RATE_HZ", "LabelSpan", "label_stream", "parse_label",
            "read_label_spans"]
@@ -91,17 +92,13 @@ def _utc_ns(text: str, where: str, notes: list[str]) -> int:
             raise LogFormatError(f"{where}: {value!r} is not an epoch time in seconds (it would "
                                  "be before 1973); give epoch seconds or ISO 8601 UTC")
         return round(seconds * 1e9)
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    parsed = iso_utc_ns(value)
+    if parsed is None:
         raise LogFormatError(f"{where}: {value!r} is neither epoch seconds nor an ISO 8601 "
-                             "time (2016-11-30T10:15:00Z)") from None
-    if when.tzinfo is None:
-        if not notes:
-            notes.append("labels: times without a zone read as UTC")
-        when = when.replace(tzinfo=dt.timezone.utc)
-    delta = when - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+                             "time (2016-11-30T10:15:00Z)")
+    if not parsed[1] and not notes:
+        notes.append("labels: times without a zone read as UTC")
+    return parsed[0]
 
 
 def read_label_spans(path: str | os.PathLike[str], clock: ClockMap,
@@ -196,8 +193,7 @@ def label_stream(span_ns: tuple[int, int], constant: Mapping[str, str] | None = 
         for s in (s for s in spans if s.task == task):
             codes[(t >= s.start_ns) & (t < s.end_ns)] = classes[task].index(s.cls)
         fields[task] = codes
-    keep = np.any(np.stack(list(fields.values())) >= 0, axis=0)
-    packet = Packet("labels", t, fields).select(keep)
+    packet = Packet("labels", t, fields)
     device: dict[str, Any] = {"driver": "import", "kind": "labels", "rate_hz": rate_hz,
                               "source": source, **classes}
     return packet, device

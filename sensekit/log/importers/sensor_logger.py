@@ -1,335 +1,427 @@
-"""Importers: phone and spreadsheet recordings into sensekit MCAP logs.
+"""Sensor Logger exports (iOS and Android): a folder of CSV files, its .zip, or its .json.
 
-- :func:`import_sensor_logger`: the Sensor Logger app's exports (a folder of CSVs, its zip, or
-  its JSON file). Columns and units follow the app's own reference
-  (github.com/tszheichoi/awesome-sensor-logger, UNITS.md): ``time`` is UTC epoch ns,
-  ``seconds_elapsed`` seconds since the start; Accelerometer/Gyroscope/Magnetometer ``x,y,z``
-  in m/s^2, rad/s, uT; Location ``latitude, longitude, altitude, speed, bearing,
-  horizontalAccuracy...``; Light ``lux``; Microphone ``dBFS``. Any other sensor file with a
-  ``time`` column becomes a custom stream of its numeric columns.
-- :func:`import_csv`: any CSV with a column map (``{"t_ns": "time", "accel_mps2": "ax,ay,az"}``).
+Columns and units follow the app's own reference (github.com/tszheichoi/awesome-sensor-logger,
+UNITS.md and CROSSPLATFORM.md): ``time`` is UTC epoch ns in every file; file names are
+matched in any case. Streams (file -> stream: fields):
 
-Imported samples keep the source's epoch time as ``t_ns`` (the log's wall offset is then 0 and
-its clock counts as synchronised).
+- ``TotalAcceleration`` -> ``accel`` (modality imu): ``accel_mps2`` (3), gravity included
+- ``Accelerometer`` -> ``user_accel``: ``user_accel_mps2`` (3), gravity removed (the app's
+  Accelerometer is user acceleration on iOS and Android alike)
+- ``Gravity`` -> ``gravity``: ``gravity_mps2`` (3)
+- ``Gyroscope`` -> ``gyro``: ``gyro_rads`` (3); ``GyroscopeUncalibrated`` -> ``gyro_uncal``
+- ``Magnetometer`` -> ``mag``: ``mag_ut`` (3); ``MagnetometerUncalibrated`` -> ``mag_uncal``
+- ``AccelerometerUncalibrated`` -> ``accel_uncal``: ``accel_mps2`` (3)
+- ``Orientation`` -> ``orientation``: ``quat_xyzw`` (4), ``roll_rad``, ``pitch_rad``,
+  ``yaw_rad``
+- ``Location`` -> ``gps`` (modality gps): ``lat_deg``, ``lon_deg``, ``alt_hae_m``
+  (``altitude``, above the WGS-84 ellipsoid), ``alt_msl_m`` (``altitudeAboveMeanSeaLevel``,
+  iOS only, else NaN), ``speed_mps``, ``track_deg``, ``h_accuracy_m``, ``v_accuracy_m``,
+  ``speed_accuracy_mps``, ``track_accuracy_deg``; negative values (the app's "invalid") and
+  absent columns are NaN, ``hdop`` NaN and ``sats_used`` -1 (the app records neither)
+- ``Light`` -> ``light`` (modality light): ``lux``
+- ``Microphone`` -> ``sound``: ``sound_dbfs``
+- ``Barometer`` -> ``pressure``: ``pressure_hpa``, ``relative_altitude_m``
+- ``Pedometer`` -> ``pedometer``: ``steps``; ``Compass`` -> ``compass``:
+  ``magnetic_bearing_deg``; ``HeartRate`` -> ``heart_rate``: ``heart_rate_bpm``
+- ``Activity`` -> ``predicted_activity``: ``activity``, ``confidence`` (class indices; the
+  phone's own guess, ``kind: prediction`` in its device metadata, never a label)
+
+Gravity is never added or removed: ``accel`` exists only where the app wrote
+TotalAcceleration (Android); an iOS export has ``user_accel`` and ``gravity`` as recorded,
+and a note says so. On iOS without "Standardise Units & Frames", the app's acceleration and
+gravity axes point the other way from Android's (CROSSPLATFORM.md); they are negated into the
+Android convention (at rest, gravity +9.81 m/s^2 along the axis pointing up), and
+uncalibrated acceleration is converted from g, each with a note. ``Metadata.csv`` (any case)
+is metadata, kept as ``source.*``; empty files and sensors with no stream are skipped, each
+named in one line.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import json
 import os
 import re
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from ...clock import FakeClock
+from ...clock import ClockMap
 from ...errors import LogFormatError
-from ...packets import SPECS, Packet
-from ..recorder import Recorder
-from .base import ImportResult
+from ...packets import Packet
+from .base import Recording
+from .columns import FieldPlan, G, Header, TimeBase, parse_header
+from .tables import BLOCK_ROWS, TablePlan, block_packets, read_head, table_packets, time_ns
+from .textsrc import MAX_UNZIPPED_BYTES, TextSource, csv_rows, file_source, place, zip_sources
 
-__all__ = ["ImportResult", "csv_packet", "import_csv", "import_sensor_logger", "read_sensor_logger",
-           "read_table"]
+__all__ = ["SENSORS", "is_sensor_logger", "read_sensor_logger"]
 
-Table = dict[str, list[str]]
-
-#: Sensor Logger file stem -> (stream, modality).
-_KNOWN = {"Accelerometer": ("imu", "imu"), "TotalAcceleration": ("imu", "imu"),
-          "Location": ("gps", "gps"), "Light": ("light", "light"),
-          "Microphone": ("sound_level", "")}
-#: Samples per packet when importing (about a second at phone rates).
-PACKET_SAMPLES = 100
+XYZ = ("x", "y", "z")
 
 
-# -- reading the three export forms --------------------------------------------------------
-def _read_tables(src: Path) -> tuple[dict[str, Table], dict[str, str]]:
-    """Sensor tables by sensor name, and metadata.csv's first row."""
-    if src.is_dir():
-        files = {p.stem: p.read_text(encoding="utf-8") for p in sorted(src.rglob("*.csv"))}
-    elif zipfile.is_zipfile(src):
-        with zipfile.ZipFile(src) as zf:
-            files = {Path(n).stem: zf.read(n).decode("utf-8") for n in zf.namelist()
-                     if n.lower().endswith(".csv")}
-    elif src.suffix.lower() == ".json":
-        return _read_json(src), {}
-    else:
-        raise LogFormatError(f"{src} is not a Sensor Logger export: expected a folder of CSV "
-                             "files, its .zip, or its .json file")
-    if not files:
-        raise LogFormatError(f"{src}: no CSV files found; expected Sensor Logger files such as "
-                             "Accelerometer.csv, Gyroscope.csv, Location.csv")
-    meta_text = files.pop("metadata", "")
-    tables = {name: _parse_csv(text, f"{src}/{name}.csv") for name, text in files.items()}
-    meta_rows = list(csv.DictReader(io.StringIO(meta_text)))
-    return tables, dict(meta_rows[0]) if meta_rows else {}
+@dataclass(frozen=True)
+class LoggerSensor:
+    """One Sensor Logger file: its stream and the columns (header keys) of each field."""
+
+    stream: str
+    fields: tuple[tuple[str, tuple[str, ...]], ...]
+    modality: str = ""
+    acceleration: bool = False  # axes reversed on iOS without standardisation
+    uncalibrated_g: bool = False  # in g on iOS without standardisation
+    doc: str = ""
 
 
-def _parse_csv(text: str, where: str, header_row: bool = True) -> Table:
-    reader = csv.reader(io.StringIO(text))
-    try:
-        first = next(reader)
-    except StopIteration:
-        raise LogFormatError(f"{where} is empty; expected a header row") from None
-    # Without a header row, columns are named by position: "0", "1", ...
-    header = [h.strip() for h in first] if header_row else [str(i) for i in range(len(first))]
-    columns: Table = {h: [] for h in header}
-    rows = reader if header_row else itertools.chain([first], reader)
-    for row in rows:
-        if not row:
+_ACT = ("walking", "running", "cycling", "automotive", "stationary", "tilting", "unknown")
+_CONF = ("low", "medium", "high", "unknown")
+SENSORS: dict[str, LoggerSensor] = {
+    "totalacceleration": LoggerSensor("accel", (("accel_mps2", XYZ),), "imu", True,
+                                      doc="acceleration, gravity included"),
+    "accelerometer": LoggerSensor("user_accel", (("user_accel_mps2", XYZ),), acceleration=True,
+                                  doc="user acceleration, gravity removed"),
+    "gravity": LoggerSensor("gravity", (("gravity_mps2", XYZ),), acceleration=True,
+                            doc="gravity, estimated by the phone"),
+    "gyroscope": LoggerSensor("gyro", (("gyro_rads", XYZ),), doc="angular rate"),
+    "gyroscopeuncalibrated": LoggerSensor("gyro_uncal", (("gyro_rads", XYZ),),
+                                          doc="angular rate, uncalibrated"),
+    "magnetometer": LoggerSensor("mag", (("mag_ut", XYZ),), doc="magnetic field"),
+    "magnetometeruncalibrated": LoggerSensor("mag_uncal", (("mag_ut", XYZ),),
+                                             doc="magnetic field, uncalibrated"),
+    "accelerometeruncalibrated": LoggerSensor("accel_uncal", (("accel_mps2", XYZ),),
+                                              acceleration=True, uncalibrated_g=True,
+                                              doc="acceleration, uncalibrated"),
+    "orientation": LoggerSensor("orientation", (("quat_xyzw", ("qx", "qy", "qz", "qw")),
+                                                ("roll_rad", ("roll",)),
+                                                ("pitch_rad", ("pitch",)),
+                                                ("yaw_rad", ("yaw",))),
+                                doc="orientation (iOS: yaw from true north, Android: magnetic)"),
+    "location": LoggerSensor("gps", (
+        ("lat_deg", ("latitude",)), ("lon_deg", ("longitude",)), ("alt_hae_m", ("altitude",)),
+        ("alt_msl_m", ("altitudeabovemeansealevel",)), ("speed_mps", ("speed",)),
+        ("track_deg", ("bearing",)), ("h_accuracy_m", ("horizontalaccuracy",)),
+        ("v_accuracy_m", ("verticalaccuracy",)), ("speed_accuracy_mps", ("speedaccuracy",)),
+        ("track_accuracy_deg", ("bearingaccuracy",))), "gps", doc="location fixes"),
+    "light": LoggerSensor("light", (("lux", ("lux",)),), "light", doc="illuminance"),
+    "microphone": LoggerSensor("sound", (("sound_dbfs", ("dbfs",)),),
+                               doc="sound level, dB relative to full scale"),
+    "barometer": LoggerSensor("pressure", (("pressure_hpa", ("pressure",)),
+                                           ("relative_altitude_m", ("relativealtitude",))),
+                              doc="air pressure and altitude change since the start"),
+    "pedometer": LoggerSensor("pedometer", (("steps", ("steps",)),), doc="step count"),
+    "compass": LoggerSensor("compass", (("magnetic_bearing_deg", ("magneticbearing",)),),
+                            doc="heading from magnetic north"),
+    "heartrate": LoggerSensor("heart_rate", (("heart_rate_bpm", ("bpm",)),),
+                              doc="heart rate from a watch"),
+    "activity": LoggerSensor("predicted_activity", (("activity", ("activity",)),
+                                                    ("confidence", ("confidence",))),
+                             doc="the phone's own activity guess: never a label or an input"),
+}
+_GPS_FLOAT64 = ("lat_deg", "lon_deg")
+_NEGATIVE_INVALID = ("speed_mps", "track_deg", "h_accuracy_m", "v_accuracy_m",
+                     "speed_accuracy_mps", "track_accuracy_deg")
+_CLASSES = {"activity": _ACT, "confidence": _CONF}
+
+
+def _key(stem: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", stem.lower())
+
+
+@dataclass
+class _Export:
+    """What the whole export tells every file: platform and standardisation."""
+
+    meta: dict[str, str]
+
+    @property
+    def ios_frame(self) -> bool:
+        """iOS axes and units (the app's "Standardise Units & Frames" off)."""
+        return (self.meta.get("platform", "").lower() == "ios"
+                and self.meta.get("standardisation", "false").lower() != "true")
+
+    def scale(self, sensor: LoggerSensor) -> float:
+        if not self.ios_frame or not sensor.acceleration:
+            return 1.0
+        return -G if sensor.uncalibrated_g else -1.0
+
+
+def _fields(sensor: LoggerSensor, headers: Sequence[Header], export: _Export,
+            name: str) -> tuple[list[FieldPlan], list[str]]:
+    by_key = {h.key: h for h in headers}
+    plans, missing = [], []
+    for field, keys in sensor.fields:
+        hs = [by_key.get(k) for k in keys]
+        found = [h for h in hs if h is not None]
+        if len(found) != len(keys):
+            missing.append(field)
             continue
-        for h, value in zip(header, row, strict=False):
-            columns[h].append(value)
-    return columns
+        classes = list(_CLASSES[field]) if field in _CLASSES else None
+        plans.append(FieldPlan(
+            sensor.stream, sensor.modality, field, tuple(h.index for h in found),
+            export.scale(sensor), "float64" if field in _GPS_FLOAT64 else "float32",
+            f"{field} from {name}", field in _NEGATIVE_INVALID, classes))
+    return plans, missing
 
 
-def _read_json(src: Path) -> dict[str, Table]:
+def _time_header(headers: Sequence[Header], name: str) -> Header:
+    time = next((h for h in headers if h.key == "time"), None)
+    if time is None:
+        raise LogFormatError(f"{name}: no 'time' column (UTC epoch nanoseconds); it has "
+                             f"{', '.join(h.name for h in headers)}")
+    return time
+
+
+def _plan(text: TextSource, sensor: LoggerSensor, export: _Export,
+          notes: list[str]) -> TablePlan | str:
+    """The file's plan, or why it is skipped."""
+    name = Path(text.name).name
     try:
-        records = json.loads(src.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise LogFormatError(f"{src} is not valid JSON ({exc}); expected Sensor Logger's JSON "
-                             "export, an array of records with a 'sensor' key") from None
-    if not isinstance(records, list) or not all(isinstance(r, dict) and "sensor" in r
-                                                for r in records):
-        raise LogFormatError(f"{src}: expected an array of objects with 'sensor' and 'time' "
-                             "keys (Sensor Logger's JSON export)")
-    tables: dict[str, Table] = {}
-    for rec in records:
-        table = tables.setdefault(str(rec["sensor"]), {})
-        n = len(next(iter(table.values()), []))
-        for key, value in rec.items():
-            if key != "sensor":
-                table.setdefault(key, [""] * n).append("" if value is None else str(value))
-        for col in table.values():
-            if len(col) < n + 1:
-                col.append("")
-    return tables
+        names, rows, _ = read_head(text, ",", True)
+    except LogFormatError as exc:
+        return "empty" if "empty" in str(exc) else str(exc)
+    headers = [parse_header(i, n) for i, n in enumerate(names)]
+    time = _time_header(headers, name)
+    plans, missing = _fields(sensor, headers, export, name)
+    if not plans:
+        expected = ", ".join(k for _, keys in sensor.fields for k in keys)
+        return f"none of the columns it should have ({expected}); it has {', '.join(names)}"
+    if missing and sensor.stream != "gps":
+        notes.append(f"{name}: no column for {', '.join(missing)}")
+    if export.scale(sensor) != 1.0:
+        what = "negated" + (" and converted from g" if sensor.uncalibrated_g else "")
+        notes.append(f"{name}: iOS axes {what} into the Android convention (the export's "
+                     "Metadata says platform ios, standardisation off)")
+    base = TimeBase(time.index, "ns", True, f"{name}: 'time' column, UTC epoch ns")
+    first = time_ns(rows[0][time.index], base, text, 2, time.index + 1)
+    return TablePlan(text, ",", headers, True, base, plans, first)
 
 
-# -- converting tables to packets -----------------------------------------------------------
-def _floats(table: Table, col: str, where: str) -> npt.NDArray[np.float64]:
-    if col not in table:
-        raise LogFormatError(f"{where}: no column {col!r}; it has {', '.join(table)}")
+# -- the three export forms -------------------------------------------------------------------
+def _read_metadata(text: TextSource) -> dict[str, str]:
+    rows = [cells for _, cells in csv_rows(text)]
+    if len(rows) < 2:
+        return {}
+    return {k.strip(): v.strip() for k, v in zip(rows[0], rows[1], strict=False) if k.strip()}
+
+
+def _sources(path: Path, max_bytes: int) -> list[TextSource]:
+    if path.is_dir():
+        return [file_source(p) for p in sorted(path.rglob("*"))
+                if p.is_file() and p.name.lower().endswith(".csv")]
+    if zipfile.is_zipfile(path):
+        return [s for s in zip_sources(path, max_bytes=max_bytes) if s.name.lower().endswith(
+            ".csv")]
+    raise LogFormatError(f"{path} is not a Sensor Logger export: expected a folder of CSV "
+                         "files, its .zip, or its .json file")
+
+
+def _no_rows(text: TextSource) -> bool:
+    """No bytes, or a header and nothing under it (the app's file of a silent sensor)."""
     try:
-        return np.array([float(v) if v not in ("", "null", "NaN") else np.nan
-                         for v in table[col]], np.float64)
-    except ValueError as exc:
-        raise LogFormatError(f"{where}: column {col!r} is not numeric ({exc})") from None
+        return next(itertools.islice(csv_rows(text), 1, 2), None) is None
+    except LogFormatError:
+        return False
 
 
-def _times(table: Table, where: str) -> npt.NDArray[np.int64]:
-    if "time" not in table:
-        raise LogFormatError(f"{where}: no 'time' column (UTC epoch nanoseconds); it has "
-                             f"{', '.join(table)}")
-    try:
-        return np.array([int(v.split(".")[0]) for v in table["time"]], np.int64)
-    except ValueError as exc:
-        raise LogFormatError(f"{where}: 'time' is not integer nanoseconds ({exc})") from None
-
-
-def _xyz(table: Table, where: str) -> npt.NDArray[np.float32]:
-    return np.stack([_floats(table, c, where) for c in "xyz"], 1).astype(np.float32)
-
-
-def _interp_xyz(t: npt.NDArray[np.int64], src_t: npt.NDArray[np.int64],
-                xyz: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    return np.stack([np.interp(t, src_t, xyz[:, k]) for k in range(3)], 1).astype(np.float32)
-
-
-def _imu(tables: dict[str, Table], src: Path) -> Packet | None:
-    """One IMU packet: total acceleration (gravity included, as the imu spec says) and gyro."""
-    if "TotalAcceleration" in tables:
-        base = tables["TotalAcceleration"]
-        t, accel = _times(base, f"{src}/TotalAcceleration"), _xyz(base, str(src))
-    elif "Accelerometer" in tables:
-        base = tables["Accelerometer"]
-        t, accel = _times(base, f"{src}/Accelerometer"), _xyz(base, f"{src}/Accelerometer")
-        if "Gravity" in tables:  # Accelerometer is user acceleration only; add gravity back
-            g = tables["Gravity"]
-            accel = accel + _interp_xyz(t, _times(g, "Gravity"), _xyz(g, f"{src}/Gravity"))
-    else:
-        return None
-    fields: dict[str, npt.NDArray[Any]] = {"accel_mps2": accel}
-    for name, key in (("Gyroscope", "gyro_rads"), ("Magnetometer", "mag_ut")):
-        if name in tables:
-            other = tables[name]
-            fields[key] = _interp_xyz(t, _times(other, name), _xyz(other, f"{src}/{name}"))
-    order = np.argsort(t, kind="stable")
-    return Packet("imu", t[order], {k: v[order] for k, v in fields.items()}, "imu")
-
-
-def _gps(table: Table, where: str) -> Packet:
-    t = _times(table, where)
-
-    def col(name: str, invalid_below_zero: bool = False) -> npt.NDArray[np.float64]:
-        if name not in table:
-            return np.full(len(t), np.nan)
-        v = _floats(table, name, where)
-        return np.where(v < 0, np.nan, v) if invalid_below_zero else v
-
-    alt = col("altitudeAboveMeanSeaLevel") if "altitudeAboveMeanSeaLevel" in table else col(
-        "altitude")
-    fields: dict[str, npt.NDArray[Any]] = {
-        "lat_deg": col("latitude"), "lon_deg": col("longitude"),
-        "alt_msl_m": alt.astype(np.float32),
-        "speed_mps": col("speed", True).astype(np.float32),
-        "track_deg": col("bearing", True).astype(np.float32),
-        "mode": np.where(np.isfinite(alt), 3, 2).astype(np.int8),
-        "hdop": np.full(len(t), np.nan, np.float32),
-        "sats_used": np.full(len(t), -1, np.int16), "utc_ns": t.copy()}
-    return Packet("gps", t, fields, "gps")
-
-
-def _generic(name: str, table: Table, where: str) -> Packet | None:
-    t = _times(table, where)
-    fields: dict[str, npt.NDArray[Any]] = {}
-    for col in table:
-        if col in ("time", "seconds_elapsed"):
-            continue
+def is_sensor_logger(files: Sequence[TextSource]) -> bool:
+    """Whether CSV files look like Sensor Logger's: a ``time`` and a ``seconds_elapsed``
+    column, or a Metadata.csv naming the device and platform."""
+    for text in files[:40]:
         try:
-            fields[_snake(col)] = _floats(table, col, where).astype(np.float32)
+            first = next((cells for _, cells in csv_rows(text)), [])
         except LogFormatError:
-            continue  # text columns (network type, activity) have no numeric stream
-    if not fields:
-        return None
-    stream, modality = _KNOWN.get(name, (_snake(name), ""))
-    if name == "Light":
-        fields = {"lux": fields["lux"]}
-    elif name == "Microphone" and "d_bfs" in fields:
-        fields = {"level_dbfs": fields.pop("d_bfs")}
-    return Packet(stream, t, fields, modality)
+            continue
+        keys = {_key(c) for c in first}
+        if {"time", "secondselapsed"} <= keys or (_key(text.stem) == "metadata"
+                                                  and {"devicename", "platform"} <= keys):
+            return True
+    return False
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower().replace(" ", "_")
+def _csv_export(path: Path, files: Sequence[TextSource]) -> Recording:
+    meta_files = [f for f in files if _key(f.stem) == "metadata"]
+    export = _Export(_read_metadata(meta_files[0]) if meta_files else {})
+    notes: list[str] = []
+    skipped: list[str] = []
+    plans: list[TablePlan] = []
+    for text in files:
+        if text in meta_files:
+            continue
+        name = Path(text.name).name
+        sensor = SENSORS.get(_key(text.stem))
+        if _no_rows(text):
+            skipped.append(f"skipped {name}: empty")
+        elif sensor is None:
+            skipped.append(f"skipped {name}: no stream for this sensor")
+            continue
+        elif isinstance(plan := _plan(text, sensor, export, notes), str):
+            skipped.append(f"skipped {name}: {plan}")
+        else:
+            plans.append(plan)
+    return _recording(path, plans, export, notes, skipped)
 
 
-def read_sensor_logger(src: str | os.PathLike[str]) -> tuple[list[Packet], dict[str, str],
-                                                            list[str]]:
-    """Packets (one per stream), the export's metadata, and the files skipped.
+def _recording(path: Path, plans: Sequence[TablePlan], export: _Export, notes: list[str],
+               skipped: list[str]) -> Recording:
+    if not plans:
+        why = "; ".join(skipped) or "no CSV files"
+        raise LogFormatError(f"{path}: no sensor data found ({why}); expected Sensor Logger "
+                             "files such as Accelerometer.csv, Location.csv, Light.csv")
+    streams = {f.stream for p in plans for f in p.fields}
+    if "user_accel" in streams and "accel" not in streams:
+        notes.append("no TotalAcceleration: there is no 'accel' stream with gravity included; "
+                     "user_accel (gravity removed) and gravity are kept as recorded")
+
+    def chunks() -> Iterator[Packet]:
+        for plan in plans:
+            yield from table_packets(plan)
+            notes.extend(plan.notes)
+
+    return Recording(path, "sensor-logger", {}, _clock(export), _devices(plans), dict(
+        export.meta), skipped, notes, chunks, first_ns=min(p.first_ns for p in plans))
+
+
+def _clock(export: _Export) -> ClockMap:
+    return ClockMap.constant(0, "unknown", "Sensor Logger 'time' column (UTC epoch ns)")
+
+
+def _devices(plans: Sequence[TablePlan]) -> dict[str, dict[str, Any]]:
+    devices: dict[str, dict[str, Any]] = {}
+    for plan in plans:
+        sensor = next(s for s in SENSORS.values() if s.stream == plan.fields[0].stream)
+        info: dict[str, Any] = {"driver": "import", "file": Path(plan.src.name).name,
+                                "doc": sensor.doc}
+        for f in plan.fields:
+            if f.classes is not None:
+                info[f.field] = f.classes  # the list grows as the file is read
+        if sensor.stream == "predicted_activity":
+            info["kind"] = "prediction"
+        devices[sensor.stream] = info
+    return devices
+
+
+# -- JSON: one array of records, each with a "sensor" key -------------------------------------
+def json_records(text: TextSource, max_record: int = 64 << 20
+                 ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, record)`` of a JSON array of objects, read in bounded memory.
 
     Raises:
-        LogFormatError: ``src`` is not a Sensor Logger export, or a file lacks the columns
-            the app writes; the message names the file and what was expected.
+        LogFormatError: not a JSON array of objects; the message names the line.
+    """
+    decoder = json.JSONDecoder()
+    with text.text() as fh:
+        buf, line = fh.read(1 << 20), 1
+        start = len(buf) - len(buf.lstrip())
+        if not buf[start:start + 1] == "[":
+            raise LogFormatError(f"{text.name}: expected an array of objects with 'sensor' and "
+                                 "'time' keys (Sensor Logger's JSON export)")
+        line += buf.count("\n", 0, start)
+        pos = start + 1
+        while True:
+            while pos < len(buf) and buf[pos] in " \t\r\n,":
+                line += buf[pos] == "\n"
+                pos += 1
+            if pos == len(buf):
+                buf, pos = fh.read(1 << 20), 0
+                if not buf:
+                    raise LogFormatError(f"{place(text.name, line)}: the JSON array is cut off")
+                continue
+            if buf[pos] == "]":
+                return
+            try:
+                record, end = decoder.raw_decode(buf, pos)
+            except json.JSONDecodeError as exc:
+                more = fh.read(1 << 20)
+                if not more or len(buf) - pos > max_record:
+                    at = line + buf.count("\n", pos, exc.pos)
+                    raise LogFormatError(f"{place(text.name, at)}: not valid JSON ({exc.msg})"
+                                         ) from None
+                buf, pos = buf[pos:] + more, 0
+                continue
+            if not isinstance(record, dict) or "sensor" not in record:
+                raise LogFormatError(f"{place(text.name, line)}: expected an object with a "
+                                     "'sensor' key (Sensor Logger's JSON export)")
+            yield line, record
+            line += buf.count("\n", pos, end)
+            pos = end
+
+
+def _cells(record: Mapping[str, Any], keys: Sequence[str]) -> list[str]:
+    return ["" if record.get(k) is None else str(record.get(k)) for k in keys]
+
+
+@dataclass
+class _JsonSensor:
+    plan: TablePlan
+    keys: list[str]
+    rows: list[tuple[int, list[str]]]
+
+
+def _json_export(path: Path) -> Recording:
+    text = file_source(path)
+    records = json_records(text)
+    meta: dict[str, str] = {}
+    first_records: dict[str, dict[str, Any]] = {}
+    for _, record in records:  # one pass for the metadata and each sensor's columns
+        name = str(record["sensor"])
+        if _key(name) == "metadata":
+            meta = {k: str(v) for k, v in record.items() if k != "sensor"}
+        first_records.setdefault(name, record)
+    export = _Export(meta)
+    notes: list[str] = []
+    skipped: list[str] = []
+    sensors: dict[str, _JsonSensor] = {}
+    for name, record in first_records.items():
+        spec = SENSORS.get(_key(name))
+        if _key(name) == "metadata":
+            continue
+        if spec is None:
+            skipped.append(f"skipped {name}: no stream for this sensor")
+            continue
+        keys = [k for k in record if k != "sensor"]
+        headers = [parse_header(i, k) for i, k in enumerate(keys)]
+        where = f"{path.name}[{name}]"
+        time = _time_header(headers, where)
+        fields, _ = _fields(spec, headers, export, where)
+        if not fields:
+            skipped.append(f"skipped {name}: none of the keys it should have")
+            continue
+        src = TextSource(where, text.open)
+        base = TimeBase(time.index, "ns", True, f"{where}: 'time', UTC epoch ns")
+        first = time_ns(str(record["time"]), base, src, 0, time.index + 1)
+        plan = TablePlan(src, ",", headers, True, base, fields, first)
+        sensors[name] = _JsonSensor(plan, keys, [])
+    rec = _recording(path, [s.plan for s in sensors.values()], export, notes, skipped)
+    rec.chunks = lambda: _json_chunks(text, sensors)
+    return rec
+
+
+def _json_chunks(text: TextSource, sensors: Mapping[str, _JsonSensor]) -> Iterator[Packet]:
+    for line, record in json_records(text):
+        s = sensors.get(str(record["sensor"]))
+        if s is None:
+            continue
+        s.rows.append((line, _cells(record, s.keys)))
+        if len(s.rows) >= BLOCK_ROWS:
+            yield from block_packets(s.plan, s.rows)
+            s.rows = []
+    for s in sensors.values():
+        if s.rows:
+            yield from block_packets(s.plan, s.rows)
+            s.rows = []
+
+
+def read_sensor_logger(src: str | os.PathLike[str], *,
+                       max_unzipped_bytes: int = MAX_UNZIPPED_BYTES) -> Recording:
+    """A Sensor Logger export as a streamed :class:`Recording` (``.load()`` reads it all).
+
+    Raises:
+        LogFormatError: ``src`` is not a Sensor Logger export, or a file lacks its ``time``
+            column; the message names the file and what was expected.
     """
     path = Path(src)
     if not path.exists():
         raise LogFormatError(f"{path}: no such file or folder")
-    tables, meta = _read_tables(path)
-    packets: list[Packet] = []
-    imu = _imu(tables, path)
-    if imu is not None:
-        packets.append(imu)
-    used = {"Accelerometer", "TotalAcceleration", "Gravity", "Gyroscope", "Magnetometer"}
-    skipped = []
-    for name, table in sorted(tables.items()):
-        if name in used and imu is not None:
-            continue
-        where = f"{path}/{name}"
-        packet = _gps(table, where) if name == "Location" else _generic(name, table, where)
-        if packet is None or len(packet) == 0:
-            skipped.append(name)
-        else:
-            packets.append(packet)
-    if not packets:
-        raise LogFormatError(f"{path}: no sensor data found; expected Sensor Logger files "
-                             "such as Accelerometer.csv, Location.csv, Light.csv")
-    return packets, meta, skipped
-
-
-def import_sensor_logger(src: str | os.PathLike[str], out: str | os.PathLike[str]
-                         ) -> ImportResult:
-    """Convert a Sensor Logger export into a sensekit MCAP log at ``out``."""
-    packets, meta, skipped = read_sensor_logger(src)
-    extra = {f"source.{k}": str(v) for k, v in meta.items()}
-    extra["source"] = f"Sensor Logger export {Path(src).name}"
-    return _write(out, packets, extra, tuple(skipped))
-
-
-def import_csv(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
-               columns: Mapping[str, str | Sequence[str]], stream: str, modality: str = "",
-               time_unit: str = "ns", scales: Mapping[str, float] | None = None,
-               header: bool = True) -> ImportResult:
-    """Convert a CSV into a log, with a column map naming which columns make which field.
-
-    Args:
-        columns: ``{"t_ns": "time", "accel_mps2": "ax,ay,az"}``: ``t_ns`` names the time
-            column; each other key is a field, built from one column or several (a vector).
-        stream: Stream name in the log.
-        modality: The :data:`~sensekit.packets.SPECS` entry the fields follow (dtypes are taken
-            from it), or ``""`` for a custom stream (float32).
-        time_unit: Unit of the time column: ``ns``, ``us``, ``ms`` or ``s``.
-        scales: Factor per field into its SI unit (``{"accel_mps2": 9.80665}`` for g,
-            ``{"gyro_rads": math.pi / 180}`` for deg/s).
-        header: Whether the first row names the columns; without one, columns are named by
-            position (``"0"``, ``"1"``...).
-    """
-    path = Path(src)
-    table = read_table(path, header)
-    packet = csv_packet(table, str(path), columns=columns, stream=stream, modality=modality,
-                        time_unit=time_unit, scales=scales)
-    return _write(out, [packet], {"source": f"CSV {path.name}"}, ())
-
-
-def read_table(path: Path, header: bool = True) -> Table:
-    """A CSV file's columns by name (by position without a header)."""
-    try:
-        return _parse_csv(path.read_text(encoding="utf-8"), str(path), header)
-    except OSError as exc:
-        raise LogFormatError(f"cannot read {path}: {exc.strerror}") from None
-
-
-def csv_packet(table: Table, where: str, *, columns: Mapping[str, str | Sequence[str]],
-               stream: str, modality: str, time_unit: str,
-               scales: Mapping[str, float] | None = None) -> Packet:
-    """One packet from a parsed CSV table and a column map (see :func:`import_csv`)."""
-    scale = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}.get(time_unit)
-    if scale is None:
-        raise LogFormatError(f"{where}: time unit {time_unit!r}; expected ns, us, ms or s")
-    if "t_ns" not in columns:
-        raise LogFormatError(f"{where}: the column map needs t_ns=COLUMN naming the time column")
-    unknown = set(scales or {}) - set(columns)
-    if unknown:
-        raise LogFormatError(f"{where}: scales for fields not in the column map: "
-                             f"{', '.join(sorted(unknown))}")
-    t_col = _names(columns["t_ns"])[0]
-    if t_col not in table:
-        raise LogFormatError(f"{where}: no time column {t_col!r}; it has {', '.join(table)}")
-    if time_unit == "ns":
-        t = _times({"time": table[t_col]}, where)
-    else:
-        t = np.round(_floats(table, t_col, where) * scale).astype(np.int64)
-    spec = SPECS.get(modality)
-    fields: dict[str, npt.NDArray[Any]] = {}
-    for name, cols in columns.items():
-        if name == "t_ns":
-            continue
-        names = _names(cols)
-        data = np.stack([_floats(table, c, where) for c in names], 1)
-        data = data * (scales or {}).get(name, 1.0)
-        dtype = spec.fields[name].dtype if spec and name in spec.fields else "float32"
-        fields[name] = (data[:, 0] if len(names) == 1 else data).astype(dtype)
-    return Packet(stream, t, fields, modality)
-
-
-def _names(cols: str | Sequence[str]) -> list[str]:
-    return [c.strip() for c in cols.split(",")] if isinstance(cols, str) else list(cols)
-
-
-def _write(out: str | os.PathLike[str], packets: Iterable[Packet], extra: dict[str, str],
-           skipped: tuple[str, ...]) -> ImportResult:
-    counts: dict[str, int] = {}
-    # Imported times are already wall-clock (epoch ns): the log's wall offset is 0.
-    with Recorder(out, clock=FakeClock(0), metadata=extra, clock_synced=True,
-                  wall_offset_ns=0) as rec:
-        for packet in packets:
-            for start in range(0, len(packet), PACKET_SAMPLES):
-                rec.write(packet.slice(start, start + PACKET_SAMPLES))
-            counts[packet.stream] = counts.get(packet.stream, 0) + len(packet)
-    return ImportResult(Path(out), counts, skipped)
+    if path.is_file() and path.suffix.lower() == ".json":
+        return _json_export(path)
+    return _csv_export(path, _sources(path, max_unzipped_bytes))

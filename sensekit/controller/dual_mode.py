@@ -10,11 +10,14 @@ mode and fall below ``low`` to come back, and a mode is held at least ``min_dwel
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ...errors import ConfigError
-from ...packets import Packet
-from .backend import Size
-from .camera import Camera
+from ..errors import ConfigError
+
+if TYPE_CHECKING:  # the controller does not import camera drivers to hold a switch
+    from ..drivers.camera.backend import Size
+    from ..drivers.camera.camera import Camera
+    from ..packets import Packet
 
 __all__ = ["DualModeCamera", "Hysteresis"]
 

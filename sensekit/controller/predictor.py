@@ -17,12 +17,12 @@ import numpy as np
 
 from ..align import Window
 from ..errors import ConfigError
-from ..fusion.features import window_inputs
+from ..fusion.features import fit_rate, window_inputs
 from ..fusion.inputs import Configuration, ModalityInput
 from ..power.model import load_power_model
 from .evaluate import Prediction
 
-__all__ = ["FusionPredictor"]
+__all__ = ["FusionPredictor", "load_predictor", "rig_predictor"]
 
 
 class FusionPredictor:
@@ -58,10 +58,16 @@ class FusionPredictor:
         self._latency: dict[Configuration, float] = {}
 
     def inputs(self, window: Window, config: Configuration) -> dict[str, np.ndarray]:
-        """The network inputs of ``window`` for the modalities ``config`` has on."""
+        """The network inputs of ``window`` for the modalities ``config`` has on.
+
+        A series that arrives at a rate the network was not trained for (a phone's
+        accelerometer at 5 Hz) is brought to the steps of its configured rate, as ``sensekit
+        train`` and ``evaluate`` store windows; one at a trained rate is fed as delivered.
+        """
         mods = {m: self.modalities[m] for m in config.modalities if m in self.modalities}
-        feats = window_inputs(window, mods, camera_size=config.rates.get("camera"))
-        return {m: x[None] for m, x in feats.items()}
+        feats = window_inputs(window, mods, config.rates)
+        return {m: (x if _trained(x, mods[m]) else fit_rate(x, mods[m], config.rates.get(m)))[None]
+                for m, x in feats.items()}
 
     def predict(self, window: Window, config: Configuration) -> Prediction:
         """Prediction, confidence, and which modalities the prediction did not need.
@@ -100,3 +106,24 @@ class FusionPredictor:
             self.net.predict(batch)
             times.append(time.perf_counter() - start)
         return float(np.median(times))
+
+
+def load_predictor(model: str, platform: str = "pi4", task: str = "activity",
+                   classes: Sequence[str] | None = None) -> FusionPredictor:
+    """The network named ``model`` (a shipped name such as ``default``, or the path of an
+    exported ``.onnx.json`` manifest) under ONNX Runtime, as the controller uses it."""
+    from ..fusion.runtime import OnnxFusion
+
+    net = OnnxFusion(model) if model.endswith(".json") else OnnxFusion.shipped(model)
+    return FusionPredictor(net, task, platform=platform, classes=classes or None)
+
+
+def rig_predictor(rig: Any, platform: str = "pi4") -> FusionPredictor:
+    """The network a rig config's controller runs: ``[fusion] weights`` (default: the shipped
+    ``default``), acting on ``[fusion] task`` (default ``activity``)."""
+    return load_predictor(rig.weights, platform, str(rig.fusion.get("task", "activity")))
+
+
+def _trained(x: np.ndarray, spec: ModalityInput) -> bool:
+    """Whether ``x`` has the steps of one of the rates the network was trained for."""
+    return spec.kind != "series" or x.shape[-1] in {spec.steps(r) for r in spec.rates_hz}

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
+from sensekit.controller.dual_mode import DualModeCamera, Hysteresis
 from sensekit.drivers.camera.camera import Camera
-from sensekit.drivers.camera.dual_mode import DualModeCamera, Hysteresis
 from sensekit.errors import ConfigError
 from sensekit.testing.camera_scenes import CameraSceneEmulator
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sensekit.drivers.audio.features import ActivityScore, LogMel, hz_to_mel, mel_filterbank
 from sensekit.drivers.audio.resample import StreamResampler
+from sensekit.features.audio import ActivityScore, LogMel, hz_to_mel, mel_filterbank
 from sensekit.testing.audio_scenes import AudioSceneEmulator
 
 

@@ -1,0 +1,266 @@
+"""Labelled windows from recordings: the aligner's windows, labels from the log's ``labels`` stream.
+
+Used by ``sensekit train`` / ``sensekit evaluate`` and the recipes in ``fusion/``. A recording
+with a ``labels`` stream (made by :func:`sensekit.testing.scenario.simulate`, or imported with
+``sensekit import --label TASK=CLASS`` / ``--labels SPANS.csv``) becomes a :class:`WindowSet`:
+one int field per labelled task, class lists in the stream's device metadata, ``-1`` where a
+task has no label. Each window's label is the majority of its label samples; a window with no
+label sample of a task is unlabelled for it, and a window unlabelled for every task is left
+out. Tasks (:mod:`sensekit.fusion.tasks`) a recording does not label follow from those it
+does where their declaration says how (a bus ride is a ``vehicle`` activity).
+
+Each modality is read from the first of its source streams the recording has, and step
+signals (light that reports only on change) are held as their declaration says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ConfigError
+from .data import WindowSet
+from .features import fit_rate, window_inputs
+from .inputs import ModalityInput
+from .tasks import Task, get, registered
+
+__all__ = ["label_codes", "labels_of", "recording_windows", "recordings_windows",
+           "window_labels"]
+
+LABELS = "labels"
+
+
+def _stream_rates(reader: Any) -> dict[str, float]:
+    devices = reader.devices()
+    out = {}
+    for name, info in reader.streams.items():
+        rate = float(devices.get(name, {}).get("rate_hz", 0) or 0) or info.rate_hz
+        out[name] = float(rate)
+    return out
+
+
+def label_codes(reader: Any) -> dict[str, list[str]]:
+    """Label field -> class names, from the ``labels`` stream's device metadata.
+
+    Raises:
+        ConfigError: the recording has no labels stream.
+    """
+    meta = reader.devices().get(LABELS)
+    if not meta or LABELS not in reader.streams:
+        raise ConfigError(f"{reader.path}: no '{LABELS}' stream; label the recording (sensekit "
+                          "import --label TASK=CLASS, or --labels SPANS.csv)")
+    return {k: json.loads(v) for k, v in meta.items() if isinstance(v, str)
+            and v.startswith("[")}
+
+
+def labels_of(names: Mapping[str, str], tasks: Sequence[Task], where: str = "") -> dict[str, int]:
+    """Class index per task (-1: unlabelled) from label-field -> class-name pairs.
+
+    A task the names do not label directly follows from another task's label where its
+    declaration maps that class.
+
+    Raises:
+        ConfigError: a label names a class its task does not have.
+    """
+    out = {}
+    for task in tasks:
+        cls = names.get(task.label)
+        if cls is None:
+            cls = next((table[names[get(o).label]] for o, table in task.derived.items()
+                        if get(o).label in names and names[get(o).label] in table), None)
+        if cls is not None and cls not in task.classes:
+            raise ConfigError(f"{where}: {task.label} label {cls!r} is not a class of task "
+                              f"{task.name!r} ({', '.join(task.classes)})")
+        out[task.name] = -1 if cls is None else task.classes.index(cls)
+    return out
+
+
+def window_labels(win: Any, codes: Mapping[str, list[str]], tasks: Sequence[Task],
+                  where: str = "") -> dict[str, int]:
+    """Majority label per task over the window's label samples (-1 where it has none)."""
+    mask = win.mask.get(LABELS)
+    names: dict[str, str] = {}
+    if mask is not None and mask.any():
+        for fld, classes in codes.items():
+            if fld in win.data[LABELS]:
+                values = np.asarray(win.data[LABELS][fld])[mask].astype(np.int64)
+                values = values[values >= 0]
+                if len(values):
+                    names[fld] = classes[int(np.bincount(values).argmax())]
+    return labels_of(names, tasks, where)
+
+
+def _specs(rates: Mapping[str, float], mods: Mapping[str, ModalityInput],
+           window_s: float) -> dict[str, Any]:
+    """Aligner specs: each stream at its recorded rate (one slot per window for a stream with
+    a single sample, which has none), step signals held as declared."""
+    from ..align import StreamSpec
+
+    hold: dict[str, float] = {}
+    for spec in mods.values():
+        for src in spec.sources:
+            if src.hold_s is not None:
+                hold[src.stream] = max(hold.get(src.stream, 0.0), src.hold_s)
+    return {s: StreamSpec(r if r > 0 else 1.0 / window_s, hold_s=hold.get(s))
+            for s, r in rates.items()}
+
+
+def _tasks(names: Sequence[str | Task] | None) -> list[Task]:
+    if names is None:
+        return list(registered().values())
+    return [t if isinstance(t, Task) else get(t) for t in names]
+
+
+def recording_windows(path: str | os.PathLike[str], mods: Mapping[str, ModalityInput], *,
+                      window_s: float = 2.0, hop_s: float | None = None, group: int = 0,
+                      tasks: Sequence[str | Task] | None = None) -> WindowSet:
+    """Labelled windows of one recording, every modality stored at its native rate.
+
+    Args:
+        path: The recording.
+        mods: The network's modalities (each read from the first source stream present).
+        window_s, hop_s: Windows.
+        group: Group id of its windows (splits keep a group on one side).
+        tasks: Tasks to label, by name or as :class:`Task` (default: every declared task).
+    """
+    from ..align import align
+    from ..log.reader import open as open_log
+
+    with open_log(path) as reader:
+        codes = label_codes(reader)
+        rates = _stream_rates(reader)
+        wanted = {s for spec in mods.values() for s in spec.streams} | {LABELS}
+        streams = {s: reader.read(s) for s in sorted(wanted & set(rates))}
+    streams = {s: p for s, p in streams.items() if len(p)}
+    specs = _specs({s: rates[s] for s in streams}, mods, window_s)
+    windows = align(streams, specs, window_s, hop_s,
+                    origin_ns=min(int(p.t_ns[0]) for p in streams.values()))
+    chosen = _tasks(tasks)
+    rows: dict[str, list[Any]] = {m: [] for m in mods}
+    present: dict[str, list[bool]] = {m: [] for m in mods}
+    labels: dict[str, list[int]] = {t.name: [] for t in chosen}
+    for win in windows:
+        lab = window_labels(win, codes, chosen, str(path))
+        if max(lab.values(), default=-1) < 0:
+            continue
+        _add(window_inputs(win, mods), mods, rows, present)
+        for t, v in lab.items():
+            labels[t].append(v)
+    return _assemble(mods, rows, present, labels, chosen, group, str(path))
+
+
+def _add(feats: Mapping[str, npt.NDArray[np.float32]], mods: Mapping[str, ModalityInput],
+         rows: dict[str, list[Any]], present: dict[str, list[bool]]) -> None:
+    for m, spec in mods.items():
+        present[m].append(m in feats)
+        rows[m].append(fit_rate(feats[m], spec) if m in feats else None)
+
+
+def _assemble(mods: Mapping[str, ModalityInput], rows: Mapping[str, list[Any]],
+              present: Mapping[str, list[bool]], labels: Mapping[str, list[int]],
+              tasks: Sequence[Task], group: int, where: str) -> WindowSet:
+    n = len(next(iter(labels.values()), []))
+    if n == 0:
+        raise ConfigError(f"{where}: no labelled windows")
+    inputs = {}
+    for m, spec in mods.items():
+        shape = ((spec.channels, int(spec.native), int(spec.native)) if spec.kind == "image"
+                 else (spec.channels, spec.steps()))
+        arr = np.zeros((n, *shape), np.float32)
+        for i, x in enumerate(rows[m]):
+            if x is not None:
+                arr[i] = x
+        inputs[m] = arr
+    return WindowSet(dict(mods), inputs, {m: np.array(v, bool) for m, v in present.items()},
+                     {t: np.array(v, np.int64) for t, v in labels.items()},
+                     {t.name: list(t.classes) for t in tasks}, np.full(n, group, np.int64))
+
+
+def recordings_windows(paths: Sequence[str | os.PathLike[str]],
+                       mods: Mapping[str, ModalityInput], **kwargs: Any) -> WindowSet:
+    """Windows of several recordings, each its own group (for splits by recording)."""
+    sets = [recording_windows(p, mods, group=i, **kwargs) for i, p in enumerate(paths)]
+    return concat_sets(sets)
+
+
+def concat_sets(sets: Sequence[WindowSet]) -> WindowSet:
+    """One :class:`WindowSet` of several with the same modalities and tasks."""
+    first = sets[0]
+    return WindowSet(first.modalities,
+                     {m: np.concatenate([s.inputs[m] for s in sets]) for m in first.inputs},
+                     {m: np.concatenate([s.present[m] for s in sets]) for m in first.present},
+                     {t: np.concatenate([s.labels[t] for s in sets]) for t in first.labels},
+                     first.classes, np.concatenate([s.groups for s in sets]))
+
+
+def default_paths(folder: str | os.PathLike[str]) -> list[Path]:
+    """The ``.mcap`` recordings in ``folder``, sorted."""
+    return sorted(Path(folder).glob("*.mcap"))
+
+
+def accel_csv_windows(path: str | os.PathLike[str], mods: Mapping[str, ModalityInput], *,
+                      activity: str = "walking", window_s: float = 2.0, rate_hz: float = 100.0,
+                      group: int = 0, tasks: Sequence[str | Task] | None = None) -> WindowSet:
+    """Windows of a phone accelerometer CSV (``t_ns, ax, ay, az, ...`` in m/s^2), one activity.
+
+    This is the layout of the Oxford step-counter recordings in the corpus. Leading rows of
+    zeros (the sensor not yet running) are dropped; the samples arrive as an ``imu`` stream's
+    ``accel_mps2``, so only the modalities read from that are present.
+    """
+    from ..align import StreamSpec, align
+    from ..packets import Packet
+
+    raw = np.loadtxt(path, delimiter=",", usecols=(0, 1, 2, 3), dtype=np.float64)
+    raw = raw[np.flatnonzero(np.abs(raw[:, 1:4]).sum(1) > 0)[0]:]
+    packet = Packet("imu", raw[:, 0].astype(np.int64),
+                    {"accel_mps2": raw[:, 1:4].astype(np.float32)}, "imu")
+    windows = align({"imu": packet}, {"imu": StreamSpec(rate_hz)}, window_s,
+                    origin_ns=int(packet.t_ns[0]))
+    rows: dict[str, list[Any]] = {m: [] for m in mods}
+    present: dict[str, list[bool]] = {m: [] for m in mods}
+    for win in windows:
+        feats = window_inputs(win, mods)
+        if feats:
+            _add(feats, mods, rows, present)
+    chosen = _tasks(tasks)
+    label = labels_of({get("activity").label: activity}, chosen, str(path))
+    n = len(next(iter(present.values()), []))
+    return _assemble(mods, rows, present, {t: [v] * n for t, v in label.items()}, chosen,
+                     group, str(path))
+
+
+def recording_fingerprint(path: str | os.PathLike[str]) -> str:
+    """What identifies a recording's content: the simulator's scenario parameters when it was
+    simulated (``scenario_seed=3,scenario_duration_s=180.0``), else the file's SHA-256."""
+    import hashlib
+
+    from ..log.reader import open as open_log
+
+    with open_log(path) as reader:
+        meta = {k: v for rec in reader.metadata("sensekit.log") for k, v in rec.items()
+                if k.startswith("scenario_")}
+    if meta:
+        return ",".join(f"{k}={meta[k]}" for k in sorted(meta))
+    return "sha256=" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def expand_paths(items: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Recordings named on a command line: files, or folders of ``.mcap`` files."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            out += default_paths(p)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise ConfigError(f"no recording or folder at {p}")
+    if not out:
+        raise ConfigError(f"no .mcap recordings in {[str(i) for i in items]}")
+    return out

@@ -1,0 +1,30 @@
+"""Weights that ship with sensekit, and the names that stand for them (no torch here).
+
+``default`` is the network the demo, the sampling controller and ``sensekit evaluate default``
+use unless a rig names another (``[fusion] weights`` in its config). Today it is the
+simulator-trained ``sim_har``; the network trained on real recordings takes the name over when
+it ships.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["ALIASES", "DEFAULT", "SHIPPED", "shipped_name", "shipped_names"]
+
+#: Folder of the weights (``NAME.pt``, ``NAME.json``) and ONNX graphs (``NAME.onnx.json``).
+SHIPPED = Path(__file__).resolve().parent / "weights"
+DEFAULT = "default"
+#: Shipped names that stand for other shipped weights.
+ALIASES = {DEFAULT: "sim_har"}
+
+
+def shipped_name(name: str) -> str:
+    """The shipped weights ``name`` stands for (itself unless it is an alias)."""
+    return ALIASES.get(name, name)
+
+
+def shipped_names() -> list[str]:
+    """Names of the shipped weights, aliases included."""
+    own = sorted(p.stem for p in SHIPPED.glob("*.json") if not p.stem.endswith(".onnx"))
+    return sorted(ALIASES) + own

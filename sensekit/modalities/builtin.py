@@ -1,0 +1,146 @@
+"""The built-in modalities: the rig's sensors and what real phone recordings carry.
+
+Each entry is the whole story of one modality (see :class:`~sensekit.modalities.Modality`).
+Stream names are those sensekit's drivers and importers write: a rig's MPU-6050 delivers
+``imu`` (accelerometer and gyroscope together), a phone export delivers ``accel``, ``gyro``,
+``mag``, ``pressure``, ``sound`` and ``speed`` on their own (the transport-mode recordings,
+:mod:`sensekit.log.importers`); a modality lists every stream it can come from.
+
+Timing of the phone streams (the transport-mode corpus, 62 recordings; median of the
+per-recording median interval, and the median of their 95th percentiles): light 2.7 s / 75 s
+(Android reports it only when it changes), sound level 9 s / 37 s, GPS speed 34 s / 114 s,
+pressure 46 s / 117 s (4 recordings), magnetometer 0.5 s / 2 s. Step signals are held for a
+few of their typical intervals (``hold_s``) and no longer, so a sensor that stopped does not
+look alive.
+"""
+
+from __future__ import annotations
+
+from ..fusion.inputs import ModalityInput, Source
+from . import Modality, PowerEntry, Score, TurnDown
+
+__all__ = ["BUILTIN", "DLPF_BANDWIDTHS_HZ"]
+
+#: MPU-6050 DLPF_CFG 0-6 accelerometer bandwidths in Hz (MPU-6000/MPU-6050 Register Map and
+#: Descriptions Rev 4.2, register 26 CONFIG, p. 13). A driver lowering the output rate picks
+#: the widest bandwidth at or below half the new rate.
+DLPF_BANDWIDTHS_HZ = (260.0, 184.0, 94.0, 44.0, 21.0, 10.0, 5.0)
+#: The controller's IMU rates: the MPU-6050's sample-rate divider reaches each exactly.
+IMU_RATES = (100.0, 50.0, 25.0)
+
+_IMU_POWER = PowerEntry("mpu6050", device="imu")
+_MICROPHONE = PowerEntry("usb_microphone", device="microphone")
+_GPS = PowerEntry("ublox_m8", device="gps")
+
+ACCEL = Modality(
+    "accel",
+    ModalityInput("series", 3, IMU_RATES, sources=(
+        Source("imu", ("accel_mps2",)), Source("accel", ("accel_mps2",))), xyz=True),
+    TurnDown("rate", modes=("accel_only", "accel_gyro"), standby="wake_on_motion",
+             lowpass_hz=DLPF_BANDWIDTHS_HZ, keep_on=True),
+    _IMU_POWER,
+    # 0.4 m/s^2 of magnitude spread scores 0.5: a phone at rest shows 0.01-0.05 m/s^2 of
+    # sensor noise, slow walking 1-2 m/s^2 (gait peaks of 0.2-0.5 g)
+    Score("norm_spread", "motion", {"half": 0.4}),
+    "accelerometer, m/s^2, gravity included, body frame")
+
+GYRO = Modality(
+    "gyro",
+    ModalityInput("series", 3, IMU_RATES, sources=(
+        Source("imu", ("gyro_rads",)), Source("gyro", ("gyro_rads",))), xyz=True),
+    TurnDown("rate", modes=("accel_gyro",), standby="wake_on_motion",
+             lowpass_hz=DLPF_BANDWIDTHS_HZ, keep_on=True),
+    _IMU_POWER, None, "gyroscope, rad/s, body frame")
+
+AUDIO = Modality(
+    "audio",
+    # log-mel frames at 50 frames/s (20 ms hop), 32 bands up to 4 kHz so 8 and 16 kHz
+    # microphones agree
+    ModalityInput("series", 32, (50.0,), sources=(Source("audio", ("pcm",), "logmel"),)),
+    TurnDown("switch", modes=("on",)), _MICROPHONE,
+    # frames louder than -50 dBFS count as sound
+    Score("sound_activity", "level", {"threshold_dbfs": -50.0}),
+    "microphone as a log-mel spectrogram (the costly resolution of audio)")
+
+SOUND_LEVEL = Modality(
+    "sound_level",
+    # The cheap resolution of the same microphone: a level a few times a second from a rig's
+    # PCM, or the level a phone app logged (about every 10 s; its own dB scale, not dBFS)
+    ModalityInput("lowrate", 1, (10.0, 1.0), sources=(
+        Source("sound", ("sound_db",), "samples", hold_s=30.0),
+        Source("sound_level", ("level_dbfs",), "samples", hold_s=30.0),
+        Source("audio", ("pcm",), "pcm_level"))),
+    TurnDown("switch", modes=("on",)), _MICROPHONE,
+    # 6 dB of range across the window scores 0.5: a voice or a passing vehicle
+    Score("range", "change", {"half": 6.0}, streams=("sound", "sound_level")),
+    "microphone as a sound level in dB, 0.1-10 Hz")
+
+CAMERA = Modality(
+    "camera",
+    ModalityInput("image", 3, (32.0, 16.0), sources=(Source("camera", ("image",), "frame"),)),
+    TurnDown("size", modes=("dnn",), size_mode="dnn", photo_mode="photo"),
+    PowerEntry("pi_camera_v2", device="camera", frame_rate_hz=1.0),
+    # a mean absolute difference of 8 grey levels between frames scores 0.5
+    Score("frame_difference", "change", {"half": 8.0}),
+    "camera in DNN mode, the newest frame of the window at 32 or 16 pixels square")
+
+GPS = Modality(
+    "gps",
+    # speed (0 without a fix), HDOP (50 without a fix), satellites used, fix mode
+    ModalityInput("lowrate", 4, (1.0,), sources=(Source(
+        "gps", ("speed_mps", "hdop", "sats_used", "mode"), "samples",
+        {"speed_mps": {"nan": 0.0}, "hdop": {"nan": 50.0, "max": 50.0}}),)),
+    TurnDown("switch", modes=("continuous",), standby="power_save", economy="power_save",
+             keep_on=True),
+    _GPS,
+    # 1.5 m/s (a brisk walk) scores 0.5; a fix that came or went scores 1
+    Score("speed_fix", "level", {"half": 1.5}),
+    "GPS fix quality and speed over ground (position is not an input)")
+
+GPS_SPEED = Modality(
+    "gps_speed",
+    ModalityInput("lowrate", 1, (1.0,), sources=(
+        Source("speed", ("speed_mps",), "samples", {"speed_mps": {"nan": 0.0}}, hold_s=60.0),
+        Source("gps", ("speed_mps",), "samples", {"speed_mps": {"nan": 0.0}}))),
+    TurnDown("switch", modes=("continuous",), standby="power_save", economy="power_save"),
+    _GPS,
+    Score("peak", "level", {"half": 1.5}),
+    "GPS speed over ground without position (phone logs: a value every 30-40 s)")
+
+LIGHT = Modality(
+    "light",
+    # log10(1 + lux); Android reports light only when it changes: a sample stands until the
+    # next (held up to two minutes), on a rig the sensor reports every second
+    ModalityInput("lowrate", 1, (1.0,), sources=(Source(
+        "light", ("lux",), "samples", {"lux": {"min": 0.0, "log10_1p": True}},
+        hold_s=120.0),)),
+    TurnDown("switch", modes=("continuous_high",), keep_on=True),
+    PowerEntry("bh1750", device="light"),
+    # half a decade (300 lx indoors to 1,000 lx) scores 0.5
+    Score("log_range", "change", {"half": 0.5}),
+    "ambient light, lux")
+
+MAG = Modality(
+    "mag",
+    ModalityInput("series", 3, (10.0,), sources=(
+        Source("mag", ("mag_ut",)), Source("imu", ("mag_ut",))), xyz=True),
+    TurnDown("switch", modes=("continuous",)),
+    PowerEntry("ak8963", device="magnetometer"),
+    # 5 uT of field-strength spread scores 0.5: steel and motors nearby (a car, a train)
+    Score("norm_spread", "change", {"half": 5.0}),
+    "magnetometer, uT, body frame")
+
+PRESSURE = Modality(
+    "pressure",
+    # the change within the window (hPa about its mean): absolute pressure tells the weather
+    # and the altitude, not how someone moves
+    ModalityInput("lowrate", 1, (1.0,), sources=(Source(
+        "pressure", ("pressure_hpa",), "samples", {"pressure_hpa": {"centre": True}},
+        hold_s=120.0),)),
+    TurnDown("switch", modes=("normal",)),
+    PowerEntry("bmp280", device="barometer"),
+    # 0.3 hPa (about 2.5 m of height) across the window scores 0.5: stairs, a lift, a tunnel
+    Score("range", "change", {"half": 0.3}),
+    "barometric pressure, hPa")
+
+BUILTIN = (ACCEL, GYRO, AUDIO, SOUND_LEVEL, CAMERA, GPS, GPS_SPEED, LIGHT, MAG, PRESSURE)
