@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sensekit.orientation import Ahrs
-from sensekit.orientation.nav import GpsImuFilter
+from sensekit.orientation.nav import GpsImuFilter, NavParams
 from sensekit.packets import Packet
 
 RATE = 50.0
@@ -51,7 +51,7 @@ def read(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def evaluate(path: Path) -> list[dict[str, float]] | None:
+def evaluate(path: Path, params: NavParams | None = None) -> list[dict[str, float]] | None:
     d = read(path)
     if "gyroscope" not in d or "accelerometer" not in d or len(d.get("speed", [])) < 3:
         return None
@@ -61,7 +61,7 @@ def evaluate(path: Path) -> list[dict[str, float]] | None:
     gyr = np.stack([np.interp(t, d["gyroscope"][:, 0], d["gyroscope"][:, i]) for i in (1, 2, 3)], 1)
     acc = np.stack([np.interp(t, d["accelerometer"][:, 0], d["accelerometer"][:, i])
                     for i in (1, 2, 3)], 1)
-    ahrs, nav = Ahrs(RATE, backend="vqf"), GpsImuFilter()
+    ahrs, nav = Ahrs(RATE, backend="vqf"), GpsImuFilter(params=params)
     speeds = d["speed"][(d["speed"][:, 0] > t0) & (d["speed"][:, 0] < t1)]
     rows, k, prev = [], 0, None
     step = int(RATE / 10)
@@ -90,11 +90,14 @@ def evaluate(path: Path) -> list[dict[str, float]] | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("corpus", type=Path)
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a NavParams figure")
     ap.add_argument("-o", "--output")
     args = ap.parse_args(argv)
+    params = NavParams(**{k: float(v) for k, v in (p.split("=") for p in args.param)})
     per_file, mode_rows = {}, defaultdict(list)
     for path in sorted(args.corpus.glob("*.csv.gz")):
-        rows = evaluate(path)
+        rows = evaluate(path, params)
         if not rows:
             continue
         mode = path.name.split("_")[2]
