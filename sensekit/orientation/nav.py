@@ -12,8 +12,8 @@ orientations, so any mounting works and a 6-axis AHRS with an arbitrary north do
 so the device's turns turn the predicted path: a person walking, running, riding or driving
 turns with the device they carry. The IMU's acceleration enters through the rest decision of
 the AHRS (specific force and rate steady for 1.5 s): at rest, below walking speed, a
-zero-speed pseudo-measurement keeps the position still, and a car stopped at a light stops
-in the filter too. Without fixes the speed relaxes toward the carrier's usual speed (the mean
+zero-speed pseudo-measurement keeps the position still; it is not applied above 1.5 m/s,
+where a smooth ride can look still (real phones in cars showed it). Without fixes the speed relaxes toward the carrier's usual speed (the mean
 GPS speed of the last minute) over ``speed_revert_s``: a stopped car moves off again, a car
 that was cruising slows toward its average. Integrating the acceleration itself along the
 track was tried and made predictions worse on the simulator's days (see
@@ -63,9 +63,9 @@ class NavParams:
             pocket, a turn the device does not make.
         drift_walk: Random walk of the course offset's drift rate (rad/s/sqrt(s)).
         zupt_sigma_mps: Zero-speed pseudo-measurement at rest.
-        zupt_below_mps: Rest is taken for standing still only below this speed (a smooth
-            ride can look still); no limit by default: on the simulator's tuning days the
-            stops it catches were worth more than the rides it stops by mistake.
+        zupt_below_mps: Rest is taken for standing still only below this speed: a smooth
+            ride can look still. Without the limit the simulator's days gained (cars stopping
+            at lights) but real phones in cars (us_tmd) doubled their speed error.
         min_course_speed_mps: GPS course is used above this speed only.
         alt_walk: Altitude random walk (m/sqrt(s)).
         speed_revert_s: Time over which the speed relaxes toward the carrier's usual speed
@@ -82,7 +82,7 @@ class NavParams:
     course_walk: float = 0.05
     drift_walk: float = 0.002
     zupt_sigma_mps: float = 0.05
-    zupt_below_mps: float = math.inf
+    zupt_below_mps: float = 1.5
     min_course_speed_mps: float = 1.0
     alt_walk: float = 0.2
     speed_revert_s: float = 40.0
