@@ -13,11 +13,14 @@ so the device's turns turn the predicted path: a person walking, running, riding
 turns with the device they carry. The IMU's acceleration enters through the rest decision of
 the AHRS (specific force and rate steady for 1.5 s): at rest, below walking speed, a
 zero-speed pseudo-measurement keeps the position still; it is not applied above 1.5 m/s,
-where a smooth ride can look still (real phones in cars showed it). Without fixes the speed relaxes toward the carrier's usual speed (the mean
-GPS speed of the last minute) over ``speed_revert_s``: a stopped car moves off again, a car
-that was cruising slows toward its average. Integrating the acceleration itself along the
-track was tried and made predictions worse on the simulator's days (see
-orientation/README.md), so it is not used.
+where a smooth ride can look still (real phones in cars showed it). Without fixes the speed
+relaxes toward the carrier's usual speed (the mean GPS speed of the last minute) over
+``speed_revert_s``: a stopped car moves off again, a car that was cruising slows toward its
+average. Integrating the acceleration itself along the track was tried and made predictions
+worse on the simulator's days (see orientation/README.md), so it is not used.
+
+:meth:`GpsImuFilter.seconds_until` answers the sampling controller's question: how long the GPS
+may sleep before the position is worse than a given sigma.
 
 Each GPS fix corrects the error state (position with its accuracy, speed, and course above
 1 m/s), which is then folded into the nominal state and reset. Between fixes, and through
