@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sensekit.bench.ahrs import imufusion_estimate, madgwick_estimate
 from sensekit.orientation import Ahrs
 from sensekit.orientation.metrics import orientation_rmse_deg
 from sensekit.testing.motion import KINDS, make_trial
@@ -39,32 +40,6 @@ def sensekit_cf(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -
     return Ahrs(fs, backend="complementary").estimate(g, a, m)
 
 
-def imufusion_est(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -> np.ndarray:
-    import imufusion
-
-    ahrs = imufusion.Ahrs()
-    settings = imufusion.AhrsSettings()
-    settings.convention = imufusion.CONVENTION_ENU
-    if hasattr(settings, "sample_rate"):
-        settings.sample_rate = fs
-    ahrs.set_settings(settings)
-    gd, ag = np.degrees(g), a / 9.81
-    out = np.empty((len(g), 4))
-    for i in range(len(g)):
-        if m is None:
-            ahrs.update_no_magnetometer(gd[i], ag[i])
-        else:
-            ahrs.update(gd[i], ag[i], m[i])
-        out[i] = ahrs.quaternion.wxyz if hasattr(ahrs, "quaternion") else ahrs.get_quaternion()
-    return out
-
-
-def madgwick_est(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -> np.ndarray:
-    from ahrs.filters import Madgwick
-
-    return np.asarray(Madgwick(gyr=g, acc=a, mag=m, frequency=fs).Q)
-
-
 def vqf_est(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -> np.ndarray:
     from vqf import VQF
 
@@ -74,7 +49,7 @@ def vqf_est(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -> np
 
 
 PEERS: dict[str, Estimator] = {"sensekit": sensekit_vqf, "sensekit_cf": sensekit_cf,
-                               "imufusion": imufusion_est, "madgwick": madgwick_est,
+                               "imufusion": imufusion_estimate, "madgwick": madgwick_estimate,
                                "vqf": vqf_est}
 
 

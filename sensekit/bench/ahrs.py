@@ -32,7 +32,7 @@ import numpy.typing as npt
 from ..packets import Packet
 from . import Case, case
 
-__all__ = ["PI4_SLOWDOWN", "run"]
+__all__ = ["PI4_SLOWDOWN", "imufusion_estimate", "madgwick_estimate", "run"]
 
 Array = npt.NDArray[np.float64]
 
@@ -76,7 +76,8 @@ def _timed(fn: Callable[[], Array]) -> tuple[float, Array]:
     return time.perf_counter() - start, out
 
 
-def _imufusion(g: Array, a: Array, m: Array | None, rate: float) -> Array:
+def imufusion_estimate(g: Array, a: Array, m: Array | None, rate: float) -> Array:
+    """x-io Fusion with its defaults (ENU, the trial's rate), one update per sample."""
     import imufusion
 
     ahrs = imufusion.Ahrs()
@@ -97,7 +98,8 @@ def _imufusion(g: Array, a: Array, m: Array | None, rate: float) -> Array:
     return out
 
 
-def _madgwick(g: Array, a: Array, m: Array | None, rate: float) -> Array:
+def madgwick_estimate(g: Array, a: Array, m: Array | None, rate: float) -> Array:
+    """The ahrs package's Madgwick filter with its defaults, on whole arrays."""
     from ahrs.filters import Madgwick
 
     return np.asarray(Madgwick(gyr=g, acc=a, mag=m, frequency=rate).Q, np.float64)
@@ -152,8 +154,8 @@ def _best(fns: dict[str, Callable[[Array, Array, Array | None, float], Array]], 
 
 def _peers() -> dict[str, Callable[[Array, Array, Array | None, float], Array]]:
     peers: dict[str, Callable[[Array, Array, Array | None, float], Array]] = {}
-    for module, name, fn in (("imufusion", "imufusion", _imufusion),
-                             ("ahrs", "madgwick", _madgwick)):
+    for module, name, fn in (("imufusion", "imufusion", imufusion_estimate),
+                             ("ahrs", "madgwick", madgwick_estimate)):
         try:
             __import__(module)
         except ImportError:
