@@ -21,6 +21,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ahrs": ("sensekit.bench.ahrs",
              "orientation updates/s, batch and streaming, vs imufusion and ahrs (Madgwick)"),
     "align": ("sensekit.bench.align", "multi-rate windows with masks vs pandas.merge_asof"),
+    "fleet": ("sensekit.bench.fleet",
+              "recordings/s on Dask workers vs a plain loop; per-task overhead"),
     "fusion": ("sensekit.bench.fusion",
                "fusion network size, window-to-prediction latency, accuracy vs DeepConvLSTM"),
     "camera": ("sensekit.bench.camera",
