@@ -56,6 +56,11 @@ _MIN_PAIRS = 200
 #: A new offset is declared when the one in use misfits the recent window by this many noise
 #: variances (chosen on the synthetic office and magnet trials, see orientation/README.md).
 _CHANGE = 10.0
+#: Once the offset is known to this on every axis, decisions are taken every few blocks only
+#: (a second at the Ahrs's quarter-second blocks): the estimate barely moves, and deciding is
+#: what the 9-axis path spends most of its time on.
+_SETTLED_UT = 0.3
+_SETTLED_EVERY = 4
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,7 @@ class HardIronEstimator:
     _still_yy: float = field(default=0.0, repr=False)
     _still_count: float = field(default=0.0, repr=False)
     _sigma: Array = field(default_factory=lambda: np.full(3, np.inf), repr=False)
+    _since_decision: int = field(default=0, repr=False)
     _hist_t: Array = field(default_factory=lambda: np.zeros(0), repr=False)
     _hist_r: Array = field(default_factory=lambda: np.zeros((0, 3, 3)), repr=False)
     _hist_m: Array = field(default_factory=lambda: np.zeros((0, 3)), repr=False)
@@ -214,8 +220,12 @@ class HardIronEstimator:
             while self._recent and self._recent[0][0] < t[-1] - self.change_window_s:
                 self._recent_sum.merge(self._recent.popleft()[1], -1.0)
             turned = self._accumulate(t, r, m)
-        if not turned:  # nothing new to learn from
+        self._since_decision += 1
+        settled = bool(np.all(self._sigma < _SETTLED_UT))
+        if not turned or (settled and self._since_decision < _SETTLED_EVERY):
+            # nothing new to learn from; or a settled offset, looked at every few blocks
             return HardIronUpdate(self.offset_ut.copy(), np.zeros(3), self._sigma.copy())
+        self._since_decision = 0
         return self._decide(t)
 
     @property
