@@ -26,6 +26,8 @@ __all__ = ["BENCHMARKS", "Case", "case", "format_table", "merge_runs", "repeated
 
 #: name -> (module, one-line description). Modules are imported only when run.
 BENCHMARKS: dict[str, tuple[str, str]] = {
+    "ahrs": ("sensekit.bench.ahrs",
+             "orientation updates/s, batch and streaming, vs imufusion and ahrs (Madgwick)"),
     "align": ("sensekit.bench.align", "multi-rate windows with masks vs pandas.merge_asof"),
     "fleet": ("sensekit.bench.fleet",
               "recordings/s on Dask workers vs a plain loop; per-task overhead"),
