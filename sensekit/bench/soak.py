@@ -5,7 +5,7 @@ audio at 16 kHz in 100 ms packets, 320x240 camera frames at 15 fps, power at 10 
 light at 1 Hz. The packets of ``hours`` of that rig (24 by default, ``SENSEKIT_SOAK_HOURS`` to
 change it; 0.25 with ``--quick``) are published as fast as the hub takes them, in time order,
 into ``Hub(shared=...)``; 8 processes read every stream and check every view. Throughout, the
-producer samples the resident memory (RSS) of itself and of each reader and what the hub's
+producer samples the private resident memory (RSS) of itself and of each reader and what the hub's
 segments occupy in ``/dev/shm``. At the end it checks what a day-long recording needs:
 
 - no process's RSS grows by 1 MiB per simulated hour or more (least-squares slope over the
@@ -127,15 +127,20 @@ def _slope(samples: list[tuple[float, float]], skip: float) -> float:
 
 
 def rss_mib(pid: int) -> float:
-    """Resident set size of ``pid`` in MiB (NaN without /proc)."""
+    """Private resident memory of ``pid`` in MiB (``RssAnon``; NaN without /proc).
+
+    A leak grows a process's private memory. Its total RSS also counts the hub's shared
+    pages it has touched, which grow as a reader that falls behind and skips slots reaches
+    slots it never read before, up to the rings' fixed size: that is measured, and bounded,
+    as the segments' size in /dev/shm (:func:`shm_mib`), not as a leak.
+    """
     try:
         with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
     except OSError:
-        pass
-    return math.nan
+        return math.nan
+    value = fields.get("RssAnon") or fields.get("VmRSS")
+    return int(value.split()[0]) / 1024 if value else math.nan
 
 
 def shm_mib(prefix: str) -> float:
