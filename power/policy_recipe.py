@@ -149,19 +149,24 @@ class Bench:
 
     def front(self, rec: Recording) -> FrontTable:
         if rec.name not in self.fronts:
+            began = time.time()
             self.fronts[rec.name] = front_table(rec, self.points, self.net,
                                                 decls=self.setup().decls,
                                                 window_s=self.window_s, cache=self.cache)
+            log(f"    front of {Path(rec.name).name}: {self.fronts[rec.name].windows} windows, "
+                f"{time.time() - began:.0f} s")
         return self.fronts[rec.name]
 
     def replay(self, rec: Recording, spec: str, setup: Setup, tag: str = "") -> PolicyResult:
         """``spec`` replayed window by window on ``rec`` (cached under ``tag``)."""
         key = (rec.name, f"{spec}|{tag}")
         if key not in self.replays:
+            began = time.time()
             result = evaluate_policy(rec, lambda: setup.policy(spec, rec), self.net,
                                      window_s=self.window_s, modalities=setup.decls)
             result.policy = spec
             self.replays[key] = result
+            log(f"    {spec} on {Path(rec.name).name}: {time.time() - began:.0f} s")
         return self.replays[key]
 
 
@@ -273,15 +278,23 @@ def verdict(per_person: Mapping[str, Mapping[str, Outcome]], draws: int) -> dict
 
 def fold_network(folds: Path | None, held: str, task: str, classes: list[str]
                  ) -> tuple[FusionPredictor, str]:
-    """The network trained without ``held`` (or the shipped one when there are no folds)."""
-    if folds is not None:
-        manifest = folds / f"without_{held}" / "network.onnx.json"
-        if manifest.exists():
-            return load_predictor(str(manifest), "pi4", task, classes), str(manifest)
-        found = sorted((folds / f"without_{held}").glob("*.onnx.json"))
-        if found:
-            return load_predictor(str(found[0]), "pi4", task, classes), str(found[0])
-    return load_predictor("default", "pi4", task, classes), "default (shipped; not a fold)"
+    """The network trained without ``held``: ``FOLDS/without_HELD.onnx.json`` or the first
+    ``.onnx.json`` in ``FOLDS/without_HELD/`` (the shipped ``default`` without ``--folds``).
+    A fold that is missing, or in a layout this sensekit cannot run, stops the run: a
+    held-out figure from another network than the one named would be a wrong figure."""
+    if folds is None:
+        return load_predictor("default", "pi4", task, classes), "default (shipped; not a fold)"
+    found = sorted({*folds.glob(f"without_{held}.onnx.json"),
+                    *(folds / f"without_{held}").glob("*.onnx.json")})
+    if not found:
+        sys.exit(f"{folds}: no network for held-out person {held} (without_{held}.onnx.json "
+                 f"or without_{held}/*.onnx.json)")
+    layout = json.loads(found[0].read_text()).get("layout")
+    from sensekit.fusion.runtime import OnnxFusion
+
+    if layout is not None and not hasattr(OnnxFusion, "predict_sequence"):
+        sys.exit(f"{found[0]}: a {layout!r} network, which this sensekit's runtime cannot run")
+    return load_predictor(str(found[0]), "pi4", task, classes), str(found[0])
 
 
 def union_points(net: FusionPredictor, tables: str, recordings: Sequence[Recording], *,
@@ -362,8 +375,8 @@ def _plot(bench: Bench, recs: Sequence[Recording], walks: Sequence[Recording],
     profile = profile_of(pool_tables([bench.front(r) for r in recs]), tuning_name(recs))
     setup = bench.setup(profile)
     per = []
-    for name, group in (("us_tmd (six people, not blind: they chose)", recs),
-                        ("phone/ walks (blind)", walks)):
+    for name, group in (("us_tmd, six people (not blind: they chose)", recs),
+                        ("phone walks, one person (blind)", walks)):
         table = pool_tables([bench.front(r) for r in group], name)
         statics = table.results()
         front = front_flags(statics)
@@ -371,7 +384,8 @@ def _plot(bench: Bench, recs: Sequence[Recording], walks: Sequence[Recording],
                     for spec, tag in (("always-on", ""), (choice.adaptive, shaped(profile)))]
         per.append((name, policies, [r for r in statics if r.policy in front]))
     pooled = pool_tables([bench.front(r) for r in [*recs, *walks]]).results()
-    plot_fronts(per, [], pooled, str(path))
+    plot_fronts(per, [], pooled, str(path), title=f"static points pooled over {len(recs)} "
+                f"us_tmd recordings and {len(walks)} phone walks ({bench.tables})")
 
 
 # -- simulated days: the camera --------------------------------------------------------------
@@ -416,11 +430,16 @@ def simulated(args: argparse.Namespace) -> None:
             sys.exit(f"{name}: the day's mix is not the one fixed in advance: {m}")
     net = load_predictor("sim_har", "pi4", "activity", list(ACTIVITIES))
     out: dict[str, Any] = {"simulated": True, "network": "sim_har (simulator-trained)",
-                           "held_out_mix": mix, "by_table": {}}
+                           "held_out_mix": mix, "duty_cycles": "left out of these points",
+                           "by_table": {}}
     for tables in args.tables:
         log(f"simulated days, tables {tables}")
         bench = Bench(net, "activity", tables, [], net.window_s)
-        bench.points = union_points(net, tables, tune_days + held_days, inputs_only=True)
+        # duty cycles left out here: each is replayed window by window (hours on these
+        # days), and they are the GPS's, judged on the real recordings; the camera's
+        # claims do not rest on them
+        bench.points = [p for p in union_points(net, tables, tune_days + held_days,
+                                                inputs_only=True) if not p.duty]
         log(f"  {len(bench.points)} static points")
         choice = tune(bench, tune_days)
         judged = judge(bench, choice, tune_days, held_days)
@@ -446,7 +465,8 @@ def simulated(args: argparse.Namespace) -> None:
         per = [(f"held-out simulated days ({tables})", [], [r for r in held.results()
                                                           if r.policy in front_flags(
                                                               held.results())])]
-        plot_fronts(per, [], held.results(), str(args.results / f"policy_simulated_{tables}.png"))
+        plot_fronts(per, [], held.results(), str(args.results / f"policy_simulated_{tables}.png"),
+                    title=f"simulated held-out days, seeds 1000-1001 ({tables})")
     (args.results / "policy_simulated.json").write_text(
         json.dumps(out, indent=1, default=_plain) + "\n")
     log(f"wrote {args.results / 'policy_simulated.json'}")

@@ -81,9 +81,10 @@ def _draw(ax: Any, statics: Sequence[PolicyResult], policies: Sequence[PolicyRes
 def plot_fronts(per_recording: Sequence[tuple[str, Sequence[PolicyResult],
                                               Sequence[PolicyResult]]],
                 pooled: Sequence[PolicyResult], statics: Sequence[PolicyResult],
-                path: str) -> None:
+                path: str, title: str | None = None) -> None:
     """The pooled front (every static point, the policies on it) and, below it, each
-    recording's front with its policies; one PNG."""
+    recording's front with its policies; one PNG. ``title`` names the pooled panel (default:
+    how many recordings it pools)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,8 +95,8 @@ def plot_fronts(per_recording: Sequence[tuple[str, Sequence[PolicyResult],
     rows = math.ceil(len(per_recording) / cols) if many else 0
     fig = plt.figure(figsize=(11, 5 + 3.2 * rows))
     grid = fig.add_gridspec(1 + rows, cols, height_ratios=[1.6] + [1.0] * rows)
-    title = f"pooled over {len(per_recording)} recordings" if many else \
-        Path(per_recording[0][0]).name if per_recording else "policies"
+    title = title or (f"pooled over {len(per_recording)} recordings" if many else
+                      Path(per_recording[0][0]).name if per_recording else "policies")
     _draw(fig.add_subplot(grid[0, :]), statics, pooled, title, small=False)
     for k, (name, results, front) in enumerate(per_recording if many else ()):
         ax = fig.add_subplot(grid[1 + k // cols, k % cols])

@@ -25,12 +25,13 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.slow  # about 30 s of CPU: every static point of two simulated days
 def test_json_is_a_flag_printing_every_policy_and_static_point(
         days: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate-policy", str(days), "--policy", "always-on", "--policy",
                  "static:accel@25+gps@1:power_save", "--pareto", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert all(KEYS <= set(r) for r in rows)
+    assert all(set(r) >= KEYS for r in rows)
     pooled = [r for r in rows if r["recording"] == "pooled"]
     each = {r["recording"] for r in rows} - {"pooled"}
     assert each == {str(days / "day-6.mcap"), str(days / "day-7.mcap")}
