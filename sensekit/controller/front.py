@@ -38,6 +38,8 @@ from .evaluate import (
     PolicyResult,
     Predictor,
     Recording,
+    _delivered,
+    _one_window,
     _reset,
     accuracy_of,
     confusion,
@@ -117,7 +119,8 @@ def key_predictions(rec: Recording, key: OperatingPoint, predictor: Predictor, *
     truth = rec.label_at(start + np.arange(n, dtype=np.int64) * win_ns + win_ns // 2)
     if not key.rates:
         return KeyPredictions(truth, np.full(n, -1, np.int64), 0, 0.0, 0)
-    if key.duty:  # the plan changes mid-recording: window by window
+    cached = features is not None and callable(getattr(predictor, "predict_inputs", None))
+    if key.duty and not cached:  # the plan changes mid-recording: window by window
         run, replay = replay_policy(rec, Static.of(key), predictor, window_s=window_s,
                                     platform=platform, max_off_s=None, modalities=decls)
         spent = replay.ledger.summary(start, start + n * win_ns).inference_j.get("fusion", 0.0)
@@ -127,7 +130,7 @@ def key_predictions(rec: Recording, key: OperatingPoint, predictor: Predictor, *
                      max_off_s=None)
     r.controller.step(start)
     r.parts.sync(start)
-    if features is not None and callable(getattr(predictor, "predict_inputs", None)):
+    if features is not None and cached:
         return _from_features(rec, key, predictor, r, decls, n, win_ns, truth, features)
     hold = holds(r.devices, decls)
     packets = {s: p for s, d in r.devices.items()
@@ -166,6 +169,13 @@ def _from_features(rec: Recording, key: OperatingPoint, predictor: Any, r: Any,
     start = rec.span_ns[0]
     got: dict[str, ModalityInputs] = {}
     for m in sorted(key.modalities):
+        if m in key.duty:
+            alone = key.restricted({m})
+            if (rec.name, id(predictor), win_ns, alone) not in features:
+                features[rec.name, id(predictor), win_ns, alone] = _duty_inputs(
+                    rec, alone, predictor, decls, n, win_ns)
+            got[m] = features[rec.name, id(predictor), win_ns, alone]
+            continue
         stream = decls[m].stream_in(r.devices)
         if stream is None:
             continue
@@ -179,14 +189,61 @@ def _from_features(rec: Recording, key: OperatingPoint, predictor: Any, r: Any,
         got[m] = features[tag]
     per_window = [{m: v.inputs[k] for m, v in got.items() if v.inputs[k] is not None}
                   for k in range(n)]
-    sample = next((x for x in per_window if len(x) == len(got)), None) or next(
-        (x for x in per_window if x), {})
-    predictor.time_inputs(key.configuration, sum(v.seconds for v in got.values()), sample)
+    configs = _configurations(key, start, n, win_ns)
+    for config in set(configs):
+        mine = {m: v for m, v in got.items() if m in config.modalities}
+        sample = next((x for x in per_window if set(x) == set(mine)), None) or next(
+            (x for x in per_window if x and set(x) <= set(mine)), {})
+        predictor.time_inputs(config, sum(v.seconds for v in mine.values()), sample)
     index, _ = predictor.predict_inputs(per_window, list(range(n)))
-    processed = int((index >= 0).sum())
-    return KeyPredictions(truth, _carried(index), processed,
-                          processed * predictor.joules(key.configuration),
+    processed = index >= 0
+    compute = sum(predictor.joules(c) for c, done in zip(configs, processed, strict=True)
+                  if done)
+    return KeyPredictions(truth, _carried(index), int(processed.sum()), float(compute),
                           n if r.parts.capped > 0 else 0)
+
+
+def _configurations(key: OperatingPoint, start: int, n: int, win_ns: int
+                    ) -> list[Configuration]:
+    """The configuration the static policy of ``key`` plans for each window: a duty-cycled
+    modality only in the windows that start while its schedule has it on."""
+    policy = Static.of(key)
+    return [Configuration({m: r for m, r in key.rates.items()
+                           if policy.scheduled(m, start + k * win_ns)}) for k in range(n)]
+
+
+def _duty_inputs(rec: Recording, point: OperatingPoint, predictor: Any,
+                 decls: Mapping[str, Modality], n: int, win_ns: int) -> ModalityInputs:
+    """One duty-cycled modality's input per window (None while its schedule has it off or
+    it delivered nothing), from a window-by-window replay of it alone: its wake-ups and
+    fixes as the schedule has them."""
+    import time
+
+    (modality, rate), = point.rates.items()
+    start = rec.span_ns[0]
+    r = start_replay(rec, Static.of(point), decls, supported=(), platform="pi4",
+                     max_off_s=None)
+    hold = holds(r.devices, decls)
+    carry: dict[str, Any] = {}
+    plan = r.controller.step(start)
+    r.parts.sync(start)
+    out: list[npt.NDArray[np.float32] | None] = [None] * n
+    times: list[float] = []
+    for k in range(n):
+        t0, t1 = start + k * win_ns, start + (k + 1) * win_ns
+        r.clock.set_ns(t0)
+        packets = _delivered(r.devices, carry, t0, t1)
+        specs = {s: StreamSpec(rate_hz=d.delivered_rate_hz, hold_s=hold.get(s))
+                 for s, d in r.devices.items()}
+        window = _one_window(packets, specs, t0, win_ns / 1e9)
+        if window is not None and modality in plan.configuration.modalities:
+            began = time.perf_counter()
+            out[k] = predictor.modality_input(window, modality, rate)
+            times.append(time.perf_counter() - began)
+        r.clock.set_ns(t1)
+        plan = r.controller.step(t1)
+        r.parts.sync(t1)
+    return ModalityInputs(out, float(np.median(times)) if times else 0.0)
 
 
 def _modality_inputs(predictor: Any, modality: str, rate: float, dev: Any, stream: str,

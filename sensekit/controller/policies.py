@@ -223,11 +223,12 @@ class Static(RegisteredPolicy):
 
     def plan(self, obs: Observation) -> Plan:
         rates = {m: r for m, r in self.configuration.rates.items()
-                 if m in obs.available and self._scheduled(m, obs.t_ns)}
+                 if m in obs.available and self.scheduled(m, obs.t_ns)}
         return Plan(Configuration(rates), True, "static",
                     {m: mode for m, mode in self.modes.items() if m in rates})
 
-    def _scheduled(self, modality: str, t_ns: int) -> bool:
+    def scheduled(self, modality: str, t_ns: int) -> bool:
+        """Whether ``modality``'s duty cycle (if it has one) has it on at ``t_ns``."""
         if modality not in self.duty:
             return True
         on_s, period_s = self.duty[modality]

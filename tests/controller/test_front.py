@@ -76,14 +76,16 @@ def test_a_static_power_save_point_is_on_the_front_when_it_should_be(
 def test_per_modality_inputs_give_the_networks_window_by_window_predictions(
         recording: Recording) -> None:
     """With the shipped network, the front gathers each key's inputs from per-modality caches;
-    its predictions equal the window-by-window replay's."""
+    its predictions equal the window-by-window replay's (a duty-cycled input's too: its
+    inputs come from a replay of it alone, each window in or out as its schedule has it)."""
     pytest.importorskip("onnxruntime")
     from sensekit.controller.predictor import load_predictor
     from sensekit.testing.scenario import ACTIVITIES
 
     net = load_predictor("sim_har", classes=list(ACTIVITIES))
     names = ["accel@100+gyro@100+light@1", "accel@25+camera@16+gps@1:power_save",
-             "accel@50+audio@50", "camera@32:photo+light@0.2:one_time_low"]
+             "accel@50+audio@50", "camera@32:photo+light@0.2:one_time_low",
+             "accel@25+gps@1~10/60", "gps@1:power_save~10/30"]
     points = [OperatingPoint.parse(p) for p in names]
     fast = static_results(recording, points, net, decls=registered(), window_s=2.0)
     for point, row in zip(points, fast, strict=True):
