@@ -40,6 +40,11 @@ def sensekit_cf(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -
     return Ahrs(fs, backend="complementary").estimate(g, a, m)
 
 
+def sensekit_offline(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float
+                     ) -> np.ndarray:
+    return Ahrs(fs, backend="vqf").estimate(g, a, m, offline=True)
+
+
 def vqf_est(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -> np.ndarray:
     from vqf import VQF
 
@@ -49,6 +54,7 @@ def vqf_est(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -> np
 
 
 PEERS: dict[str, Estimator] = {"sensekit": sensekit_vqf, "sensekit_cf": sensekit_cf,
+                               "sensekit_offline": sensekit_offline,
                                "imufusion": imufusion_estimate, "madgwick": madgwick_estimate,
                                "vqf": vqf_est}
 
@@ -124,7 +130,8 @@ def gate_experiment(kinds: list[str], seeds: int, broad: list[str]) -> None:
 
 def table(rows: dict[str, dict[str, dict[str, float | None]]]) -> str:
     """Markdown: inclination (6-axis) and heading (9-axis) RMSE per trial and filter."""
-    names = ("sensekit", "sensekit_cf", "imufusion", "madgwick", "vqf")
+    names = tuple(n for n in ("sensekit", "sensekit_cf", "sensekit_offline", "imufusion",
+                              "madgwick", "vqf") if n + "6" in next(iter(rows.values())))
     lines = ["| trial | " + " | ".join(f"{n} incl / head" for n in names) + " |",
              "|---|" + "---|" * len(names)]
     for trial, r in rows.items():
@@ -133,9 +140,16 @@ def table(rows: dict[str, dict[str, dict[str, float | None]]]) -> str:
     return "\n".join(lines)
 
 
+def _seeds(text: str) -> range:
+    """``"3"`` -> seeds 0, 1, 2; ``"4-7"`` -> seeds 4 to 7."""
+    lo, sep, hi = text.partition("-")
+    return range(int(lo), int(hi) + 1) if sep else range(int(lo))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", type=int, default=0, help="synthetic trials per kind")
+    ap.add_argument("--seeds", default="0", metavar="N|A-B",
+                    help="synthetic trials per kind: seeds 0..N-1, or A..B inclusive")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--broad", nargs="*", default=[], help="BROAD .hdf5 trials")
     ap.add_argument("--hard-iron", nargs="*", default=[], metavar="X,Y,Z",
@@ -146,14 +160,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="the acceleration gate that was tried and dropped (6-axis, VQF)")
     args = ap.parse_args(argv)
     if args.gate_experiment:
-        gate_experiment(args.kinds.split(","), max(args.seeds, 1), args.broad)
+        gate_experiment(args.kinds.split(","), max(len(_seeds(args.seeds)), 1), args.broad)
         return 0
     if args.table:
         print(table(json.loads(Path(args.table).read_text())))
         return 0
     rows: dict[str, dict[str, dict[str, float | None]]] = {}
-    for kind in args.kinds.split(",") if args.seeds else []:
-        for seed in range(args.seeds):
+    for kind in args.kinds.split(","):
+        for seed in _seeds(args.seeds):
             tr = make_trial(kind, seed)
             rows[f"{kind}/{seed}"] = score(f"{kind}/{seed}", tr.gyr, tr.acc, tr.mag, tr.rate_hz,
                                            tr.quat, tr.movement)
@@ -169,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             b = np.array([float(x) for x in offset.split(",")])
             name = f"{Path(path).stem}+[{offset}]"
             rows[name] = score(name, g, a, m + b, fs, truth, mask)
-    for who in ("sensekit", "sensekit_cf"):
+    for who in ("sensekit", "sensekit_cf", "sensekit_offline"):
         misses = verdict(rows, who)
         print(f"\n{who}: {len(misses)} misses of the goal")
         for line in misses:
