@@ -133,7 +133,7 @@ def test_ned_missing_fields_and_six_axes() -> None:
 BROAD02 = "imu/broad_02_undisturbed_slow_rotation_B.hdf5"
 
 
-@pytest.mark.skipif(not BACKENDS[0] == "vqf", reason="vqf not installed")
+@pytest.mark.skipif(BACKENDS[0] != "vqf", reason="vqf not installed")
 def test_broad_trial_02_with_a_magnet_added(corpus: Path) -> None:
     """Real motion (BROAD trial 02, a calibrated sensor) with a synthetic 100 uT magnet added to
     its magnetometer: the offset is found to 0.5 uT and heading is within 1 degree RMS over
