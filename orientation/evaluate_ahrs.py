@@ -4,10 +4,14 @@ trials when given.
 
 usage:
     python orientation/evaluate_ahrs.py --seeds 3 -o orientation/results/synthetic.json
+    python orientation/evaluate_ahrs.py --seeds 4-7 -o orientation/results/blind.json
+    python orientation/evaluate_ahrs.py --north --seeds 4-7 --kinds attached_magnet,office
     python orientation/evaluate_ahrs.py --broad ../shared/corpus/imu/broad_*.hdf5 \\
         --hard-iron 0,0,0 5,-3,4 60,-40,80 -o orientation/results/broad02.json
 
-Every peer runs with its defaults (imufusion at the trial's rate, ENU). With --hard-iron, each
+Every peer runs with its defaults (imufusion at the trial's rate, ENU); ``sensekit_offline``
+is ``Ahrs.estimate(..., offline=True)``, the non-causal whole-recording estimate.
+With --hard-iron, each
 BROAD trial is also scored with that constant field added to its magnetometer (a synthetic
 attached magnet on real motion). Prints one line per trial and a summary of where sensekit is
 above the better of imufusion and Madgwick or more than 10% above VQF.
