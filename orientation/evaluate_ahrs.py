@@ -11,10 +11,10 @@ usage:
 
 Every peer runs with its defaults (imufusion at the trial's rate, ENU); ``sensekit_offline``
 is ``Ahrs.estimate(..., offline=True)``, the non-causal whole-recording estimate.
-With --hard-iron, each
-BROAD trial is also scored with that constant field added to its magnetometer (a synthetic
-attached magnet on real motion). Prints one line per trial and a summary of where sensekit is
-above the better of imufusion and Madgwick or more than 10% above VQF.
+With --hard-iron, each BROAD trial is also scored with that constant field added to its
+magnetometer (a synthetic attached magnet on real motion). Prints one line per trial and a
+summary of where sensekit is above the better of imufusion and Madgwick or more than 10% above
+VQF.
 """
 
 from __future__ import annotations
