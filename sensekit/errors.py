@@ -77,6 +77,10 @@ class LogFormatError(FileFormatError):
     """A recording is not readable as what it claims to be."""
 
 
+class SegmentRefused(SensekitError, PermissionError):
+    """A shared-memory segment failed the checks made before trusting it (owner, mode, header)."""
+
+
 class SampleDropped(UserWarning):
     """Samples were lost (overflow, slow reader); the message says how many and where."""
 

@@ -178,6 +178,13 @@ def _write_foxglove(log: LogReader, out: Path, wanted: set[str]) -> int:
                 continue
             packet = codec.decode(data)
             cid = channels.get(channel.topic)
+            if packet.modality in _FOXGLOVE_FORMS:  # orientation, nav: Foxglove's own schemas
+                if cid is None:
+                    cid = channels[channel.topic] = _register_foxglove(writer, packet)
+                for t, msg in _FOXGLOVE_FORMS[packet.modality](packet, clock.log_time_ns):
+                    writer.add_message(cid, t, json.dumps(msg).encode(), t)
+                    written += 1
+                continue
             if cid is None:
                 cid = channels[channel.topic] = _register_flat(writer, packet)
             for t, body in _sample_messages(packet, clock):
@@ -185,6 +192,29 @@ def _write_foxglove(log: LogReader, out: Path, wanted: set[str]) -> int:
                 written += 1
         writer.finish()
     return written
+
+
+def _foxglove_forms() -> dict[str, Any]:
+    from ..orientation.streams import FOXGLOVE, foxglove_messages
+
+    return dict.fromkeys(FOXGLOVE, foxglove_messages)
+
+
+#: modality -> per-sample Foxglove messages (the AHRS and navigation streams).
+_FOXGLOVE_FORMS: dict[str, Any] = _foxglove_forms()
+
+
+def _register_foxglove(writer: Any, packet: Packet) -> int:
+    from ..orientation.streams import FOXGLOVE
+    from .codec import _SENSEKIT
+    from .foxglove import schema
+
+    name = FOXGLOVE[packet.modality]
+    body = schema(name)
+    body["properties"]["sensekit"] = _SENSEKIT
+    sid = writer.register_schema(name, "jsonschema", json.dumps(body).encode())
+    return int(writer.register_channel(packet.stream, "json", sid,
+                                       {"sensekit.modality": packet.modality}))
 
 
 def _register_flat(writer: Any, packet: Packet) -> int:

@@ -121,9 +121,11 @@ def test_record_command_stops_cleanly_on_ctrl_c_and_sigterm(walk: Path, tmp_path
                    f'[record]\noutput = "{out}"\nflush_s = 0.2\n')
     proc = subprocess.Popen([sys.executable, "-m", "sensekit", "record", str(rig)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    growing = out.with_name(out.name + ".part")
     deadline = time.monotonic() + 30
-    while not _has_samples(out) and time.monotonic() < deadline:
+    while not _has_samples(growing) and time.monotonic() < deadline:
         time.sleep(0.05)  # the file in progress is readable up to its last flush
+    assert _has_samples(growing), "the recording in progress never showed a sample"
     proc.send_signal(signum)
     stdout, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0 and f"wrote {out}" in stdout
