@@ -162,7 +162,7 @@ JOBS: dict[str, Job] = {
                     owned=("json", "output", "force")),
     "evaluate-policy": Job("evaluate-policy", "sensekit.controller.cli", "logs",
                            "sensekit.fleet.jobs:policy_work", lambda stem, _: f"{stem}.json",
-                           owned=("json", "plot", "force")),
+                           owned=("json", "plot", "force", "output")),
     "windows": Job("windows", "sensekit.fusion.cli_windows", "data",
                    "sensekit.fleet.jobs:windows_work", lambda stem, _: f"{stem}.windows",
                    owned=("output", "force")),
