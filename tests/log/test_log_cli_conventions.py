@@ -79,3 +79,9 @@ def test_json_is_a_flag_not_an_option_taking_a_path(recorded: Path, tmp_path: Pa
         main(["info", str(recorded), f"--json={tmp_path / 'x.json'}"])
     assert exit_info.value.code == 2
     assert not (tmp_path / "x.json").exists()
+
+
+def test_replay_json_counts_every_sample(recorded: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(recorded), "--speed", "0", "--json", "-q"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == {"gps": 2, "imu": 2000}
