@@ -1,7 +1,7 @@
 """``sensekit log repair LOG [-o OUT]``: rewrite a cut or damaged recording as a valid file.
 
-``-o -`` writes the repaired recording to stdout (``sensekit log repair cut.mcap -o - | mcap
-info -``); what was kept and lost is then said on stderr. ``--json`` prints it as JSON.
+``-o -`` writes the repaired recording to stdout (``sensekit log repair cut.mcap -o - | gzip >
+fixed.mcap.gz``); what was kept and lost is then said on stderr. ``--json`` prints it as JSON.
 """
 
 from __future__ import annotations
