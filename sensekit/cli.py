@@ -188,9 +188,12 @@ def _result_stream(args: argparse.Namespace) -> Iterator[None]:
     if inputs is None or args.output in (None, "-"):
         yield
         return
+    from .progress import result_to_file
+
     paths = [p for dest in inputs for p in _as_list(getattr(args, dest, None))]
     with atomic_output(args.output, inputs=paths, force=args.force) as tmp, \
-            open(tmp, "w", encoding="utf-8") as fh, contextlib.redirect_stdout(fh):
+            open(tmp, "w", encoding="utf-8") as fh, result_to_file(sys.stdout), \
+            contextlib.redirect_stdout(fh):
         yield
 
 

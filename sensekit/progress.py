@@ -8,20 +8,36 @@ draws on (stderr) are terminals: output piped into a file or another program, CI
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, TextIO
 
-__all__ = ["Progress", "set_quiet"]
+__all__ = ["Progress", "result_to_file", "set_quiet"]
 
 _quiet = False
+#: The stdout a command started with, while its result is sent to ``-o FILE`` instead.
+_command_stdout: TextIO | None = None
 
 
 def set_quiet(quiet: bool) -> None:
     """Turn every progress bar of this process off (``-q``) or back on."""
     global _quiet
     _quiet = quiet
+
+
+@contextlib.contextmanager
+def result_to_file(stdout: TextIO) -> Iterator[None]:
+    """Within the block ``sys.stdout`` is the ``-o FILE`` a result goes to; bars are drawn
+    as ``stdout`` (the command's own) allows, so a terminal still gets them."""
+    global _command_stdout
+    before, _command_stdout = _command_stdout, stdout
+    try:
+        yield
+    finally:
+        _command_stdout = before
 
 
 def _is_terminal(stream: object) -> bool:
@@ -66,7 +82,7 @@ class Progress:
         self.done = 0.0
         self._info = ""
         self.shown = (enabled and not _quiet and _is_terminal(self.stream)
-                      and _is_terminal(sys.stdout))
+                      and _is_terminal(_command_stdout or sys.stdout))
         self._bar: Any = self._make_bar() if self.shown else None
 
     def _make_bar(self) -> Any:

@@ -98,3 +98,17 @@ def test_quiet_and_disabled_bars_draw_nothing(monkeypatch: pytest.MonkeyPatch) -
         progress.set_quiet(False)
     assert stream.getvalue() == ""
     assert bar.done == 10  # the count is kept all the same
+
+
+def test_a_result_sent_to_a_file_keeps_the_terminals_bar(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    on_terminal(monkeypatch)
+    terminal = sys.stdout
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # -o FILE: stdout is the file
+    stream = Terminal()
+    with progress.result_to_file(terminal), Progress(LABEL, 10, stream=stream) as bar:
+        bar.update(10)
+    assert "100%" in stream.getvalue()
+    with Progress(LABEL, 10, stream=stream) as bar:  # after the block: piped again
+        bar.update(10)
+    assert stream.getvalue().count("100%") == 1
