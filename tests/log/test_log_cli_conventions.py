@@ -85,3 +85,20 @@ def test_replay_json_counts_every_sample(recorded: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", str(recorded), "--speed", "0", "--json", "-q"]) == 0
     assert json.loads(capsys.readouterr().out)["samples"] == {"gps": 2, "imu": 2000}
+
+
+def test_import_and_foxglove_export_stream_to_stdout(
+        recorded: Path, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    assert main(["export", str(recorded), "--to", "foxglove", "-o", "-"]) == 0
+    out = capsysbinary.readouterr()
+    assert out.out.startswith(b"\x89MCAP") and b"wrote stdout: " in out.err
+    assert main(["export", str(recorded), "--to", "csv", "-o", str(tmp_path / "csv")]) == 0
+    capsysbinary.readouterr()
+    assert main(["import", str(tmp_path / "csv" / "gps.csv"), "-o", "-", "--modality", "gps",
+                 "--map", "t_ns=t_ns", "--map", "lat_deg=lat_deg", "--map",
+                 "lon_deg=lon_deg"]) == 0
+    out = capsysbinary.readouterr()
+    summary = make_reader(io.BytesIO(out.out)).get_summary()
+    assert {ch.topic for ch in summary.channels.values()} == {"gps"}
+    assert b"wrote stdout" in out.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["csv", "rec.mcap"]
