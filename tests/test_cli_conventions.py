@@ -67,3 +67,15 @@ def test_stdout_is_refused_where_the_result_is_a_folder(
         line: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(line) == 2
     assert "stdout cannot hold" in capsys.readouterr().err
+
+
+def test_every_fleet_job_takes_the_fleets_output_and_the_common_options() -> None:
+    from sensekit.fleet.cli import job_parser
+    from sensekit.fleet.jobs import JOBS, Job
+
+    # a job that leaves the command's -o and --json to the fleet without naming them
+    plain = Job("plain", "sensekit.log.cli.info", "log", "x:y", lambda stem, _: stem)
+    for job in [*JOBS.values(), plain]:
+        options = job_parser(job)._option_string_actions
+        assert options["-o"].required, job.name  # the fleet's folder, not the command's file
+        assert {"-v", "-q", "--json", "--force"} <= set(options), job.name

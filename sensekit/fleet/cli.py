@@ -46,7 +46,8 @@ def job_parser(job: Job) -> argparse.ArgumentParser:
         description=f"Run the {job.name} job over many recordings, one Dask task each.")
     own = parser.add_argument_group("options of the single-recording command")
     for action in source._actions:
-        if isinstance(action, argparse._HelpAction) or action.dest in job.owned:
+        if isinstance(action, argparse._HelpAction) or action.dest in job.owned \
+                or action.dest in FLEET_DESTS:  # the fleet's own -o DIR, --force, --json
             continue
         if action.dest == job.recording:
             parser.add_argument("inputs", nargs="+", metavar="INPUT",
