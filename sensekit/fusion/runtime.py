@@ -288,9 +288,13 @@ def _tensorrt_cache() -> Path:
 
 
 def _provider_options(providers: Sequence[str]) -> list[Any]:
-    """Providers as ONNX Runtime takes them: TensorRT with its engine cache on."""
-    return [(p, {"trt_engine_cache_enable": "True",
-                 "trt_engine_cache_path": str(_tensorrt_cache())})
+    """Providers as ONNX Runtime takes them: TensorRT with its engine cache on (the folder
+    made here: not every ONNX Runtime release makes it)."""
+    if "TensorrtExecutionProvider" not in providers:
+        return list(providers)
+    cache = _tensorrt_cache()
+    cache.mkdir(parents=True, exist_ok=True)
+    return [(p, {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache)})
             if p == "TensorrtExecutionProvider" else p for p in providers]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,13 @@ from sensekit.fusion.shipped import SHIPPED
 ort = pytest.importorskip("onnxruntime")
 MANIFEST = SHIPPED / "sim_har.onnx.json"
 TRT, CUDA = "TensorrtExecutionProvider", "CUDAExecutionProvider"
+
+
+@pytest.fixture(autouse=True)
+def cache_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """TensorRT's engine cache goes under here, not the home folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    return tmp_path
 
 
 class FakeClock:
@@ -68,7 +76,7 @@ def test_provider_chains_fall_back_in_order() -> None:
 
 
 def test_a_faster_gpu_provider_is_chosen_and_predicts_as_the_cpu(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cpu = OnnxFusion(MANIFEST)
     sample = cpu.sample_inputs(batch=2)
     want = cpu.predict(sample)
@@ -80,7 +88,9 @@ def test_a_faster_gpu_provider_is_chosen_and_predicts_as_the_cpu(
     got = net.predict(sample)
     assert all(np.allclose(got[t], want[t], atol=1e-6) for t in want)
     trt = next(p for p in build.requested if p[0][0] == TRT)[0][1]
-    assert trt["trt_engine_cache_enable"] == "True" and "tensorrt" in trt["trt_engine_cache_path"]
+    assert trt["trt_engine_cache_enable"] == "True"  # engines built once, then loaded
+    assert Path(trt["trt_engine_cache_path"]) == tmp_path / "sensekit" / "tensorrt"
+    assert (tmp_path / "sensekit" / "tensorrt").is_dir()
 
 
 def test_a_gpu_slower_than_the_cpu_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
