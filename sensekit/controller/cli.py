@@ -1,4 +1,5 @@
-"""``sensekit evaluate-policy PATH... [--policy SPEC]... [--pareto] [--json] [--plot PNG]``.
+"""``sensekit evaluate-policy PATH... [--policy SPEC]... [--pareto] [--json] [-o FILE]
+[--plot PNG]``.
 
 Replays labelled recordings (files, or folders of ``.mcap`` files) under each policy and
 reports, per recording and pooled over all of them: macro-F1, accuracy, detection delay,
@@ -21,7 +22,8 @@ microphone=ics43434``).
 ``macro_f1``, ``accuracy``, ``sensor_j``, ``compute_j``, ``total_j``, ``windows_processed``,
 ``front`` (on the static Pareto front), ``recording`` (its path, or ``pooled``) and the rest of
 the result. With several recordings each one's rows hold its policies and its front, and the
-pooled rows every static point.
+pooled rows every static point. ``-o FILE`` writes what would be printed to FILE
+(``--pareto --json -o profile.json`` makes a ``--profile``).
 """
 
 from __future__ import annotations
@@ -29,16 +31,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..cli import add_stdout_output
 from ..errors import ConfigError
 from ..fusion.inputs import configurations
 from ..fusion.shipped import DEFAULT
 from ..modalities import Modality, registered
-from ..outputs import add_force_argument, atomic_output, check_output
+from ..outputs import atomic_output, check_output
 from ..power.model import load_power_model
 from ..progress import Progress
 from .energy import TABLE_SETS, configuration_power_w, modality_power_w, utility, with_tables
@@ -84,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print one object per policy and static point on stdout")
     parser.add_argument("--plot", metavar="PNG",
                         help="each recording's and the pooled front with the policies on it")
-    add_force_argument(parser)
+    add_stdout_output(parser, inputs=("logs", "profile", "model"))
 
 
 def recording_paths(paths: Sequence[str]) -> list[str]:
@@ -283,8 +287,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         with atomic_output(args.plot, inputs=inputs, force=args.force) as tmp:
             plot_fronts(report.per_recording, report.pooled, report.statics, str(tmp))
-        if not args.json:
-            print(f"plot: {args.plot}")
+        print(f"plot: {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Profiles: how well each static operating point did on tuning recordings, and at what cost.
 
-``sensekit evaluate-policy TUNING/ --pareto --json > profile.json`` measures every static
+``sensekit evaluate-policy TUNING/ --pareto --json -o profile.json`` measures every static
 operating point the recordings allow. A policy can then be given that file (``--profile``):
 
 - the budget policy ranks configurations by their measured macro-F1 instead of a prior;
