@@ -30,8 +30,9 @@ out of these figures (the network's by-day bus figure is in ``fusion/README.md``
 from sensekit's simulator, labelled as simulated in every figure: three tuning days choose,
 two held-out days (other seeds, other microphone and camera) judge.
 
-Every figure goes to ``--results`` (``policy_real_TABLES.json`` per set of tables,
-``policy_simulated.json`` and their plots); ``power/README.md`` quotes them.
+Every figure goes to ``--results`` (``policy_real_TABLES.json`` and
+``policy_simulated_TABLES.json`` per set of tables, and their plots); ``power/README.md`` quotes
+them.
 """
 
 from __future__ import annotations
@@ -471,9 +472,10 @@ def simulated(args: argparse.Namespace) -> None:
                                                               held.results())])]
         plot_fronts(per, [], held.results(), str(args.results / f"policy_simulated_{tables}.png"),
                     title=f"simulated held-out days, seeds 1000-1001 ({tables})")
-    (args.results / "policy_simulated.json").write_text(
-        json.dumps(out, indent=1, default=_plain) + "\n")
-    log(f"wrote {args.results / 'policy_simulated.json'}")
+        path = args.results / f"policy_simulated_{tables}.json"
+        path.write_text(json.dumps({**out, "by_table": {tables: out["by_table"][tables]}},
+                                   indent=1, default=_plain) + "\n")
+        log(f"wrote {path}")
 
 
 def _static_on(setup: Setup, spec: str, days: Sequence[Recording],
