@@ -180,7 +180,8 @@ def profile_of(table: FrontTable, name: str) -> Profile:
 
 
 def tuning_name(tuning: Sequence[Recording]) -> str:
-    return "tuned on " + ",".join(sorted({person(r) for r in tuning}))
+    return "tuned on " + ",".join(sorted({person(r) if Path(r.name).name.startswith(
+        "sensorfile_") else Path(r.name).stem for r in tuning}))
 
 
 def shaped(profile: Profile) -> str:
