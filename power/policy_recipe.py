@@ -450,7 +450,9 @@ def simulated(args: argparse.Namespace) -> None:
         choice = tune(bench, tune_days)
         judged = judge(bench, choice, tune_days, held_days)
         held = pool_tables([bench.front(r) for r in held_days], "held-out days")
-        rows = {r.policy: r for r in held.results()}
+        results = held.results()
+        rows = {r.policy: r for r in results}
+        front = front_flags(results)
         camera = {name: _brief(outcome(rows[name])) for name in rows if "camera" in name
                   and name.replace(":photo", "") in rows and ":photo" in name}
         setup = bench.setup(profile_of(pool_tables([bench.front(r) for r in tune_days]),
@@ -461,17 +463,15 @@ def simulated(args: argparse.Namespace) -> None:
         out["by_table"][tables] = {
             "choice": choice.__dict__,
             "judged": {p: _brief(o) for p, o in judged.items()},
-            "front": sorted(r.policy for r in held.results() if r.policy in front_flags(
-                held.results())),
+            "front": sorted(front),
             "camera_readout": {name: {"full readout": v, "binned readout": _brief(outcome(
-                rows[name.replace(":photo", "")]))} for name, v in sorted(camera.items())[:12]},
+                rows[name.replace(":photo", "")]))} for name, v in sorted(camera.items())},
             "dual_mode": {"point": with_camera, "trigger": PHOTO_TRIGGER,
                           "binned only": _brief(plain), "dual-mode": _brief(dual)},
         }
-        per = [(f"held-out simulated days ({tables})", [], [r for r in held.results()
-                                                          if r.policy in front_flags(
-                                                              held.results())])]
-        plot_fronts(per, [], held.results(), str(args.results / f"policy_simulated_{tables}.png"),
+        per = [(f"held-out simulated days ({tables})", [], [r for r in results
+                                                          if r.policy in front])]
+        plot_fronts(per, [], results, str(args.results / f"policy_simulated_{tables}.png"),
                     title=f"simulated held-out days, seeds 1000-1001 ({tables})")
         path = args.results / f"policy_simulated_{tables}.json"
         path.write_text(json.dumps({**out, "by_table": {tables: out["by_table"][tables]}},
