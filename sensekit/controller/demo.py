@@ -50,15 +50,18 @@ def stage(streams: Mapping[str, Packet], out_dir: Path) -> str:
     full = default_configuration(net.modalities)
     print("live view of the adaptive policy (every 10 s):")
     make = {spec: policy_factory(spec, full, net, supported, "pi4") for spec in POLICIES}
+    win = net.window_s  # the windows the network was trained on
     results = [evaluate_policy(rec, make["adaptive"], net, supported=supported,
-                               on_window=_live)]
+                               on_window=_live, window_s=win)]
     results[0].policy = "adaptive"
     for spec in POLICIES:
         if spec != "adaptive":
-            results.append(evaluate_policy(rec, make[spec], net, supported=supported))
+            results.append(evaluate_policy(rec, make[spec], net, supported=supported,
+                                           window_s=win))
             results[-1].policy = spec
     for config in supported:
-        results.append(evaluate_policy(rec, static_factory(config), net, supported=supported))
+        results.append(evaluate_policy(rec, static_factory(config), net, supported=supported,
+                                       window_s=win))
         results[-1].policy = f"static:{config.name()}"
     plot = out_dir / "policies.png"
     plot_results(results, str(plot))

@@ -31,10 +31,11 @@ from torch import Tensor, nn
 
 from ..progress import Progress
 from .data import WindowSet
-from .encoders import make_encoder, make_head
+from .encoders import Normalise, make_encoder, make_head
 from .inputs import ModalityInput, modalities_from_json
 from .model import MaskedFusion, _head_kinds, register_model
 from .rules import Rule, apply_rules, rules_from_json
+from .temperature import apply_calibration
 
 __all__ = ["ContextFusion", "ContextOptions", "context_index", "context_logits",
            "context_small", "fit_context", "set_feature_normalisation"]
@@ -54,6 +55,7 @@ class ContextFusion(nn.Module):
         context: Windows the GRU reads (the current one included); 1: none before it.
         rules: Post-processing rules (:class:`~sensekit.fusion.rules.Rule`, as JSON).
         rule_inputs: Modalities the rules read that are not learned inputs (as JSON).
+        calibration: Applied after the rules (:mod:`sensekit.fusion.temperature`, as JSON).
         task_heads: Registered head per task (default: the task's declaration's).
     """
 
@@ -64,6 +66,7 @@ class ContextFusion(nn.Module):
                  layers: int = 1, context: int = 12,
                  rules: Sequence[Mapping[str, Any]] = (),
                  rule_inputs: Mapping[str, Any] | None = None,
+                 calibration: Mapping[str, Any] | None = None,
                  task_heads: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.modalities = dict(modalities)
@@ -72,10 +75,11 @@ class ContextFusion(nn.Module):
         kinds = _head_kinds(self.tasks, task_heads or {})
         self.rules: list[Rule] = rules_from_json(rules)
         self.rule_inputs = modalities_from_json(rule_inputs or {})
+        self.calibration: dict[str, Any] = dict(calibration or {"method": "none"})
         self.settings = {"dim": dim, "heads": heads, "layers": layers, "context": context,
                          "rules": [r.as_json() for r in self.rules],
                          "rule_inputs": {m: s.as_json() for m, s in self.rule_inputs.items()},
-                         "task_heads": kinds}
+                         "calibration": self.calibration, "task_heads": kinds}
         self.dim, self.context = dim, context
         self.encoders = nn.ModuleDict({m: make_encoder(s, dim, dim)
                                        for m, s in self.modalities.items()})
@@ -85,6 +89,22 @@ class ContextFusion(nn.Module):
         self.heads = nn.ModuleDict({t: make_head(kinds[t], dim, len(c))
                                     for t, c in self.tasks.items()})
         self.register_buffer("temperature", torch.ones(len(self.tasks)))
+
+    def set_calibration(self, calibration: Mapping[str, Any]) -> None:
+        """Use ``calibration`` after the rules from now on (and save it with the weights)."""
+        self.calibration = dict(calibration)
+        self.settings["calibration"] = self.calibration
+        info = vars(self).get("build_info")
+        if info is not None:
+            info["kwargs"]["calibration"] = self.calibration
+
+    def postprocess(self, logits: Mapping[str, F32], inputs: Mapping[str, F32],
+                    present: Mapping[str, npt.NDArray[np.bool_]] | None = None
+                    ) -> dict[str, F32]:
+        """The declared rules (reading ``inputs``, the rules' modalities' window inputs), then
+        the calibration."""
+        out = apply_rules(self.rules, logits, self.tasks, inputs, present)
+        return apply_calibration(self.calibration, out)
 
     @property
     def inputs(self) -> dict[str, ModalityInput]:
@@ -159,6 +179,11 @@ def context_index(groups: I64, index: I64, k: int) -> I64:
     return out
 
 
+def _norm(model: ContextFusion, modality: str) -> Normalise:
+    norm: Normalise = model.encoders[modality].norm  # type: ignore[assignment]
+    return norm
+
+
 def set_feature_normalisation(model: ContextFusion, ws: WindowSet) -> None:
     """Each encoder's mean and std per feature, from the windows where its modality is
     present (stored with the weights)."""
@@ -168,7 +193,7 @@ def set_feature_normalisation(model: ContextFusion, ws: WindowSet) -> None:
             continue
         mean = rows.mean(0).reshape(-1)
         std = np.maximum(rows.std(0).reshape(-1), 1e-3)
-        norm = model.encoders[m].norm
+        norm = _norm(model, m)
         with torch.no_grad():
             norm.mean.copy_(torch.as_tensor(mean).reshape(norm.mean.shape))
             norm.std.copy_(torch.as_tensor(std).reshape(norm.std.shape))
@@ -300,7 +325,7 @@ def fit_context(model: ContextFusion, ws: WindowSet, opts: ContextOptions | None
     optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, opts.lr, total_steps=opts.steps)
     labels = {t: torch.from_numpy(ws.labels[t]) for t in tasks}
-    scale = {m: model.encoders[m].norm.std.reshape(1, 1, -1, 1) for m in model.order}
+    scale = {m: _norm(model, m).std.reshape(1, 1, -1, 1) for m in model.order}
     model.train()
     with Progress("train", opts.steps, unit=" steps", enabled=opts.progress) as bar:
         for _ in range(opts.steps):
@@ -329,7 +354,7 @@ def fit_context(model: ContextFusion, ws: WindowSet, opts: ContextOptions | None
 
 @torch.no_grad()
 def context_logits(model: ContextFusion, ws: WindowSet, *, view: str = "",
-                   keep: Sequence[str] | None = None, rules: bool = True,
+                   keep: Sequence[str] | None = None, post: bool = True,
                    batch_size: int = 1024) -> dict[str, F32]:
     """Logits per task for every window of ``ws`` with the context it has in ``ws``.
 
@@ -338,7 +363,8 @@ def context_logits(model: ContextFusion, ws: WindowSet, *, view: str = "",
         ws: Windows of whole recordings (``groups``, ``index``).
         view: One of ``ws.views`` (a slower rate), or ``""`` (as recorded).
         keep: Only these modalities (the others as if their sensor were off).
-        rules: Apply the model's post-processing rules (their modalities read from ``ws``).
+        post: Apply the model's rules (their modalities read from ``ws``, if ``keep`` keeps
+            them) and calibration.
     """
     model.eval()
     batches = _Batches(ws, model.order, model.context, ws.groups, [])
@@ -352,9 +378,8 @@ def context_logits(model: ContextFusion, ws: WindowSet, *, view: str = "",
         for t, z in model(x, p, valid).items():
             out.setdefault(t, []).append(z.numpy())
     logits = {t: np.concatenate(v) for t, v in out.items()}
-    if rules and model.rules:
-        inputs = {m: ws.inputs[m] for m in model.rule_inputs if m in ws.inputs
-                  and (keep is None or m in keep)}
-        present = {m: ws.present[m] for m in inputs}
-        logits = apply_rules(model.rules, logits, model.tasks, inputs, present)
-    return logits
+    if not post:
+        return logits
+    read = {r.modality for r in model.rules}
+    inputs = {m: ws.inputs[m] for m in read if m in ws.inputs and (keep is None or m in keep)}
+    return model.postprocess(logits, inputs, {m: ws.present[m] for m in inputs})

@@ -30,8 +30,8 @@ from .._registry import resolve
 from .inputs import ModalityInput
 
 __all__ = ["ENCODERS", "HEADS", "Encoder", "ImageEncoder", "LinearHead", "LowRateEncoder",
-           "Normalise", "SeriesEncoder", "StatsEncoder", "TaskHead", "encoder_names", "make_encoder",
-           "make_head", "register_encoder", "register_head"]
+           "Normalise", "SeriesEncoder", "StatsEncoder", "TaskHead", "encoder_names",
+           "make_encoder", "make_head", "register_encoder", "register_head"]
 
 ENCODER_ENTRY_POINTS = "sensekit.encoders"
 HEAD_ENTRY_POINTS = "sensekit.heads"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError
+from ..packets import Packet
 from .data import WindowSet
 from .features import fit_rate, window_inputs
 from .inputs import ModalityInput
 from .tasks import Task, get, registered
 
-__all__ = ["label_codes", "labels_of", "recording_windows", "recordings_windows",
-           "window_labels"]
+__all__ = ["LabelledStreams", "accel_csv_recording", "label_codes", "labels_of",
+           "recording_windows", "recordings_windows", "window_labels"]
 
 LABELS = "labels"
 
@@ -165,7 +167,8 @@ def recording_windows(source: str | os.PathLike[str] | Any,
                       mods: Mapping[str, ModalityInput], *, window_s: float = 2.0,
                       hop_s: float | None = None, group: int = 0,
                       tasks: Sequence[str | Task] | None = None,
-                      views: Mapping[str, Any] | None = None, seed: int = 0) -> WindowSet:
+                      views: Mapping[str, Any] | None = None, seed: int = 0,
+                      origin_ns: int | None = None) -> WindowSet:
     """Labelled windows of one recording, every modality stored at its native rate.
 
     This is the one function that turns a recording into training windows (``sensekit
@@ -184,6 +187,7 @@ def recording_windows(source: str | os.PathLike[str] | Any,
             the windows keep those modalities' inputs as that view saw them
             (:attr:`WindowSet.views`; absent where the view does not apply).
         seed: Seed of the views' random phases.
+        origin_ns: Start of the window grid (default: the first sample).
     """
     from ..align import align
 
@@ -192,7 +196,7 @@ def recording_windows(source: str | os.PathLike[str] | Any,
         raise ConfigError(f"{where}: none of the streams {sorted(_all_streams(mods))} and no "
                           "labels")
     specs = _specs(rates, mods, window_s)
-    origin = min(int(p.t_ns[0]) for p in streams.values())
+    origin = min(int(p.t_ns[0]) for p in streams.values()) if origin_ns is None else origin_ns
     windows = align(streams, specs, window_s, hop_s, origin_ns=origin)
     chosen = _tasks(tasks)
     rows: dict[str, list[Any]] = {m: [] for m in mods}
@@ -313,6 +317,41 @@ def default_paths(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted(Path(folder).glob("*.mcap"))
 
 
+@dataclass
+class LabelledStreams:
+    """A recording in memory, as :func:`recording_windows` reads one: packets by stream, each
+    stream's device metadata (``rate_hz``; the ``labels`` stream's class lists)."""
+
+    source: str
+    streams: dict[str, Packet]
+    devices: dict[str, dict[str, Any]]
+
+
+def accel_csv_recording(path: str | os.PathLike[str], labels: Mapping[str, str]
+                        ) -> LabelledStreams:
+    """A phone accelerometer CSV (``t_ns, ax, ay, az, ...`` in m/s^2, gravity included: the
+    Oxford step-counter recordings of the corpus) as an ``accel`` stream, labelled over its
+    whole length with ``labels`` (task -> class, such as ``{"transport": "walking"}``).
+    Leading rows of zeros (the sensor not yet running) are dropped."""
+    raw = np.loadtxt(path, delimiter=",", usecols=(0, 1, 2, 3), dtype=np.float64, ndmin=2)
+    moving = np.flatnonzero(np.abs(raw[:, 1:4]).sum(1) > 0)
+    if len(moving) < 2:
+        raise ConfigError(f"{path}: fewer than two accelerometer rows")
+    raw = raw[moving[0]:]
+    t = raw[:, 0].astype(np.int64)
+    accel = Packet("accel", t, {"accel_mps2": raw[:, 1:4].astype(np.float32)}, "imu")
+    grid = np.arange(int(t[0]), int(t[-1]) + 1, 100_000_000, dtype=np.int64)
+    tasks = [get(name) for name in labels]
+    fields = {task.label: np.full(len(grid), task.classes.index(labels[task.name]), np.int32)
+              for task in tasks}
+    devices: dict[str, dict[str, Any]] = {
+        "accel": {"rate_hz": 1e9 / float(np.median(np.diff(t)))},
+        LABELS: {"kind": "labels", "rate_hz": 10.0,
+                 **{task.label: list(task.classes) for task in tasks}}}
+    return LabelledStreams(str(path), {"accel": accel, LABELS: Packet(LABELS, grid, fields)},
+                           devices)
+
+
 def accel_csv_windows(path: str | os.PathLike[str], mods: Mapping[str, ModalityInput], *,
                       activity: str = "walking", window_s: float = 2.0, rate_hz: float = 100.0,
                       group: int = 0, tasks: Sequence[str | Task] | None = None) -> WindowSet:
@@ -323,7 +362,6 @@ def accel_csv_windows(path: str | os.PathLike[str], mods: Mapping[str, ModalityI
     ``accel_mps2``, so only the modalities read from that are present.
     """
     from ..align import StreamSpec, align
-    from ..packets import Packet
 
     raw = np.loadtxt(path, delimiter=",", usecols=(0, 1, 2, 3), dtype=np.float64)
     raw = raw[np.flatnonzero(np.abs(raw[:, 1:4]).sum(1) > 0)[0]:]

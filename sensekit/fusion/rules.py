@@ -108,8 +108,9 @@ def apply_rules(rules: Sequence[Rule], logits: Mapping[str, F32],
         for task, names in rule.remove.items():
             if task not in out or not holds.any():
                 continue
-            cols = [classes[task].index(c) for c in names if c in classes[task]]
-            if cols and len(cols) < len(classes[task]):
+            cols = np.array([classes[task].index(c) for c in names if c in classes[task]],
+                            np.int64)
+            if len(cols) and len(cols) < len(classes[task]):
                 rows = np.flatnonzero(holds)
                 out[task][np.ix_(rows, cols)] = REMOVED
     return out
