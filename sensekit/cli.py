@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "power": ("sensekit.power.cli", "measure a workload's energy with a power meter; reports"),
     "probe": ("sensekit.probe", "find sensors on the I2C buses (read-only) and serial ports"),
     "doctor": ("sensekit.doctor", "check I2C, UART, groups and power supply; say how to fix"),
+    "fleet": ("sensekit.fleet.cli", "run a per-recording job over many recordings on Dask"),
+    "windows": ("sensekit.fusion.cli_windows",
+                "labelled training windows of recordings as NumPy or Parquet shards"),
+    "calibrate": ("sensekit.drivers.calibrate", "magnetometer hard and soft iron, with coverage"),
 }
 
 

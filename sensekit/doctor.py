@@ -5,6 +5,9 @@ Checks:
 - I2C enabled (``/dev/i2c-N``), and the bus speed: a 1 kHz MPU-6050 drains 12 bytes per sample,
   about 130 kbit/s with addressing, which a 100 kHz bus cannot carry; 400 kHz can.
 - UART enabled for a GPS, and no serial console (login getty or kernel ``console=``) on it.
+- gpsd holding the GPS's serial port (``--gps PORT``, default: the header UART and USB
+  receivers present): a running gpsd naming it, or gpsd enabled with it in ``DEVICES=``; the
+  fix is to read it through gpsd (``gpsd://localhost:2947``) or stop gpsd.
 - The user in the ``i2c``, ``dialout`` (serial) and ``video`` (camera) groups.
 - Under-voltage and throttling as the Pi firmware reports them (``vcgencmd get_throttled``; bit
   meanings from the Raspberry Pi documentation, "vcgencmd: get_throttled").
@@ -24,6 +27,8 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .buses.boards import detect_board
 
 __all__ = ["Check", "System", "add_arguments", "run", "run_checks"]
 
@@ -132,7 +137,24 @@ def check_i2c(sys_: System) -> list[Check]:
                    "in the firmware or device tree")
         return [Check("i2c enabled", "fail", "no /dev/i2c-* device", fix)]
     checks = [Check("i2c enabled", "ok", ", ".join(f"/dev/{b}" for b in buses))]
-    return [*checks, check_i2c_speed(sys_, buses)]
+    return [*checks, *check_header_bus(sys_, buses), check_i2c_speed(sys_, buses)]
+
+
+def check_header_bus(sys_: System, buses: list[str]) -> list[Check]:
+    """Which bus the header's SDA/SCL (pins 3/5) are on this board, and that it exists."""
+    board = detect_board(sys_.root)
+    if board is None:
+        return []
+    bus = board.i2c_pins_3_5
+    pin, line = board.int_pin
+    text = (f"{board.name}: pins 3/5 are /dev/i2c-{bus} (open parts as "
+            f"{board.i2c_url(0x68)}); an INT on pin {pin} is int_pin={line!r}")
+    if f"i2c-{bus}" in buses:
+        return [Check("header i2c", "ok", text)]
+    return [Check("header i2c", "fail", f"{text}, but /dev/i2c-{bus} is missing",
+                  _fix(sys_, "dtparam=i2c_arm=on in config.txt, then reboot",
+                       "enable the header I2C with jetson-io (sudo /opt/nvidia/jetson-io/"
+                       "jetson-io.py) and check the device tree", "enable it in the firmware"))]
 
 
 def check_i2c_speed(sys_: System, buses: list[str]) -> Check:
@@ -185,6 +207,29 @@ def check_uart(sys_: System) -> list[Check]:
     return [*checks, Check("serial console", "ok", "no console on the UART")]
 
 
+def gps_ports(sys_: System) -> list[str]:
+    """The serial ports a GPS is likely on: the header UART and USB receivers present."""
+    names = ("/dev/serial0", "/dev/ttyTHS1", "/dev/gps", "/dev/ttyACM0", "/dev/ttyUSB0")
+    return [p for p in names if sys_.path(p).exists()]
+
+
+def check_gpsd(sys_: System, ports: list[str]) -> list[Check]:
+    """Whether gpsd holds a serial port the GPS is to be read from."""
+    from .drivers.gps.gpsd import gpsd_holders
+
+    checks = []
+    for port in ports:
+        holders = gpsd_holders(port, sys_.root)
+        if not holders:
+            checks.append(Check(f"gpsd on {port}", "ok", "gpsd does not hold it"))
+            continue
+        checks.append(Check(
+            f"gpsd on {port}", "warn", f"{holders[0]}: it holds {port}, so opening the port "
+            "directly gets nothing", "read the GPS through gpsd: sensekit.open('nmea', "
+            "'gpsd://localhost:2947'); or stop gpsd: sudo systemctl stop gpsd.socket gpsd"))
+    return checks
+
+
 def check_groups(sys_: System) -> list[Check]:
     have = sys_.groups()
     missing = [g for g in ("i2c", "dialout", "video") if sys_.group_exists(g) and g not in have]
@@ -209,20 +254,25 @@ def check_power(sys_: System) -> list[Check]:
                   "cool the board")]
 
 
-def run_checks(sys_: System | None = None) -> list[Check]:
-    """Every check, in the order they are printed."""
+def run_checks(sys_: System | None = None, gps: list[str] | None = None) -> list[Check]:
+    """Every check, in the order they are printed (``gps``: the GPS ports to check for gpsd)."""
     sys_ = sys_ or System()
-    return (check_i2c(sys_) + check_uart(sys_) + check_groups(sys_) + check_power(sys_))
+    ports = gps if gps is not None else gps_ports(sys_)
+    return (check_i2c(sys_) + check_uart(sys_) + check_gpsd(sys_, ports) + check_groups(sys_)
+            + check_power(sys_))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default="/", help="look under this root (for images)")
+    parser.add_argument("--gps", action="append", metavar="PORT",
+                        help="the serial port the GPS is read from, to see whether gpsd holds "
+                             "it (repeatable; default: the header UART and USB receivers)")
 
 
 def run(args: argparse.Namespace) -> int:
     sys_ = System(root=Path(args.root))
     print(f"board: {sys_.model or 'unknown (no /proc/device-tree/model)'}")
-    checks = run_checks(sys_)
+    checks = run_checks(sys_, args.gps)
     marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
     for c in checks:
         print(f"[{marks[c.status]}] {c.name}: {c.detail}")

@@ -2,10 +2,18 @@
 
 A driver implements ``_open``, ``_read_packet`` and ``_close``, and where the device allows,
 ``_set_rate``, ``_set_mode``, ``_sleep`` and ``_wake``. The base class (a template, as
-python-can's ``BusABC.recv`` is) does the rest: URL checks, closed checks, timeouts, bounded
-retries of transient I/O errors, translation of raw ``OSError`` into :class:`DeviceIOError`
-naming the device, loss counters, and the record of every rate, mode and power-state change
-that the energy ledger and the sampling controller read.
+python-can's ``BusABC.recv`` is) does the rest: URL and option checks (``rate_hz`` against the
+driver's declared range), closed checks, the asleep check (a read while asleep returns nothing,
+or what a driver held back, :meth:`Driver._read_asleep`), timeouts, bounded retries of
+transient I/O errors, translation of raw ``OSError`` into :class:`DeviceIOError` naming the
+device, loss and reset counters, and the record of every rate, mode and power-state change
+that the energy ledger and the sampling controller read. Drivers that poll a part on a schedule
+share :class:`PollSchedule`.
+
+Emulated parts: every driver opens its emulator the same way, with ``emu://`` or, for the
+schemes it lists in ``emulable``, with ``SENSEKIT_BACKEND=emu`` in the environment
+(:meth:`Driver.uses_emulator`, :meth:`Driver.emulated_part`); ``sensekit.testing`` is imported
+only then.
 
 :class:`ReaderThread` runs a driver in its own thread and hands packets to a sink (the hub);
 a failing device is reported, retried with backoff, and never stops anything else.
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,10 +39,11 @@ from .errors import (
     SensekitError,
     warn_dropped,
 )
+from .options import check_number
 from .packets import Packet
 from .url import DeviceURL, parse_url
 
-__all__ = ["Driver", "DriverStats", "ModeChange", "ReaderThread"]
+__all__ = ["Driver", "DriverStats", "ModeChange", "PollSchedule", "ReaderThread"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +77,35 @@ class DriverStats:
     io_errors: int = 0
     timeouts: int = 0
     reconnects: int = 0
+    #: Times the part was found reset (power lost and back) and configured again.
+    resets: int = 0
+
+
+class PollSchedule:
+    """When a polled part is next due: one read per period, a late reader reads at once rather
+    than catching up with a burst (the drivers of parts without a FIFO share it)."""
+
+    def __init__(self) -> None:
+        self.due_ns: int | None = None
+
+    def reset(self) -> None:
+        """Start afresh (after a wake or a reconfiguration)."""
+        self.due_ns = None
+
+    def wait(self, clock: Clock, rate_hz: float, timeout_s: float, lead_s: float = 0.0) -> bool:
+        """Sleep until the next read is due and return True, or sleep ``timeout_s`` and return
+        False when it is not due within it (``lead_s``: time the read itself takes first)."""
+        now = clock.now_ns()
+        period_ns = round(1e9 / rate_hz)
+        if self.due_ns is None or now - self.due_ns > period_ns:
+            self.due_ns = now
+        wait_s = (self.due_ns - now) / 1e9
+        if wait_s + lead_s > timeout_s:
+            clock.sleep(timeout_s)
+            return False
+        clock.sleep(max(wait_s, 0.0))
+        self.due_ns += period_ns
+        return True
 
 
 class Driver(abc.ABC):
@@ -79,6 +118,11 @@ class Driver(abc.ABC):
         modes: Modes it can be put in; the first is the default. Each has a row in the power
             model table named by ``power_model``.
         power_model: Name of the device's power-model table (package data).
+        rate_range_hz: Lowest and highest sampling rate the part supports; ``rate_hz`` outside
+            it (or zero, negative, NaN, a string) is a :class:`ConfigError` naming the range,
+            at construction and in :meth:`set_rate`.
+        emulable: URL schemes that ``SENSEKIT_BACKEND=emu`` replaces with the emulated part
+            (hardware locations such as ``i2c``; files and recordings stay what they are).
 
     Args:
         url: Where the device is (see :mod:`sensekit.url`).
@@ -88,6 +132,7 @@ class Driver(abc.ABC):
         retries: Transient I/O errors retried per read before :class:`DeviceIOError` is raised.
         rate_hz: Initial sampling rate (``None``: the driver's default).
         mode: Initial mode (``None``: the first of ``modes``).
+        emulator: An emulated part to open instead of a fresh one (with ``emu://``).
     """
 
     name: ClassVar[str] = ""
@@ -96,27 +141,34 @@ class Driver(abc.ABC):
     modes: ClassVar[tuple[str, ...]] = ("on",)
     power_model: ClassVar[str | None] = None
     default_rate_hz: ClassVar[float | None] = None
+    rate_range_hz: ClassVar[tuple[float, float]] = (1e-6, 1e6)
+    emulable: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, url: str | DeviceURL, *, stream: str | None = None,
                  clock: Clock | None = None, timeout_s: float = 1.0, retries: int = 3,
-                 rate_hz: float | None = None, mode: str | None = None) -> None:
+                 rate_hz: float | None = None, mode: str | None = None,
+                 emulator: Any = None) -> None:
         self.url = url if isinstance(url, DeviceURL) else parse_url(url)
         if self.schemes and self.url.scheme not in self.schemes:
             takes = ", ".join(f"{s}://" if s != "path" else "a device path"
                               for s in sorted(self.schemes))
             raise ConfigError(f"driver {self.name!r} cannot use {self.url.raw!r}; it takes {takes}")
-        if timeout_s <= 0 or retries < 0:
-            raise ConfigError(f"{self.describe()}: timeout_s must be > 0 and retries >= 0")
+        if emulator is not None and self.url.scheme != "emu":
+            raise ConfigError(f"{self.describe()}: emulator= needs an emu:// URL")
+        self._given_emulator = emulator
         self.stream = stream or self.modality or self.name
         self.clock: Clock = clock or default_clock()
-        self.timeout_s = timeout_s
-        self.retries = retries
+        self.timeout_s = check_number(self.describe(), "timeout_s", timeout_s, 0.0,
+                                      lo_open=True, unit="s")
+        self.retries = int(check_number(self.describe(), "retries", retries, 0, 100,
+                                        integer=True))
         self.stats = DriverStats()
         self.changes: list[ModeChange] = []
         self._listeners: list[Callable[[ModeChange], None]] = []
         self._opened = False
         self._closed = False
-        self.rate_hz: float | None = rate_hz if rate_hz is not None else self.default_rate_hz
+        self.rate_hz: float | None = (self.check_rate(rate_hz) if rate_hz is not None
+                                      else self.default_rate_hz)
         if mode is not None and mode not in self.modes:
             raise ConfigError(f"{self.describe()}: unknown mode {mode!r}; modes: {self.modes}")
         self.mode: str = mode or self.modes[0]
@@ -148,6 +200,12 @@ class Driver(abc.ABC):
         """Apply a mode from ``modes``."""
         raise ConfigError(f"{self.describe()} has no modes to switch")
 
+    def _read_asleep(self, timeout_s: float) -> Packet | None:
+        """What a read returns while asleep: nothing, after ``timeout_s`` (a driver that held
+        back data measured before the sleep returns that first)."""
+        self.clock.sleep(timeout_s)
+        return None
+
     def _sleep(self) -> None:
         raise ConfigError(f"{self.describe()} cannot sleep")
 
@@ -159,9 +217,38 @@ class Driver(abc.ABC):
         """``"mpu6050 at i2c://1/0x68"``: how errors and logs name this device."""
         return f"{self.name or type(self).__name__} at {self.url.raw}"
 
+    def check_rate(self, rate_hz: Any, option: str = "rate_hz") -> float:
+        """``rate_hz`` as a float if it lies in :attr:`rate_range_hz`, else :class:`ConfigError`
+        naming ``option`` and the range (the one check every driver's rates go through)."""
+        lo, hi = self.rate_range_hz
+        return check_number(self.describe(), option, rate_hz, lo, hi, unit="Hz")
+
     @property
     def is_open(self) -> bool:
         return self._opened and not self._closed
+
+    @property
+    def uses_emulator(self) -> bool:
+        """Whether this driver opens an emulated part: an ``emu://`` URL, or
+        ``SENSEKIT_BACKEND=emu`` and a hardware scheme the driver lists in ``emulable``."""
+        if self.url.scheme == "emu":
+            return True
+        return os.environ.get("SENSEKIT_BACKEND") == "emu" and self.names_hardware()
+
+    def names_hardware(self) -> bool:
+        """Whether the URL names a real part that ``SENSEKIT_BACKEND=emu`` replaces (a scheme in
+        ``emulable``; a driver whose plain paths may be devices or files narrows it)."""
+        return self.url.scheme in self.emulable
+
+    def emulated_part(self, **defaults: str) -> Any:
+        """The emulator given as ``emulator=``, or a fresh one built from the URL's options
+        (``defaults`` fill in options the URL does not give) on this driver's clock (see
+        :mod:`sensekit.testing.emulators`)."""
+        if self._given_emulator is not None:
+            return self._given_emulator
+        from .testing.emulators import make_emulator
+
+        return make_emulator(self.name, {**defaults, **self.url.options}, self.clock)
 
     def open(self) -> Driver:
         """Open the device (idempotent); return ``self``."""
@@ -186,7 +273,8 @@ class Driver(abc.ABC):
         attempt = 0
         while True:
             try:
-                packet = self._read_packet(timeout)
+                packet = (self._read_asleep(timeout) if self.asleep
+                          else self._read_packet(timeout))
             except DeviceIOError as exc:
                 if self._gone is not None:
                     self.stats.io_errors += 1
@@ -243,10 +331,9 @@ class Driver(abc.ABC):
     def set_rate(self, rate_hz: float, *, reason: str = "") -> float:
         """Set the sampling rate; return the rate the device actually runs at."""
         self._check_open()
-        if not rate_hz > 0:
-            raise ConfigError(f"{self.describe()}: rate must be positive, got {rate_hz}")
+        rate = self.check_rate(rate_hz)
         old = self.rate_hz
-        actual = self._set_rate(float(rate_hz))
+        actual = self._set_rate(rate)
         self.rate_hz = actual
         self._record("rate", old, actual, reason)
         return actual
@@ -295,6 +382,12 @@ class Driver(abc.ABC):
         self.error, self.ended = exc, True
         log.error("%s: stream ended: %s", self.describe(), exc)
         self.close()
+
+    def report_reset(self, why: str) -> None:
+        """Count a part found reset (it lost power and came back) and log it."""
+        self.stats.resets += 1
+        log.warning("%s: the part was reset (%s); configured again (reset %d)",
+                    self.describe(), why, self.stats.resets)
 
     def report_dropped(self, count: int, why: str, *, estimated: bool = False) -> None:
         """Count ``count`` lost samples and warn; ``estimated`` marks a count not known exactly."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .buses.i2c import RawBus
+from .drivers.imu.variants import VARIANTS
 
 __all__ = ["Finding", "add_arguments", "identify", "run", "scan_bus", "scan_serial"]
 
@@ -36,9 +37,13 @@ OTHERS: dict[int, list[str]] = {
     0x77: ["bme280/bmp180"], 0x68: ["ds1307/ds3231 rtc"], 0x57: ["at24 eeprom (rtc module)"],
     0x3C: ["ssd1306 oled"], 0x29: ["vl53l0x", "tsl2591"], 0x39: ["tsl2561/apds9960"],
 }
-#: WHO_AM_I (register 0x75) values of the InvenSense family.
-INVENSENSE = {0x68: "mpu6050", 0x70: "mpu6500", 0x71: "mpu9250", 0x73: "mpu9255",
-              0x98: "mpu6886", 0x19: "mpu6886"}
+#: WHO_AM_I (register 0x75) values of InvenSense chips sensekit does not drive (Linux
+#: drivers/iio/imu/inv_mpu6050/inv_mpu_iio.h INV_*_WHOAMI_VALUE; the MPU-6886's 0x19 from its
+#: datasheet; the ICM-42688-P's 0x47 from TDK DS-000347). The chips it drives are
+#: :data:`sensekit.drivers.imu.variants.VARIANTS`.
+INVENSENSE_OTHERS = {0x19: "MPU-6886", 0x11: "ICM-20600", 0x12: "ICM-20602", 0x20: "ICM-20690",
+                     0x74: "MPU-6515", 0x78: "MPU-6880", 0xA6: "ICM-20609", 0xAE: "ICM-20608-D",
+                     0xAF: "ICM-20608", 0x47: "ICM-42688-P"}
 INA_CONFIG_RESET = {0x399F: "ina219", 0x4127: "ina226", 0x7127: "ina3221"}
 INA_IDS = {"ina226": 0x2260, "ina3221": 0x3220}
 
@@ -64,8 +69,13 @@ def identify(raw: RawBus, addr: int) -> tuple[tuple[str, ...], str, str]:
     try:
         if addr in (0x68, 0x69):
             who = raw.read_byte_data(addr, 0x75)
-            if who in INVENSENSE:
-                return (INVENSENSE[who],), "high", f"WHO_AM_I={who:#04x}"
+            variant = VARIANTS.get(who)
+            if variant is not None:  # the driver of each chip sold as an MPU-6050 or 9250
+                driver = "mpu9250" if variant.magnetometer else "mpu6050"
+                return (driver,), "high", f"WHO_AM_I={who:#04x} ({variant.chip})"
+            if who in INVENSENSE_OTHERS:
+                return (), "low", (f"WHO_AM_I={who:#04x}: an {INVENSENSE_OTHERS[who]}, which "
+                                   "sensekit does not drive")
             return tuple(OTHERS.get(0x68, [])), "low", f"WHO_AM_I={who:#04x} is not InvenSense"
         if addr == 0x10:
             ident = _word(raw, addr, 0x07, "little")
@@ -189,13 +199,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _emulated() -> RawBus:
     from .buses.emulated import EmulatedBus
-    from .testing.i2c_devices import make_emulator
+    from .clock import default_clock
+    from .testing.emulators import make_emulator
 
     bus = EmulatedBus(bus_number=0)
     for name, address in (("mpu6050", 0x68), ("mpu9250", 0x69), ("bh1750", 0x23),
                           ("veml7700", 0x10), ("ina219", 0x40), ("ina226", 0x41),
                           ("ina3221", 0x42)):
-        bus.add(make_emulator(name, {"address": hex(address)}))
+        bus.add(make_emulator(name, {"address": hex(address)}, default_clock()))
     return bus
 
 

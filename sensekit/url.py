@@ -3,6 +3,8 @@
 Forms (DESIGN.md "Opening a device"):
 
 - ``i2c://1/0x68``: I2C bus 1, address 0x68.
+- ``i2c://1/0x70:3/0x68``: address 0x68 behind channel 3 of the TCA9548A multiplexer at 0x70
+  on bus 1 (hops may be chained: ``i2c://1/0x70:3/0x71:0/0x68``).
 - ``/dev/serial0?baud=9600``, ``/dev/serial/by-id/usb-...``: a device path, with options.
 - ``socket://host:port``, ``loop://``, ``spy://...``, ``rfc2217://``: pyserial URLs, passed on as
   they are.
@@ -62,21 +64,44 @@ class DeviceURL:
             ) from None
 
     def i2c_address(self) -> tuple[int, int]:
-        """``(bus, address)`` of an ``i2c://BUS/ADDR`` URL."""
+        """``(bus, address)`` of an ``i2c://BUS/ADDR`` URL (the part's own address, behind any
+        multiplexers)."""
+        bus, _, addr = self.i2c_route()
+        return bus, addr
+
+    def i2c_route(self) -> tuple[int, tuple[tuple[int, int], ...], int]:
+        """``(bus, hops, address)``: ``hops`` are ``(multiplexer address, channel)`` pairs in
+        the order they are passed (``i2c://1/0x70:3/0x68`` -> ``(1, ((0x70, 3),), 0x68)``)."""
         if self.scheme != "i2c":
             raise ConfigError(f"{self.raw!r} is not an i2c://BUS/ADDR URL")
-        bus_text, _, addr_text = self.location.partition("/")
+        parts = self.location.split("/")
+        if len(parts) < 2:
+            raise ConfigError(f"cannot read bus and address from {self.raw!r}; write "
+                              "i2c://BUS/ADDR or i2c://BUS/MUX:CHANNEL/ADDR")
         try:
-            bus = int(bus_text, 0)
-            addr = int(addr_text, 0)
+            bus = int(parts[0], 0)
+            hops = tuple(self._hop(p) for p in parts[1:-1])
+            addr = int(parts[-1], 0)
         except ValueError:
-            raise ConfigError(
-                f"cannot read bus and address from {self.raw!r}",
-            ) from None
-        if not 0x03 <= addr <= 0x77:
-            raise ConfigError(f"I2C address {addr:#04x} in {self.raw!r} is outside 0x03-0x77 "
-                              "(7-bit addresses; 0x00-0x02 and 0x78-0x7f are reserved)")
-        return bus, addr
+            raise ConfigError(f"cannot read bus and address from {self.raw!r}; write "
+                              "i2c://BUS/ADDR or i2c://BUS/MUX:CHANNEL/ADDR") from None
+        for where in (addr, *(h[0] for h in hops)):
+            if not 0x03 <= where <= 0x77:
+                raise ConfigError(f"I2C address {where:#04x} in {self.raw!r} is outside "
+                                  "0x03-0x77 (7-bit addresses; 0x00-0x02 and 0x78-0x7f are "
+                                  "reserved)")
+        return bus, hops, addr
+
+    def _hop(self, text: str) -> tuple[int, int]:
+        mux, sep, channel = text.partition(":")
+        if not sep:
+            raise ConfigError(f"{self.raw!r}: multiplexer hop {text!r} needs a channel, e.g. "
+                              "0x70:3")
+        number = int(channel, 0)
+        if not 0 <= number <= 7:
+            raise ConfigError(f"{self.raw!r}: a TCA9548A has channels 0 to 7, not {number} "
+                              "(TI SCPS207F, Table 2)")
+        return int(mux, 0), number
 
     def __str__(self) -> str:
         return self.raw

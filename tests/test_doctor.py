@@ -55,8 +55,9 @@ def test_a_well_set_up_pi_passes(tmp_path: Path) -> None:
     root = pi_root(tmp_path, baud=400000, console=False)
     checks = run_checks(system(root, {"i2c", "dialout", "video"}, 0))
     assert {c.name: c.status for c in checks} == {
-        "i2c enabled": "ok", "i2c speed": "ok", "uart enabled": "ok", "serial console": "ok",
-        "groups": "ok", "power supply": "ok"}
+        "i2c enabled": "ok", "header i2c": "ok", "i2c speed": "ok", "uart enabled": "ok",
+        "serial console": "ok",
+        "gpsd on /dev/serial0": "ok", "groups": "ok", "power supply": "ok"}
 
 
 def test_missing_i2c_and_past_throttling_are_reported(tmp_path: Path) -> None:
@@ -86,6 +87,21 @@ def test_jetson_bus_speed_from_the_device_tree_and_nvgetty(tmp_path: Path) -> No
     assert checks["serial console"].status == "fail" and "nvgetty" in \
         checks["serial console"].fix
     assert checks["power supply"].status == "skip"
+    header = checks["header i2c"]  # no compatible file: the model names the board
+    assert header.status == "ok" and "i2c://7/0x68" in header.detail
+
+
+def test_the_header_bus_of_each_jetson_comes_from_its_module(tmp_path: Path) -> None:
+    tree = tmp_path / "proc" / "device-tree"
+    tree.mkdir(parents=True)
+    (tree / "model").write_text("NVIDIA Jetson Xavier NX Developer Kit\0")
+    (tree / "compatible").write_bytes(b"nvidia,p3509-0000+p3668-0001\0nvidia,tegra194\0")
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "i2c-1").touch()  # the bus a Nano would use, not this module's 8
+    checks = by_name(run_checks(system(tmp_path, {"i2c", "dialout", "video"}, None)))
+    header = checks["header i2c"]
+    assert header.status == "fail" and "/dev/i2c-8 is missing" in header.detail
+    assert "jetson-io" in header.fix
 
 
 def test_cli_exit_status_says_whether_something_must_be_fixed(

@@ -19,6 +19,8 @@ __all__ = ["BENCHMARKS", "Case", "case", "format_table", "write_json"]
 #: name -> (module, one-line description). Modules are imported only when run.
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "align": ("sensekit.bench.align", "multi-rate windows with masks vs pandas.merge_asof"),
+    "fleet": ("sensekit.bench.fleet",
+              "recordings/s on Dask workers vs a plain loop; per-task overhead"),
     "fusion": ("sensekit.bench.fusion",
                "fusion network size, window-to-prediction latency, accuracy vs DeepConvLSTM"),
     "camera": ("sensekit.bench.camera",

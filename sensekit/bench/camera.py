@@ -26,7 +26,6 @@ from typing import Any
 
 from ..clock import FakeClock
 from ..power.model import load_power_model
-from ..testing.camera_scenes import CameraSceneEmulator
 from . import Case, case
 
 DNN = (224, 224)
@@ -45,6 +44,8 @@ def _cpu_per_frame(step: Callable[[], Any], frames: int) -> float:
 
 
 def _write_video(cv2: Any, path: Path, size: tuple[int, int], frames: int) -> None:
+    from ..testing.camera_scenes import CameraSceneEmulator  # the emulators only when used
+
     emu = CameraSceneEmulator("street", seed=1)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, size)
     distinct = [emu.render(i / FPS, size, i)[..., ::-1] for i in range(min(frames, 4))]
@@ -99,6 +100,8 @@ def _file_cases(cv2: Any, folder: Path, frames: int) -> list[Case]:
 
 
 def _emulated_cases(cv2: Any, frames: int) -> list[Case]:
+    from ..testing.camera_scenes import CameraSceneEmulator
+
     clock = FakeClock()
     ours_emu = CameraSceneEmulator("street", seed=2, clock=clock, fps=FPS)
     ours = _cpu_per_frame(_sensekit_camera("emu://", emulator=ours_emu, clock=clock,

@@ -94,8 +94,11 @@ def static_factory(config: Configuration) -> Callable[[], Policy]:
     return lambda: Static(config)
 
 
-def run(args: argparse.Namespace) -> int:
-    recordings = [Recording.load(p, task=args.task) for p in args.logs]
+def evaluate_recordings(args: argparse.Namespace, paths: Sequence[str], *,
+                        progress: bool = True) -> list[PolicyResult]:
+    """Every policy the options name, replayed over the recordings ``paths`` and pooled:
+    what the command prints (``sensekit fleet evaluate-policy`` runs it per recording)."""
+    recordings = [Recording.load(p, task=args.task) for p in paths]
     labelled = [r for r in recordings if r.labelled]
     classes = labelled[0].classes if labelled else []
     if any(r.classes != classes for r in labelled):
@@ -111,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     if args.pareto:
         factories += [(f"static:{c.name()}", static_factory(c)) for c in supported]
     results: list[PolicyResult] = []
-    with Progress("evaluate-policy", len(factories) * len(recordings), unit=" runs") as bar:
+    with Progress("evaluate-policy", len(factories) * len(recordings), unit=" runs",
+                  enabled=progress) as bar:
         for spec, make in factories:
             per_log = [evaluate_policy(rec, make, net, supported=supported,
                                        window_s=args.window_s, platform=args.platform,
@@ -119,6 +123,11 @@ def run(args: argparse.Namespace) -> int:
                        for rec in recordings]
             bar.update(len(recordings), info=spec)
             results.append(_combine(spec, per_log))
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    results = evaluate_recordings(args, args.logs)
     _print(results, args.battery_wh)
     if args.json:
         Path(args.json).write_text(json.dumps([r.as_json() for r in results], indent=2) + "\n")

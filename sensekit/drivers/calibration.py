@@ -1,5 +1,6 @@
 """IMU calibration: gyro bias at rest, accelerometer offset and scale from six static poses,
-and a mounting rotation, stored per device and applied on read.
+a mounting rotation, and the magnetometer's hard and soft iron, stored per device and applied
+on read.
 
 The model, applied in this order to each sample in the sensor frame::
 
@@ -21,6 +22,14 @@ Fitting::
 The six-pose method: with the axis pointing up the accelerometer reads ``+g * scale + offset``
 and pointing down ``-g * scale + offset``, so ``offset = (up + down) / 2`` and
 ``scale = (up - down) / (2 g)`` per axis.
+
+The magnetometer (:class:`MagCalibration`, fitted by
+:func:`sensekit.drivers.mag_calibration.fit_magnetometer` or ``sensekit calibrate mag``)::
+
+    mag = soft_iron @ (mag_raw - hard_iron)
+
+is stored under the same key, beside the IMU calibration (``store.save_mag(key, cal)``,
+``store.load_mag(key)``), and the MPU-9250 driver applies it (``mag_calibration=key``).
 """
 
 from __future__ import annotations
@@ -37,7 +46,8 @@ import numpy.typing as npt
 
 from ..errors import ConfigError
 
-__all__ = ["STANDARD_GRAVITY", "CalibrationStore", "ImuCalibration", "rotation_between"]
+__all__ = ["STANDARD_GRAVITY", "CalibrationStore", "ImuCalibration", "MagCalibration",
+           "rotation_between"]
 
 STANDARD_GRAVITY = 9.80665
 
@@ -136,10 +146,62 @@ class ImuCalibration:
             raise ConfigError(f"malformed IMU calibration: {exc}") from None
 
 
+@dataclass(frozen=True)
+class MagCalibration:
+    """A magnetometer's hard- and soft-iron correction: ``soft_iron @ (raw - hard_iron_ut)``.
+
+    Attributes:
+        hard_iron_ut: (3,) offset of the field's centre (the board's own magnetised parts).
+        soft_iron: (3, 3) symmetric matrix that turns the measured ellipsoid into a sphere of
+            radius ``field_ut`` (nearby iron bending the field, unequal axis gains).
+        field_ut: The magnitude of the calibrated field.
+        model: ``"ellipsoid"`` (hard and soft iron) or ``"sphere"`` (hard iron only, when the
+            orientations covered did not allow more).
+        coverage: Share of directions the fit's samples covered (0 to 1).
+        residual: Spread of the calibrated magnitude, relative (std / mean).
+        samples: Samples the fit used.
+    """
+
+    hard_iron_ut: Array = field(default_factory=lambda: np.zeros(3))
+    soft_iron: Array = field(default_factory=lambda: np.eye(3))
+    field_ut: float = 0.0
+    model: str = "ellipsoid"
+    coverage: float = 0.0
+    residual: float = 0.0
+    samples: int = 0
+
+    def apply(self, mag_ut: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+        """Calibrated copies of (N, 3) magnetometer samples (NaN rows stay NaN)."""
+        raw = np.asarray(mag_ut, np.float64).reshape(-1, 3)
+        return np.asarray((raw - self.hard_iron_ut) @ self.soft_iron.T, np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hard_iron_ut": self.hard_iron_ut.tolist(), "soft_iron": self.soft_iron.tolist(),
+                "field_ut": self.field_ut, "model": self.model, "coverage": self.coverage,
+                "residual": self.residual, "samples": self.samples}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MagCalibration:
+        try:
+            soft = np.asarray(data["soft_iron"], np.float64).reshape(3, 3)
+            return cls(_vec(data["hard_iron_ut"]), soft, float(data.get("field_ut", 0.0)),
+                       str(data.get("model", "ellipsoid")), float(data.get("coverage", 0.0)),
+                       float(data.get("residual", 0.0)), int(data.get("samples", 0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"malformed magnetometer calibration: {exc!r}") from None
+
+
+_IMU_KEYS = ("gyro_bias_rads", "accel_offset_mps2", "accel_scale", "rotation")
+
+
 def _replace(cal: ImuCalibration, **changes: Array) -> ImuCalibration:
     values = {"gyro_bias_rads": cal.gyro_bias_rads, "accel_offset_mps2": cal.accel_offset_mps2,
               "accel_scale": cal.accel_scale, "rotation": cal.rotation, **changes}
     return ImuCalibration(**values)
+
+
+def _as_entry(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def default_store_path() -> Path:
@@ -171,23 +233,51 @@ class CalibrationStore:
             raise ConfigError(f"{self.path}: expected a JSON object of calibrations")
         return data
 
-    def save(self, key: str, calibration: ImuCalibration) -> None:
-        """Store ``calibration`` under ``key`` (``"i2c://1/0x68"`` or a name)."""
-        data = self._all()
-        data[key] = calibration.to_dict()
+    def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
         tmp.replace(self.path)  # atomic: a crash never leaves half a file
 
-    def load(self, key: str) -> ImuCalibration:
-        """The calibration stored under ``key``."""
+    def save(self, key: str, calibration: ImuCalibration) -> None:
+        """Store ``calibration`` under ``key`` (``"i2c://1/0x68"`` or a name), keeping the
+        magnetometer calibration stored there."""
         data = self._all()
-        if key not in data:
+        entry = _as_entry(data.get(key))
+        data[key] = {**calibration.to_dict(), **({"mag": entry["mag"]} if "mag" in entry
+                                                  else {})}
+        self._write(data)
+
+    def save_mag(self, key: str, calibration: MagCalibration) -> None:
+        """Store a magnetometer calibration under ``key``, beside its IMU calibration."""
+        data = self._all()
+        data[key] = {**_as_entry(data.get(key)), "mag": calibration.to_dict()}
+        self._write(data)
+
+    def _entry(self, key: str, what: str) -> dict[str, Any]:
+        data = self._all()
+        entry = data.get(key)
+        if not isinstance(entry, dict):
             known = ", ".join(sorted(data)) or "none"
-            raise ConfigError(f"no IMU calibration for {key!r} in {self.path} (stored: {known})."
-                              " Hint: calibrate it and CalibrationStore.save() it")
-        return ImuCalibration.from_dict(data[key])
+            raise ConfigError(f"no {what} calibration for {key!r} in {self.path} (stored: "
+                              f"{known}). Hint: calibrate it (sensekit calibrate) and save it")
+        return entry
+
+    def load(self, key: str) -> ImuCalibration:
+        """The IMU calibration stored under ``key``."""
+        entry = self._entry(key, "IMU")
+        if not any(k in entry for k in _IMU_KEYS):
+            raise ConfigError(f"{self.path}: {key!r} holds only a magnetometer calibration. "
+                              "Hint: load_mag() reads it")
+        return ImuCalibration.from_dict(entry)
+
+    def load_mag(self, key: str) -> MagCalibration:
+        """The magnetometer calibration stored under ``key``."""
+        entry = self._entry(key, "magnetometer")
+        if "mag" not in entry:
+            raise ConfigError(f"{self.path}: no magnetometer calibration under {key!r}. Hint: "
+                              "sensekit calibrate mag")
+        return MagCalibration.from_dict(entry["mag"])
 
     def keys(self) -> list[str]:
         return sorted(self._all())

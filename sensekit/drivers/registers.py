@@ -10,11 +10,16 @@ and a driver talks to the device through a :class:`RegisterBank`::
 
     regs = RegisterBank(i2c_device)
     regs.set(SLEEP, 0)                      # read-modify-write of PWR_MGMT_1
+    regs.write_fields({SLEEP: 0, CLKSEL: 1})   # the whole register, composed from its fields
     who = regs.read(WHO_AM_I)
+    if MOT_INT.get(status): ...             # a bit of a value already read
 
-The emulators in :mod:`sensekit.testing` use the same declarations for addresses and reset
-values, and their own code for behaviour, so a test exercises the driver's logic against an
-independent model of the part.
+Drivers compose every value through these declarations: no hand shifts, no magic numbers.
+
+The emulators in :mod:`sensekit.testing` do not use these declarations: each encodes its part
+from the datasheet on its own (with the small helper :mod:`sensekit.testing.regs`, written in
+the datasheets' ``[hi:lo]`` notation), so a wrong address, bit or reset value here is caught by
+a disagreement rather than copied into the witness.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
+
 from ..buses.i2c import I2CDevice
 
-__all__ = ["Field", "Register", "RegisterBank", "to_signed", "to_unsigned"]
+__all__ = ["Field", "Register", "RegisterBank", "compose", "to_signed", "to_unsigned"]
 
 
 def to_signed(value: int, bits: int) -> int:
@@ -79,11 +87,13 @@ class Register:
 
 @dataclass(frozen=True)
 class Field:
-    """Bits ``lsb`` to ``lsb + width - 1`` of a register."""
+    """Bits ``lsb`` to ``lsb + width - 1`` of a register; ``signed``: two's complement within
+    the field (a left-aligned result such as the INA3221's bits 15:3)."""
 
     register: Register
     lsb: int
     width: int = 1
+    signed: bool = False
 
     @property
     def mask(self) -> int:
@@ -91,7 +101,15 @@ class Field:
 
     def get(self, register_value: int) -> int:
         """This field's value within ``register_value``."""
-        return (to_unsigned(register_value, self.register.bits) & self.mask) >> self.lsb
+        value = (to_unsigned(register_value, self.register.bits) & self.mask) >> self.lsb
+        return to_signed(value, self.width) if self.signed else value
+
+    def get_array(self, register_values: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """This field of each register value in an array (bytes drained from a FIFO)."""
+        values = (np.asarray(register_values).astype(np.int64) & self.mask) >> self.lsb
+        if self.signed:
+            values = np.where(values >= 1 << (self.width - 1), values - (1 << self.width), values)
+        return values
 
     def put(self, register_value: int, value: int) -> int:
         """``register_value`` with this field replaced by ``value``."""
@@ -100,6 +118,26 @@ class Field:
                              f"holds {self.width} bits; {value} does not fit")
         unsigned = to_unsigned(register_value, self.register.bits)
         return (unsigned & ~self.mask) | (value << self.lsb)
+
+    def value(self, value: int = 1) -> int:
+        """The register value with only this field set to ``value`` (others 0)."""
+        return self.put(0, value)
+
+
+def compose(values: Mapping[Field, int], base: int = 0) -> int:
+    """One register's value from its fields: ``base`` with each field replaced.
+
+    Raises:
+        ValueError: the fields belong to different registers, or a value does not fit.
+    """
+    registers = {f.register for f in values}
+    if len(registers) > 1:
+        raise ValueError("compose() builds one register at a time; got fields of "
+                         + ", ".join(sorted(r.name for r in registers)))
+    out = base
+    for field, value in values.items():
+        out = field.put(out, value)
+    return out
 
 
 class RegisterBank:
@@ -137,6 +175,13 @@ class RegisterBank:
     def get(self, field: Field) -> int:
         """The value of one field."""
         return field.get(self.read(field.register))
+
+    def write_fields(self, values: Mapping[Field, int], base: int = 0) -> None:
+        """Write one whole register composed from ``values`` (other bits from ``base``)."""
+        if not values:
+            raise ValueError("write_fields() needs at least one field")
+        register = next(iter(values)).register
+        self.write(register, compose(values, base))
 
     def set(self, field: Field, value: int) -> None:
         """Change one field, keeping the register's other bits (read-modify-write)."""

@@ -84,7 +84,7 @@ def _summary(tasks: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _windows(net: Any, meta: dict[str, Any], paths: list[Path]
+def _windows(net: Any, meta: dict[str, Any], paths: list[Path], progress: bool = True
              ) -> tuple[list[tuple[str, Any]], list[dict[str, Any]]]:
     """Each recording's labelled windows (every modality it has) and the network's logits."""
     from .by_recording import network_tasks
@@ -95,7 +95,7 @@ def _windows(net: Any, meta: dict[str, Any], paths: list[Path]
     mods = metadata_inputs(meta)
     tasks = network_tasks(meta["tasks"])
     sets, logits = [], []
-    with Progress("evaluate", len(paths), unit=" recordings") as bar:
+    with Progress("evaluate", len(paths), unit=" recordings", enabled=progress) as bar:
         for i, p in enumerate(paths):
             ws = recording_windows(p, mods, window_s=meta["window_s"], hop_s=meta["window_s"],
                                    group=i, tasks=tasks)
@@ -105,22 +105,24 @@ def _windows(net: Any, meta: dict[str, Any], paths: list[Path]
     return sets, logits
 
 
-def run(args: argparse.Namespace) -> int:
+def score_recordings(args: argparse.Namespace, paths: list[Path], *, progress: bool = True
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What ``--json`` prints for ``paths``, and the scores per task behind it (``sensekit
+    fleet evaluate`` runs it per recording)."""
     require("torch", extra="fusion", what="sensekit evaluate")
     import torch
 
     from .by_recording import score_by_recording
     from .inputs import configurations, modalities_from_json
-    from .recordings import concat_sets, expand_paths
+    from .recordings import concat_sets
     from .train import evaluate
     from .weights import load_model, read_metadata
 
     torch.set_num_threads(1)
     meta = read_metadata(args.weights)
-    paths = expand_paths(args.data)
     _refuse_seen(meta, paths)
     net = load_model(args.weights)
-    sets, logits = _windows(net, meta, paths)
+    sets, logits = _windows(net, meta, paths, progress)
     scores = score_by_recording(sets, logits)
     if not scores:
         raise ConfigError(f"the recordings label none of the network's tasks "
@@ -133,6 +135,13 @@ def run(args: argparse.Namespace) -> int:
                        if t in scores}
             for c in configurations(modalities_from_json(meta["modalities"]),
                                     every_rate=args.every_rate)}
+    return result, scores
+
+
+def run(args: argparse.Namespace) -> int:
+    from .recordings import expand_paths
+
+    result, scores = score_recordings(args, expand_paths(args.data))
     if args.json:
         json.dump(result, sys.stdout, indent=1)
         print()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from .data import WindowSet
 from .encoders import Normalise
 from .inputs import Configuration, default_configuration
 from .metrics import task_scores
+from .shards import WindowShards
 
 __all__ = ["TrainOptions", "TrainResult", "batch_tensors", "evaluate", "fit", "predict_logits",
            "set_normalisation"]
@@ -160,9 +161,25 @@ def _loss(model: nn.Module, ws: WindowSet, idx: npt.NDArray[np.int64], opts: Tra
     return torch.stack(losses).sum()
 
 
-def fit(model: nn.Module, train: WindowSet, val: WindowSet | None = None,
+def _epoch_batches(train: WindowSet | WindowShards, batch_size: int, rng: np.random.Generator,
+                   epoch: int) -> Iterator[tuple[WindowSet, npt.NDArray[np.int64]]]:
+    """One epoch's batches as (window set, rows): a permutation of an in-memory set, or shards
+    streamed through their shuffle buffer (memory for a few shards, not the whole set)."""
+    if isinstance(train, WindowShards):
+        for batch in train.batches(batch_size, epoch=epoch):
+            yield batch, np.arange(len(batch))
+        return
+    order = rng.permutation(len(train))
+    for i in range(max(1, len(train) // batch_size)):
+        yield train, order[i * batch_size:(i + 1) * batch_size]
+
+
+def fit(model: nn.Module, train: WindowSet | WindowShards, val: WindowSet | None = None,
         opts: TrainOptions | None = None) -> TrainResult:
     """Train ``model`` on ``train``; keep the weights of the best epoch on ``val``.
+
+    ``train`` is a :class:`WindowSet` in memory or :class:`~sensekit.fusion.shards.WindowShards`
+    on disk (``sensekit windows`` / ``sensekit fleet windows``), read a shard at a time.
 
     The validation score is the mean macro-F1 over tasks and :func:`score_configurations`;
     without
@@ -181,11 +198,9 @@ def fit(model: nn.Module, train: WindowSet, val: WindowSet | None = None,
     bar = Progress("train", opts.epochs, unit=" epochs", enabled=opts.progress)
     for epoch in range(opts.epochs):
         model.train()
-        order = rng.permutation(len(train))
-        for i in range(max(1, len(train) // opts.batch_size)):
-            idx = order[i * opts.batch_size:(i + 1) * opts.batch_size]
+        for batch, idx in _epoch_batches(train, opts.batch_size, rng, epoch):
             optim.zero_grad()
-            _loss(model, train, idx, opts, gen).backward()  # type: ignore[no-untyped-call]
+            _loss(model, batch, idx, opts, gen).backward()  # type: ignore[no-untyped-call]
             optim.step()
             sched.step()
         score = _score(model, val) if val is not None else float(epoch)

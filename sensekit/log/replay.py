@@ -154,6 +154,9 @@ class ReplaySource(Driver):
     def _sleep(self) -> None:
         pass  # what passes while asleep is dropped in _read_packet
 
+    def _read_asleep(self, timeout_s: float) -> Packet | None:
+        return self._read_packet(timeout_s)  # the recording runs on while asleep
+
     def _wake(self) -> None:
         pass
 

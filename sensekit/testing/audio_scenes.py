@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -30,30 +29,16 @@ import numpy.typing as npt
 from ..clock import Clock, default_clock
 from ..errors import ConfigError
 
-__all__ = ["SCENES", "AudioBlock", "AudioSceneEmulator", "SceneSpec"]
+__all__ = ["SCENES", "AudioSceneEmulator", "Captured", "SceneSpec"]
 
 SCENES = ("silence", "speech", "street", "vehicle")
+#: What one read of the emulated device gives: float32 (n, channels) frames at full scale 1.0,
+#: the host time the newest was available, and the frames lost before them (overflow).
+Captured = tuple[npt.NDArray[np.float32], int, int]
 SceneSpec = str | Callable[[float], str] | Sequence[tuple[float, str]]
 
 _CHUNK = 4096  # frames rendered per deterministic chunk
 _TAU = 2 * math.pi
-
-
-@dataclass(frozen=True)
-class AudioBlock:
-    """Frames a capture source delivered in one read.
-
-    Attributes:
-        frames: float32 (n, channels), full scale 1.0.
-        read_ns: Host time when the newest frame was available.
-        lost: Frames lost before this block (overflow); 0 when none.
-        lost_exact: Whether ``lost`` is an exact count (False: an estimate).
-    """
-
-    frames: npt.NDArray[np.float32]
-    read_ns: int
-    lost: int = 0
-    lost_exact: bool = True
 
 
 def _schedule(scene: SceneSpec) -> Callable[[float], str]:
@@ -90,6 +75,19 @@ class AudioSceneEmulator:
         buffer_blocks: Blocks the host buffer holds before the oldest are overwritten.
         name: Device name as a capture API would list it.
     """
+
+    @classmethod
+    def from_options(cls, options: dict[str, str], clock: Clock | None = None
+                     ) -> AudioSceneEmulator:
+        """From ``emu://?scene=street&ppm=100&seed=1&native=44100`` options."""
+        try:
+            return cls(options.get("scene", "speech"),
+                       rate_hz=int(options.get("native", "48000")),
+                       channels=int(options.get("channels", "1")),
+                       seed=int(options.get("seed", "0")), clock=clock,
+                       clock_ppm=float(options.get("ppm", "0")))
+        except ValueError as exc:
+            raise ConfigError(f"emulated microphone options {dict(options)}: {exc}") from None
 
     def __init__(self, scene: SceneSpec = "speech", *, rate_hz: int = 48000, channels: int = 1,
                  seed: int = 0, clock: Clock | None = None, clock_ppm: float = 0.0,
@@ -173,7 +171,7 @@ class AudioSceneEmulator:
         elapsed = (t_ns - self._start_ns) / 1e9
         return int(elapsed * self.rate_hz * (1 + self.clock_ppm * 1e-6))
 
-    def read(self, timeout_s: float) -> AudioBlock | None:
+    def read(self, timeout_s: float) -> Captured | None:
         """Complete blocks captured so far, waiting up to ``timeout_s`` for the next one.
 
         Raises:
@@ -200,13 +198,13 @@ class AudioSceneEmulator:
         rate = self.rate_hz * (1 + self.clock_ppm * 1e-6)
         return self._start_ns + math.ceil(frames / rate * 1e9)
 
-    def _take(self, ready: int, now: int) -> AudioBlock:
+    def _take(self, ready: int, now: int) -> Captured:
         capacity = self.buffer_blocks * self._blocksize
         lost = max(0, ready - self._delivered - capacity)
         start = self._delivered + lost
         frames = self.render(self._frame0 + start, ready - start)
         self._delivered = ready
-        return AudioBlock(frames, now, lost)
+        return frames, now, lost
 
 
 # -- scene synthesis (t: seconds, rng: per-chunk generator) ----------------------------------

@@ -107,6 +107,16 @@ class CameraSceneEmulator:
         name: Camera name as a capture API would list it.
     """
 
+    @classmethod
+    def from_options(cls, options: dict[str, str], clock: Clock | None = None
+                     ) -> CameraSceneEmulator:
+        """From ``emu://?scene=street&seed=1&fps=15`` options."""
+        try:
+            return cls(options.get("scene", "office"), seed=int(options.get("seed", "0")),
+                       clock=clock, fps=float(options.get("fps", "30")))
+        except ValueError as exc:
+            raise ConfigError(f"emulated camera options {dict(options)}: {exc}") from None
+
     def __init__(self, scene: SceneSpec = "office", *,
                  sensor_modes: Sequence[Size] = IMX219_MODES, fps: float = 30.0, seed: int = 0,
                  clock: Clock | None = None, switch_s: float = 0.1, noise: bool = True,
@@ -208,8 +218,11 @@ class CameraSceneEmulator:
         assert self._start_ns is not None
         period_ns = 1e9 / self.fps
         now = self.clock.now_ns()
-        # The newest frame finished by now; frames not read in time were overwritten.
-        newest = int((now - self._start_ns) // period_ns)
+        # Frame k is finished at start + (k + 1) periods; the newest finished by now is taken
+        # (or the next one waited for), and frames not read in time were overwritten.
+        newest = int((now - self._start_ns) // period_ns) - 1
+        if self._start_ns + round((newest + 2) * period_ns) <= now:  # rounding at the edge
+            newest += 1
         skipped = max(0, newest - self._next_index)
         index = max(newest, self._next_index)
         due = self._start_ns + round((index + 1) * period_ns)

@@ -10,7 +10,14 @@ driver code runs against it:
   save refused (NAK) faster than 1 Hz, UBX-RXM-PMREQ sleep; ``"ubx9"`` (M9/M10): CFG-VALSET keys
   instead, the legacy messages NAKed; ``"mtk"``: PMTK220/225/161/251 answered with PMTK001;
   ``"nmea"``: deaf;
-- asleep it sends nothing; any byte wakes it and it talks again ``wake_s`` (0.5 s) later.
+- asleep it sends nothing; any byte wakes it and it talks again ``wake_s`` (0.5 s) later;
+- a serial line whose rate must match: what the host reads at another baud rate is framing
+  garbage, and what it writes then is not understood (only a sleeping receiver notices the
+  activity and wakes); a receiver made with ``follows_baud=False`` acknowledges a baud-rate
+  command and keeps its rate (a configuration locked in flash, or a clone); :meth:`power_cycle`
+  (a USB receiver unplugged and plugged back) loses every setting, the baud rate included.
+
+Its NMEA and UBX framing is its own (:mod:`sensekit.testing.gps_protocols`), not the driver's.
 
 Three ways to reach it:
 
@@ -33,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, default_clock
-from ..drivers.gps import ubx
-from ..drivers.gps.nmea import NmeaReader, sentence
+from . import gps_protocols as proto
+from .gps_protocols import UbxMessage, nmea, nmea_lines, parse_valset
 from .gps_transport import EmulatorLink, EmulatorServer
 
 __all__ = ["EmulatorLink", "GpsReceiverEmulator", "Trajectory", "still"]
@@ -72,13 +79,14 @@ class GpsReceiverEmulator:
         talker: Talker of the sentences (``GP``, ``GN``...).
         sentences: Sentence types in each burst, in order (``GGA GSA GSV RMC VTG GLL ZDA``).
         wake_s: Silence after a wake-up byte.
+        follows_baud: Whether a baud-rate command changes its rate (False: it keeps it).
     """
 
     def __init__(self, trajectory: Trajectory | None = None, *, protocol: str = "ubx",
                  rate_hz: float = 1.0, baud: int = 9600, clock: Clock | None = None,
                  start_utc: _dt.datetime = _dt.datetime(2026, 1, 1, 12, 0, 0),
                  talker: str = "GP", sentences: tuple[str, ...] = ("GGA", "GSA", "GSV", "RMC"),
-                 wake_s: float = 0.5) -> None:
+                 wake_s: float = 0.5, follows_baud: bool = True) -> None:
         self.trajectory = trajectory or still()
         self.protocol = protocol
         self.clock = clock or default_clock()
@@ -88,6 +96,9 @@ class GpsReceiverEmulator:
         self.wake_s = wake_s
         self.period_ms = round(1000 / rate_hz)
         self.baud = baud
+        self.power_on_baud, self.power_on_period_ms = baud, self.period_ms
+        self.follows_baud = follows_baud
+        self.power_cycles = 0
         self.power_save = False
         self.asleep = False
         self.commands: list[str] = []          # what it was told, for tests and logs
@@ -96,14 +107,31 @@ class GpsReceiverEmulator:
         self._next_epoch = self._t0
         self._quiet_until = 0
         self._out: list[tuple[int, bytes]] = []
-        self._splitter = ubx.UbxSplitter()
-        self._reader = NmeaReader()
+        self._raw = bytearray()
+        self._text = bytearray()
         self._lock = threading.RLock()
         self._server: EmulatorServer | None = None
+
+    @classmethod
+    def from_options(cls, options: dict[str, str], clock: Clock | None = None
+                     ) -> GpsReceiverEmulator:
+        """From ``emu://?protocol=mtk&baud=115200&rate=5`` options."""
+        return cls(protocol=options.get("protocol", "ubx"), clock=clock,
+                   baud=int(options.get("baud", "9600")),
+                   rate_hz=float(options.get("rate", "1.0")))
 
     @property
     def rate_hz(self) -> float:
         return 1000.0 / self.period_ms
+
+    def power_cycle(self) -> None:
+        """Power lost and back: every setting to its power-on value, the baud rate included."""
+        with self._lock:
+            self.power_cycles += 1
+            self.baud, self.period_ms = self.power_on_baud, self.power_on_period_ms
+            self.power_save = self.asleep = False
+            self._raw.clear()
+            self._text.clear()
 
     # -- output -------------------------------------------------------------------------
     def burst(self, t_s: float) -> bytes:
@@ -135,7 +163,7 @@ class GpsReceiverEmulator:
             if kind == "GSV":
                 out += self._gsv()
             else:
-                out += sentence(make[kind]())
+                out += nmea(make[kind]())
         return bytes(out)
 
     def _gsv(self) -> bytes:
@@ -144,7 +172,7 @@ class GpsReceiverEmulator:
         for n, group in enumerate(groups, 1):
             sats = ",".join(f"{p:02d},{e:02d},{a:03d},{c:02d}" if c else f"{p:02d},{e:02d},{a:03d},"
                             for p, e, a, c in group)
-            out += sentence(f"{self.talker}GSV,{len(groups)},{n},{len(_SKY):02d},{sats}")
+            out += nmea(f"{self.talker}GSV,{len(groups)},{n},{len(_SKY):02d},{sats}")
         return out
 
     def take_due(self, now_ns: int) -> bytes:
@@ -191,35 +219,52 @@ class GpsReceiverEmulator:
                 return                     # the wake-up bytes themselves are lost
             if now < self._quiet_until:
                 return                     # still starting up
-            text, frames = self._splitter.feed(data)
+            self._raw += data
+            text, frames = proto.ubx_messages(self._raw)
             for frame in frames:
                 self._on_ubx(frame, now)
-            for s in self._reader.feed(text):
-                if s.body.startswith(b"PMTK") and self.protocol == "mtk":
-                    self._on_pmtk(s.body.decode("ascii", "replace"), now)
+            self._text += text
+            for body in nmea_lines(self._text):
+                if body.startswith("PMTK") and self.protocol == "mtk":
+                    self._on_pmtk(body, now)
+
+    def activity(self) -> None:
+        """Bytes arrived at a baud rate it does not understand: only waking notices them."""
+        with self._lock:
+            if self.asleep:
+                self.write(b"\xff")
 
     def _answer(self, data: bytes, now: int) -> None:
         self._out.append((now, data))
 
-    def _on_ubx(self, frame: ubx.UbxFrame, now: int) -> None:
+    def _ack(self, ok: bool, cls: int, msg_id: int) -> bytes:
+        return proto.ubx(proto.CLS_ACK, proto.ACK_ACK if ok else proto.ACK_NAK,
+                         bytes([cls, msg_id]))
+
+    def _on_ubx(self, frame: UbxMessage, now: int) -> None:
         if self.protocol not in ("ubx", "ubx9"):
             return
-        key = (frame.cls, frame.id)
-        if key == (ubx.CLS_RXM, ubx.RXM_PMREQ):
+        key = (frame.cls, frame.msg_id)
+        if key == (proto.CLS_NAV_RXM, proto.RXM_PMREQ):
             self.commands.append("UBX-RXM-PMREQ")
             self.asleep = True                  # no answer: it is asleep
             return
-        handler = {(ubx.CLS_CFG, ubx.CFG_VALSET): self._valset}.get(key) \
+        handler = {(proto.CLS_CFG, proto.CFG_VALSET): self._valset}.get(key) \
             if self.protocol == "ubx9" else {
-            (ubx.CLS_CFG, ubx.CFG_RATE): self._cfg_rate, (ubx.CLS_CFG, ubx.CFG_RXM): self._cfg_rxm,
-            (ubx.CLS_CFG, ubx.CFG_PM2): self._cfg_pm2, (ubx.CLS_CFG, ubx.CFG_PRT): self._cfg_prt,
+            (proto.CLS_CFG, proto.CFG_RATE): self._cfg_rate,
+            (proto.CLS_CFG, proto.CFG_RXM): self._cfg_rxm,
+            (proto.CLS_CFG, proto.CFG_PM2): self._cfg_pm2,
+            (proto.CLS_CFG, proto.CFG_PRT): self._cfg_prt,
         }.get(key)
         if handler is None:
-            if self.protocol == "ubx9" and frame.cls == ubx.CLS_CFG:
-                self._answer(ubx.ack(False, *key), now)     # M10: legacy CFG is gone
+            if self.protocol == "ubx9" and frame.cls == proto.CLS_CFG:
+                self._answer(self._ack(False, *key), now)   # M10: legacy CFG is gone
             return                                          # M8 ignores what it does not know
+        baud = self.baud
         ok = handler(frame.payload)
-        self._answer(ubx.ack(ok, *key), now)
+        self._answer(self._ack(ok, *key), now)
+        if self.baud != baud and not self.follows_baud:
+            self.baud = baud                    # acknowledged, and kept its rate
 
     def _set_period(self, period_ms: int) -> bool:
         if period_ms < 100 or (self.power_save and period_ms < 1000):
@@ -253,16 +298,16 @@ class GpsReceiverEmulator:
 
     def _valset(self, payload: bytes) -> bool:
         try:
-            items = ubx.parse_valset(payload)
+            items = parse_valset(payload)
         except ValueError:
             return False
         self.commands.append("VALSET " + " ".join(f"{k:#010x}={v}" for k, v in items.items()))
-        mode = items.get(ubx.CFG_PM_OPERATEMODE, 2 if self.power_save else 0)
-        period = items.get(ubx.CFG_RATE_MEAS, self.period_ms)
+        mode = items.get(proto.KEY_PM_OPERATEMODE, 2 if self.power_save else 0)
+        period = items.get(proto.KEY_RATE_MEAS, self.period_ms)
         if period < 100 or (mode and period < 1000):
             return False
         self.period_ms, self.power_save = period, bool(mode)
-        self.baud = items.get(ubx.CFG_UART1_BAUDRATE, self.baud)
+        self.baud = items.get(proto.KEY_UART1_BAUDRATE, self.baud)
         return True
 
     def _on_pmtk(self, body: str, now: int) -> None:
@@ -277,15 +322,16 @@ class GpsReceiverEmulator:
             flag = 2 if save and self.period_ms < 1000 else 3
             self.power_save = save if flag == 3 else self.power_save
         elif cmd == "161":
-            self._answer(sentence("PMTK001,161,3"), now)
+            self._answer(nmea("PMTK001,161,3"), now)
             self.asleep = True
             return
         elif cmd == "251" and len(fields) > 1 and fields[1].isdigit():
-            self.baud = int(fields[1])
+            if self.follows_baud:
+                self.baud = int(fields[1])
             return                                   # switches without an answer
         else:
             flag = 1
-        self._answer(sentence(f"PMTK001,{cmd},{flag}"), now)
+        self._answer(nmea(f"PMTK001,{cmd},{flag}"), now)
 
     # -- ways to reach it ------------------------------------------------------------------
     def link(self) -> EmulatorLink:
@@ -325,4 +371,5 @@ class GpsReceiverEmulator:
 
         options.setdefault("clock", self.clock)
         options.setdefault("protocol", self.protocol)
+        options.setdefault("baud", self.baud)
         return NmeaGps("emu://", emulator=self, **options).open()

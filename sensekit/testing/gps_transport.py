@@ -124,11 +124,19 @@ class EmulatorServer:
         self.unplug()
 
 
+def garbled(data: bytes) -> bytes:
+    """What a UART at the wrong baud rate makes of ``data``: bytes of framing noise (high-bit
+    set here, so never a ``$`` or a line end)."""
+    return bytes(0x80 | (b * 7 + 3) % 128 for b in data)
+
+
 class EmulatorLink:
     """The driver's side of an in-process connection to an emulator (a serial port stand-in).
 
     ``read`` waits on the emulator's clock for the next thing the receiver sends, so on a
-    :class:`~sensekit.clock.FakeClock` time jumps from burst to burst.
+    :class:`~sensekit.clock.FakeClock` time jumps from burst to burst. The link has a baud rate
+    of its own (the host's, set with :meth:`set_baud`): when it is not the receiver's, what is
+    read is garbage and what is written is not understood.
     """
 
     byte_ns = 0
@@ -139,22 +147,37 @@ class EmulatorLink:
         self.clock = emulator.clock
         self.baud = emulator.baud
         self.reconnects = 0
+        self._gap_ns: int | None = None
+
+    def reconnected(self, gap_s: float) -> None:
+        """The port went away for ``gap_s`` and came back (a USB adapter re-enumerated): what
+        the receiver sent meanwhile is lost, and the driver is told of the gap once."""
+        self.clock.sleep(gap_s)
+        self.emulator.take_due(self.clock.now_ns())
+        self.reconnects += 1
+        self._gap_ns = round(gap_s * 1e9)
 
     def open(self) -> None:
         """Nothing to open: the receiver is in this process."""
+
+    def _matched(self, data: bytes) -> bytes:
+        return data if self.baud == self.emulator.baud else garbled(data)
 
     def read(self, timeout_s: float) -> bytes:
         now = self.clock.now_ns()
         data = self.emulator.take_due(now)
         if data:
-            return data
+            return self._matched(data)
         wait_ns = min(self.emulator.next_due_ns() - now, round(timeout_s * 1e9))
         if wait_ns > 0:
             self.clock.sleep(wait_ns / 1e9)
-        return self.emulator.take_due(self.clock.now_ns())
+        return self._matched(self.emulator.take_due(self.clock.now_ns()))
 
     def write(self, data: bytes) -> bool:
-        self.emulator.write(data)
+        if self.baud == self.emulator.baud:
+            self.emulator.write(data)
+        else:
+            self.emulator.activity()
         return True
 
     def set_baud(self, baud: int) -> None:
@@ -164,7 +187,8 @@ class EmulatorLink:
         self.emulator.take_due(self.clock.now_ns())
 
     def take_gap(self) -> int | None:
-        return None
+        gap, self._gap_ns = self._gap_ns, None
+        return gap
 
     def close(self) -> None:
         """Nothing to release."""

@@ -1,4 +1,4 @@
-"""Building blocks of emulated I2C devices, and the table that finds them by driver name.
+"""Building blocks of emulated I2C devices.
 
 An emulator sees only the wire: ``i2c_write(data)`` and ``i2c_read(length)`` (see
 :class:`sensekit.buses.emulated.EmulatedBus`). Two kinds of parts cover what sensekit drives:
@@ -10,7 +10,9 @@ An emulator sees only the wire: ``i2c_write(data)`` and ``i2c_read(length)`` (se
 
 Emulators keep time with the bus's clock (the driver's clock: a ``FakeClock`` in tests, so ten
 simulated minutes of a 1 kHz IMU run in seconds) and compute what the part would hold at
-``clock.now_ns()`` whenever they are accessed, vectorised, rather than ticking.
+``clock.now_ns()`` whenever they are accessed, vectorised, rather than ticking. Each can lose
+power (:meth:`I2CEmulator.power_on_reset`, called by ``EmulatedBus.power_cycle``): it then holds
+its power-on values, as its datasheet's reset column gives them.
 
 Opening a driver on an emulator::
 
@@ -19,11 +21,12 @@ Opening a driver on an emulator::
     sensekit.open("mpu6050", "emu://", emulator=emu)             # a given one
     bus = EmulatedBus(clock); bus.add(emu); bus.add(Bh1750Emulator(lux=lambda t: 300 + 0 * t))
     sensekit.open("mpu6050", "i2c://1/0x68", bus=bus)            # several parts on one bus
+
+The table that finds an emulator by driver name is :mod:`sensekit.testing.emulators`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
@@ -33,22 +36,11 @@ import numpy.typing as npt
 from ..clock import Clock
 from ..errors import ConfigError
 
-__all__ = ["EMULATORS", "ByteRegisterDevice", "I2CEmulator", "Signal", "WordRegisterDevice",
-           "constant", "make_emulator", "signal_value"]
+__all__ = ["ByteRegisterDevice", "I2CEmulator", "Signal", "WordRegisterDevice", "constant",
+           "signal_value"]
 
 #: A signal of host time: seconds since the emulator was attached (array) -> values (array).
 Signal = Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]
-
-#: driver name -> (module, class) of its emulator.
-EMULATORS: dict[str, tuple[str, str]] = {
-    "mpu6050": ("sensekit.testing.mpu6050_emu", "Mpu6050Emulator"),
-    "mpu9250": ("sensekit.testing.mpu9250_emu", "Mpu9250Emulator"),
-    "bh1750": ("sensekit.testing.light_emu", "Bh1750Emulator"),
-    "veml7700": ("sensekit.testing.light_emu", "Veml7700Emulator"),
-    "ina219": ("sensekit.testing.ina_emu", "Ina219Emulator"),
-    "ina226": ("sensekit.testing.ina_emu", "Ina226Emulator"),
-    "ina3221": ("sensekit.testing.ina_emu", "Ina3221Emulator"),
-}
 
 
 def constant(value: float) -> Signal:
@@ -63,25 +55,14 @@ def signal_value(signal: Signal | float, t_s: float) -> float:
     return float(signal)
 
 
-def make_emulator(driver: str, options: Mapping[str, str]) -> I2CEmulator:
-    """A fresh emulator for ``driver`` configured from URL options (``emu://?clock_ppm=8000``)."""
-    if driver not in EMULATORS:
-        raise ConfigError(f"no emulated part for driver {driver!r}; emulated: "
-                          f"{', '.join(sorted(EMULATORS))}")
-    module, cls_name = EMULATORS[driver]
-    cls = getattr(importlib.import_module(module), cls_name)
-    emulator: I2CEmulator = cls.from_options(dict(options))
-    return emulator
-
-
 def _float_option(options: dict[str, str], name: str, default: float) -> float:
     if name not in options:
         return default
+    text = options.pop(name)
     try:
-        return float(options.pop(name))
+        return float(text)
     except ValueError:
-        raise ConfigError(f"emulator option {name}={options.get(name)!r} is not a number"
-                          ) from None
+        raise ConfigError(f"emulator option {name}={text!r} is not a number") from None
 
 
 class I2CEmulator:
@@ -97,10 +78,13 @@ class I2CEmulator:
         self.address = self.default_address if address is None else address
         self.clock: Clock | None = None
         self.t0_ns = 0
+        #: Power losses this part went through (tests read it).
+        self.power_losses = 0
 
     @classmethod
-    def from_options(cls, options: dict[str, str]) -> I2CEmulator:
+    def from_options(cls, options: dict[str, str], clock: Clock | None = None) -> I2CEmulator:
         """Build from URL query options; each subclass takes the ones it knows."""
+        options = dict(options)
         kwargs = cls._kwargs_from_options(options)
         if "address" in options:
             kwargs["address"] = int(options.pop("address"), 0)
@@ -124,6 +108,10 @@ class I2CEmulator:
     def seconds(self, t_ns: float | npt.NDArray[Any]) -> npt.NDArray[np.float64]:
         """Signal time (seconds since attach) of host times ``t_ns``."""
         return (np.asarray(t_ns, np.float64) - self.t0_ns) * 1e-9
+
+    def power_on_reset(self) -> None:
+        """The part lost power and came back: everything as at power-on."""
+        self.power_losses += 1
 
     def i2c_write(self, data: bytes) -> None:
         raise NotImplementedError
@@ -154,6 +142,11 @@ class ByteRegisterDevice(I2CEmulator):
         self.regs[:] = bytes(self.size)
         for reg, value in self.resets.items():
             self.regs[reg] = value
+
+    def power_on_reset(self) -> None:
+        super().power_on_reset()
+        self.pointer = 0
+        self.reset_registers()
 
     def update(self) -> None:
         """Bring the part's state up to the clock's now (called before every transfer)."""
@@ -204,6 +197,11 @@ class WordRegisterDevice(I2CEmulator):
 
     def reset_registers(self) -> None:
         self.regs = dict(self.resets)
+
+    def power_on_reset(self) -> None:
+        super().power_on_reset()
+        self.pointer = 0
+        self.reset_registers()
 
     def update(self) -> None:
         """Bring the part's state up to the clock's now (called before every transfer)."""

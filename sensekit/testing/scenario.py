@@ -517,6 +517,8 @@ def simulate(out: str | os.PathLike[str], config: SimConfig | None = None, *,
     clock = FakeClock(SIM_START_NS)
     drivers = _open_drivers(scenario, cfg, clock)
     counts: dict[str, int] = {}
+    # A recording of duration_s: the last read may reach past it (a read takes bus time).
+    end_ns = SIM_START_NS + round(cfg.duration_s * 1e9)
     with Recorder(out, clock=clock, clock_synced=True,
                   wall_offset_ns=SIM_WALL_START_NS - SIM_START_NS,
                   metadata={"host": "sensekit scenario simulator", "scenario_seed": str(cfg.seed),
@@ -527,7 +529,8 @@ def simulate(out: str | os.PathLike[str], config: SimConfig | None = None, *,
         next_second = 0
         while (elapsed := (clock.now_ns() - SIM_START_NS) / 1e9) < cfg.duration_s:
             clock.advance(cfg.step_s)
-            packets = [p for d in drivers if (p := _read(d, cfg.step_s)) is not None]
+            packets = [q for d in drivers if (p := _read(d, cfg.step_s)) is not None
+                       and (q := _within(p, end_ns)) is not None]
             while next_second <= elapsed:
                 packets += _per_second(scenario, next_second)
                 next_second += 1
@@ -573,6 +576,14 @@ def _open_drivers(scenario: Scenario, cfg: SimConfig, clock: FakeClock) -> list[
         Camera("emu://", emulator=cam_emu, clock=clock, rate_hz=cfg.camera_fps,
                size=cfg.camera_size).open(),
     ]
+
+
+def _within(packet: Packet, end_ns: int) -> Packet | None:
+    """The samples of ``packet`` before ``end_ns`` (None when there are none)."""
+    keep = packet.t_ns < end_ns
+    if keep.all():
+        return packet
+    return packet.select(keep) if keep.any() else None
 
 
 def _read(driver: Driver, step_s: float) -> Packet | None:

@@ -59,7 +59,7 @@ def test_mid_stream_glitches_are_retried_a_bounded_number_of_times() -> None:
 
 def test_reads_past_32_bytes_use_one_long_transfer_or_fall_back_to_blocks() -> None:
     clock = FakeClock()
-    bus = EmulatedBus(clock)
+    bus = EmulatedBus(clock, clock_hz=None)  # register behaviour, not bus time
     emu = bus.add(Mpu6050Emulator())
     dev = device_on(bus)
     for reg, value in ((0x6B, 0), (0x1A, 1), (0x23, 0x78), (0x6A, 0x40)):
@@ -135,3 +135,16 @@ def test_register_fields_read_modify_write_like_the_datasheet() -> None:
     word = Register("W", 0x00, width=2, signed=True, byteorder="little")
     assert word.decode(b"\xfe\xff") == -2 and word.encode(-2) == b"\xfe\xff"
     assert to_signed(0x8000, 16) == -32768 and to_signed(0x7FFF, 16) == 32767
+
+
+def test_signed_fields_read_left_aligned_results_and_opcodes_carry_fields() -> None:
+    from sensekit.drivers.light import bh1750
+    from sensekit.drivers.power.ina3221 import RESULT
+
+    # INA3221 SBOS576 8.6.2.2: bits 15:3, sign in bit 15; 0xFFF8 is -1 LSB, 0x7FF8 is +4095.
+    assert (RESULT.get(0xFFF8), RESULT.get(0x7FF8), RESULT.get(0x0008)) == (-1, 4095, 1)
+    assert RESULT.get_array([0xFFF8, 0x7FF8]).tolist() == [-1, 4095]
+    # BH1750FVI Rev.D p. 11: MTreg 69 = 0b010_00101 goes as 01000_010 then 011_00101.
+    high = bh1750.MT_HIGH_OPCODE.put(bh1750.CHANGE_MT_HIGH, bh1750.MT_HIGH.get(69))
+    low = bh1750.MT_LOW_OPCODE.put(bh1750.CHANGE_MT_LOW, bh1750.MT_LOW.get(69))
+    assert (high, low) == (0b01000_010, 0b011_00101)

@@ -23,7 +23,7 @@ from sensekit.drivers.i2c_base import I2CDriver
 from sensekit.errors import DeviceClosed, DeviceIOError
 from sensekit.packets import spec_for
 from sensekit.power.model import load_power_model
-from sensekit.testing.i2c_devices import make_emulator
+from sensekit.testing.emulators import make_emulator
 
 I2C_DRIVERS = sorted(n for n in BUILTIN_DRIVERS if issubclass(driver_class(n), I2CDriver))
 
@@ -46,7 +46,7 @@ def open_case(name: str, url: str) -> I2CDriver:
 
 def first_packet(device: I2CDriver) -> Any:
     if isinstance(device.clock, FakeClock):
-        device.clock.advance(0.3)  # less than a 100 Hz MPU-9250 takes to fill its FIFO
+        device.clock.advance(0.2)  # less than a 100 Hz MPU-9250 takes to fill its FIFO
     for _ in range(5):
         packet = device.read(timeout_s=2.0)
         if packet is not None:
@@ -118,7 +118,7 @@ def test_every_mode_and_sleep_has_a_power_figure_with_a_source(name: str) -> Non
 def test_a_part_that_vanishes_is_an_io_error_naming_it(name: str) -> None:
     clock = FakeClock()
     bus = EmulatedBus(clock)
-    emulator = bus.add(make_emulator(name, {}))
+    emulator = bus.add(make_emulator(name, {}, clock))
     device = sensekit.open(name, f"i2c://1/{emulator.address:#04x}", bus=bus, clock=clock,
                            retries=1)
     first_packet(device)

@@ -35,10 +35,10 @@ from ..._optional import require
 from ...clock import RateFitter
 from ...driver import Driver
 from ...errors import ConfigError, DeviceIOError, DriverUnavailable
+from ...options import check_number
 from ...packets import Packet
-from ...testing.audio_scenes import AudioBlock, AudioSceneEmulator
 from .resample import StreamResampler
-from .sources import AudioSource, EmulatedSource, SoundDeviceSource, SoundFileSource
+from .sources import AudioBlock, AudioSource, EmulatedSource, SoundDeviceSource, SoundFileSource
 
 __all__ = ["AUDIO_SUFFIXES", "Microphone"]
 
@@ -65,19 +65,27 @@ class Microphone(Driver):
     name: ClassVar[str] = "audio"
     modality: ClassVar[str] = "audio"
     schemes: ClassVar[frozenset[str]] = frozenset({"mic", "file", "path", "emu"})
+    emulable: ClassVar[frozenset[str]] = frozenset({"mic"})
     modes: ClassVar[tuple[str, ...]] = ("on",)
     power_model: ClassVar[str | None] = "usb_microphone"
     default_rate_hz: ClassVar[float | None] = 16000.0
+    #: Sample rates sound cards and USB microphones offer (8 kHz telephony to 384 kHz).
+    rate_range_hz: ClassVar[tuple[float, float]] = (1000.0, 384_000.0)
 
     def __init__(self, url: Any, *, channels: int | None = None, blocksize: int | None = None,
-                 dtype: str | None = None, emulator: AudioSceneEmulator | None = None,
-                 **options: Any) -> None:
+                 dtype: str | None = None, emulator: Any = None, **options: Any) -> None:
         super().__init__(url, **options)
         u = self.url
         if options.get("rate_hz") is None:
-            self.rate_hz = u.option("rate", float, self.rate_hz or 16000.0)
-        self.channels = channels or u.option("channels", int, 1)
-        self.blocksize = blocksize or u.option("blocksize", int, 1024)
+            self.rate_hz = self.check_rate(u.option("rate", float, self.rate_hz or 16000.0),
+                                           "rate")
+        where = self.describe()
+        self.channels = int(check_number(where, "channels", channels if channels is not None
+                                         else u.option("channels", int, 1), 1, 32,
+                                         integer=True))
+        self.blocksize = int(check_number(where, "blocksize", blocksize if blocksize is not None
+                                          else u.option("blocksize", int, 1024), 16, 1 << 20,
+                                          integer=True))
         self.dtype = dtype or u.options.get("dtype", "int16")
         if self.dtype not in _DTYPES:
             raise ConfigError(f"{self.describe()}: dtype {self.dtype!r} is not one of {_DTYPES}")
@@ -97,11 +105,8 @@ class Microphone(Driver):
 
     def _make_source(self) -> AudioSource:
         u, where = self.url, self.describe()
-        if u.scheme == "emu":
-            emu = self.emulator or AudioSceneEmulator(
-                u.options.get("scene", "speech"), rate_hz=u.option("native", int, 48000),
-                channels=self.channels, seed=u.option("seed", int, 0), clock=self.clock,
-                clock_ppm=u.option("ppm", float, 0.0))
+        if self.uses_emulator:
+            emu = self.emulator or self.emulated_part(channels=str(self.channels))
             return EmulatedSource(emu, self.channels, self.blocksize, where)
         if u.scheme in ("file", "path"):
             sf = require("soundfile", extra="audio", what=where)

@@ -1,29 +1,48 @@
 """Capture sources behind :class:`~sensekit.drivers.audio.microphone.Microphone`.
 
 Each source delivers float32 (frames, channels) blocks at its native rate as
-:class:`~sensekit.testing.audio_scenes.AudioBlock`; the driver does resampling, sample types
-and timestamps the same way for all of them. The optional libraries are passed in by the
-driver, which imports them when it is opened.
+:class:`AudioBlock`; the driver does resampling, sample types and timestamps the same way for
+all of them. The optional libraries are passed in by the driver, which imports them when it is
+opened.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from ...clock import Clock
 from ...errors import ConfigError, DeviceIOError, DeviceNotFound
-from ...testing.audio_scenes import AudioBlock, AudioSceneEmulator
 
-__all__ = ["AudioSource", "EmulatedSource", "SoundDeviceSource", "SoundFileSource"]
+__all__ = ["AudioBlock", "AudioSource", "EmulatedSource", "SoundDeviceSource",
+           "SoundFileSource"]
 
 log = logging.getLogger(__name__)
 
 #: Rates tried, in order, when the requested one is not native (USB microphones: 44.1/48 kHz).
 FALLBACK_RATES = (48000, 44100, 32000, 96000, 16000, 8000)
+
+
+@dataclass(frozen=True)
+class AudioBlock:
+    """Frames a capture source delivered in one read.
+
+    Attributes:
+        frames: float32 (n, channels), full scale 1.0.
+        read_ns: Host time when the newest frame was available.
+        lost: Frames lost before this block (overflow); 0 when none.
+        lost_exact: Whether ``lost`` is an exact count (False: an estimate).
+    """
+
+    frames: npt.NDArray[np.float32]
+    read_ns: int
+    lost: int = 0
+    lost_exact: bool = True
 
 
 class AudioSource(Protocol):
@@ -220,12 +239,12 @@ class SoundFileSource:
 
 
 class EmulatedSource:
-    """An :class:`AudioSceneEmulator` as a capture source."""
+    """An emulated microphone (:class:`~sensekit.testing.audio_scenes.AudioSceneEmulator`) as a
+    capture source."""
 
     live = True
 
-    def __init__(self, emulator: AudioSceneEmulator, channels: int, blocksize: int,
-                 where: str) -> None:
+    def __init__(self, emulator: Any, channels: int, blocksize: int, where: str) -> None:
         self.emulator, self.channels, self.blocksize = emulator, channels, blocksize
         self.where = where
         self.native_rate_hz = emulator.rate_hz
@@ -238,10 +257,14 @@ class EmulatedSource:
 
     def read(self, timeout_s: float) -> AudioBlock | None:
         try:
-            return self.emulator.read(timeout_s)
+            got = self.emulator.read(timeout_s)
         except OSError as exc:
             raise DeviceIOError(f"{self.where} ({self.emulator.name}): {exc.strerror or exc}. "
                                 "Hint: the microphone was unplugged") from None
+        if got is None:
+            return None
+        frames, read_ns, lost = got
+        return AudioBlock(frames, read_ns, lost)
 
     def stop(self) -> None:
         self.emulator.stop()

@@ -18,8 +18,8 @@ import numpy.typing as npt
 
 from ...errors import DeviceIOError
 
-__all__ = ["CameraBackend", "Frame", "Size", "StreamConfig", "cover_size", "finish",
-           "smallest_at_or_above"]
+__all__ = ["CameraBackend", "Frame", "FrameGaps", "Size", "StreamConfig", "cover_size",
+           "finish", "smallest_at_or_above"]
 
 #: (width, height) in pixels, the order picamera2, OpenCV and GStreamer caps use.
 Size = tuple[int, int]
@@ -55,6 +55,8 @@ class Frame:
         t_ns: Host monotonic time the frame was taken, if the backend knows it better than
             "now" (V4L2 buffer timestamps are CLOCK_MONOTONIC).
         skipped: Frames the camera produced and overwrote since the previous grab.
+        skipped_estimated: ``skipped`` was inferred from timestamps rather than counted from
+            frame numbers.
     """
 
     image: Image
@@ -62,6 +64,36 @@ class Frame:
     sensor_t_ns: int | None = None
     t_ns: int | None = None
     skipped: int = 0
+    skipped_estimated: bool = False
+
+
+class FrameGaps:
+    """Frames a camera produced that this reader never got (a pipeline that keeps only the
+    newest frame drops the others silently): counted from the camera's frame numbers where it
+    gives them, else from its timestamps against the frame period (a gap of more than one and a
+    half periods held frames that were dropped)."""
+
+    def __init__(self) -> None:
+        self._sequence: int | None = None
+        self._time_ns: int | None = None
+
+    def reset(self) -> None:
+        """A new pipeline: numbering and timing start afresh."""
+        self._sequence = self._time_ns = None
+
+    def by_sequence(self, sequence: int) -> int:
+        """Frames skipped before the one numbered ``sequence``."""
+        last, self._sequence = self._sequence, sequence
+        return max(0, sequence - last - 1) if last is not None else 0
+
+    def by_time(self, t_ns: int, period_ns: float) -> int:
+        """Frames skipped before the one taken at ``t_ns``, the camera running at
+        ``period_ns``."""
+        last, self._time_ns = self._time_ns, t_ns
+        if last is None or period_ns <= 0:
+            return 0
+        gap = (t_ns - last) / period_ns
+        return max(0, round(gap) - 1) if gap > 1.5 else 0
 
 
 class CameraBackend(Protocol):

@@ -34,7 +34,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -42,10 +42,12 @@ from ..._optional import require
 from ...driver import Driver
 from ...errors import ConfigError, DeviceIOError
 from ...packets import Packet
-from ...testing.camera_scenes import CameraSceneEmulator
 from .backend import CameraBackend, Frame, Size, StreamConfig, finish
 from .emulated import EmulatedBackend
 from .video_file import VIDEO_SUFFIXES
+
+if TYPE_CHECKING:
+    from ...testing.camera_scenes import CameraSceneEmulator
 
 __all__ = ["Camera", "ModeSwitch"]
 
@@ -99,9 +101,13 @@ class Camera(Driver):
     modality: ClassVar[str] = "camera"
     schemes: ClassVar[frozenset[str]] = frozenset(
         {"v4l2", "path", "picamera2", "gst", "nvargus", "file", "emu"})
+    #: Camera hardware SENSEKIT_BACKEND=emu replaces (video files stay files).
+    emulable: ClassVar[frozenset[str]] = frozenset({"v4l2", "picamera2", "nvargus"})
     modes: ClassVar[tuple[str, ...]] = ("dnn", "photo")
     power_model: ClassVar[str | None] = "pi_camera_v2"
     default_rate_hz: ClassVar[float | None] = 15.0
+    #: Frame rates any backend can be asked for; each sensor mode then sets its own limit.
+    rate_range_hz: ClassVar[tuple[float, float]] = (0.1, 1000.0)
 
     def __init__(self, url: Any, *, size: Sequence[int] = (224, 224),
                  backend: CameraBackend | None = None,
@@ -138,19 +144,18 @@ class Camera(Driver):
 
     def _make_backend(self) -> CameraBackend:
         u, where = self.url, self.describe()
-        if u.scheme == "emu":
-            emu = self.emulator or CameraSceneEmulator(
-                u.options.get("scene", "office"), seed=u.option("seed", int, 0),
-                clock=self.clock, fps=self.rate_hz or 15.0)
+        if self.uses_emulator:
+            emu = self.emulator or self.emulated_part(fps=str(self.rate_hz or 15.0))
             return EmulatedBackend(emu, where)
         if u.scheme == "picamera2":
             from .picam import Picamera2Backend
             lib = require("picamera2", extra="camera", what=where)
             return Picamera2Backend(lib, int(u.location or 0), where)
         if u.scheme in ("gst", "nvargus"):
-            from .gstreamer import GstBackend
+            from .gstreamer import GstBackend, parse_modes
+            modes = parse_modes(u.options["modes"], where) if "modes" in u.options else None
             gi = require("gi", extra="camera", what=where)
-            return GstBackend(gi, (u.scheme, u.location), where)
+            return GstBackend(gi, (u.scheme, u.location), where, modes)
         cv2 = require("cv2", extra="camera", what=where)
         if u.scheme == "v4l2" or u.location.startswith("/dev/video"):
             from .v4l2 import V4l2Backend
@@ -160,6 +165,12 @@ class Camera(Driver):
         return VideoFileBackend(cv2, u.location, self.clock, where,
                                 loop=u.option("loop", _boolean, False),
                                 realtime=u.option("realtime", _boolean, False))
+
+    def names_hardware(self) -> bool:
+        """The camera schemes, and ``/dev/videoN`` paths (a video file is not a camera)."""
+        u = self.url
+        return super().names_hardware() or (u.scheme == "path"
+                                             and u.location.startswith("/dev/video"))
 
     def _configure(self, mode: str) -> float:
         """Configure the backend for ``mode``; return the seconds it took."""
@@ -188,7 +199,8 @@ class Camera(Driver):
             return None
         if frame.skipped:
             self.report_dropped(frame.skipped, "frames overwritten before they were read "
-                                               "(reader slower than the frame rate)")
+                                               "(reader slower than the frame rate)",
+                                estimated=frame.skipped_estimated)
         return self._packet(frame, self.mode)
 
     def _packet(self, frame: Frame, mode: str, **extra: Any) -> Packet:

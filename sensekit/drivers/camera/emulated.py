@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...errors import DeviceIOError
-from ...testing.camera_scenes import CameraSceneEmulator
 from .backend import Frame, Size, StreamConfig, cover_size, smallest_at_or_above
+
+if TYPE_CHECKING:
+    from ...testing.camera_scenes import CameraSceneEmulator
 
 __all__ = ["EmulatedBackend"]
 

@@ -13,6 +13,10 @@ YUV420 (the only lores format on Pi 4 and older; Pi 5 accepts it too) and is con
 only a centre crop is left for software. Photo mode is picamera2's still configuration, and a
 one-shot :meth:`Picamera2Backend.capture_still` uses ``switch_mode_and_capture_array``, which
 returns to the video configuration by itself.
+
+Dropped frames: libcamera hands over the newest completed request; frames the reader never saw
+are counted from the gaps between SensorTimestamps against the FrameDuration the metadata
+gives for each frame.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...errors import DeviceNotFound
-from .backend import Frame, Size, StreamConfig, cover_size
+from .backend import Frame, FrameGaps, Size, StreamConfig, cover_size
 
 __all__ = ["Picamera2Backend", "yuv420_to_rgb"]
 
@@ -61,6 +65,7 @@ class Picamera2Backend:
         self.model = ""
         self._stream = "main"
         self._size: Size = (0, 0)
+        self._gaps = FrameGaps()
 
     def open(self) -> None:
         try:
@@ -113,6 +118,7 @@ class Picamera2Backend:
                             f"{self._size[0]}x{self._size[1]}")
 
     def _restart(self, config: dict[str, Any]) -> None:
+        self._gaps.reset()
         self.cam.stop()
         self.cam.configure(config)
         self.cam.start()
@@ -125,17 +131,22 @@ class Picamera2Backend:
             raise OSError(f"picamera2 camera {self.index} stopped delivering ({exc})") from exc
         try:
             array = request.make_array(self._stream)
-            stamp = request.get_metadata().get("SensorTimestamp")
+            metadata = request.get_metadata()
         finally:
             request.release()
-        return self._frame(array, stamp)
+        return self._frame(array, metadata.get("SensorTimestamp"), metadata.get("FrameDuration"))
 
-    def _frame(self, array: Any, stamp: Any) -> Frame:
+    def _frame(self, array: Any, stamp: Any, duration_us: Any = None) -> Frame:
         sensor_ns = int(stamp) if stamp is not None else None
+        skipped = 0
+        if sensor_ns is not None and duration_us:
+            skipped = self._gaps.by_time(sensor_ns, float(duration_us) * 1000.0)
         if self._stream == "lores":
-            return Frame(yuv420_to_rgb(np.asarray(array), self._size), sensor_t_ns=sensor_ns)
+            return Frame(yuv420_to_rgb(np.asarray(array), self._size), sensor_t_ns=sensor_ns,
+                         skipped=skipped, skipped_estimated=True)
         # picamera2's "RGB888" is B, G, R in memory (libcamera names formats by word order).
-        return Frame(np.asarray(array)[..., :3], bgr=True, sensor_t_ns=sensor_ns)
+        return Frame(np.asarray(array)[..., :3], bgr=True, sensor_t_ns=sensor_ns,
+                     skipped=skipped, skipped_estimated=True)
 
     def capture_still(self, timeout_s: float) -> Frame:
         config = self.cam.create_still_configuration(main={"format": "RGB888"})

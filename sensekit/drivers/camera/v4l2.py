@@ -5,6 +5,10 @@ format at or above the requested size and leaves the last crop and resize to sof
 formats are listed with V4L2's own enumeration ioctls (:mod:`.v4l2_formats`); where that is not
 possible, by asking OpenCV for the usual UVC sizes once (V4L2's ``S_FMT`` answers with the
 nearest size the driver supports, and OpenCV reads it back) and keeping what the camera said.
+
+Dropped frames: OpenCV keeps one buffer (``CAP_PROP_BUFFERSIZE`` 1), so frames a slow reader
+missed are counted from gaps in the buffer timestamps against the frame rate the camera runs
+at (an estimate: a UVC camera that lengthens its exposure in the dark slows down by itself).
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ from typing import Any
 
 from ...clock import Clock, MonotonicClock
 from ...errors import DeviceNotFound
-from .backend import Frame, Size, StreamConfig, smallest_at_or_above, still_by_reconfiguring
+from .backend import (
+    Frame,
+    FrameGaps,
+    Size,
+    StreamConfig,
+    smallest_at_or_above,
+    still_by_reconfiguring,
+)
 from .v4l2_formats import enum_formats
 
 __all__ = ["UVC_SIZES", "V4l2Backend"]
@@ -52,6 +63,8 @@ class V4l2Backend:
         self._fails = 0
         self._read_timeout_s = -1.0
         self._last: tuple[str, Size | None, float] = ("dnn", None, 30.0)
+        self._gaps = FrameGaps()
+        self._period_ns = 1e9 / 30.0
 
     def open(self) -> None:
         cv2 = self.cv2
@@ -116,6 +129,8 @@ class V4l2Backend:
         cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*fourcc))
         got = self._set_size(want)
         cap.set(cv2.CAP_PROP_FPS, fps)
+        self._period_ns = 1e9 / (float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or fps)
+        self._gaps.reset()
         full = max((s for sizes in self.formats().values() for s in sizes),
                    key=lambda s: s[0] * s[1])
         in_pipeline = mode == "dnn" and got != full
@@ -144,7 +159,9 @@ class V4l2Backend:
         self._fails = 0
         stamp_ms = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
         sensor_ns = round(stamp_ms * 1e6) if stamp_ms > 0 else None
-        return Frame(image, bgr=True, sensor_t_ns=sensor_ns, t_ns=self._host_time(sensor_ns))
+        skipped = 0 if sensor_ns is None else self._gaps.by_time(sensor_ns, self._period_ns)
+        return Frame(image, bgr=True, sensor_t_ns=sensor_ns, t_ns=self._host_time(sensor_ns),
+                     skipped=skipped, skipped_estimated=True)
 
     def _host_time(self, sensor_ns: int | None) -> int | None:
         """The buffer timestamp, if it is on the host's monotonic clock and plausible."""

@@ -4,9 +4,17 @@ Open it with ``sensekit.open("nmea", URL, ...)``:
 
 - ``/dev/serial0?baud=9600``, ``/dev/serial/by-id/usb-u-blox_...``: a UART or USB receiver;
 - ``socket://host:port``, ``loop://``, ``spy://...``, ``rfc2217://...``: pyserial's URLs;
+- ``gpsd://host:port`` (``gpsd://`` for localhost:2947): the raw NMEA a running gpsd passes on
+  (:mod:`.gpsd`), decoded here as from a port; the receiver cannot be configured that way;
 - ``emu://`` (or ``emu://?protocol=mtk``): an emulated receiver in this process
   (:class:`~sensekit.testing.gps_receiver.GpsReceiverEmulator`; pass ``emulator=`` to use one
-  you built, or call its ``open_driver()``).
+  you built, or call its ``open_driver()``); with ``SENSEKIT_BACKEND=emu`` device paths open
+  one too.
+
+Baud rate: a faster navigation rate that needs a faster line switches the receiver and then
+checks that it follows, rolling back when it does not (:mod:`.baud`); with ``auto_baud`` (the
+default) a receiver that does not talk at ``baud`` when opened, or after a reconnect (a USB
+receiver that lost power is back at its power-on rate), is looked for at every standard rate.
 
 Options (keyword or URL query): ``baud`` (default 9600), ``protocol`` = ``ubx`` (u-blox M8),
 ``ubx9`` (M9/M10), ``mtk`` (MT3339) or ``nmea`` (output only, the default), ``auto_baud``
@@ -35,11 +43,13 @@ from typing import Any, ClassVar, Protocol
 
 from ...buses.serial import SerialPort
 from ...driver import Driver
-from ...errors import ConfigError, DeviceNotFound, DeviceTimeout, SensekitError
+from ...errors import ConfigError, DeviceClosed, DeviceNotFound, DeviceTimeout, SensekitError
+from ...options import check_choice, check_number
 from ...packets import Packet
 from ...url import SERIAL_SCHEMES, DeviceURL
 from . import ubx
-from .control import Command, baud_for, control_for, pmtk_key, ubx_key
+from .baud import find_baud, heard_nmea, switch_baud
+from .control import BAUD_RATES, Command, baud_for, control_for, pmtk_key, ubx_key
 from .epoch import EpochAssembler, Fix
 from .nmea import NmeaReader, Sentence
 from .streams import fixes_to_packet, sky_to_packet
@@ -106,19 +116,32 @@ class NmeaGps(Driver):
 
     name: ClassVar[str] = "nmea"
     modality: ClassVar[str] = "gps"
-    schemes: ClassVar[frozenset[str]] = frozenset({"path", "emu", *SERIAL_SCHEMES})
+    schemes: ClassVar[frozenset[str]] = frozenset({"path", "emu", "gpsd", *SERIAL_SCHEMES})
+    emulable: ClassVar[frozenset[str]] = frozenset({"path"})
     modes: ClassVar[tuple[str, ...]] = ("continuous", "power_save")
     default_rate_hz: ClassVar[float | None] = 1.0
+    #: The slowest navigation rate UBX can set (a 65.535 s measurement period, u-blox M8
+    #: receiver description UBX-13003221 R24, UBX-CFG-RATE measRate) to the fastest any
+    #: supported family reaches (25 Hz, u-blox M9 data sheet UBX-19014285); each protocol
+    #: then checks its own limit.
+    rate_range_hz: ClassVar[tuple[float, float]] = (1 / 65.535, 25.0)
 
     def __init__(self, url: str | DeviceURL, *, protocol: str | None = None,
                  baud: int | None = None, auto_baud: bool | None = None,
                  emulator: Any = None, ack_timeout_s: float = 1.0, open_timeout_s: float = 3.0,
                  **options: Any) -> None:
         super().__init__(url, **options)
+        where = self.describe()
         self.protocol = protocol or self.url.option("protocol", str, "nmea")
-        self.baud = baud or self.url.option("baud", int, 9600)
+        if self.url.scheme == "gpsd" and self.protocol != "nmea":
+            raise ConfigError(f"{where}: through gpsd the receiver can only be read; open it "
+                              "with protocol=nmea, or stop gpsd to configure it directly")
+        self.baud = int(check_choice(where, "baud", baud or self.url.option("baud", int, 9600),
+                                     (1200, 2400, *BAUD_RATES, 460800, 921600)))
         self.auto_baud = auto_baud if auto_baud is not None else self.url.option(
             "auto_baud", _flag, True)
+        check_number(where, "ack_timeout_s", ack_timeout_s, 0.0, 60.0, lo_open=True, unit="s")
+        check_number(where, "open_timeout_s", open_timeout_s, 0.0, 600.0, lo_open=True, unit="s")
         self.control = control_for(self.protocol, self.describe())
         # The table follows the receiver family, so it is set per instance.
         setattr(self, "power_model", _POWER_MODELS.get(self.protocol))  # noqa: B010
@@ -147,14 +170,22 @@ class NmeaGps(Driver):
         self._reapply_due: int | None = None
 
     # -- opening ----------------------------------------------------------------------------
-    def _open(self) -> None:
-        if self.url.scheme == "emu":
-            from ...testing.gps_receiver import GpsReceiverEmulator
+    @property
+    def port(self) -> ByteLink:
+        """The link to the receiver (a serial port, gpsd, or an emulator's link)."""
+        if self._port is None:
+            raise DeviceClosed(f"{self.describe()} is not open")
+        return self._port
 
-            emu = self._emulator or GpsReceiverEmulator(
-                protocol=self.url.option("protocol", str, self.protocol), clock=self.clock,
-                baud=self.baud, rate_hz=self.rate_hz or 1.0)
+    def _open(self) -> None:
+        if self.uses_emulator:
+            emu = self._emulator or self._new_emulator()
             self._port = emu.link()
+            self._port.set_baud(self.baud)   # the host's side starts at the rate asked for
+        elif self.url.scheme == "gpsd":
+            from .gpsd import GpsdLink
+
+            self._port = GpsdLink(self.url, who=self.describe(), clock=self.clock)
         else:
             self._port = SerialPort(self.url, baud=self.baud, who=self.describe(),
                                     clock=self.clock, own_options=_OWN_OPTIONS)
@@ -165,21 +196,43 @@ class NmeaGps(Driver):
         if self._requested_mode not in (None, "continuous"):
             self._set_mode(str(self._requested_mode))
 
+    def _new_emulator(self) -> Any:
+        from ...testing.gps_receiver import GpsReceiverEmulator
+
+        return GpsReceiverEmulator(protocol=self.url.option("protocol", str, self.protocol),
+                                   clock=self.clock, baud=self.baud,
+                                   rate_hz=self.rate_hz or 1.0)
+
     def _expect_nmea(self, within_s: float) -> None:
-        """Wait for one good sentence, so a wrong port or baud rate fails at open."""
-        deadline = self.clock.now_ns() + round(within_s * 1e9)
-        while self._reader.stats.accepted == 0:
-            left = (deadline - self.clock.now_ns()) / 1e9
-            if left <= 0:
-                self._close()
-                junk = self._reader.stats.garbage_bytes
-                hint = (f"{junk} bytes arrived but no NMEA: wrong baud rate? (try ?baud=9600, "
-                        "38400 or 115200)" if junk else "nothing arrived: is the receiver "
-                        "powered and wired TX to RX? On a Pi 3/4 use /dev/serial0, not the "
-                        "Bluetooth UART ttyAMA0")
-                raise DeviceNotFound(f"{self.describe()}: no NMEA sentence within "
-                                     f"{within_s:g} s at {self.baud} baud. Hint: {hint}")
-            self._pump(min(left, 0.5))
+        """Wait for one good sentence, so a wrong port or baud rate fails at open (with
+        ``auto_baud``, a receiver at another standard rate is found and its rate kept)."""
+        if heard_nmea(self, within_s):
+            return
+        junk = self._reader.stats.garbage_bytes
+        searchable = self.auto_baud and self.url.scheme in ("path", "emu")
+        if junk and searchable and find_baud(self) is not None:
+            log.warning("%s: the receiver talks at %d baud, not the %s it was opened at",
+                        self.describe(), self.baud, self.url.options.get("baud", "9600"))
+            self._opened_baud = self.baud
+            return
+        self._close()
+        raise DeviceNotFound(f"{self.describe()}: no NMEA sentence within {within_s:g} s at "
+                             f"{self.baud} baud. Hint: {self._silence_hint(junk)}")
+
+    def _silence_hint(self, junk: int) -> str:
+        if junk:
+            return (f"{junk} bytes arrived but no NMEA: wrong baud rate? (try ?baud=9600, "
+                    "38400 or 115200)")
+        if self.url.scheme == "path":
+            from .gpsd import gpsd_holders
+
+            holders = gpsd_holders(self.url.location)
+            if holders:
+                return (f"{holders[0]}, and it holds this port: read it through gpsd with "
+                        "gpsd://localhost:2947, or stop it (sudo systemctl stop gpsd.socket "
+                        "gpsd)")
+        return ("nothing arrived: is the receiver powered and wired TX to RX? On a Pi 3/4 use "
+                "/dev/serial0, not the Bluetooth UART ttyAMA0")
 
     def _close(self) -> None:
         if self._port is not None:
@@ -188,11 +241,13 @@ class NmeaGps(Driver):
     # -- reading ----------------------------------------------------------------------------
     def _read_packet(self, timeout_s: float) -> Packet | None:
         deadline = self.clock.now_ns() + round(timeout_s * 1e9)
+        pumped = False  # a zero timeout still takes what already came
         while not self._ready:
             left = (deadline - self.clock.now_ns()) / 1e9
-            if left <= 0:
+            if left <= 0 and pumped:
                 return None
-            self._pump(left)
+            self._pump(max(left, 0.0))
+            pumped = True
         fixes, self._ready = self._ready, []
         sky = sky_to_packet(fixes, stream=f"{self.stream}.sky")
         if sky is not None:
@@ -278,14 +333,17 @@ class NmeaGps(Driver):
 
     def _reapply(self) -> None:
         """Settings again after a reconnect: a USB receiver that was unplugged lost them with
-        its power, baud rate included, so it talks at the rate it was opened at."""
+        its power, baud rate included, so its rate is looked for before anything is sent."""
         assert self._port is not None
         self._reapply_due = None
         try:
-            if self.baud != self._opened_baud:
-                self._port.set_baud(self._opened_baud)
-                self._reader.reset()
-                self.baud = self._opened_baud
+            if self.auto_baud and self.url.scheme in ("path", "emu"):
+                found = find_baud(self, first=self._opened_baud)
+                if found is None:
+                    raise DeviceTimeout(f"{self.describe()}: the receiver is back but talks at "
+                                        "no standard baud rate")
+                log.info("%s: after the reconnect the receiver talks at %d baud",
+                         self.describe(), found)
             log.info("%s: re-applying %s Hz, %s after reconnect", self.describe(),
                      self.rate_hz, self.mode)
             self.rate_hz = self._set_rate(self.rate_hz or 1.0)
@@ -322,14 +380,8 @@ class NmeaGps(Driver):
                 f"{self.bytes_per_epoch:.0f} bytes per epoch, more than {current} baud "
                 "carries. Hint: " + ("turn off sentences you do not need" if need is None
                                      else f"open with auto_baud=true or baud={need}"))
-        log.info("%s: switching %d -> %d baud for %g Hz", self.describe(), current, need,
-                 rate_hz)
-        self._send_all(self.control.baud(need))
-        self.clock.sleep(0.1)                   # the receiver switches after its buffer drains
-        self._port.set_baud(need)
-        self._port.reset_input()
-        self._reader.reset()
-        self.baud = need
+        log.info("%s: %g Hz needs %d baud", self.describe(), rate_hz, need)
+        switch_baud(self, need)
 
     def _set_mode(self, mode: str, **options: Any) -> None:
         self.control.check(f"switch to {mode}")

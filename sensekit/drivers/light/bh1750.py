@@ -10,6 +10,12 @@ read with its last result. One-time modes measure once and power down by themsel
 so at low rates they cost a fraction of the continuous modes' 120 uA: the driver sends the
 opcode, waits the datasheet's maximum measurement time, then reads.
 
+Power loss: the part comes back powered down, MTreg at 69 and its data register at 0 (DS
+p. 5), so a continuous mode would read 0 lx for ever. A result of 0 after a non-zero one makes
+the driver send its mode and MTreg again and measure once more: a non-zero result then was a
+reset (counted in ``stats.resets``, and the 0 is never returned); a 0 again is darkness. One-time
+modes send MTreg with every measurement, since a reset part would measure at 69 silently.
+
 Source: ROHM "BH1750FVI Digital 16bit Serial Output Type Ambient Light Sensor IC", datasheet
 2011.11 Rev.D ("DS" below): opcodes p. 5, measurement times p. 2, lux = count / 1.2 * (69 /
 MTreg) p. 7 and p. 11 (halved in H-resolution mode 2).
@@ -22,9 +28,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...errors import ConfigError
+from ...buses.i2c import transfer_bits
+from ...driver import PollSchedule
+from ...options import check_number
 from ...packets import Packet
 from ..i2c_base import I2CDriver
+from ..registers import Field, Register
 
 __all__ = ["Bh1750"]
 
@@ -34,6 +43,13 @@ POWER_ON = 0x01
 RESET = 0x07              # clears the data register; not accepted while powered down
 CHANGE_MT_HIGH = 0x40     # 01000_MT[7:5]
 CHANGE_MT_LOW = 0x60      # 011_MT[4:0]
+#: The measurement-time register (DS p. 11), written through the two opcodes above: its bits
+#: 7:5 go in bits 2:0 of the first, its bits 4:0 in bits 4:0 of the second. (The part has no
+#: register addresses; the declarations describe the bits, the opcodes carry them.)
+MTREG = Register("MTreg", 0x00, reset=69, source="BH1750FVI Rev.D p. 11")
+MT_HIGH, MT_LOW = Field(MTREG, 5, 3), Field(MTREG, 0, 5)
+MT_HIGH_OPCODE = Field(Register("Change Measurement time (High bit)", CHANGE_MT_HIGH), 0, 3)
+MT_LOW_OPCODE = Field(Register("Change Measurement time (Low bit)", CHANGE_MT_LOW), 0, 5)
 #: mode -> (opcode, one-time?, typical time s, maximum time s, lux per count at MTreg 69).
 #: Times DS p. 2 (H-res typ 120 ms / max 180 ms, L-res typ 16 ms / max 24 ms); 1/1.2 lx per
 #: count DS p. 7, halved in H-resolution mode 2 (DS p. 11).
@@ -45,7 +61,8 @@ MODES: dict[str, tuple[int, bool, float, float, float]] = {
     "one_time_high2": (0x21, True, 0.120, 0.180, 1 / 1.2 / 2),
     "one_time_low": (0x23, True, 0.016, 0.024, 1 / 1.2),
 }
-MT_DEFAULT, MT_MIN, MT_MAX = 69, 31, 254   # DS p. 11
+MT_MIN, MT_MAX = 31, 254   # DS p. 11
+MT_DEFAULT = MTREG.reset or 69
 
 
 def lux_from_count(count: int, mode: str = "continuous_high", mtreg: int = MT_DEFAULT) -> float:
@@ -69,14 +86,16 @@ class Bh1750(I2CDriver):
     modes = tuple(MODES)
     power_model = "bh1750"
     default_rate_hz = 1.0
+    #: Up to one result per fastest measurement (L-resolution, 24 ms max at MTreg 69, DS p. 2).
+    rate_range_hz: ClassVar[tuple[float, float]] = (1e-3, 1 / min(m[3] for m in MODES.values()))
     default_address: ClassVar[int] = 0x23
 
     def __init__(self, url: str, *, mtreg: int = MT_DEFAULT, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
-        if not MT_MIN <= mtreg <= MT_MAX:
-            raise ConfigError(f"{self.describe()}: mtreg must be {MT_MIN} to {MT_MAX}")
-        self.mtreg = mtreg
-        self._due_ns: int | None = None
+        self.mtreg = int(check_number(self.describe(), "mtreg", mtreg, MT_MIN, MT_MAX,
+                                      integer=True))
+        self._schedule = PollSchedule()
+        self._last_count = -1
 
     @property
     def measurement_time_s(self) -> float:
@@ -91,44 +110,59 @@ class Bh1750(I2CDriver):
         device = self.connect()
         device.check_write(POWER_ON)   # no ID to read: an acknowledged opcode is the answer
         device.write_command(RESET)
-        device.write_command(CHANGE_MT_HIGH | self.mtreg >> 5)
-        device.write_command(CHANGE_MT_LOW | self.mtreg & 0x1F)
         self._start()
 
+    def _send_mtreg(self) -> None:
+        for opcode, part in ((MT_HIGH_OPCODE, MT_HIGH), (MT_LOW_OPCODE, MT_LOW)):
+            self.device.write_command(opcode.put(opcode.register.address,
+                                                 part.get(self.mtreg)))
+
     def _start(self) -> None:
+        self._send_mtreg()
         if not self.one_time:
             self.device.write_command(MODES[self.mode][0])
             self.clock.sleep(self.measurement_time_s)  # first result
-        self._due_ns = None
+        self._schedule.reset()
 
     def _read_packet(self, timeout_s: float) -> Packet | None:
-        now = self.clock.now_ns()
-        period_ns = round(1e9 / (self.rate_hz or 1.0))
-        if self._due_ns is None or now - self._due_ns > period_ns:
-            self._due_ns = now
-        wait_s = (self._due_ns - now) / 1e9
-        if self.asleep or wait_s + (self.measurement_time_s if self.one_time else 0) > timeout_s:
-            self.clock.sleep(timeout_s)
+        lead = self.measurement_time_s if self.one_time else 0.0
+        if not self._schedule.wait(self.clock, self.rate_hz or 1.0, timeout_s, lead):
             return None
-        self.clock.sleep(max(wait_s, 0.0))
-        t_ns = self._measure_time_ns()
-        raw = self.device.read_bytes(2)
-        self._due_ns += period_ns
-        lux = lux_from_count(int.from_bytes(raw, "big"), self.mode, self.mtreg)
+        t_ns, count = self._measure()
+        if count == 0 and self._last_count > 0 and not self.one_time:
+            t_ns, count = self._recheck_zero(t_ns)
+        self._last_count = count
+        lux = lux_from_count(count, self.mode, self.mtreg)
         return Packet(self.stream, np.array([t_ns], np.int64),
                       {"lux": np.array([lux], np.float32)}, "light", {"mode": self.mode})
 
-    def _measure_time_ns(self) -> int:
-        """Trigger a one-time measurement if needed; return the middle of its integration."""
+    def _measure(self) -> tuple[int, int]:
+        """(middle of the integration, count): trigger a one-time measurement if needed."""
         typical = MODES[self.mode][2] * self.mtreg / MT_DEFAULT
         if self.one_time:
             self.device.write_command(POWER_ON)
+            self._send_mtreg()
             start = self.clock.now_ns()
             self.device.write_command(MODES[self.mode][0])
             self.clock.sleep(self.measurement_time_s)
-            return start + round(typical / 2 * 1e9)
-        # Continuous: the last result ended within one measurement time before now.
-        return self.clock.now_ns() - round(typical * 1e9)
+            t_ns = start + round(typical / 2 * 1e9)
+        else:  # continuous: the last result ended within one measurement time before now
+            t_ns = self.clock.now_ns() - round(typical * 1e9)
+        return t_ns, int.from_bytes(self.device.read_bytes(2), "big")
+
+    def _recheck_zero(self, t_ns: int) -> tuple[int, int]:
+        """A 0 after light: restart the mode and measure again; light then means the part had
+        been reset (powered down, data 0), darkness means it is dark."""
+        self.device.write_command(POWER_ON)
+        self._start()
+        t_ns, count = self._measure()
+        if count > 0:
+            self.report_reset("it read 0 lx after light and light after a restart")
+        return t_ns, count
+
+    def bus_bits_per_s(self, rate_hz: float) -> float:
+        writes = 4 * transfer_bits(1) if self.one_time else 0
+        return rate_hz * (transfer_bits(0, 2) + writes)
 
     def _set_rate(self, rate_hz: float) -> float:
         return min(rate_hz, 1.0 / self.measurement_time_s)
@@ -147,6 +181,7 @@ class Bh1750(I2CDriver):
     def _wake(self) -> None:
         self.device.write_command(POWER_ON)
         self._start()
+        self._last_count = -1
 
     def _close(self) -> None:
         with contextlib.suppress(OSError):  # closing must not fail because the part is gone

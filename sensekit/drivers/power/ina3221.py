@@ -10,7 +10,8 @@ resistance, power the bus voltage times that, both computed here (signed).
 
 Source: TI "INA3221 Triple-Channel, High-Side Measurement, Shunt and Bus Voltage Monitor with
 I2C- and SMBUS-Compatible Interface", SBOS576B (revised March 2016). Identified by manufacturer
-ID 0x5449 and die ID 0x3220 (sec. 8.6.2.17/18).
+ID 0x5449 and die ID 0x3220 (sec. 8.6.2.17/18). A shunt voltage at full scale (163.8 mV)
+marks that rail over range.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..registers import Field, Register, to_signed
-from .ina import InaDriver
+from ..registers import Field, Register, compose
+from .ina import InaDriver, Reading
 from .ina226 import AVERAGES, CONVERSION_TIME_S, averaging_codes
 
 __all__ = ["Ina3221"]
@@ -37,6 +38,12 @@ MANUFACTURER_ID = Register("MANUFACTURER_ID", 0xFE, width=2, reset=0x5449, read_
                            source=f"{_DS}, 8.6.2.17, p. 34")
 DIE_ID = Register("DIE_ID", 0xFF, width=2, reset=0x3220, read_only=True,
                   source=f"{_DS}, 8.6.2.18, p. 34")
+#: Shunt-voltage sum-limit register: used only when channels are summed (not here), so its
+#: value can mark a configured part; its reset value (0x7FF8) marks one that lost power, whose
+#: configuration reads the same as sensekit's default (8.6.2.13, p. 32).
+SUM_LIMIT = Register("SUM_LIMIT", 0x0E, width=2, reset=0x7FF8, source=f"{_DS}, 8.6.2.13, p. 32")
+SUM_LIMIT_MARK = 0x7FF0
+ALL_CHANNELS = 0b111
 
 
 def shunt_register(channel: int) -> Register:
@@ -53,12 +60,18 @@ def bus_register(channel: int) -> Register:
 
 SHUNT_LSB_V = 40e-6
 BUS_LSB_V = 8e-3
+SHUNT_FULL_SCALE = 4095           # 13-bit signed: +-163.8 mV
 MODE_POWER_DOWN, MODE_CONTINUOUS = 0b000, 0b111   # 8.6.2.1, Table 7
+
+
+#: Left-aligned 13-bit results: the signed value sits in bits 15:3 of every shunt and bus
+#: register (8.6.2.2-3).
+RESULT = Field(shunt_register(1), 3, 13, signed=True)
 
 
 def decode_left_aligned(raw: int) -> int:
     """The signed 13-bit value held in bits 15:3 (shunt and bus registers)."""
-    return to_signed(raw, 16) >> 3
+    return RESULT.get(raw)
 
 
 class Ina3221(InaDriver):
@@ -77,6 +90,9 @@ class Ina3221(InaDriver):
     mode_field = MODE
     mode_power_down, mode_continuous = MODE_POWER_DOWN, MODE_CONTINUOUS
     channels = 3
+    #: Up to one result per fastest pass over three channels (6 x 140 us, 8.6.2.1).
+    rate_range_hz = (1e-3, 1 / (6 * 140e-6))
+    checked_registers = (CONFIG, SUM_LIMIT)
 
     def __init__(self, url: str, *, averages: int = 1, conversion_time_s: float = 1.1e-3,
                  **kwargs: Any) -> None:
@@ -84,25 +100,31 @@ class Ina3221(InaDriver):
         self._avg, self._ct = averaging_codes(self.describe(), averages, conversion_time_s)
 
     def config_value(self, mode: int = MODE_CONTINUOUS) -> int:
-        return 0b111 << CH_EN.lsb | self._avg << AVG.lsb | self._ct << VBUSCT.lsb | \
-            self._ct << VSHCT.lsb | mode
+        return compose({CH_EN: ALL_CHANNELS, AVG: self._avg, VBUSCT: self._ct, VSHCT: self._ct,
+                        MODE: mode})
 
     def _open(self) -> None:
         device = self.connect()
         device.check_present()
         self._check_ids(MANUFACTURER_ID, DIE_ID, "INA3221", "0x5449/0x2260 is an INA226")
-        self.regs.write(CONFIG, 1 << RST.lsb)
-        self.regs.write(CONFIG, self.config_value())
+        self.regs.write_fields({RST: 1})
+        self.configure()
+
+    def configure(self) -> None:
+        self.write_checked(SUM_LIMIT, SUM_LIMIT_MARK)
+        self.write_checked(CONFIG, self.config_value())
         self.clock.sleep(self.conversion_time_s())
+        self._schedule.reset()
 
     def conversion_time_s(self) -> float:
         return 3 * 2 * CONVERSION_TIME_S[self._ct] * AVERAGES[self._avg]
 
-    def measure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        bus, shunt = np.zeros(3), np.zeros(3)
+    def measure(self) -> Reading:
+        bus, shunt, over = np.zeros(3), np.zeros(3), []
         with self.device.lock:
             for ch in (1, 2, 3):
-                shunt[ch - 1] = decode_left_aligned(self.regs.read(shunt_register(ch))) \
-                    * SHUNT_LSB_V
+                counts = decode_left_aligned(self.regs.read(shunt_register(ch)))
+                shunt[ch - 1] = counts * SHUNT_LSB_V
+                over.append(abs(counts) >= SHUNT_FULL_SCALE)
                 bus[ch - 1] = decode_left_aligned(self.regs.read(bus_register(ch))) * BUS_LSB_V
-        return bus, shunt, shunt / np.asarray(self.shunt_ohm)
+        return Reading(bus, shunt, shunt / np.asarray(self.shunt_ohm), tuple(over))

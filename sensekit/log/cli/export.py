@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..exporters import to_csv, to_foxglove_mcap, to_parquet
@@ -18,17 +19,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--streams", help="comma-separated streams (default: all)")
 
 
+def export_recording(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
+                     to: str = "parquet", streams: list[str] | None = None
+                     ) -> tuple[list[Path], int | None]:
+    """Export one recording to ``out`` (a folder for parquet and csv, a file for foxglove).
+
+    Returns:
+        The files written, and for foxglove the number of messages.
+    """
+    with LogReader(src) as log:
+        if to == "foxglove":
+            return [Path(out)], to_foxglove_mcap(log, out)
+        writer = to_parquet if to == "parquet" else to_csv
+        return list(writer(log, out, streams)), None
+
+
 def run(args: argparse.Namespace) -> int:
     src = Path(args.log)
     streams = args.streams.split(",") if args.streams else None
-    with LogReader(src) as log:
-        if args.to == "foxglove":
-            out = Path(args.output or src.with_name(f"{src.stem}.foxglove.mcap"))
-            n = to_foxglove_mcap(log, out)
-            print(f"wrote {out}: {n:,} messages")
-            return 0
-        folder = Path(args.output or src.with_name(f"{src.stem}-{args.to}"))
-        writer = to_parquet if args.to == "parquet" else to_csv
-        for path in writer(log, folder, streams):
-            print(f"wrote {path}")
+    default = f"{src.stem}.foxglove.mcap" if args.to == "foxglove" else f"{src.stem}-{args.to}"
+    out = Path(args.output or src.with_name(default))
+    paths, messages = export_recording(src, out, to=args.to, streams=streams)
+    for path in paths:
+        print(f"wrote {path}" + (f": {messages:,} messages" if messages is not None else ""))
     return 0

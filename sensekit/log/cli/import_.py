@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ...errors import ConfigError
@@ -92,19 +93,25 @@ def default_output(src: Path) -> Path:
     return src.with_name(f"{name}.mcap")
 
 
-def run(args: argparse.Namespace) -> int:
-    src = Path(args.src)
-    out = Path(args.output) if args.output else default_output(src)
+def import_with_options(args: argparse.Namespace, src: Path, out: Path,
+                        progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Import one recording as this command's options say (``sensekit fleet import`` too)."""
     fmt = args.format
     if fmt is None and args.map and src.is_file() and ":" not in args.map[0].partition("=")[0]:
         fmt = "csv"
+    return import_recording(src, out, format=fmt, start=args.start,
+                            labels=labels_from_options(args.label), label_spans=args.labels,
+                            force=getattr(args, "force", False), progress=progress,
+                            **_csv_options(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    src = Path(args.src)
+    out = Path(args.output) if args.output else default_output(src)
     # A bar on a terminal only: a pipe or a log gets the summary below and nothing else.
     shown = not args.json and sys.stderr.isatty()
     with Progress(f"importing {src.name}", unit=" samples", enabled=shown) as progress:
-        result = import_recording(src, out, format=fmt, start=args.start,
-                                  labels=labels_from_options(args.label),
-                                  label_spans=args.labels, force=args.force,
-                                  progress=progress.update, **_csv_options(args))
+        result = import_with_options(args, src, out, progress.update)
     if args.json:
         print(json.dumps({"output": str(result.path), "format": result.format,
                           "samples": dict(result.samples), "skipped": list(result.skipped),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import warnings
+from typing import Any
 
 from ...errors import SampleDropped
 from ..reader import LogReader, StreamInfo
@@ -19,17 +21,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+def recording_report(path: str | os.PathLike[str], *, skip_corrupt: bool = False
+                     ) -> tuple[dict[str, object], dict[str, StreamInfo]]:
+    """What ``sensekit info`` says about one recording: its facts and its streams."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SampleDropped)  # reported in the facts
+        with LogReader(path, skip_corrupt=skip_corrupt) as log:
+            return _facts(log), log.streams
+
+
+def report_json(facts: dict[str, object], streams: dict[str, StreamInfo]) -> dict[str, Any]:
+    """One recording's report as ``sensekit info --json`` prints it."""
+    return {"file": facts, "streams": {
+        name: {**s.__dict__, "duration_s": s.duration_s} for name, s in streams.items()}}
+
+
 def run(args: argparse.Namespace) -> int:
-    reports = []
-    for path in args.log:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SampleDropped)  # reported in the summary below
-            with LogReader(path, skip_corrupt=args.skip_corrupt) as log:
-                reports.append((_facts(log), log.streams))
+    reports = [recording_report(p, skip_corrupt=args.skip_corrupt) for p in args.log]
     if args.json:
-        docs = [{"file": facts, "streams": {
-            name: {**s.__dict__, "duration_s": s.duration_s} for name, s in streams.items()}}
-            for facts, streams in reports]
+        docs = [report_json(facts, streams) for facts, streams in reports]
         print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
         return 0
     for i, (facts, streams) in enumerate(reports):

@@ -29,6 +29,7 @@ class FakeUvcCapture:
         self.size = formats[-1]
         self.pending: dict[str, int] = {}
         self.frames = 0
+        self.skip = 0
         self.fourccs: list[str] = []
         self.released = False
 
@@ -62,7 +63,8 @@ class FakeUvcCapture:
     def read(self) -> tuple[bool, Any]:
         if self.node is not None and not self.node.exists():
             return False, None
-        self.frames += 1
+        self.frames += 1 + self.skip
+        self.skip = 0
         image = np.empty((self.size[1], self.size[0], 3), np.uint8)
         image[:] = BGR
         return True, image
@@ -123,7 +125,8 @@ class FakeRequest:
         return image
 
     def get_metadata(self) -> dict[str, Any]:
-        return {"SensorTimestamp": 5_000_000_000 + 33_333_333 * self.cam.frames}
+        return {"SensorTimestamp": 5_000_000_000 + 33_333_333 * self.cam.frames,
+                "FrameDuration": 33_333}
 
     def release(self) -> None:
         self.cam.released += 1
@@ -151,6 +154,7 @@ class FakePicamera2:
         self.configs: list[dict[str, Any]] = []
         self.started = False
         self.frames = 0
+        self.skip = 0            # frames the sensor makes that the next capture jumps over
         self.released = 0
         self.unplugged = False
         self.closed = False
@@ -185,7 +189,8 @@ class FakePicamera2:
     def capture_request(self) -> FakeRequest:
         if self.unplugged:
             raise RuntimeError("Camera frontend has timed out!")
-        self.frames += 1
+        self.frames += 1 + self.skip
+        self.skip = 0
         return FakeRequest(self)
 
     def switch_mode_and_capture_array(self, config: dict[str, Any], name: str) -> np.ndarray:
@@ -226,6 +231,8 @@ class FakeGst:
     def __init__(self) -> None:
         self.pipelines: list[FakePipeline] = []
         self.failed = False
+        self.skip = 0            # buffers the camera makes that the next pull jumps over
+        self.offsets = True      # whether buffers carry frame numbers
 
     def init(self, argv: Any) -> None:
         self.inited = True
@@ -256,12 +263,14 @@ class FakePipeline:
         assert signal == "try-pull-sample"
         if self.gst.failed:
             return None
-        self.frames += 1
+        self.frames += 1 + self.gst.skip
+        self.gst.skip = 0
         w, h = self.size
         data = np.empty((h, w, 4), np.uint8)
         data[:] = (*BGR, 0)
         buffer = types.SimpleNamespace(
             pts=self.frames * 33_333_333,
+            offset=self.frames if self.gst.offsets else 2 ** 64 - 1,
             map=lambda flags: (True, types.SimpleNamespace(data=data.tobytes())),
             unmap=lambda info: None)
         caps = types.SimpleNamespace(get_structure=lambda i: types.SimpleNamespace(

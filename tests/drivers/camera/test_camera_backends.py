@@ -10,8 +10,20 @@ import pytest
 
 import sensekit
 from sensekit.drivers.camera.camera import Camera
-from sensekit.drivers.camera.gstreamer import GstBackend, nvargus_pipeline
-from sensekit.errors import DeviceIOError, DeviceNotFound, DriverUnavailable
+from sensekit.drivers.camera.gstreamer import (
+    GstBackend,
+    argus_modes,
+    full_view,
+    nvargus_pipeline,
+    parse_modes,
+)
+from sensekit.errors import (
+    ConfigError,
+    DeviceIOError,
+    DeviceNotFound,
+    DriverUnavailable,
+    SampleDropped,
+)
 
 
 @pytest.fixture
@@ -120,34 +132,96 @@ def test_picamera2_missing_camera_and_camera_v3(fake_picamera2, clock) -> None:
     assert cam.power_model == "pi_camera_v3"
 
 
-def test_nvargus_dnn_pipeline_picks_a_small_sensor_mode() -> None:
-    gst = GstBackend(None, ("nvargus", "0"), "camera at nvargus://0")
+IMX219 = "3264x2464@21,3264x1848@28,1920x1080@30,1640x1232@30,1280x720@60"
+
+
+def test_nvargus_dnn_mode_is_a_binned_mode_of_the_whole_field_of_view() -> None:
+    modes = parse_modes(IMX219, "camera")
+    assert [str(m) for m in full_view(modes)] == ["3264x2464@21", "1640x1232@30"]
+    gst = GstBackend(None, ("nvargus", "0"), "camera at nvargus://0", modes)
     desc, config = gst._description("dnn", (224, 224), 30.0)
-    assert "sensor-mode=4" in desc and "width=1280,height=720" in desc
-    assert "nvvidconv ! video/x-raw,width=400,height=224,format=BGRx" in desc
-    assert config.in_pipeline and config.size == (400, 224)
+    # 1280x720 is smaller but a crop of the sensor's middle; 1640x1232 is all of it, binned.
+    assert "sensor-mode=3" in desc and "width=1640,height=1232" in desc
+    assert "nvvidconv ! video/x-raw,width=300,height=224,format=BGRx" in desc
+    assert config.in_pipeline and config.size == (300, 224) and "whole field" in config.note
     desc, config = gst._description("photo", None, 21.0)
     assert "sensor-mode=0" in desc and config.size == (3264, 2464)
     assert nvargus_pipeline(1, 2, (1920, 1080), (1920, 1080), 30).startswith(
         "nvarguscamerasrc sensor-id=1 sensor-mode=2 ! ")
 
 
+def test_nvargus_frame_rate_above_the_modes_limit_is_refused() -> None:
+    gst = GstBackend(None, ("nvargus", "0"), "camera at nvargus://0", parse_modes(IMX219, "c"))
+    with pytest.raises(ConfigError, match=r"60 frames/s is more than sensor mode "
+                                          r"1640x1232@30 gives.*lower rate_hz to 30"):
+        gst._description("dnn", (224, 224), 60.0)
+    with pytest.raises(ConfigError, match="WIDTHxHEIGHT@FPS"):
+        parse_modes("1640x1232", "c")
+
+
+def test_nvargus_modes_come_from_the_device_tree(tmp_path) -> None:
+    # An IMX477 (Raspberry Pi HQ camera) on a Jetson: not the IMX219's list.
+    node = tmp_path / "proc/device-tree/cam_i2cmux/i2c@0/imx477_a@1a"
+    for i, (w, h, fps) in enumerate([(3840, 2160, 30), (1920, 1080, 60)]):
+        mode = node / f"mode{i}"
+        mode.mkdir(parents=True)
+        for prop, value in (("active_w", w), ("active_h", h), ("max_framerate", fps * 1000000),
+                            ("framerate_factor", 1000000)):
+            (mode / prop).write_bytes(f"{value}".encode() + b"\0")
+    drivernode = tmp_path / "proc/device-tree/tegra-camera-platform/modules/module0/drivernode0"
+    drivernode.mkdir(parents=True)
+    (drivernode / "proc-device-tree").write_bytes(
+        b"/proc/device-tree/cam_i2cmux/i2c@0/imx477_a@1a\0")
+    assert [str(m) for m in argus_modes(0, tmp_path)] == ["3840x2160@30", "1920x1080@60"]
+    assert argus_modes(1, tmp_path) is None
+    gst = GstBackend(None, ("nvargus", "0"), "camera at nvargus://0", root=tmp_path)
+    desc, _ = gst._description("dnn", (224, 224), 60.0)
+    assert "sensor-mode=1" in desc and "width=1920,height=1080" in desc
+    with pytest.raises(DeviceNotFound, match=r"nvargus://0\?modes="):
+        _ = GstBackend(None, ("nvargus", "1"), "camera at nvargus://1", root=tmp_path).sensor_modes
+
+
 def test_nvargus_camera_through_gstreamer_bindings(fake_gi, clock) -> None:
-    cam = sensekit.open("camera", "nvargus://0", clock=clock)
+    cam = sensekit.open("camera", f"nvargus://0?modes={IMX219}", clock=clock)
     p = cam.read()
     assert p["image"].shape == (1, 224, 224, 3) and p.meta["pipeline"] == "sensor"
-    assert p.meta["capture_size"] == (400, 224) and p.meta["sensor_mode"] == (1280, 720)
+    assert p.meta["capture_size"] == (300, 224) and p.meta["sensor_mode"] == (1640, 1232)
     assert tuple(p["image"][0, 10, 10]) == (200, 20, 10)  # BGRx became RGB
     assert p["sensor_t_ns"][0] == 33_333_333  # the buffer's presentation time
     photo = cam.capture_photo()
     assert photo["image"].shape == (1, 2464, 3264, 3)
     states = [pl.state for pl in fake_gi.pipelines]
     assert states[-1] == 4 and set(states[:-1]) == {1}  # old pipelines stopped, DNN one runs
-    assert "width=400,height=224" in fake_gi.pipelines[-1].desc
+    assert "width=300,height=224" in fake_gi.pipelines[-1].desc
+
+
+@pytest.mark.parametrize("offsets", [True, False])
+def test_gstreamer_frames_the_appsink_dropped_are_counted(fake_gi, clock, offsets) -> None:
+    fake_gi.offsets = offsets        # frame numbers, or presentation times only
+    cam = sensekit.open("camera", f"nvargus://0?modes={IMX219}", clock=clock, rate_hz=30)
+    assert cam.read() is not None
+    fake_gi.skip = 4
+    with pytest.warns(SampleDropped, match="4 samples dropped"):
+        assert cam.read() is not None
+    assert cam.stats.dropped == 4 and cam.stats.dropped_estimated != offsets
+
+
+def test_picamera2_and_v4l2_dropped_frames_are_counted(fake_picamera2, fake_cv2, node,
+                                                       clock) -> None:
+    pi = sensekit.open("camera", "picamera2://0", clock=clock)
+    pi.read()
+    fake_picamera2.instances[-1].skip = 3
+    pi.read()
+    assert pi.stats.dropped == 3
+    usb = sensekit.open("camera", f"v4l2://{node}", clock=clock, rate_hz=30)
+    usb.read()
+    fake_cv2.captures[-1].skip = 2
+    usb.read()
+    assert usb.stats.dropped == 2 and usb.stats.dropped_estimated
 
 
 def test_nvargus_camera_failing_mid_stream(fake_gi, clock) -> None:
-    cam = Camera("nvargus://0", clock=clock, timeout_s=0.01).open()
+    cam = Camera(f"nvargus://0?modes={IMX219}", clock=clock, timeout_s=0.01).open()
     assert cam.read() is not None
     fake_gi.failed = True
     assert list(cam) == []

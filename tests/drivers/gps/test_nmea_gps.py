@@ -9,7 +9,7 @@ import pytest
 import sensekit
 from sensekit.clock import FakeClock
 from sensekit.drivers.gps.nmea_gps import NmeaGps
-from sensekit.errors import ConfigError, DeviceTimeout
+from sensekit.errors import ConfigError, DeviceNotFound, DeviceTimeout
 from sensekit.power.model import load_power_model
 from sensekit.testing.gps_receiver import GpsReceiverEmulator
 
@@ -85,12 +85,22 @@ def test_m10_is_configured_with_valset_keys(clock: FakeClock) -> None:
 
 
 def test_wrong_protocol_is_named(clock: FakeClock) -> None:
-    legacy_on_m10 = GpsReceiverEmulator(clock=clock, protocol="ubx9").open_driver(protocol="ubx")
+    legacy_on_m10 = GpsReceiverEmulator(clock=clock, protocol="ubx9", baud=115200).open_driver(
+        protocol="ubx", baud=115200)
     with pytest.raises(ConfigError, match=r"refused UBX-CFG-RATE 500 ms \(UBX-ACK-NAK"):
         legacy_on_m10.set_rate(2.0)
+    at_9600 = GpsReceiverEmulator(clock=clock, protocol="ubx9").open_driver(protocol="ubx")
+    with pytest.raises(ConfigError, match=r"refused the switch to 19200 baud \(UBX-ACK-NAK.*"
+                                          r"still talks at 9600.*protocol=ubx"):
+        at_9600.set_rate(2.0)                        # 2 Hz needs a faster line first
+    assert at_9600.baud == 9600 and at_9600.read(2.0) is not None
     valset_on_m8 = GpsReceiverEmulator(clock=clock, protocol="ubx").open_driver(protocol="ubx9")
+    with pytest.raises(ConfigError, match=r"did not follow the switch to 19200 baud.*"
+                                          r"protocol=ubx9"):
+        valset_on_m8.set_rate(2.0)                   # the M8 ignores VALSET: no new baud
+    fast_m8 = GpsReceiverEmulator(clock=clock, protocol="ubx", baud=115200)
     with pytest.raises(DeviceTimeout, match="no answer to UBX-CFG-VALSET"):
-        valset_on_m8.set_rate(2.0)
+        fast_m8.open_driver(protocol="ubx9", baud=115200).set_rate(2.0)
     nmea_only = GpsReceiverEmulator(clock=clock, protocol="nmea").open_driver()
     with pytest.raises(ConfigError, match="protocol=nmea sends no commands"):
         nmea_only.set_rate(2.0)
@@ -145,3 +155,41 @@ def test_mtk_refusal_is_reported_with_its_flag(clock: FakeClock) -> None:
     with pytest.raises(ConfigError, match=r"refused PMTK225 mode 8 \(PMTK001 flag 2: valid but"):
         gps.set_mode("power_save")
     assert gps.mode == "continuous" and not emu.power_save
+
+
+def test_a_baud_switch_the_receiver_does_not_follow_is_rolled_back(clock: FakeClock) -> None:
+    emu = GpsReceiverEmulator(clock=clock, protocol="ubx", follows_baud=False)
+    gps = emu.open_driver()
+    gps.read(2.0)
+    with pytest.raises(ConfigError, match=r"did not follow the switch to 38400 baud and still "
+                                          r"talks at 9600; rolled back to 9600"):
+        gps.set_rate(5.0)
+    assert gps.baud == 9600 and gps.port.baud == 9600 and gps.rate_hz == 1.0
+    assert emu.commands == ["CFG-PRT 38400"]          # the rate was never sent at a dead line
+    assert gps.read(2.0) is not None                  # and the line still works
+
+
+@pytest.mark.parametrize("power_lost", [True, False])
+def test_after_a_reconnect_the_receivers_baud_is_found_by_itself(
+        clock: FakeClock, power_lost: bool) -> None:
+    emu = GpsReceiverEmulator(clock=clock, protocol="ubx")
+    gps = emu.open_driver()
+    gps.set_rate(5.0)
+    assert (emu.baud, gps.baud) == (38400, 38400)
+    if power_lost:
+        emu.power_cycle()                             # back at 9600 and 1 Hz
+    gps.port.reconnected(3.0)                         # type: ignore[attr-defined]
+    fixes = [p for p in (gps.read(1.0) for _ in range(25)) if p is not None]
+    assert fixes and gps.stats.reconnects == 1
+    assert (emu.baud, gps.baud, emu.rate_hz) == (38400, 38400, 5.0)   # settings re-applied
+    assert fixes[-1].t_ns[-1] > clock.now_ns() - 1_000_000_000
+
+
+def test_a_receiver_at_another_baud_is_found_when_opened(
+        clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    emu = GpsReceiverEmulator(clock=clock, protocol="ubx", baud=38400)
+    gps = emu.open_driver(baud=9600)
+    assert gps.baud == 38400 and "talks at 38400 baud, not the" in caplog.text
+    assert gps.read(2.0) is not None
+    with pytest.raises(DeviceNotFound, match=r"bytes arrived but no NMEA: wrong baud"):
+        GpsReceiverEmulator(clock=clock, baud=38400).open_driver(baud=9600, auto_baud=False)

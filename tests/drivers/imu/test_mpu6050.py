@@ -21,7 +21,7 @@ G = 9.80665
 
 
 def bare(emu: Mpu6050Emulator, clock: FakeClock) -> I2CDevice:
-    bus = EmulatedBus(clock)
+    bus = EmulatedBus(clock, clock_hz=None)  # register behaviour, not bus time
     bus.add(emu)
     return I2CDevice(bus, -1, emu.address, name="mpu6050")
 
@@ -117,8 +117,10 @@ def test_rates_round_to_the_divider_and_stay_within_4hz_to_1khz() -> None:
     imu = open_imu(Mpu6050Emulator(), clock, rate_hz=1000)
     assert imu.set_rate(4.0) == 4.0 and imu.emulator.regs[0x19] == 249
     assert imu.set_rate(333.0) == pytest.approx(1000 / 3)
-    with pytest.raises(ConfigError, match="outside 4 Hz to 1 kHz"):
+    with pytest.raises(ConfigError, match=r"rate_hz=2000\.0 is outside the valid range"):
         imu.set_rate(2000.0)
+    with pytest.raises(ConfigError, match="outside 4 Hz to 1 kHz"):
+        imu.set_rate(2.0)  # within the low-power modes' range, not accel_gyro's
     clock.advance(0.06)
     p = imu.read()
     assert p is not None and 19 <= len(p) <= 21  # 60 ms at 333 Hz
@@ -137,6 +139,8 @@ def test_sleep_stops_sampling_and_wake_resumes_with_honest_times() -> None:
     assert emu.regs[0x6B] & 0x40 and emu.sleeping
     made = emu.samples_made
     clock.advance(2.0)
+    held = imu.read(timeout_s=0.0)  # what was measured before the sleep may still come
+    before = held if held is not None else before
     assert imu.read(timeout_s=0.0) is None and emu.samples_made == made
     imu.wake()
     clock.advance(0.5)
@@ -208,16 +212,124 @@ def test_open_errors_name_the_address_and_the_fix() -> None:
     bus.busy(0x68)
     with pytest.raises(DeviceNotFound, match="in use by a kernel driver"):
         sensekit.open("mpu6050", "i2c://1/0x68", bus=bus, clock=FakeClock())
-    emu = Mpu6050Emulator(address=0x69)
-    emu.resets = {**emu.resets, 0x75: 0x70}
-    emu.reset_registers()
-    with pytest.raises(DeviceNotFound, match="0x70 an MPU-6500"):
-        sensekit.open("mpu6050", "emu://", emulator=emu, clock=FakeClock())
+    rtc = Mpu6050Emulator(address=0x69)
+    rtc.regs[0x75] = 0x12
+    with pytest.raises(DeviceNotFound, match=r"WHO_AM_I is 0x12.*known: 0x68 MPU-6050, 0x70 "
+                                             r"MPU-6500.*0x98 ICM-20689.*DS3231"):
+        sensekit.open("mpu6050", "emu://", emulator=rtc, clock=FakeClock())
+
+
+@pytest.mark.parametrize(("chip", "who", "fifo"), [("mpu6500", 0x70, 512),
+                                                     ("icm20689", 0x98, 4096)])
+def test_boards_sold_as_mpu6050_are_taken_with_a_warning_naming_the_chip(
+        chip: str, who: int, fifo: int, caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    emu = Mpu6050Emulator(chip=chip, record_truth=True)
+    imu = open_imu(emu, clock, rate_hz=1000)
+    name = {"mpu6500": "MPU-6500", "icm20689": "ICM-20689"}[chip]
+    assert f"WHO_AM_I is {who:#04x}" in caplog.text and name in caplog.text
+    assert imu.chip.chip == name and imu.fifo_size == fifo
+    if chip == "icm20689":
+        assert emu.regs[0x1D] >> 6 == 0b11   # ACCEL_CONFIG2.FIFO_SIZE: the whole 4 KB
+    # The FIFO holds what the chip's map says: at 1 kHz and 12 bytes, 42 or 341 samples.
+    clock.advance(fifo / 12 / 1000 * 0.9)
+    p = imu.read(timeout_s=0.0)
+    assert p is not None and imu.stats.dropped == 0
+    assert p.meta["chip"] == name
+
+
+def test_a_mpu6050_board_with_an_mpu6050_is_taken_silently(
+        caplog: pytest.LogCaptureFixture) -> None:
+    open_imu(Mpu6050Emulator(), FakeClock())
+    assert "WHO_AM_I" not in caplog.text
+
+
+def test_the_gyros_settle_before_the_first_sample_is_taken() -> None:
+    # PS-MPU-6000A-00 Rev 3.4 sec. 6.1: the zero-rate output settles 50 ms after power-up; the
+    # emulated gyros read up to 10 deg/s off until then.
+    for chip in ("mpu6050", "mpu6500"):
+        clock = FakeClock()
+        emu = Mpu6050Emulator(chip=chip, noise=False)
+        imu = open_imu(emu, clock, rate_hz=1000)
+        clock.advance(0.02)
+        p = imu.read()
+        assert p is not None
+        assert np.abs(np.degrees(p["gyro_rads"])).max() < 2 / 131, chip
+        imu.sleep()
+        clock.advance(1.0)
+        imu.wake()
+        clock.advance(0.02)
+        q = imu.read()
+        assert q is not None and np.abs(np.degrees(q["gyro_rads"])).max() < 2 / 131, chip
+
+
+def test_a_fifo_read_that_fails_part_way_is_not_repeated_as_garbage() -> None:
+    clock = FakeClock()
+    bus = EmulatedBus(clock)
+    emu = bus.add(Mpu6050Emulator(noise=False, record_truth=True))
+    imu = sensekit.open("mpu6050", "i2c://1/0x68", bus=bus, clock=clock, rate_hz=1000,
+                        retries=3)
+    clock.advance(0.03)
+    good = imu.read(timeout_s=0.0)
+    assert good is not None
+    delivered = len(good)
+    clock.advance(0.03)
+    bus.fail_after(5, 0x68, register=0x74)   # the FIFO read breaks after 5 bytes left it
+    with pytest.warns(SampleDropped, match="failed part-way"):
+        got = imu.read(timeout_s=0.0)
+    assert got is None
+    packets = []
+    for _ in range(10):
+        clock.advance(0.03)
+        p = imu.read(timeout_s=0.0)
+        if p is not None:
+            packets.append(p)
+            delivered += len(p)
+    accel = np.concatenate([p["accel_mps2"] for p in packets])
+    np.testing.assert_allclose(accel, np.tile([0, 0, G], (len(accel), 1)), atol=1e-3)
+    unread = len(emu.fifo) // 12
+    assert abs(imu.stats.dropped - (emu.fifo_pushed - delivered - unread)) <= 2
+
+
+def test_a_part_that_lost_power_is_found_configured_again_and_counted() -> None:
+    clock = FakeClock()
+    emu = Mpu6050Emulator(record_truth=True)
+    imu = open_imu(emu, clock, rate_hz=200)
+    clock.advance(0.1)
+    assert imu.read(timeout_s=0.0) is not None
+    emu.power_on_reset()                          # back asleep, FIFO off: nothing comes
+    assert emu.sleeping
+    got = []
+    with pytest.warns(SampleDropped, match="lost power"):
+        for _ in range(20):
+            clock.advance(0.05)
+            p = imu.read(timeout_s=0.0)
+            if p is not None:
+                got.append(p)
+    assert imu.stats.resets == 1 and not emu.sleeping
+    assert got and all(np.abs(p["accel_mps2"][:, 2] - G).max() < 0.5 for p in got)
+    assert 5 <= imu.stats.dropped <= 60
+
+
+def test_overflow_is_estimated_from_timing_and_labelled() -> None:
+    clock = FakeClock()
+    emu = Mpu6050Emulator(record_truth=True)
+    imu = open_imu(emu, clock, rate_hz=1000)
+    for _ in range(20):
+        clock.advance(0.05)
+        imu.read(timeout_s=0.0)
+    delivered = imu.stats.samples
+    clock.advance(0.4)
+    with pytest.warns(SampleDropped, match="estimated"):
+        imu.read(timeout_s=0.0)
+    exact = emu.fifo_pushed - delivered - len(emu.fifo) // 12
+    assert imu.stats.dropped_estimated
+    assert abs(imu.stats.dropped - exact) <= 2
 
 
 def test_glitches_are_retried_and_a_vanished_part_is_an_io_error() -> None:
     clock = FakeClock()
-    bus = EmulatedBus(clock)
+    bus = EmulatedBus(clock, clock_hz=None)  # register behaviour, not bus time
     emu = bus.add(Mpu6050Emulator())
     imu = sensekit.open("mpu6050", "i2c://1/0x68", bus=bus, clock=clock, retries=2)
     clock.advance(0.1)
@@ -230,35 +342,6 @@ def test_glitches_are_retried_and_a_vanished_part_is_an_io_error() -> None:
     bus.stuck = True
     with pytest.raises(DeviceIOError, match="timed out"):
         imu.read()
-
-
-class OpaqueBus:
-    """A bus that hides its emulator, as a real adapter would."""
-
-    def __init__(self, inner: EmulatedBus) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def test_overflow_on_hardware_is_estimated_from_timing_and_labelled() -> None:
-    clock = FakeClock()
-    inner = EmulatedBus(clock)
-    emu = inner.add(Mpu6050Emulator(record_truth=True))
-    imu = sensekit.open("mpu6050", "i2c://1/0x68", bus=OpaqueBus(inner), clock=clock,
-                        rate_hz=1000)
-    assert isinstance(imu, Mpu6050) and imu.emulator is None
-    for _ in range(20):
-        clock.advance(0.05)
-        imu.read(timeout_s=0.0)
-    delivered = imu.stats.samples
-    clock.advance(0.4)
-    with pytest.warns(SampleDropped, match="estimated"):
-        imu.read(timeout_s=0.0)
-    exact = emu.fifo_pushed_at_reset - delivered
-    assert imu.stats.dropped_estimated
-    assert abs(imu.stats.dropped - exact) <= 2
 
 
 def test_calibration_is_applied_on_read() -> None:
@@ -291,3 +374,100 @@ def test_a_recorded_trajectory_comes_back_through_the_driver(corpus: Any) -> Non
     want = MotionTrace(t, accel, gyro)(emu.seconds(stamps))[0]
     # Within 1 LSB plus what the recording changes within the timestamp error.
     assert np.median(np.abs(got - want)) < 0.05
+
+
+def _knocks(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Still, a 20 ms knock at 5 s (one sample at 40 Hz), a 300 ms shove at 8 s."""
+    accel = np.tile([0.0, 0.0, G], (len(t), 1))
+    accel[(t > 5.0) & (t < 5.02), 0] = 0.5 * G
+    accel[(t > 8.0) & (t < 8.3), 0] = 0.5 * G
+    return accel, np.zeros((len(t), 3))
+
+
+def test_wake_on_motion_programs_duration_and_detection_control_as_the_map_says() -> None:
+    clock = FakeClock()
+    emu = Mpu6050Emulator(motion=_knocks, noise=False)
+    imu = open_imu(emu, clock, motion_threshold_g=0.1, motion_duration_ms=3)
+    events: list[int] = []
+    imu.on_motion(events.append)
+    imu.set_mode("wake_on_motion")
+    imu.set_rate(40.0)
+    regs = emu.regs
+    assert regs[0x1F] == 3                      # MOT_THR: 0.1 g at 32 mg per LSB
+    assert regs[0x20] == 3                      # MOT_DUR: 1 ms per LSB (RM 2.0 sec. 4.7)
+    assert regs[0x69] & 0b11 == 0b01            # MOT_COUNT: count down by one when still
+    assert regs[0x69] >> 4 & 0b11 == 0b11       # ACCEL_ON_DELAY: 3 ms
+    assert regs[0x1C] & 0b111 == 0b111          # ACCEL_HPF: hold, after settling at 5 Hz
+    assert regs[0x38] & 0x40 and regs[0x6B] & 0x20   # MOT_EN, CYCLE
+    for _ in range(28):                         # to 7 s: the 20 ms knock is too short
+        clock.advance(0.25)
+        imu.read(timeout_s=0.0)
+    assert events == [], "a knock shorter than MOT_DUR was reported"
+    for _ in range(8):                          # to 9 s: the shove lasts
+        clock.advance(0.25)
+        imu.read(timeout_s=0.0)
+    assert events and all(e > emu.t0_ns + 7.9e9 for e in events)
+
+
+def test_wake_on_motion_on_the_6500_family_uses_its_own_registers() -> None:
+    clock = FakeClock()
+    emu = Mpu6050Emulator(chip="mpu6500", motion=_knocks, noise=False)
+    imu = open_imu(emu, clock, motion_threshold_g=0.1)
+    events: list[int] = []
+    imu.on_motion(events.append)
+    imu.set_mode("wake_on_motion")
+    assert imu.set_rate(30.0) == pytest.approx(31.25)   # LP_ACCEL_ODR code 7 (RM9 p. 17)
+    regs = emu.regs
+    assert regs[0x69] == 0xC0                   # ACCEL_INTEL_EN and ACCEL_INTEL_MODE
+    assert regs[0x1F] == 25                     # WOM_THR: 0.1 g at 4 mg per LSB
+    assert regs[0x1E] == 7 and regs[0x1D] == 0b1001   # LP_ACCEL_ODR; FCHOICE_B, A_DLPF_CFG 1
+    assert regs[0x38] & 0x40 and regs[0x6B] & 0x20 and regs[0x6C] & 0b111 == 0b111
+    for _ in range(36):
+        clock.advance(0.25)
+        imu.read(timeout_s=0.0)
+    # No duration counter on this family: the knock fires too; each is seen at the next drain.
+    seen = [(e - emu.t0_ns) / 1e9 for e in events]
+    assert seen and all(5.0 < s < 5.3 or 8.0 < s < 8.6 for s in seen), seen
+    assert any(s < 5.3 for s in seen) and any(s > 8.0 for s in seen)
+
+
+def test_the_icm20689_has_no_cycle_mode_here_and_says_so() -> None:
+    imu = open_imu(Mpu6050Emulator(chip="icm20689"), FakeClock())
+    with pytest.raises(ConfigError, match="ICM-20689 has no accelerometer cycle mode"):
+        imu.set_mode("wake_on_motion")
+    assert imu.mode == "accel_gyro" and imu.read() is not None
+
+
+def test_the_int_pin_wakes_the_reader_on_motion_without_polling() -> None:
+    clock = FakeClock()
+    emu = Mpu6050Emulator(motion=_knocks, noise=False)
+    imu = open_imu(emu, clock, motion_threshold_g=0.1, motion_duration_ms=2, int_pin=17)
+    events: list[int] = []
+    imu.on_motion(events.append)
+    imu.set_mode("wake_on_motion")
+    imu.set_rate(40.0)
+    start = emu.t0_ns
+    while clock.now_ns() - start < 9.5e9 and not events:
+        imu.read(timeout_s=1.0)
+    assert events and 8.0e9 < events[0] - start < 8.15e9   # within a few samples of the shove
+    assert imu.stats.timeouts <= 12                         # it slept on the line, not polled
+
+
+def test_data_ready_on_the_int_pin_brings_each_sample_at_low_rates() -> None:
+    clock = FakeClock()
+    emu = Mpu6050Emulator()
+    imu = open_imu(emu, clock, rate_hz=50, int_pin="gpiochip0:17")
+    assert emu.regs[0x38] & 0x01                # DATA_RDY_EN
+    p = imu.read(timeout_s=1.0)
+    assert p is not None and len(p) <= 2        # it woke as soon as a sample was there
+
+
+@pytest.mark.parametrize("chip", ["mpu6050", "mpu6500", "icm20689"])
+def test_self_test_passes_a_healthy_part_and_fails_a_damaged_one(chip: str) -> None:
+    healthy = open_imu(Mpu6050Emulator(chip=chip), FakeClock())
+    result = healthy.self_test()
+    assert result.passed, str(result)
+    assert healthy.read() is not None           # back to normal afterwards
+    damaged = open_imu(Mpu6050Emulator(chip=chip, self_test_scale=0.4), FakeClock())
+    bad = damaged.self_test()
+    assert not bad.passed and "FAIL" in str(bad)

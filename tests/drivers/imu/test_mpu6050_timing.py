@@ -44,7 +44,7 @@ def test_ten_minutes_at_1khz_with_a_fast_clock_stay_within_one_period() -> None:
     imu.close()
 
 
-def test_a_stalled_reader_loses_exactly_what_the_fifo_lost() -> None:
+def test_a_stalled_reader_loses_what_the_fifo_lost_and_counts_it() -> None:
     clock = FakeClock()
     emu = Mpu6050Emulator(clock_ppm=-3000, record_truth=True)
     imu = sensekit.open("mpu6050", "emu://", emulator=emu, clock=clock, rate_hz=1000)
@@ -56,14 +56,15 @@ def test_a_stalled_reader_loses_exactly_what_the_fifo_lost() -> None:
     second = run(imu, clock, 5.0, rng)
     made = emu.fifo_pushed
     delivered = len(first) + len(second)
-    # Every sample the part made is either delivered or counted as dropped, exactly.
-    assert imu.stats.dropped == made - delivered - _unread(emu)
-    assert not imu.stats.dropped_estimated
+    # Every sample the part made is delivered or counted as dropped; the count is estimated
+    # from time (as on hardware, the driver does not ask the emulator), within two samples.
+    lost = made - delivered - _unread(emu)
+    assert abs(imu.stats.dropped - lost) <= 2 and imu.stats.dropped_estimated
     assert 400 < imu.stats.dropped < 600
     # The timeline stays honest across the loss: stamps match the true times they belong to.
     truth = emu.truth_ns
     assert np.abs(first - truth[:len(first)]).max() < 1e6
-    resume = len(first) + imu.stats.dropped
+    resume = len(first) + lost
     assert np.abs(second - truth[resume:resume + len(second)]).max() < 1e6
     imu.close()
 
