@@ -133,27 +133,27 @@ class ContextFusion(nn.Module):
         """Logits per task.
 
         Args:
-            inputs: Per learned modality (B, K, C, 1) for K windows of context ending with the
-                one to label, or (B, C, 1) for single windows.
-            present: Per modality (B, K) or (B,) (default: present wherever given).
-            valid: (B, K) where a context window exists (default: all).
+            inputs: Per learned modality: single windows (B, ...) of the modality's own shape,
+                or, with ``valid``, (B, K, ...) for K windows of context ending with the one to
+                label.
+            present: Per modality (B,) or (B, K) (default: present wherever given).
+            valid: (B, K) where a context window exists; None: single windows (K = 1).
         """
         ref = next(iter(inputs.values()))
-        shape = ref.shape[:1] if ref.dim() == 3 else ref.shape[:2]
-        b, k = ref.shape[0], 1 if ref.dim() == 3 else ref.shape[1]
+        b, k = (ref.shape[0], 1) if valid is None else (valid.shape[0], valid.shape[1])
+        lead = 1 if valid is None else 2
 
         def on(m: str) -> Tensor:
             if m not in inputs:
-                return torch.zeros(shape, dtype=torch.bool)
+                return torch.zeros(b * k, dtype=torch.bool)
             if present is not None and m in present:
-                return present[m].bool().reshape(shape)
-            return torch.ones(shape, dtype=torch.bool)
+                return present[m].bool().reshape(b * k)
+            return torch.ones(b * k, dtype=torch.bool)
 
-        mask = torch.stack([on(m) for m in self.order], -1).reshape(b * k, len(self.order))
-        flat = {m: x.reshape(b * k, *x.shape[-2:]) for m, x in inputs.items()}
+        mask = torch.stack([on(m) for m in self.order], -1)
+        flat = {m: x.reshape(b * k, *x.shape[lead:]) for m, x in inputs.items()}
         fused = self.fuse(flat, mask).reshape(b, k, self.dim)
-        v = torch.ones(b, k) if valid is None else valid.float()
-        return self.head(fused, v)
+        return self.head(fused, torch.ones(b, k) if valid is None else valid.float())
 
 
 @register_model

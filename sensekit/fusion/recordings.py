@@ -382,12 +382,23 @@ def accel_csv_windows(path: str | os.PathLike[str], mods: Mapping[str, ModalityI
                      group, str(path))
 
 
-def recording_fingerprint(path: str | os.PathLike[str]) -> str:
+def recording_fingerprint(path: str | os.PathLike[str] | Any) -> str:
     """What identifies a recording's content: the simulator's scenario parameters when it was
-    simulated (``scenario_seed=3,scenario_duration_s=180.0``), else the file's SHA-256."""
+    simulated (``scenario_seed=3,scenario_duration_s=180.0``), else the file's SHA-256 (of a
+    recording in memory: of its streams' times and values)."""
     import hashlib
 
     from ..log.reader import open as open_log
+
+    if not isinstance(path, (str, os.PathLike)):
+        h = hashlib.sha256()
+        for name in sorted(path.streams):
+            packet = path.streams[name]
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(packet.t_ns).tobytes())
+            for f in sorted(packet.fields):
+                h.update(np.ascontiguousarray(packet.fields[f]).tobytes())
+        return "sha256=" + h.hexdigest()
 
     with open_log(path) as reader:
         meta = {k: v for rec in reader.metadata("sensekit.log") for k, v in rec.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sensekit.fusion.inputs import stats_modalities
 from sensekit.fusion.rates import RateView, native_rate_hz, rate_views, replay_decimate
@@ -137,3 +138,25 @@ def test_window_views_of_a_slow_phone_keep_what_it_delivers(corpus) -> None:  # 
     assert p2["accel"].mean() > 0.9
     assert not np.allclose(x2["accel"][p2["accel"]], ws.inputs["accel"][p2["accel"]])
     np.testing.assert_array_equal(np.diff(ws.index), 1)
+
+
+@pytest.mark.parametrize("fmt", ["npz", "parquet"])
+def test_shards_keep_the_grid_index_and_rate_views(corpus, tmp_path, fmt) -> None:  # type: ignore[no-untyped-def]
+    from sensekit.fusion.shards import read_shard, recording_shards
+
+    pytest.importorskip("pyarrow")
+    src = accel_csv_recording(sorted((corpus / "phone").glob("user1_hand_*.csv"))[0],
+                              {"transport": "walking"})
+    ws = recording_windows(src, stats_modalities(["accel"]), window_s=5.0, hop_s=5.0,
+                           tasks=["transport"], views=rate_views((2.0,)))
+    (shard, n), = recording_shards(src, tmp_path / "w", window_s=5.0, hop_s=5.0, fmt=fmt,
+                                   modalities=["accel"], tasks=["transport"], stats=True,
+                                   rate_views_hz=(2.0,))
+    back = read_shard(shard)
+    assert n == len(ws) and back.modalities["accel"].kind == "features"
+    np.testing.assert_array_equal(back.index, ws.index)
+    np.testing.assert_allclose(back.inputs["accel"], ws.inputs["accel"])
+    assert set(back.views) == {"point@2", "replay@2"}
+    for view in ("point@2", "replay@2"):  # the same seed draws the same phases
+        np.testing.assert_allclose(back.views[view][0]["accel"], ws.views[view][0]["accel"])
+        np.testing.assert_array_equal(back.views[view][1]["accel"], ws.views[view][1]["accel"])
