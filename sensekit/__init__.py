@@ -6,17 +6,17 @@ The front doors:
 - :class:`sensekit.hub.Hub` shares one copy of every sample among all consumers.
 - :mod:`sensekit.align` cuts streams of different rates into windows with masks.
 
-``import sensekit`` stays light: it imports numpy and the standard library only. Hardware and
-learning libraries are imported when a driver or model that needs them is opened.
+``import sensekit`` stays light: it imports the standard library only, and numpy with the first
+use of a packet, clock or driver. Hardware and learning libraries are imported when a driver or
+model that needs them is opened.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .clock import Clock, FakeClock, MonotonicClock
-from .driver import Driver, ModeChange
 from .errors import (
     ConfigError,
     DeviceIOError,
@@ -27,7 +27,25 @@ from .errors import (
     SampleDropped,
     SensekitError,
 )
-from .packets import SPECS, Packet
+
+if TYPE_CHECKING:
+    from .clock import Clock, FakeClock, MonotonicClock
+    from .driver import Driver, ModeChange
+    from .packets import SPECS, Packet
+
+#: Names imported on first use, so that ``import sensekit`` (and the ``sensekit`` command's
+#: start, where Ctrl-C must already be handled) does not wait for numpy.
+_LAZY = {"Clock": "clock", "FakeClock": "clock", "MonotonicClock": "clock", "Driver": "driver",
+         "ModeChange": "driver", "SPECS": "packets", "Packet": "packets"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sensekit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "SPECS",

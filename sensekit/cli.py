@@ -3,6 +3,11 @@
 Subcommands sit in a lazy table of module names, so ``sensekit --help`` imports nothing heavy.
 A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``; it may add
 sub-subcommands of its own (``sensekit log repair``).
+
+Errors are reported here, once for every command: one line naming the file and the problem, and
+the exit status the error's class gives (1 when the run failed, 2 when the command or its
+configuration is wrong; argparse exits 2 on its own). ``SENSEKIT_DEBUG=1`` prints the traceback
+as well. Commands raise; they do not print their own errors.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from ._version import __version__
@@ -58,8 +65,25 @@ def _top_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    top = _top_parser()
     split = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
+    prog = f"sensekit {args[split]}" if split < len(args) else "sensekit"
+    try:
+        return _main(args, split)
+    except BrokenPipeError:  # `sensekit info x | head`: the reader left, as with any tool
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # killed by SIGPIPE, as a C tool would report
+    except KeyboardInterrupt:  # Ctrl-C, however early: no traceback
+        _debug_traceback()
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every command's errors end here, as one line
+        _debug_traceback()
+        print(f"{prog}: error: {error_line(exc)}", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, SensekitError) else 1
+
+
+def _main(args: list[str], split: int) -> int:
+    top = _top_parser()
     ns = top.parse_args(args[:split + 1])
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(ns.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
@@ -68,19 +92,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if ns.command not in COMMANDS:
         top.error(f"unknown command {ns.command!r}; commands: {', '.join(sorted(COMMANDS))}")
-    module_name, text = COMMANDS[ns.command]
+    return _run_command(ns.command, args[split + 1:])
+
+
+def _run_command(command: str, argv: list[str]) -> int:
+    module_name, text = COMMANDS[command]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"sensekit {ns.command}", description=text)
+    parser = argparse.ArgumentParser(prog=f"sensekit {command}", description=text)
     module.add_arguments(parser)
-    sub_args = parser.parse_args(args[split + 1:])
-    try:
-        return int(module.run(sub_args) or 0)
-    except SensekitError as exc:
-        print(f"sensekit {ns.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"sensekit {ns.command}: interrupted", file=sys.stderr)
-        return 130
+    sub_args = parser.parse_args(argv)
+    return int(module.run(sub_args) or 0)
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for an error: sensekit's own message, or the file and the OS's words."""
+    if isinstance(exc, SensekitError):
+        text = str(exc)
+    elif isinstance(exc, OSError) and exc.filename is not None:
+        names = " -> ".join(os.fsdecode(n) for n in (exc.filename, exc.filename2) if n)
+        text = f"{names}: {exc.strerror or exc}"
+    elif isinstance(exc, (OSError, ValueError, TypeError)):
+        text = f"{type(exc).__name__}: {exc}"
+    else:  # a bug: say so, and how to see where
+        text = (f"internal error {type(exc).__name__}: {exc}. Hint: run again with "
+                "SENSEKIT_DEBUG=1 for the traceback and report it")
+    return " ".join(text.split())
+
+
+def _debug_traceback() -> None:
+    if os.environ.get("SENSEKIT_DEBUG", "") not in ("", "0"):
+        traceback.print_exc()
 
 
 if __name__ == "__main__":  # pragma: no cover

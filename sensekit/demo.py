@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import LogFormatError
+from .outputs import add_force_argument, atomic_output, check_folder, check_output
 from .packets import Packet, concat
 from .progress import Progress
 
@@ -114,16 +116,29 @@ def replay_through_hub(path: Path, *, show_progress: bool = True) -> dict[str, P
     return {s: concat(parts) for s, parts in received.items()}
 
 
-def run_demo(out_dir: Path, *, quick: bool = False, recording: Path | None = None) -> Path:
-    """Run the demo; return the report's path."""
+def run_demo(out_dir: Path, *, quick: bool = False, recording: Path | None = None,
+             force: bool = False) -> Path:
+    """Run the demo; return the report's path.
+
+    Raises:
+        OutputRefused: ``out_dir`` holds a report and ``force`` is off, or is a file.
+        LogFormatError: the recording is unreadable or holds no samples.
+    """
     from .log.reader import LogReader
 
     started = time.monotonic()
     path = recording or demo_recording(quick=quick)
+    inputs = [path]
+    check_folder(out_dir, inputs=inputs)
+    check_output(out_dir / "report.md", inputs=inputs, force=force, what="demo report")
     with LogReader(path) as log:
         infos = log.streams
         devices = log.devices()
         offset = log.wall_offset_ns
+        where = f"cut off at byte {log.truncated_at}" if log.truncated_at is not None else ""
+    if not any(s.samples for s in infos.values()):
+        raise LogFormatError(f"{path} holds no samples to replay{f' ({where})' if where else ''}"
+                             ". Hint: 'sensekit info' shows what it holds")
     print(f"recording: {path}")
     print(f"{'stream':<10} {'samples':>10} {'rate Hz':>9} {'seconds':>8}  source")
     for name, s in infos.items():
@@ -138,10 +153,8 @@ def run_demo(out_dir: Path, *, quick: bool = False, recording: Path | None = Non
     if "labels" in streams:
         sections = {"What the day holds": _label_shares(streams["labels"], devices),
                     **sections}
-    report = _write_report(out_dir, path, infos, figures, offset, time.monotonic() - started)
-    with report.open("a", encoding="utf-8") as fh:
-        for title, text in sections.items():
-            fh.write(f"\n## {title}\n\n{text}\n")
+    report = _write_report(out_dir, path, infos, figures, offset, time.monotonic() - started,
+                           sections)
     print(f"report: {report}")
     return report
 
@@ -171,7 +184,7 @@ def _label_shares(labels: Packet, devices: dict[str, dict[str, str]]) -> str:
 
 
 def _write_report(out_dir: Path, path: Path, infos: dict[str, Any], figures: dict[str, Path],
-                  offset: int, elapsed_s: float) -> Path:
+                  offset: int, elapsed_s: float, sections: dict[str, str]) -> Path:
     import datetime as dt
 
     start = min(s.start_ns for s in infos.values()) + offset
@@ -186,8 +199,11 @@ def _write_report(out_dir: Path, path: Path, infos: dict[str, Any], figures: dic
     lines.append("")
     for name, fig in sorted(figures.items()):
         lines += [f"## {name}", "", f"![{name}]({fig.name})", ""]
+    for title, text in sections.items():
+        lines += ["", f"## {title}", "", text]
     report = out_dir / "report.md"
-    report.write_text("\n".join(lines), encoding="utf-8")
+    with atomic_output(report, force=True) as tmp:  # checked at the start of the run
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return report
 
 
@@ -202,16 +218,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="with --make-recording: another day (default 0)")
     parser.add_argument("--duration", type=float, metavar="S",
                         help="with --make-recording: its length in seconds (default 180)")
+    add_force_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.make_recording:
+        check_output(args.make_recording, force=args.force)
         counts = make_recording(Path(args.make_recording), quick=args.quick, seed=args.seed,
                                 duration_s=args.duration)
         print(f"wrote {args.make_recording}: " + ", ".join(
             f"{s} {n:,}" for s, n in sorted(counts.items())))
         return 0
     recording = Path(args.recording) if args.recording else None
-    run_demo(Path(args.output), quick=args.quick, recording=recording)
+    run_demo(Path(args.output), quick=args.quick, recording=recording, force=args.force)
     return 0
 

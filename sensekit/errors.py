@@ -7,6 +7,11 @@ for a missing optional dependency), so generic handlers keep working.
 
 Messages name what failed (device, bus, address, file, line) and end with a hint a person can
 act on. Build them with :func:`describe` so they read the same everywhere.
+
+Each class says what the ``sensekit`` command exits with when it ends a command
+(:attr:`SensekitError.exit_code`): 2 when the command or its configuration is wrong (an option
+value, a rig or campaign file that fails its schema, an output that would replace a file), 1 when
+the run itself failed (a device, a recording or model file that cannot be read, a full disk).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ def describe(what: str, *, where: str | None = None, hint: str | None = None) ->
 
 class SensekitError(Exception):
     """Root of every error raised by sensekit."""
+
+    #: Exit status of the ``sensekit`` command when this error ends it.
+    exit_code = 1
 
 
 class DeviceError(SensekitError):
@@ -53,9 +61,24 @@ class DriverUnavailable(SensekitError, ImportError):
 class ConfigError(SensekitError, ValueError):
     """A configuration value, URL or option is invalid."""
 
+    exit_code = 2
 
-class LogFormatError(SensekitError, ValueError):
+
+class OutputRefused(ConfigError):
+    """An output would replace an input, or an existing file without ``force``."""
+
+
+class FileFormatError(SensekitError, ValueError):
+    """A file sensekit reads (weights, a model manifest, a profile, a run folder) is not what
+    it claims to be. The message names the file and what is wrong with it."""
+
+
+class LogFormatError(FileFormatError):
     """A recording is not readable as what it claims to be."""
+
+
+class SegmentRefused(SensekitError, PermissionError):
+    """A shared-memory segment failed the checks made before trusting it (owner, mode, header)."""
 
 
 class SampleDropped(UserWarning):

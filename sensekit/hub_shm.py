@@ -8,83 +8,104 @@ Segment layout (all integers are native-endian uint64)::
 
     header (4096 bytes)                       slot i (stride bytes, 64-aligned)
       0  magic "SKRING01" (written last)        0  seq: 2n+1 while packet n is written,
-      8  layout version                            2n+2 once it is complete
+      8  layout version (2)                        2n+2 once it is complete
      16  slots        24  slot payload bytes    8  samples published before packet n
      32  stride       40  owner pid            16  samples in packet n
-     48  owner start  56  head (packets done)  24  layout bytes   32  meta bytes
-     64  samples done 72  closed flag          64  layout JSON, meta JSON, then the arrays
-     80  info length 128  info JSON              (t_ns first, each array 64-aligned)
+     48  owner start  56  head (packets done)  24  layout id     32  layout offset
+     64  samples done 72  closed flag          40  layout bytes  48  meta bytes
+     80  info length 128  info JSON            64  the arrays at fixed offsets (t_ns first,
+                                                   each 64-aligned), the layout JSON, the meta
 
 **Sequence lock.** The producer writes ``2n+1`` into a slot's ``seq`` before touching it and
-``2n+2`` after, then advances ``head``. A reader that wants packet ``n`` checks ``seq == 2n+2``
-before and after reading the slot header; :meth:`RingReader.validate` checks it again after
-the caller has used the data. A slot overwritten in between is detected, never returned as
-good data. The check relies on stores becoming visible in program order, which x86-64 and the
-interpreter's own locking give; on weakly ordered CPUs (AArch64) the window between a store
-and its visibility is far shorter than one Python bytecode, but it is not a formal guarantee.
+``2n+2`` after, then advances ``head``. A reader (:mod:`sensekit.ring_reader`) that wants packet
+``n`` checks ``seq == 2n+2`` before and after reading the slot header; ``validate`` checks it
+again after the caller has used the data. A slot overwritten in between is detected, never
+returned as good data. The check relies on stores becoming visible in program order, which
+x86-64 and the interpreter's own locking give; on weakly ordered CPUs (AArch64) the window
+between a store and its visibility is far shorter than one Python bytecode, but it is not a
+formal guarantee.
 
-**Validity of views.** A packet from :meth:`RingReader.read` is a view of the slot: it stays
-valid until the producer overwrites that slot (``slots`` packets later). Call
-:meth:`RingReader.validate` after using it (``False`` means it was overwritten while in use,
-and its samples are counted as lost), or read with ``copy=True`` to get private arrays that are
-checked once copied.
+**Layouts.** Each distinct packet shape (stream, modality, dtypes and shapes) gets a layout id
+from the producer; its arrays sit at the same offsets in every slot, so both sides build the
+numpy views of a slot once per layout and reuse them: a read costs a few word loads, a dict
+and a :class:`~sensekit.packets.Packet`, whatever the packet's size. The layout's JSON is
+written into a slot only when the slot changes layout; a reader parses it once per id.
+
+**Trust.** Readers map the segment read-only after :mod:`sensekit._shm` checked its owner and
+mode, and check the header against the segment's size before using it; a layout that does not
+fit its slot, or a slot whose words contradict its layout while its sequence says it is
+stable, is refused with :class:`~sensekit.errors.SegmentRefused`.
+
+**Validity of views.** A packet a reader reads is a view of the slot: it stays valid until the
+producer overwrites that slot (``slots`` packets later). Call the reader's ``validate`` after
+using it (``False`` means it was overwritten while in use, and its samples are counted as
+lost), or read with ``copy=True`` to get private arrays that are checked once copied.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import threading
 import time
-import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ._shm import MAGIC, Segment, owner_alive, process_start_time
-from .errors import ConfigError, SensekitError
+from ._shm import MAGIC, Segment, current_pid, owner_alive, process_start_time
+from .errors import ConfigError, SegmentRefused, SensekitError
 from .packets import Packet
 
-__all__ = ["RingReader", "SharedRing"]
+__all__ = ["SharedRing"]
+
+if TYPE_CHECKING:
+    from .ring_reader import RingReader
 
 HEADER_BYTES = 4096
 SLOT_HEADER = 64
-_VERSION = 1
+_VERSION = 2
 _MAGIC_WORD = int.from_bytes(MAGIC, "little" if np.little_endian else "big")
 # header word indices
 _W_MAGIC, _W_VERSION, _W_SLOTS, _W_SLOT_BYTES, _W_STRIDE, _W_PID, _W_START = range(7)
 _W_HEAD, _W_TOTAL, _W_CLOSED, _W_INFO_LEN = 7, 8, 9, 10
 _INFO_OFFSET, _INFO_MAX = 128, HEADER_BYTES - 128
-# slot word indices
-_S_SEQ, _S_BEFORE, _S_COUNT, _S_LAYOUT, _S_META = range(5)
+# slot word indices, from the slot's first word
+_S_SEQ, _S_BEFORE, _S_COUNT, _S_LID, _S_BLOB_AT, _S_BLOB_LEN, _S_META = range(7)
+#: Parsed layouts a reader keeps (a producer makes one per packet shape it sees).
+_MAX_LAYOUTS = 256
 
 
 def _align(n: int, to: int = 64) -> int:
     return (n + to - 1) // to * to
 
 
+ArraySpec = tuple[str, np.dtype[Any], tuple[int, ...], int]
+
+
 class _Layout:
-    """Where each array of one packet shape lies in a slot (decoded once, then cached)."""
+    """Where each array of one packet shape lies in a slot, and the JSON that says so."""
 
-    __slots__ = ("arrays", "blob", "counts", "modality", "nbytes", "stream")
+    __slots__ = ("arrays", "blob", "blob_at", "counts", "lid", "modality", "n", "stream")
 
-    def __init__(self, stream: str, modality: str, arrays: list[tuple[str, np.dtype[Any],
-                 tuple[int, ...], int]]) -> None:
+    def __init__(self, stream: str, modality: str, arrays: list[ArraySpec], lid: int) -> None:
         self.stream = stream
         self.modality = modality
         self.arrays = arrays  # (name, dtype, shape, offset from the data start); "" is t_ns
         self.counts = [math.prod(shape) for _, _, shape, _ in arrays]
+        self.n = arrays[0][2][0]
         last = arrays[-1]
-        self.nbytes = last[3] + last[1].itemsize * self.counts[-1]
+        self.blob_at = _align(last[3] + last[1].itemsize * self.counts[-1])
         self.blob = json.dumps([stream, modality, [
             [name, dt.str, list(shape), off] for name, dt, shape, off in arrays]]).encode()
+        self.lid = lid
 
     @classmethod
-    def of(cls, packet: Packet) -> _Layout:
-        arrays: list[tuple[str, np.dtype[Any], tuple[int, ...], int]] = []
+    def of(cls, packet: Packet, lid: int) -> _Layout:
+        arrays: list[ArraySpec] = []
         offset = 0
         for name, array in [("", packet.t_ns), *packet.fields.items()]:
             if array.dtype.hasobject or array.dtype.fields is not None:
@@ -93,12 +114,42 @@ class _Layout:
                     "cannot cross processes. Hint: use plain numeric arrays, one per field")
             arrays.append((name, array.dtype, tuple(array.shape), offset))
             offset = _align(offset + array.nbytes)
-        return cls(packet.stream, packet.modality, arrays)
+        return cls(packet.stream, packet.modality, arrays, lid)
 
     @classmethod
-    def parse(cls, blob: bytes) -> _Layout:
+    def parse(cls, blob: bytes, lid: int, blob_at: int) -> _Layout:
+        """The layout a producer wrote, checked so that views built from it stay in the slot.
+
+        Raises:
+            ValueError: Not a layout, or arrays that overlap the layout JSON or do not make
+                a packet (t_ns int64 first, every field as long as it).
+        """
         stream, modality, items = json.loads(blob)
-        return cls(stream, modality, [(n, np.dtype(d), tuple(s), o) for n, d, s, o in items])
+        if not (isinstance(stream, str) and isinstance(modality, str) and items
+                and isinstance(items, list)):
+            raise ValueError("layout is not [stream, modality, arrays]")
+        arrays = [_parse_array(item) for item in items]
+        layout = cls(stream, modality, arrays, lid)
+        n = arrays[0][2]
+        if arrays[0][0] != "" or arrays[0][1] != np.dtype(np.int64) or len(n) != 1:
+            raise ValueError("layout does not start with the int64 t_ns array")
+        for (name, dt, shape, off), count in zip(arrays, layout.counts, strict=True):
+            if not shape or shape[0] != n[0] or off + dt.itemsize * count > blob_at:
+                raise ValueError(f"array {name!r} {shape} at {off} does not fit its slot")
+        if layout.blob_at != blob_at:
+            raise ValueError(f"layout JSON at {blob_at}, expected at {layout.blob_at}")
+        return layout
+
+
+def _parse_array(item: Any) -> ArraySpec:
+    name, dtype, shape, off = item
+    dt = np.dtype(dtype)
+    if dt.hasobject or dt.fields is not None or dt.itemsize == 0:
+        raise ValueError(f"dtype {dtype!r} cannot be shared")
+    if not (isinstance(name, str) and isinstance(off, int) and off >= 0 and isinstance(shape, list)
+            and all(isinstance(d, int) and d >= 0 for d in shape)):
+        raise ValueError(f"array {item!r} is malformed")
+    return name, dt, tuple(shape), off
 
 
 def _encode_meta(meta: Mapping[str, Any]) -> bytes:
@@ -117,26 +168,48 @@ class SharedRing:
     def __init__(self, segment: Segment) -> None:
         self.segment = segment
         self.name = segment.name
-        self._words = segment.buf[:HEADER_BYTES].cast("Q")
-        if self._words[_W_MAGIC] != _MAGIC_WORD or self._words[_W_VERSION] != _VERSION:
-            self._words.release()
-            raise SensekitError(f"shared-memory segment {self.name!r} is not a sensekit ring "
-                                f"(version {_VERSION}). Hint: check the name")
-        self.slots = int(self._words[_W_SLOTS])
-        self.slot_bytes = int(self._words[_W_SLOT_BYTES])
-        self.stride = int(self._words[_W_STRIDE])
-        self._slot_words = [segment.buf[self._slot_at(i):self._slot_at(i) + SLOT_HEADER]
-                            .cast("Q") for i in range(self.slots)]
+        self._w = segment.buf.cast("Q")  # every word of the segment
+        try:
+            self._check_header()
+        except BaseException:
+            self._w.release()
+            raise
+        self.slots = int(self._w[_W_SLOTS])
+        self.slot_bytes = int(self._w[_W_SLOT_BYTES])
+        self.stride = int(self._w[_W_STRIDE])
         self._lock = threading.Lock()
-        self._layouts: dict[tuple[Any, ...], _Layout] = {}
         self._closed = False
         self._next_alive_check = 0.0
         self._owner_dead = False
+        # producer side: layouts by packet shape, and what each slot is laid out for
+        self._layouts: dict[tuple[Any, ...], _Layout] = {}
+        self._next_lid = 1
+        self._slot_views: list[tuple[int, list[npt.NDArray[Any]]] | None] = []
+
+    def _check_header(self) -> None:
+        w, size = self._w, self.segment.size
+        where = f"shared-memory segment {self.name!r}"
+        if w[_W_MAGIC] != _MAGIC_WORD:
+            raise SegmentRefused(f"{where} is not a sensekit ring. Hint: check the name")
+        if w[_W_VERSION] != _VERSION:
+            raise SegmentRefused(f"{where} has ring layout {w[_W_VERSION]}; this sensekit "
+                                 f"reads layout {_VERSION}. Hint: use the same sensekit "
+                                 "version on both sides")
+        slots, slot_bytes, stride = int(w[_W_SLOTS]), int(w[_W_SLOT_BYTES]), int(w[_W_STRIDE])
+        expected = HEADER_BYTES + slots * stride
+        if (slots < 2 or slot_bytes < 256 or stride < SLOT_HEADER + slot_bytes or stride % 64
+                or expected != size or w[_W_INFO_LEN] > _INFO_MAX):
+            raise SegmentRefused(
+                f"{where} has an inconsistent header: {slots} slots of {slot_bytes} bytes "
+                f"every {stride} bytes make {expected} bytes, the segment has {size} (info "
+                f"{w[_W_INFO_LEN]} bytes). Hint: it was not made by a sensekit producer; "
+                "remove it and restart the producer")
 
     # -- opening -----------------------------------------------------------------------
     @classmethod
     def create(cls, name: str, slot_bytes: int, slots: int, *,
-               info: Mapping[str, Any] | None = None) -> SharedRing:
+               info: Mapping[str, Any] | None = None,
+               group: str | int | None = None) -> SharedRing:
         """Create the ring ``name`` in this process, which owns (and later unlinks) it.
 
         Args:
@@ -145,6 +218,8 @@ class SharedRing:
                 its layout description (a few hundred bytes).
             slots: Packets kept; a reader more than ``slots - 1`` packets behind loses data.
             info: Small JSON facts readers can see in :attr:`info` (stream, modality...).
+            group: Group whose members may read it (mode 0640); default
+                ``$SENSEKIT_SHM_GROUP``, else owner-only (0600).
         """
         if slots < 2 or slot_bytes < 256:
             raise ConfigError(f"ring {name!r}: needs slots >= 2 and slot_bytes >= 256, got "
@@ -153,7 +228,7 @@ class SharedRing:
         if len(blob) > _INFO_MAX:
             raise ConfigError(f"ring {name!r}: info is {len(blob)} bytes, at most {_INFO_MAX}")
         stride = _align(SLOT_HEADER + slot_bytes, 4096 if slot_bytes >= 65536 else 64)
-        segment = Segment.create(name, HEADER_BYTES + stride * slots)
+        segment = Segment.create(name, HEADER_BYTES + stride * slots, group)
         words = segment.buf[:HEADER_BYTES].cast("Q")
         pid = os.getpid()
         for index, value in ((_W_VERSION, _VERSION), (_W_SLOTS, slots),
@@ -163,21 +238,26 @@ class SharedRing:
         segment.buf[_INFO_OFFSET:_INFO_OFFSET + len(blob)] = blob
         words[_W_MAGIC] = _MAGIC_WORD  # last: readers wait for it
         words.release()
-        return cls(segment)
+        ring = cls(segment)
+        ring._slot_views = [None] * slots
+        return ring
 
     @classmethod
-    def attach(cls, name: str, timeout_s: float = 0.0) -> SharedRing:
+    def attach(cls, name: str, timeout_s: float = 0.0,
+               group: str | int | None = None) -> SharedRing:
         """Open the ring ``name`` made by another process (waiting up to ``timeout_s``).
 
-        The reader never unlinks it, also on Python < 3.13 (see :mod:`sensekit._shm`).
+        The segment is mapped read-only after its owner, mode and header are checked.
 
         Raises:
             FileNotFoundError: No such ring appeared within ``timeout_s``.
+            SegmentRefused: It is not to be trusted (another user's, writable by others,
+                or an inconsistent header).
         """
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                segment = Segment.attach(name)
+                segment = Segment.attach(name, group)
                 if segment.size >= HEADER_BYTES and bytes(segment.buf[:8]) == MAGIC:
                     return cls(segment)
                 segment.close()  # still being set up by its owner
@@ -197,24 +277,24 @@ class SharedRing:
     @property
     def info(self) -> dict[str, Any]:
         """The JSON facts given at creation."""
-        n = int(self._words[_W_INFO_LEN])
+        n = int(self._w[_W_INFO_LEN])
         result: dict[str, Any] = json.loads(bytes(self.segment.buf[_INFO_OFFSET:_INFO_OFFSET + n]))
         return result
 
     @property
     def head(self) -> int:
         """Packets completely written so far."""
-        return int(self._words[_W_HEAD])
+        return int(self._w[_W_HEAD])
 
     @property
     def samples_written(self) -> int:
         """Samples completely written so far."""
-        return int(self._words[_W_TOTAL])
+        return int(self._w[_W_TOTAL])
 
     @property
     def producer_closed(self) -> bool:
         """Whether the producer has closed the ring (no more packets will come)."""
-        return bool(self._words[_W_CLOSED])
+        return bool(self._w[_W_CLOSED])
 
     @property
     def producer_gone(self) -> bool:
@@ -227,21 +307,26 @@ class SharedRing:
         now = time.monotonic()
         if now >= self._next_alive_check:
             self._next_alive_check = now + 0.2
-            self._owner_dead = not owner_alive(self.owner_pid, int(self._words[_W_START]))
+            self._owner_dead = not owner_alive(self.owner_pid, int(self._w[_W_START]))
         return self._owner_dead
 
     @property
     def owner_pid(self) -> int:
         """Pid of the producer that created the ring."""
-        return int(self._words[_W_PID])
+        return int(self._w[_W_PID])
 
     @property
     def owner(self) -> bool:
         """Whether this process is the producer (only it writes and unlinks)."""
         return self.segment.owner
 
-    def _slot_at(self, index: int) -> int:
-        return HEADER_BYTES + index * self.stride
+    def _slot_word(self, slot: int) -> int:
+        """Index in the word view of slot ``slot``'s first word."""
+        return (HEADER_BYTES + slot * self.stride) >> 3
+
+    def _data_at(self, slot: int) -> int:
+        """Byte offset of slot ``slot``'s data (after its header)."""
+        return HEADER_BYTES + slot * self.stride + SLOT_HEADER
 
     # -- writing -------------------------------------------------------------------------
     def write(self, packet: Packet) -> int:
@@ -249,7 +334,7 @@ class SharedRing:
 
         Never waits for readers. Raises :class:`ConfigError` if one sample does not fit a slot.
         """
-        if not self.owner:
+        if self.segment.owner_pid != current_pid():
             raise SensekitError(f"ring {self.name!r} is attached, not owned; only its "
                                 f"producer (pid {self.owner_pid}) writes")
         with self._lock:
@@ -258,60 +343,70 @@ class SharedRing:
             return self._write_split(packet)
 
     def _write_split(self, packet: Packet) -> int:
-        layout, meta = self._layout(packet), _encode_meta(packet.meta)
-        if self._fits(layout, meta) or len(packet) <= 1:
-            self._check_fits(packet, layout, meta)
+        layout = self._layout(packet)
+        meta = _encode_meta(packet.meta) if packet.meta else b""
+        if layout.blob_at + len(layout.blob) + len(meta) <= self.slot_bytes:
             self._write_one(packet, layout, meta)
             return 1
-        half = len(packet) // 2
-        return self._write_split(packet.slice(0, half)) + \
-            self._write_split(packet.slice(half, len(packet)))
-
-    def _fits(self, layout: _Layout, meta: bytes) -> bool:
-        data = _align(len(layout.blob) + len(meta))
-        return data + layout.nbytes <= self.slot_bytes
-
-    def _check_fits(self, packet: Packet, layout: _Layout, meta: bytes) -> None:
-        if not self._fits(layout, meta):
-            need = _align(len(layout.blob) + len(meta)) + layout.nbytes
+        if len(packet) <= 1:
+            need = layout.blob_at + len(layout.blob) + len(meta)
             raise ConfigError(
                 f"ring {self.name!r}: one sample of stream {packet.stream!r} needs {need} "
                 f"bytes, slots hold {self.slot_bytes}. Hint: create the ring with a larger "
                 "slot_bytes")
+        half = len(packet) // 2
+        return self._write_split(packet.slice(0, half)) + \
+            self._write_split(packet.slice(half, len(packet)))
 
     def _layout(self, packet: Packet) -> _Layout:
         key = (packet.stream, packet.modality, packet.t_ns.shape,
-               *((k, v.dtype, v.shape) for k, v in packet.fields.items()))
+               *[(k, v.dtype, v.shape) for k, v in packet.fields.items()])
         layout = self._layouts.get(key)
         if layout is None:
-            if len(self._layouts) > 256:
-                self._layouts.clear()
-            layout = self._layouts[key] = _Layout.of(packet)
+            if len(self._layouts) > _MAX_LAYOUTS:
+                self._layouts.clear()  # ids are never reused: readers' caches stay right
+            layout = self._layouts[key] = _Layout.of(packet, self._next_lid)
+            self._next_lid += 1
         return layout
 
+    def _lay_out_slot(self, slot: int, layout: _Layout) -> list[npt.NDArray[Any]]:
+        """Write ``layout``'s id and JSON into ``slot`` and make the slot's array views."""
+        w, base, data = self._w, self._slot_word(slot), self._data_at(slot)
+        w[base + _S_LID] = layout.lid
+        w[base + _S_BLOB_AT] = layout.blob_at
+        w[base + _S_BLOB_LEN] = len(layout.blob)
+        at = data + layout.blob_at
+        self.segment.buf[at:at + len(layout.blob)] = layout.blob
+        views = [np.frombuffer(self.segment.buf, dt, count, data + off).reshape(shape)
+                 for (_, dt, shape, off), count in zip(layout.arrays, layout.counts,
+                                                       strict=True)]
+        self._slot_views[slot] = (layout.lid, views)
+        return views
+
     def _write_one(self, packet: Packet, layout: _Layout, meta: bytes) -> None:
-        n = int(self._words[_W_HEAD])
+        w = self._w
+        n = w[_W_HEAD]
         slot = n % self.slots
-        words = self._slot_words[slot]
-        base = self._slot_at(slot) + SLOT_HEADER
-        buf = self.segment.buf
-        words[_S_SEQ] = 2 * n + 1  # odd: being written; readers holding it see the change
-        total = int(self._words[_W_TOTAL])
-        words[_S_BEFORE] = total
-        words[_S_COUNT] = len(packet)
-        words[_S_LAYOUT] = len(layout.blob)
-        words[_S_META] = len(meta)
-        buf[base:base + len(layout.blob)] = layout.blob
-        buf[base + len(layout.blob):base + len(layout.blob) + len(meta)] = meta
-        data = base + _align(len(layout.blob) + len(meta))
-        sources = [packet.t_ns, *packet.fields.values()]
-        for (_, dtype, shape, offset), count, src in zip(layout.arrays, layout.counts, sources,
-                                                          strict=True):
-            dst = np.frombuffer(buf, dtype, count, data + offset).reshape(shape)
-            np.copyto(dst, src, casting="no")
-        words[_S_SEQ] = 2 * n + 2
-        self._words[_W_TOTAL] = total + len(packet)
-        self._words[_W_HEAD] = n + 1
+        base = (HEADER_BYTES + slot * self.stride) >> 3
+        w[base] = 2 * n + 1  # odd: being written; readers holding it see the change
+        total = w[_W_TOTAL]
+        count = layout.n
+        w[base + _S_BEFORE] = total
+        w[base + _S_COUNT] = count
+        cached = self._slot_views[slot]
+        views = cached[1] if cached is not None and cached[0] == layout.lid else \
+            self._lay_out_slot(slot, layout)
+        if meta:
+            at = self._data_at(slot) + layout.blob_at + len(layout.blob)
+            self.segment.buf[at:at + len(meta)] = meta
+        w[base + _S_META] = len(meta)
+        # Shapes and dtypes equal the layout's (it is keyed by them): a plain copy, no cast.
+        views[0][...] = packet.t_ns
+        for dst, src in zip(views[1:], packet.fields.values(), strict=True):
+            dst[...] = src
+        w[base] = 2 * n + 2
+        w[_W_TOTAL] = total + count
+        w[_W_HEAD] = n + 1
 
     # -- closing -------------------------------------------------------------------------
     def close(self) -> None:
@@ -321,10 +416,10 @@ class SharedRing:
                 return
             self._closed = True
             if self.owner:
-                self._words[_W_CLOSED] = 1
-            for words in self._slot_words:
-                words.release()
-            self._words.release()
+                self._w[_W_CLOSED] = 1
+            self._slot_views = []
+            with contextlib.suppress(BufferError):
+                self._w.release()
             self.segment.close()
 
     def __enter__(self) -> SharedRing:
@@ -335,157 +430,10 @@ class SharedRing:
 
     def reader(self, name: str = "", *, from_oldest: bool = False) -> RingReader:
         """A new cursor on this ring (starting at the next packet, or the oldest kept)."""
+        from .ring_reader import RingReader
+
         return RingReader(self, name or f"pid {os.getpid()}", from_oldest=from_oldest)
 
     def __repr__(self) -> str:
         role = "owner" if self.owner else "reader"
         return f"<SharedRing {self.name!r} {self.slots}x{self.slot_bytes}B {role}>"
-
-
-class RingReader:
-    """One reader's cursor on a :class:`SharedRing` (use each reader from one thread).
-
-    Attributes:
-        lost: Samples this reader lost (overwritten before it got to them, or overwritten
-            while it held them, as found by :meth:`validate` or a copying read). Exact; a loss
-            is known once a later packet has been read or the producer has closed the ring.
-    """
-
-    def __init__(self, ring: SharedRing, name: str, *, from_oldest: bool = False) -> None:
-        self.ring = ring
-        self.name = name
-        self.lost = 0
-        head = ring.head
-        self._next = max(0, head - ring.slots + 1) if from_oldest else head
-        self._expected = self._samples_before(self._next)
-        self._held: weakref.WeakKeyDictionary[Packet, int] = weakref.WeakKeyDictionary()
-        self._parsed: dict[bytes, _Layout] = {}
-
-    def _samples_before(self, n: int) -> int:
-        """Samples written before packet ``n`` (``n`` at most the head), for the start."""
-        if n == 0:
-            return 0
-        # Packet n-1 is complete: its slot says exactly where n starts, unless it was
-        # overwritten meanwhile (the reader was lapped as it started).
-        ring, prev = self.ring, n - 1
-        words = ring._slot_words[prev % ring.slots]
-        before, count = int(words[_S_BEFORE]), int(words[_S_COUNT])
-        if int(words[_S_SEQ]) == 2 * prev + 2:
-            return before + count
-        return ring.samples_written
-
-    @property
-    def pending(self) -> int:
-        """Packets written that this reader has not read yet (some may be lost)."""
-        return max(0, self.ring.head - self._next)
-
-    def read(self, max_packets: int | None = None, *, copy: bool = False,
-             latest: bool = False) -> list[Packet]:
-        """Packets written since the last read, oldest first (at most ``max_packets``).
-
-        Views by default (valid until overwritten; see :meth:`validate`); ``copy=True`` returns
-        private arrays, checked after the copy. Packets overwritten before they are read are
-        skipped and their samples added to :attr:`lost`. ``latest=True`` skips to the newest
-        ``max_packets`` (default 1), counting the ones skipped as lost: for a reader slower
-        than the producer, it spends its time on the packets least likely to be overwritten.
-        """
-        ring = self.ring
-        head = ring.head
-        if head - self._next > ring.slots - 1:
-            # The oldest slot may be the one being rewritten right now: skip it too.
-            self._next = head - ring.slots + 1
-        if latest:
-            self._next = max(self._next, head - (max_packets or 1))
-        stop = head if max_packets is None else min(head, self._next + max_packets)
-        out: list[Packet] = []
-        for n in range(self._next, stop):
-            packet = self._read_slot(n, copy)
-            if packet is not None:
-                out.append(packet)
-        self._next = max(self._next, stop)
-        # The closed flag first: once it is set, head and the sample count are final.
-        if ring.producer_closed and self._next == ring.head:
-            self._settle(ring.samples_written)
-        return out
-
-    def _read_slot(self, n: int, copy: bool) -> Packet | None:
-        ring = self.ring
-        words = ring._slot_words[n % ring.slots]
-        good = 2 * n + 2
-        if words[_S_SEQ] != good:
-            return None  # overwritten already; counted when a later packet is read
-        before, count = int(words[_S_BEFORE]), int(words[_S_COUNT])
-        layout_len, meta_len = int(words[_S_LAYOUT]), int(words[_S_META])
-        base = ring._slot_at(n % ring.slots) + SLOT_HEADER
-        buf = ring.segment.buf
-        blob = bytes(buf[base:base + layout_len])
-        meta = bytes(buf[base + layout_len:base + layout_len + meta_len])
-        if words[_S_SEQ] != good:
-            return None
-        try:
-            packet = self._build(blob, meta, base + _align(layout_len + meta_len), copy)
-        except (ValueError, KeyError, TypeError):
-            packet = None  # a header torn under us; the seq check below confirms it
-        if words[_S_SEQ] != good or packet is None:
-            return None
-        self._settle(before)
-        self._expected = before + count
-        self._held[packet] = -1 if copy else n  # a checked copy stays valid
-        return packet
-
-    def _build(self, blob: bytes, meta: bytes, data: int, copy: bool) -> Packet:
-        layout = self._parsed.get(blob)
-        if layout is None:
-            if len(self._parsed) > 256:
-                self._parsed.clear()
-            layout = self._parsed[blob] = _Layout.parse(blob)
-        buf = self.ring.segment.buf
-        arrays: dict[str, npt.NDArray[Any]] = {}
-        for (name, dtype, shape, offset), count in zip(layout.arrays, layout.counts,
-                                                      strict=True):
-            view = np.frombuffer(buf, dtype, count, data + offset).reshape(shape)
-            if copy:
-                view = view.copy()
-            else:
-                view.flags.writeable = False
-            arrays[name] = view
-        t_ns = arrays.pop("")
-        return Packet(layout.stream, t_ns, arrays, layout.modality,
-                      json.loads(meta) if meta else {})
-
-    def _settle(self, before: int) -> None:
-        if before > self._expected:
-            self.lost += before - self._expected
-            self._expected = before
-
-    def validate(self, packet: Packet) -> bool:
-        """Whether ``packet`` (read from this reader) was still intact when this is called.
-
-        Call it after using a view. ``False`` means the producer overwrote the slot meanwhile:
-        the data may be torn, and its samples are added to :attr:`lost`.
-        """
-        n = self._held.pop(packet, None)
-        if n is None:
-            raise ValueError(f"reader {self.name!r}: packet was not read here, or was already "
-                             "validated")
-        ring = self.ring
-        if n < 0 or ring._slot_words[n % ring.slots][_S_SEQ] == 2 * n + 2:
-            return True
-        self.lost += len(packet)
-        return False
-
-    def wait(self, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` for a packet or the producer's close; True if one came.
-
-        Polls the ring's head with a backoff from 50 us to 1 ms, so an idle reader costs
-        about a thousand wake-ups a second and a busy one reads batches.
-        """
-        deadline = time.monotonic() + timeout_s
-        delay = 5e-5
-        while self.ring.head <= self._next and not self.ring.producer_closed:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, 1e-3)
-        return self.ring.head > self._next

@@ -128,6 +128,31 @@ SPECS: Mapping[str, ModalitySpec] = MappingProxyType({
         current_a=FieldSpec("float32", (None,), "A", "current per rail", optional=True),
         power_w=FieldSpec("float32", (None,), "W", "power per rail"),
     ),
+    "orientation": _spec(
+        "orientation", 100.0, "AHRS output at the IMU rate; earth frame ENU or NED as the "
+        "packet meta 'convention' says (sensekit.orientation).",
+        quat_wxyz=FieldSpec("float32", (4,), "", "rotation of the sensor frame into the earth "
+                            "frame, [w, x, y, z]"),
+        linear_accel_mps2=FieldSpec("float32", (3,), "m/s^2", "acceleration in the earth frame, "
+                                    "gravity removed"),
+        gyro_bias_rads=FieldSpec("float32", (3,), "rad/s", "gyroscope bias estimate"),
+        hard_iron_ut=FieldSpec("float32", (3,), "uT", "magnetometer offset removed",
+                               optional=True),
+        rest=FieldSpec("bool", (), "", "judged still (bias learnt)"),
+        accel_disturbed=FieldSpec("bool", (), "", "linear acceleration or impact present"),
+        mag_disturbed=FieldSpec("bool", (), "", "field rejected by norm or dip",
+                                optional=True),
+    ),
+    "nav": _spec(
+        "nav", 100.0, "GPS/IMU position and velocity at the IMU rate (sensekit.orientation.nav).",
+        lat_deg=FieldSpec("float64", (), "deg", "WGS-84 latitude"),
+        lon_deg=FieldSpec("float64", (), "deg", "WGS-84 longitude"),
+        alt_msl_m=FieldSpec("float32", (), "m", "altitude above mean sea level"),
+        vel_enu_mps=FieldSpec("float32", (3,), "m/s", "velocity east, north, up"),
+        pos_cov_enu_m2=FieldSpec("float32", (3, 3), "m^2", "position covariance (ENU)"),
+        vel_sigma_enu_mps=FieldSpec("float32", (3,), "m/s", "velocity standard deviation"),
+        fix_age_s=FieldSpec("float32", (), "s", "time since the last GPS fix used (inf none)"),
+    ),
 })
 
 

@@ -29,7 +29,10 @@ def test_quick_demo_writes_report_and_plots(tmp_path: Path, monkeypatch: pytest.
     assert "Activities: still" in report and "Indoors" in report
     cached = tmp_path / "cache" / "sensekit" / f"demo-v{demo.DEMO_VERSION}-quick.mcap"
     assert cached.is_file()
-    assert main(["demo", "--quick", "-o", str(out)]) == 0
+    assert main(["demo", "--quick", "-o", str(out)]) == 2  # its report is kept unasked
+    assert "report.md exists. Hint: add --force" in capsys.readouterr().err
+    assert (out / "report.md").read_text() == report
+    assert main(["demo", "--quick", "-o", str(out), "--force"]) == 0
     assert "generating" not in capsys.readouterr().out  # second run: the cached file
 
 

@@ -407,3 +407,4 @@ def test_shared_true_names_the_hub_after_its_process() -> None:
             hub.publish(imu(3, 10))
             assert [int(p.t_ns[0]) for p in sub.poll(0, copy=True)] == [10]
     assert not os.path.exists(os.path.join(SHM_DIR, f"sensekit-{os.getpid()}.imu"))
+

@@ -14,7 +14,8 @@ def imu_packet(n: int = 4, t0: int = 0) -> Packet:
 
 
 def test_every_modality_has_a_spec_with_units_in_field_names() -> None:
-    assert set(SPECS) == {"gps", "imu", "light", "audio", "camera", "power"}
+    assert set(SPECS) == {"gps", "imu", "light", "audio", "camera", "power", "orientation",
+                          "nav"}
     for spec in SPECS.values():
         assert spec.nominal_rate_hz > 0
         for name, field in spec.fields.items():

@@ -6,7 +6,7 @@
 set -euo pipefail
 VERSION=2.1.0
 INTEGRITY='sha512-Av19oG2AdRG5k/36iR/44bRrQB8fI7B5kad1gamXg9morMzklYlhl9+s578eXCR/V8RIeUo+zoUIf1UUt6gyZQ=='
-SCHEMAS="LocationFix CompressedImage RawImage RawAudio"
+SCHEMAS="LocationFix CompressedImage RawImage RawAudio PoseInFrame"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

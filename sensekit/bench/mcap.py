@@ -49,7 +49,7 @@ def _sensekit(folder: Path, packets: list[Packet], fsync: bool = False
     t0 = time.perf_counter()
     # No fsync for the comparison: the peer has none. A real recording syncs once per flush
     # interval (10 s of IMU here), which the "with fsync" case measures on this disk.
-    with Recorder(path, clock=clock, flush_s=10.0, fsync=fsync) as rec:
+    with Recorder(path, clock=clock, flush_s=10.0, fsync=fsync, force=True) as rec:
         for packet in packets:
             rec.write(packet)
             clock.advance(PACKET_SAMPLES / 1000)

@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration, configurations, default_configuration
 from ..fusion.shipped import DEFAULT
+from ..outputs import add_force_argument, atomic_output, check_output
 from ..progress import Progress
 from .energy import configuration_power_w, modality_power_w, utility
 from .evaluate import PolicyResult, Recording, evaluate_policy
@@ -58,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "adaptive policy takes its base set from them")
     parser.add_argument("--json", metavar="PATH", help="write one object per policy")
     parser.add_argument("--plot", metavar="PNG", help="accuracy-versus-energy plot")
+    add_force_argument(parser)
 
 
 def policy_factory(spec: str, full: Configuration, net: FusionPredictor,
@@ -127,12 +128,17 @@ def evaluate_recordings(args: argparse.Namespace, paths: Sequence[str], *,
 
 
 def run(args: argparse.Namespace) -> int:
+    inputs = [*args.logs, *(p for p in (args.profile, args.model) if p)]
+    for out in (o for o in (args.json, args.plot) if o):  # refused before hours of replay
+        check_output(out, inputs=inputs, force=args.force)
     results = evaluate_recordings(args, args.logs)
     _print(results, args.battery_wh)
     if args.json:
-        Path(args.json).write_text(json.dumps([r.as_json() for r in results], indent=2) + "\n")
+        with atomic_output(args.json, inputs=inputs, force=args.force) as tmp:
+            tmp.write_text(json.dumps([r.as_json() for r in results], indent=2) + "\n")
     if args.plot:
-        plot_results(results, args.plot)
+        with atomic_output(args.plot, inputs=inputs, force=args.force) as tmp:
+            plot_results(results, str(tmp))
         print(f"plot: {args.plot}")
     return 0
 

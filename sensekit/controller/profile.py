@@ -14,11 +14,11 @@ held out.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import read_json
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration
 
@@ -65,17 +65,18 @@ class Profile:
 def load_profile(path: str | Path) -> Profile:
     """Read the JSON of an ``evaluate-policy --pareto --json`` run."""
     p = Path(path)
-    try:
-        rows = json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read profile {p}: {exc}") from exc
+    rows = read_json(p, "profile", ConfigError)  # given as an option: a usage error
     f1, energy = {}, {}
-    for row in rows if isinstance(rows, list) else []:
-        name = str(row.get("policy", ""))
+    for n, row in enumerate(rows if isinstance(rows, list) else [], 1):
+        name = str(row.get("policy", "")) if isinstance(row, dict) else ""
         if name.startswith(STATIC) and row.get("macro_f1") is not None:
             key = name[len(STATIC):]
-            f1[key] = float(row["macro_f1"])
-            energy[key] = float(row["sensor_j"]) + float(row["compute_j"])
+            try:
+                f1[key] = float(row["macro_f1"])
+                energy[key] = float(row["sensor_j"]) + float(row["compute_j"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ConfigError(f"{p}: profile entry {n} ({name}) is malformed: "
+                                  f"{type(exc).__name__} {exc}") from None
     if not f1:
         raise ConfigError(f"profile {p} has no static configurations with a macro-F1. Hint: "
                           "make it with 'sensekit evaluate-policy TUNING.mcap --pareto --json "

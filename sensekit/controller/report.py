@@ -44,8 +44,9 @@ def plot_results(results: Sequence[PolicyResult], path: str) -> None:
     for r in others:
         ax.scatter([_energy(r)], [r.macro_f1], s=40, zorder=3)
         ax.annotate(r.policy, (_energy(r), r.macro_f1), textcoords="offset points",
-                    xytext=(5, 4), fontsize=8)
-    ax.set_xscale("log")
+                    xytext=(5, 4), fontsize=8, parse_math=False)
+    # A recording too short for any window spends no energy: log axes need positive values.
+    ax.set_xscale("log" if min(map(_energy, results), default=0.0) > 0 else "symlog")
     ax.set_xlabel("sensor + compute energy (J, modelled)")
     ax.set_ylabel("macro-F1")
     ax.set_title("Sampling policies: accuracy against energy")

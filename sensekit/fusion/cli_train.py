@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .._optional import require
 from ..errors import ConfigError
+from ..outputs import add_force_argument, check_output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--onnx", action="store_true", help="also export ONNX (and int8)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_force_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_paths(args.data)
     val_paths = expand_paths(args.val) if args.val else paths[-max(1, len(paths) // 5):]
     train_paths = paths if args.val else paths[:len(paths) - len(val_paths)] or paths
+    _check_outputs(args, [*paths, *val_paths])  # refused before training, not after
     mods = sensor_modalities(args.window_s, names=args.modalities)
     train = recordings_windows(train_paths, mods, window_s=args.window_s, tasks=args.tasks)
     tasks = train.labelled_tasks()
@@ -101,3 +104,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {task:<16} accuracy {s['accuracy']:.3f}  macro-F1 {s['macro_f1']:.3f}")
     print(f"wrote {meta} and {meta.with_suffix('.pt')}")
     return 0
+
+
+def _check_outputs(args: argparse.Namespace, inputs: list[Path]) -> None:
+    out = Path(args.out)
+    files = [out.with_suffix(".pt"), out.with_suffix(".json")]
+    files += [Path(args.checkpoint)] if args.checkpoint else []
+    files += [out.with_name(f"{out.name}.onnx.json")] if args.onnx else []
+    for path in files:
+        check_output(path, inputs=inputs, force=args.force)

@@ -21,7 +21,6 @@ others.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .._optional import require
-from ..errors import ConfigError
+from ..config import read_json
+from ..errors import ConfigError, FileFormatError
 from .features import window_inputs
 from .inputs import Configuration, modalities_from_json
 from .metrics import softmax
@@ -60,30 +60,34 @@ class OnnxFusion:
         if not self.path.is_file():
             raise ConfigError(f"no ONNX manifest at {self.path}. Hint: export with "
                               f"sensekit.fusion.export.export_onnx")
-        self.manifest: dict[str, Any] = json.loads(self.path.read_text())
-        self.order: list[str] = list(self.manifest["order"])
-        #: Windows of context (1: each window on its own).
-        self.context = int(self.manifest.get("context", 1))
-        self.rules = rules_from_json(self.manifest.get("rules", []))
-        self.calibration: dict[str, Any] = dict(self.manifest.get("calibration") or {})
-        #: Every modality the network reads: its learned inputs, then its rules' inputs.
-        self.modalities = {**modalities_from_json(self.manifest["modalities"]),
-                           **modalities_from_json(self.manifest.get("rule_inputs", {}))}
-        self.window_s = float(self.manifest.get("window_s") or
-                              next(iter(self.modalities.values())).window_s)
+        self.manifest: dict[str, Any] = read_json(self.path, "ONNX fusion manifest")
+        try:
+            self.order: list[str] = [str(m) for m in self.manifest["order"]]
+            #: Windows of context (1: each window on its own).
+            self.context = int(self.manifest.get("context", 1))
+            self.rules = rules_from_json(self.manifest.get("rules", []))
+            self.calibration: dict[str, Any] = dict(self.manifest.get("calibration") or {})
+            #: Every modality the network reads: its learned inputs, then its rules' inputs.
+            self.modalities = {**modalities_from_json(self.manifest["modalities"]),
+                               **modalities_from_json(self.manifest.get("rule_inputs", {}))}
+            self.window_s = float(self.manifest.get("window_s") or
+                                  next(iter(self.modalities.values())).window_s)
+            names = renamed_tasks(self.manifest["tasks"])  # graphs of the first format
+            self.tasks: dict[str, list[str]] = {names.get(t, t): [str(c) for c in classes]
+                                                for t, classes in self.manifest["tasks"].items()}
+            files = {str(k): str(v) for k, v in
+                     self.manifest["int8_files" if int8 else "files"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError, StopIteration) as exc:
+            raise FileFormatError(f"{self.path}: malformed ONNX fusion manifest "
+                                  f"({type(exc).__name__}: {exc})") from None
         self._history: list[tuple[int, npt.NDArray[np.float32]]] = []
-        names = renamed_tasks(self.manifest["tasks"])  # graphs of the first format
-        self.tasks: dict[str, list[str]] = {names.get(t, t): list(c)
-                                            for t, c in self.manifest["tasks"].items()}
-        files = self.manifest["int8_files" if int8 else "files"]
         if not files:
             raise ConfigError(f"{self.path}: no int8 graphs. Hint: run quantize_int8 first")
         ort = require("onnxruntime", extra="fusion", what="ONNX Runtime fusion inference")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-        self._sessions = {part: ort.InferenceSession(str(self.path.parent / name), opts,
-                                                     providers=["CPUExecutionProvider"])
+        self._sessions = {part: _session(ort, self.path.parent / name, opts)
                           for part, name in files.items()}
 
     @classmethod
@@ -273,3 +277,12 @@ def _context_rows(groups: npt.NDArray[np.int64], index: npt.NDArray[np.int64], k
     at = {(int(g), int(i)): r for r, (g, i) in enumerate(zip(groups, index, strict=True))}
     return np.array([[at.get((int(g), int(i) - (k - 1 - j)), -1) for j in range(k)]
                      for g, i in zip(groups, index, strict=True)], np.int64).reshape(-1, k)
+
+def _session(ort: Any, graph: Path, opts: Any) -> Any:
+    """An ONNX Runtime session of ``graph``; a missing or damaged graph names its file."""
+    if not graph.is_file():
+        raise FileFormatError(f"{graph}: the ONNX graph its manifest lists is missing")
+    try:
+        return ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own error classes (InvalidProtobuf, Fail...)
+        raise FileFormatError(f"{graph}: not a readable ONNX graph ({exc})") from None

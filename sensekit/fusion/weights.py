@@ -26,7 +26,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..config import read_json
+from ..errors import ConfigError, FileFormatError
+from ..outputs import atomic_output
 from .inputs import ModalityInput, configurations, modalities_from_json
 from .model import create_model
 from .shipped import SHIPPED, shipped_name, shipped_names
@@ -80,7 +82,8 @@ def save_model(model: nn.Module, path: str | Path, *, data_hash: str = "",
     base = Path(path)
     base.parent.mkdir(parents=True, exist_ok=True)
     pt = base.with_suffix(".pt")
-    torch.save(model.state_dict(), pt)
+    with atomic_output(pt, force=True) as tmp:  # never half a file under the final name
+        torch.save(model.state_dict(), tmp)
     mods = modalities_from_json(info["modalities"])
     temps: Any = getattr(model, "temperature", torch.ones(0))
     meta = {
@@ -95,7 +98,8 @@ def save_model(model: nn.Module, path: str | Path, *, data_hash: str = "",
         "weights_file": pt.name, "weights_sha256": _sha256(pt),
     }
     out = base.with_suffix(".json")
-    out.write_text(json.dumps(meta, indent=1, sort_keys=False) + "\n")
+    with atomic_output(out, force=True) as tmp:
+        tmp.write_text(json.dumps(meta, indent=1, sort_keys=False) + "\n")
     return out
 
 
@@ -133,16 +137,37 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"no fusion weights metadata at {p}; shipped weights: "
                           f"{', '.join(shipped_names())}")
-    try:
-        meta: dict[str, Any] = json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{p}: not readable fusion weights metadata ({exc})") from exc
-    if meta.get("format") == FIRST_FORMAT:
-        meta = upgrade_first_format(meta)
-    if meta.get("format") != FORMAT:
-        raise ConfigError(f"{p}: format {meta.get('format')!r}, this sensekit reads {FORMAT} "
-                          f"and {FIRST_FORMAT}")
+    meta = read_json(p, "fusion weights metadata")
+    if isinstance(meta, dict) and meta.get("format") == FIRST_FORMAT:
+        try:
+            meta = upgrade_first_format(meta)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise FileFormatError(f"{p}: malformed fusion weights metadata of the first format "
+                                  f"({type(exc).__name__}: {exc})") from None
+    meta = _checked_metadata(meta, p)
     meta["_path"] = str(p)
+    return meta
+
+
+def _checked_metadata(meta: Any, p: Path) -> dict[str, Any]:
+    """``meta`` if it has what loading and evaluating weights read, else FileFormatError."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else f"a JSON {type(meta).__name__}"
+        raise FileFormatError(f"{p}: not fusion weights metadata: format {found!r}, this "
+                              f"sensekit reads {FORMAT} and {FIRST_FORMAT}")
+    try:
+        modalities_from_json(meta["modalities"])
+        if not all(isinstance(c, str) for classes in meta["tasks"].values() for c in classes):
+            raise TypeError("task classes must be names")
+        for key in ("name", "weights_file", "weights_sha256"):
+            if not isinstance(meta[key], str):
+                raise TypeError(f"{key} must be a string")
+        float(meta["window_s"])
+        dict(meta.get("training", {}))
+        dict(meta.get("kwargs", {}))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise FileFormatError(f"{p}: malformed fusion weights metadata ({type(exc).__name__}: "
+                              f"{exc})") from None
     return meta
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LogFormatError
-from .scan import (
+from .records import (
     MESSAGE_HEAD,
     OP_CHANNEL,
     OP_MESSAGE,
@@ -40,6 +40,10 @@ def split_chunk(path: Path, data: Any, chunk: ChunkRecord,
         LogFormatError: the chunk does not decompress, fails its CRC or holds a damaged
             record. The message names the file and the chunk's byte offset.
     """
+    if chunk.damaged:
+        raise LogFormatError(
+            f"{path}: corrupt chunk at byte {chunk.offset} ({chunk.damaged}). Hint: open it "
+            "with skip_corrupt=True to read on, or run 'sensekit log repair'")
     raw = bytes(data[chunk.data_offset:chunk.data_offset + chunk.data_len])
     try:
         plain = decompress(chunk.compression, raw, chunk.uncompressed_size)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ import numpy.typing as npt
 from .._optional import require
 from .._version import __version__
 from ..clock import ClockMap
+from ..errors import ConfigError
+from ..outputs import atomic_output, check_folder, check_output
 from ..packets import Packet
 from .reader import LogReader
 
@@ -59,40 +62,69 @@ def to_dataframe(log: LogReader, stream: str, start_ns: int | None = None,
     return pd.DataFrame(packet_columns(packet, log.clock_map))
 
 
-def _tables(log: LogReader, streams: list[str] | None) -> dict[str, Any]:
-    names = streams or list(log.streams)
-    return {s: to_dataframe(log, s) for s in names}
+def check_streams(log: LogReader, streams: list[str] | None) -> list[str]:
+    """``streams`` (all of the log's by default), each checked to be in the log.
+
+    Raises:
+        ConfigError: a stream is not in the log; the message lists those it has.
+    """
+    names = log.stream_names()
+    unknown = [s for s in streams or () if s not in names]
+    if unknown:
+        raise ConfigError(f"{log.path} has no stream {', '.join(map(repr, unknown))}; it has "
+                          f"{', '.join(names) or 'none'}")
+    return list(streams) if streams else list(log.streams)
+
+
+def _write_tables(log: LogReader, out_dir: str | os.PathLike[str], streams: list[str] | None,
+                  suffix: str, write: Callable[[Any, Path], None], force: bool) -> list[Path]:
+    names = check_streams(log, streams)
+    folder = check_folder(out_dir, inputs=[log.path])
+    paths = [check_output(folder / f"{s}{suffix}", inputs=[log.path], force=force)
+             for s in names]  # every file checked before the first is written
+    for stream, path in zip(names, paths, strict=True):
+        with atomic_output(path, inputs=[log.path], force=force) as tmp:
+            write(to_dataframe(log, stream), tmp)
+    return paths
 
 
 def to_parquet(log: LogReader, out_dir: str | os.PathLike[str],
-               streams: list[str] | None = None) -> list[Path]:
-    """One Parquet file per stream, ``OUT_DIR/STREAM.parquet``; returns the paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
+               streams: list[str] | None = None, *, force: bool = False) -> list[Path]:
+    """One Parquet file per stream, ``OUT_DIR/STREAM.parquet``; returns the paths.
+
+    Raises:
+        ConfigError: a stream is not in the log.
+        OutputRefused: a file exists and ``force`` is off, or would replace the log.
+    """
     require("pyarrow", extra="report", what="writing Parquet")
-    for stream, frame in _tables(log, streams).items():
-        path = out / f"{stream}.parquet"
-        frame.to_parquet(path, index=False)
-        paths.append(path)
-    return paths
+    return _write_tables(log, out_dir, streams, ".parquet",
+                         lambda frame, path: frame.to_parquet(path, index=False), force)
 
 
 def to_csv(log: LogReader, out_dir: str | os.PathLike[str],
-           streams: list[str] | None = None) -> list[Path]:
-    """One CSV file per stream, ``OUT_DIR/STREAM.csv``; returns the paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for stream, frame in _tables(log, streams).items():
-        path = out / f"{stream}.csv"
-        frame.to_csv(path, index=False)
-        paths.append(path)
-    return paths
+           streams: list[str] | None = None, *, force: bool = False) -> list[Path]:
+    """One CSV file per stream, ``OUT_DIR/STREAM.csv``; returns the paths (see
+    :func:`to_parquet` for the errors)."""
+    return _write_tables(log, out_dir, streams, ".csv",
+                         lambda frame, path: frame.to_csv(path, index=False), force)
 
 
-def to_foxglove_mcap(log: LogReader, out: str | os.PathLike[str]) -> int:
-    """Write a Foxglove-friendly copy: one message per sample; returns messages written."""
+def to_foxglove_mcap(log: LogReader, out: str | os.PathLike[str],
+                     streams: list[str] | None = None, *, force: bool = False) -> int:
+    """Write a Foxglove-friendly copy: one message per sample; returns messages written.
+
+    The copy is written under a temporary name and renamed when complete.
+
+    Raises:
+        ConfigError: a stream is not in the log.
+        OutputRefused: ``out`` is the log, or exists and ``force`` is off.
+    """
+    wanted = set(check_streams(log, streams))
+    with atomic_output(out, inputs=[log.path], force=force) as tmp:
+        return _write_foxglove(log, tmp, wanted)
+
+
+def _write_foxglove(log: LogReader, out: Path, wanted: set[str]) -> int:
     from mcap.writer import CompressionType, Writer
 
     channels: dict[str, int] = {}
@@ -107,6 +139,8 @@ def to_foxglove_mcap(log: LogReader, out: str | os.PathLike[str]) -> int:
                                                               "sensekit.summary"):
                 writer.add_metadata(name, meta)
         for channel, log_time, data in log.raw_messages():
+            if channel.topic not in wanted:
+                continue
             if channel.message_encoding == "json":  # already a Foxglove schema
                 cid = channels.get(channel.topic)
                 if cid is None:
@@ -122,6 +156,13 @@ def to_foxglove_mcap(log: LogReader, out: str | os.PathLike[str]) -> int:
                 continue
             packet = codec.decode(data)
             cid = channels.get(channel.topic)
+            if packet.modality in _FOXGLOVE_FORMS:  # orientation, nav: Foxglove's own schemas
+                if cid is None:
+                    cid = channels[channel.topic] = _register_foxglove(writer, packet)
+                for t, msg in _FOXGLOVE_FORMS[packet.modality](packet, clock.log_time_ns):
+                    writer.add_message(cid, t, json.dumps(msg).encode(), t)
+                    written += 1
+                continue
             if cid is None:
                 cid = channels[channel.topic] = _register_flat(writer, packet)
             for t, body in _sample_messages(packet, clock):
@@ -129,6 +170,29 @@ def to_foxglove_mcap(log: LogReader, out: str | os.PathLike[str]) -> int:
                 written += 1
         writer.finish()
     return written
+
+
+def _foxglove_forms() -> dict[str, Any]:
+    from ..orientation.streams import FOXGLOVE, foxglove_messages
+
+    return dict.fromkeys(FOXGLOVE, foxglove_messages)
+
+
+#: modality -> per-sample Foxglove messages (the AHRS and navigation streams).
+_FOXGLOVE_FORMS: dict[str, Any] = _foxglove_forms()
+
+
+def _register_foxglove(writer: Any, packet: Packet) -> int:
+    from ..orientation.streams import FOXGLOVE
+    from .codec import _SENSEKIT
+    from .foxglove import schema
+
+    name = FOXGLOVE[packet.modality]
+    body = schema(name)
+    body["properties"]["sensekit"] = _SENSEKIT
+    sid = writer.register_schema(name, "jsonschema", json.dumps(body).encode())
+    return int(writer.register_channel(packet.stream, "json", sid,
+                                       {"sensekit.modality": packet.modality}))
 
 
 def _register_flat(writer: Any, packet: Packet) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
+from ..outputs import atomic_output
 from ..packets import Packet
 
 __all__ = ["plot_streams"]
@@ -22,7 +23,7 @@ def plot_streams(streams: Mapping[str, Packet], out_dir: Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t0 = min(int(p.t_ns[0]) for p in streams.values() if len(p))
+    t0 = min((int(p.t_ns[0]) for p in streams.values() if len(p)), default=0)
     out: dict[str, Path] = {}
     for name, packet in streams.items():
         if not len(packet):
@@ -35,7 +36,8 @@ def plot_streams(streams: Mapping[str, Packet], out_dir: Path,
         fig.suptitle(f"{name} ({packet.modality or 'custom'}, {len(packet):,} samples)")
         fig.tight_layout()
         path = out_dir / f"{name}.png"
-        fig.savefig(path)
+        with atomic_output(path, force=True) as tmp:  # the caller checked the folder
+            fig.savefig(tmp)
         plt.close(fig)
         out[name] = path
     return out

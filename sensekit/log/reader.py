@@ -7,7 +7,9 @@ time range by decompressing only the chunks that overlap it.
 A chunk that fails to decompress or fails its CRC raises :class:`~sensekit.errors.LogFormatError`
 naming the file and the chunk's byte offset; with ``skip_corrupt=True`` the reader skips it,
 counts the messages lost in ``lost_messages`` (from the chunk's message index, when it
-survived), warns with :class:`~sensekit.errors.SampleDropped` and reads on.
+survived), warns with :class:`~sensekit.errors.SampleDropped` and reads on. :meth:`LogReader.loss`
+gives the exact count once every chunk was read: what the file says it holds (its index's
+statistics, or the recorder's closing tally) minus what could be read.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from ..errors import LogFormatError, SampleDropped
 from ..packets import Packet, concat
 from .chunks import Entry, split_chunk
 from .codec import MAX_MESSAGE_SPAN_NS, Codec, codec_for_channel
+from .index import message_index_count
 from .recorder import LOG_FORMAT
-from .scan import ChannelRecord, ChunkRecord, Layout, open_map, scan_layout
+from .records import ChannelRecord, ChunkRecord
+from .scan import Layout, open_map, scan_layout
 
-__all__ = ["LogReader", "StreamInfo", "open"]
+__all__ = ["LogReader", "Loss", "StreamInfo", "open"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,30 @@ class StreamInfo:
         return (self.end_ns - self.start_ns) / 1e9
 
 
+@dataclass(frozen=True)
+class Loss:
+    """Messages a damaged recording lost.
+
+    Attributes:
+        messages: How many, exactly; None when the file does not say how many it held (a
+            recording cut off before its index, damaged where its message indexes were).
+        at_least: How many are known lost (equal to ``messages`` when that is known).
+        damaged: Byte offsets of the damaged chunks and spans.
+        counted_from: Where the count comes from.
+    """
+
+    messages: int | None
+    at_least: int
+    damaged: tuple[int, ...]
+    counted_from: str
+
+    def __str__(self) -> str:
+        if self.messages is not None:
+            return f"{self.messages:,} messages lost ({self.counted_from})"
+        return (f"an unknown number of messages lost, at least {self.at_least:,} "
+                f"({self.counted_from})")
+
+
 class LogReader:
     """A recording open for reading. Use :func:`open`.
 
@@ -101,8 +129,11 @@ class LogReader:
         self.lost_messages = 0
         self.corrupt_chunks: list[int] = []
         self._unknown_lost = 0
+        self._read_counts: dict[int, int] = {}  # chunk offset -> messages read from it
         for offset, why in self.layout.damaged:
             self._report(offset, None, why)
+        for offset, why in self.layout.damaged_records:
+            self._report(offset, 0, why)
         self._channels: dict[int, ChannelRecord] = dict(self.layout.channels)
         self._codecs: dict[int, Codec] = {}
         self._dropped_streams: set[str] = set()  # channels skipped as unreadable
@@ -363,26 +394,63 @@ class LogReader:
 
     def _load(self, chunk: ChunkRecord) -> list[Entry]:
         try:
-            return split_chunk(self.path, self._data, chunk, self._channels,
-                               self.layout.schemas)
+            entries = split_chunk(self.path, self._data, chunk, self._channels,
+                                  self.layout.schemas)
         except LogFormatError as exc:
             if not self.skip_corrupt:
                 raise
             if chunk.offset not in self.corrupt_chunks:
                 self._report(chunk.offset, self._lost_in(chunk), str(exc))
             return []
+        self._read_counts[chunk.offset] = sum(1 for e in entries if e[1] in self._channels)
+        return entries
 
     def _lost_in(self, chunk: ChunkRecord) -> int | None:
-        if chunk.counts:
-            return sum(chunk.counts.values())
-        if chunk.index_offsets:
-            total = 0
-            for off in chunk.index_offsets.values():
-                # MessageIndex: opcode (1), length (8), channel id (2), then the u32 byte
-                # length of its (u64 time, u64 offset) pairs.
-                total += int.from_bytes(self._data[off + 11:off + 15], "little") // 16
-            return total
-        return None
+        """Messages in a damaged chunk, from its message indexes if they passed their checks."""
+        if chunk.messages is not None:
+            return chunk.messages
+        if not chunk.index_offsets or chunk.index_damaged:
+            return None
+        total = 0
+        for cid, offset in chunk.index_offsets.items():
+            n = message_index_count(self._data, offset, cid, chunk.uncompressed_size)
+            if n is None:
+                return None
+            total += n
+        return total
+
+    def loss(self, kept: int | None = None) -> Loss:
+        """What damage cost: read every chunk not read yet, then compare with what the file
+        says it holds (the statistics of an intact index, else the recorder's closing tally).
+
+        Args:
+            kept: Messages a copy kept, when it is not every message read (a repair).
+        """
+        for chunk in self.layout.chunks:
+            if chunk.offset not in self._read_counts and chunk.offset not in self.corrupt_chunks:
+                self._load(chunk)
+        damaged = tuple(self.corrupt_chunks)
+        read = sum(self._read_counts.values()) if kept is None else kept
+        held, source = self._messages_held()
+        if held is not None:
+            lost = max(held - read, 0)
+            return Loss(lost, lost, damaged, f"the file held {held:,}; {read:,} were read, "
+                                              f"counted from {source}")
+        if not self._unknown_lost:
+            return Loss(self.lost_messages, self.lost_messages, damaged,
+                        "counted from the damaged chunks' message indexes")
+        return Loss(None, self.lost_messages, damaged,
+                    f"{self._unknown_lost} damaged spans or chunks have no surviving count")
+
+    def _messages_held(self) -> tuple[int | None, str]:
+        if self.layout.expected_messages is not None:
+            return self.layout.expected_messages, "the index's statistics"
+        tallies = self.metadata("sensekit.summary")
+        try:
+            return (sum(int(json.loads(t)["messages"]) for t in tallies[-1].values()),
+                    "the recorder's closing tally") if tallies else (None, "")
+        except (ValueError, KeyError, TypeError):
+            return None, ""  # a damaged tally says nothing
 
     def _report(self, offset: int, lost: int | None, why: str) -> None:
         self.corrupt_chunks.append(offset)

@@ -3,6 +3,11 @@
 The rig config names the devices; its ``[record]`` table (or the command line) gives the
 output, duration, flush interval and splitting. Ctrl-C and SIGTERM (``systemctl stop``) both
 end the recording cleanly: the current chunk is flushed and the index written.
+
+The file is ``NAME.mcap.part`` while it is written and ``NAME.mcap`` once closed; an existing
+recording is replaced only with ``--force``, the rig config never. ``--split-size 500M`` or
+``--split-duration 1h`` make numbered files (``NAME-0000.mcap``...) so a long session is never
+one fragile file.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..clock import Clock, default_clock
+from ..config import parse_duration, parse_size
+from ..errors import ConfigError
+from ..outputs import add_force_argument
 from ..packets import Packet
 from ..progress import Progress
 from .recorder import Recorder
@@ -73,15 +81,56 @@ def record_subscription(recorder: Recorder, sub: Subscription, *, duration_s: fl
                 recorder.dropped += new
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{text!r} is not a positive number")
+    return value
+
+
+def _arg(parse: Callable[[str], float]) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            return parse(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="rig config (TOML) naming the devices")
     parser.add_argument("-o", "--output", help="output .mcap (default: [record] output)")
-    parser.add_argument("-d", "--duration", type=float, metavar="S",
-                        help="stop after S seconds (default: [record] duration_s, or Ctrl-C)")
-    parser.add_argument("--flush-s", type=float, help="flush (and fsync) interval in seconds")
-    parser.add_argument("--split-mb", type=float, help="start a new file past this size")
-    parser.add_argument("--split-s", type=float, help="start a new file after this many seconds")
+    parser.add_argument("-d", "--duration", type=_arg(parse_duration), metavar="TIME",
+                        help="stop after this long: seconds, or 30m, 1h (default: [record] "
+                             "duration_s, or Ctrl-C)")
+    parser.add_argument("--flush-s", type=_arg(parse_duration), metavar="S",
+                        help="flush (and fsync) interval in seconds")
+    parser.add_argument("--split-size", type=_arg(parse_size), metavar="SIZE",
+                        help="start a new numbered file past this size: 500M, 2G")
+    parser.add_argument("--split-duration", type=_arg(parse_duration), metavar="TIME",
+                        help="start a new numbered file after this long: 30m, 1h")
+    # The earlier spellings (megabytes, seconds), still read.
+    parser.add_argument("--split-mb", type=_arg(_positive), help=argparse.SUPPRESS)
+    parser.add_argument("--split-s", type=_arg(_positive), help=argparse.SUPPRESS)
+    add_force_argument(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+
+
+def _splitting(args: argparse.Namespace, rec_cfg: dict[str, Any]) -> tuple[int | None,
+                                                                           float | None]:
+    """Split size (bytes) and duration (seconds): the command line, else the [record] table."""
+    size = args.split_size or (args.split_mb and args.split_mb * 1e6)
+    if not size and "split_size" in rec_cfg:
+        size = parse_size(rec_cfg["split_size"])
+    if not size and "split_mb" in rec_cfg:
+        size = rec_cfg["split_mb"] * 1e6
+    duration = args.split_duration or args.split_s
+    if not duration and "split_duration" in rec_cfg:
+        duration = parse_duration(rec_cfg["split_duration"])
+    return (int(size) if size else None), (duration or rec_cfg.get("split_s"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,10 +141,10 @@ def run(args: argparse.Namespace) -> int:
     rec_cfg: dict[str, Any] = dict(rig.record)
     output = args.output or rec_cfg.get("output") or f"{rig.name}.mcap"
     duration = args.duration if args.duration is not None else rec_cfg.get("duration_s")
-    split_mb = args.split_mb or rec_cfg.get("split_mb")
+    split_bytes, split_s = _splitting(args, rec_cfg)
     recorder = Recorder(output, flush_s=args.flush_s or rec_cfg.get("flush_s", 1.0),
-                        split_bytes=int(split_mb * 1e6) if split_mb else None,
-                        split_s=args.split_s or rec_cfg.get("split_s"),
+                        split_bytes=split_bytes, split_s=split_s, force=args.force,
+                        inputs=rig_inputs(args.config, rig),
                         rig_config=Path(args.config).read_text(encoding="utf-8"))
     hub = Hub()
     try:
@@ -118,15 +167,36 @@ def run(args: argparse.Namespace) -> int:
     return 1 if recorder.stopped else 0
 
 
+def rig_inputs(config: str, rig: Any) -> list[Path]:
+    """The files a recording of ``rig`` reads: its config, and every recording it replays or
+    capture it reads (``replay://PATH``, plain paths); the output may be none of them."""
+    import glob
+
+    from ..url import parse_url
+
+    found = [Path(config)]
+    for dev in rig.devices.values():
+        try:
+            url = parse_url(dev.url)
+        except ConfigError:
+            continue  # the device itself reports its URL when it is opened
+        if url.scheme in ("replay", "path"):
+            where = url.location
+            found += map(Path, glob.glob(where) if glob.has_magic(where) else [where])
+    return found
+
+
 def _attach_devices(rig: Any, hub: Any, recorder: Recorder) -> Subscription:
     from .. import open as open_device
+    from ..config import device_errors
 
     enabled = [d for d in rig.devices.values() if d.enabled]
     # Subscribe before any reader starts, so the first packets are recorded too.
     sub: Subscription = hub.subscribe(*[d.stream for d in enabled], name="recorder")
     for dev in enabled:
-        driver = open_device(dev.driver, dev.url, stream=dev.stream, rate_hz=dev.rate_hz,
-                             mode=dev.mode, **dict(dev.options))
+        with device_errors(rig, dev):
+            driver = open_device(dev.driver, dev.url, stream=dev.stream, rate_hz=dev.rate_hz,
+                                 mode=dev.mode, **dict(dev.options))
         recorder.add_driver(driver, options=dict(dev.options), config_name=dev.name)
         driver.on_change(recorder.add_change)
         hub.attach(driver)

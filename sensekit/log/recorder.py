@@ -3,7 +3,9 @@
 One channel per stream, schemas stated in the file (see :mod:`sensekit.log.codec`), lz4
 chunks closed by size (``chunk_bytes``) and by time (``flush_s``). Each flush closes the
 chunk in progress, writes it and ``fsync``s, so a power cut loses at most one flush interval;
-:mod:`sensekit.log.reader` reads such a cut file up to its last complete chunk.
+:mod:`sensekit.log.reader` reads such a cut file up to its last complete chunk. The file is
+``NAME.mcap.part`` until a clean close renames it ``NAME.mcap``; a full disk still leaves it
+closed with its index (see :mod:`sensekit.log.lifecycle`).
 
 What else goes in the file:
 
@@ -37,7 +39,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -48,8 +50,20 @@ from .._version import __version__
 from ..clock import Clock, ClockMap, ClockStep, MonotonicClock, WallClockWatch, default_clock
 from ..driver import Driver, ModeChange
 from ..errors import ConfigError, SensekitError
+from ..outputs import PathLike
 from ..packets import Packet
 from .codec import MAX_MESSAGE_SPAN_NS, Codec, codec_for_packet
+from .lifecycle import (
+    Opener,
+    SpaceReserve,
+    check_recording_outputs,
+    close_with_index,
+    default_opener,
+    numbered_path,
+    part_path,
+    publish,
+    summary_bytes_needed,
+)
 from .summary import ChannelDecl, SummaryWriter, forget_indexes
 
 __all__ = ["LOG_FORMAT", "Recorder", "RecordingStopped", "StreamTally", "clock_synchronized"]
@@ -58,6 +72,9 @@ __all__ = ["LOG_FORMAT", "Recorder", "RecordingStopped", "StreamTally", "clock_s
 LOG_FORMAT = "sensekit-log/2"
 
 log = logging.getLogger(__name__)
+
+#: Index space held beyond what the file needs: 32 more chunks or records between flushes.
+RESERVE_HEADROOM_BYTES = 8192
 
 
 class RecordingStopped(SensekitError, OSError):
@@ -106,12 +123,18 @@ def clock_synchronized() -> bool | None:
 
 @dataclass
 class _File:
-    path: Path
+    path: Path  # the finished name; written as path.part until closed
     stream: BinaryIO
     writer: Any
     opened_ns: int
     channels: dict[tuple[str, str], int] = field(default_factory=dict)
     decls: list[ChannelDecl] = field(default_factory=list)
+    data_end: int = 0  # end of the last complete flush: what a full disk still keeps
+    records: int = 0  # chunks, metadata and attachments the index will list
+
+    @property
+    def part(self) -> Path:
+        return part_path(self.path)
 
 
 class Recorder:
@@ -135,7 +158,15 @@ class Recorder:
             from ``wall_offset_ns`` and ``clock_synced``. Written as ``sensekit.clock`` records.
         wall_clock: UTC epoch ns now, watched for steps (default: ``time.time_ns`` when the
             offset is measured on the real monotonic clock; not watched otherwise).
-        opener: Opens an output path for binary writing (tests inject a failing disk).
+        opener: Opens a path in a binary mode, ``opener(path, "wb")`` (tests inject a disk
+            that fills up).
+        force: Replace finished recordings of the same name (a ``.part`` left by a crash is
+            never replaced).
+        inputs: Files the recording must not replace (the rig config).
+
+    Raises:
+        OutputRefused: the output exists (without ``force``), is an input, or an unfinished
+            ``.part`` of it is there.
 
     One thread writes (the recording loop); the recorder takes no locks.
     """
@@ -147,7 +178,8 @@ class Recorder:
                  clock_synced: bool | None = None, wall_offset_ns: int | None = None,
                  fsync: bool = True, clock_map: ClockMap | None = None,
                  wall_clock: Callable[[], int] | None = None,
-                 opener: Callable[[Path], BinaryIO] | None = None) -> None:
+                 opener: Opener | None = None, force: bool = False,
+                 inputs: Sequence[PathLike] = ()) -> None:
         if flush_s <= 0 or chunk_bytes <= 0:
             raise ConfigError(f"recorder for {path}: flush_s and chunk_bytes must be positive, "
                               f"got {flush_s} s and {chunk_bytes} bytes")
@@ -161,7 +193,15 @@ class Recorder:
         self.extra = dict(metadata or {})
         self.clock_synced = clock_synchronized() if clock_synced is None else clock_synced
         self.fsync = fsync
-        self._opener = opener or (lambda p: open(p, "wb"))  # noqa: SIM115
+        self._opener = opener or default_opener
+        self.leftovers = check_recording_outputs(self.base, split=self._splitting,
+                                                 inputs=inputs, force=force)
+        for leftover in self.leftovers:
+            log.warning("%s is an unfinished recording (left by a crash or power loss, or "
+                        "still being written): 'sensekit log repair %s' closes it with an index",
+                        leftover, leftover)
+        self._reserve = SpaceReserve(self.base.with_name(f".{self.base.name}.reserve"),
+                                     self._opener)
         self.wall_offset_ns = ((wall_clock or time.time_ns)() - self.clock.now_ns()
                                if wall_offset_ns is None else wall_offset_ns)
         self.clock_map = clock_map or self._start_map(wall_offset_ns is None)
@@ -275,12 +315,22 @@ class Recorder:
             except OSError as exc:
                 self._stop(exc, raise_=False)
         self._file = None
+        self._reserve.release()
 
     def __enter__(self) -> Recorder:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def writing(self) -> Path | None:
+        """The file being written now (``NAME.mcap.part``), or None."""
+        return self._file.part if self._file is not None else None
+
+    @property
+    def _splitting(self) -> bool:
+        return self.split_bytes is not None or self.split_s is not None
 
     @property
     def samples(self) -> int:
@@ -331,19 +381,31 @@ class Recorder:
     def _open_next(self) -> _File:
         from mcap.writer import CompressionType, Writer
 
-        if self.split_bytes is None and self.split_s is None:
-            path = self.base
-        else:
-            path = self.base.with_name(f"{self.base.stem}-{len(self.paths):04d}{self.base.suffix}")
+        path = numbered_path(self.base, len(self.paths)) if self._splitting else self.base
         path.parent.mkdir(parents=True, exist_ok=True)
-        stream = self._opener(path)
+        self._reserve.ensure(summary_bytes_needed(0, ()))  # room to close, before any write
+        stream = self._opener(part_path(path), "wb")
         writer = Writer(stream, chunk_size=self.chunk_bytes, compression=CompressionType.LZ4)
-        writer.start(profile="", library=f"sensekit/{__version__}")
         f = _File(path, stream, writer, self.clock.now_ns())
+        try:
+            self._start_file(f)
+        except OSError:
+            # Only the file's own header was written: remove it rather than leave a .part.
+            with contextlib.suppress(OSError):
+                stream.close()
+            with contextlib.suppress(OSError):
+                f.part.unlink()
+            raise
         self.paths.append(path)
+        log.info("recording to %s", f.part)
+        return f
+
+    def _start_file(self, f: _File) -> None:
+        writer = f.writer
+        writer.start(profile="", library=f"sensekit/{__version__}")
         self._codecs.clear()
         self._file_tally = {}
-        writer.add_metadata("sensekit.log", self._log_metadata(len(self.paths) - 1))
+        writer.add_metadata("sensekit.log", self._log_metadata(len(self.paths)))
         self._write_clock(f)
         if self.rig_config:
             self.attachments.setdefault("rig.toml", ("application/toml",
@@ -353,8 +415,7 @@ class Recorder:
         for stream_name in self.devices:
             self._write_device(f, stream_name)
         self._write_changes(f)
-        log.info("recording to %s", path)
-        return f
+        self._flush(f)
 
     def _start_map(self, measured: bool) -> ClockMap:
         synced = {True: "true", False: "false", None: "unknown"}[self.clock_synced]
@@ -419,39 +480,57 @@ class Recorder:
 
     def _flush(self, f: _File) -> None:
         f.writer.flush()
-        forget_indexes(f.writer)  # rebuilt from the file at close, so memory stays flat
+        # The indexes are rebuilt from the file at close, so memory stays flat.
+        f.records += forget_indexes(f.writer) or 1
         if self.fsync:
             os.fsync(f.stream.fileno())
+        f.data_end = f.stream.tell()
         self._chunk_started_ns = None
+        # Grown ahead of need, so that when growing fails the space held still closes the file.
+        need = summary_bytes_needed(f.records, f.decls)
+        if need + RESERVE_HEADROOM_BYTES > self._reserve.size:
+            self._reserve.ensure(need + max(need // 2, RESERVE_HEADROOM_BYTES))
 
     def _finish(self, f: _File) -> None:
         self._write_changes(f)
         summary = {s: json.dumps(t.__dict__) for s, t in self._file_tally.items()}
         f.writer.add_metadata("sensekit.summary", summary)
-        f.writer.flush()
-        forget_indexes(f.writer)
-        with open(f.path, "rb") as source:
+        self._flush(f)
+        with open(f.part, "rb") as source:
             SummaryWriter(f.stream, source, f.decls).finish()
         f.stream.flush()
         if self.fsync:
             os.fsync(f.stream.fileno())
         f.stream.close()
+        publish(f.part, fsync=self.fsync)
         self._chunk_started_ns = None
 
     def _stop(self, exc: OSError, raise_: bool = True) -> None:
-        path = self._file.path if self._file else self.base
+        f, self._file = self._file, None
+        path = f.part if f is not None else self.base
         why = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         self.stopped = f"{why} while writing {path}"
-        log.error("recording stopped: %s", self.stopped)
-        if self._file is not None:
-            with contextlib.suppress(OSError):  # what is on disk is what the reader recovers
-                self._file.stream.close()
-        self._file = None
+        kept = self._close_stopped(f, why) if f is not None else "nothing was written"
+        log.error("recording stopped: %s; %s", self.stopped, kept)
         if raise_:
-            raise RecordingStopped(
-                f"recording stopped: {why} while writing {path}; the file is readable up to "
-                f"its last complete chunk. Hint: free space, then 'sensekit log repair {path}'"
-            ) from exc
+            raise RecordingStopped(f"recording stopped: {self.stopped}; {kept}") from exc
+
+    def _close_stopped(self, f: _File, why: str) -> str:
+        """Close a file whose writes failed: with its index if at all possible."""
+        with contextlib.suppress(OSError):  # its buffer holds what could not be written
+            f.stream.close()
+        self._reserve.release()  # the space set aside for this moment
+        try:
+            close_with_index(f.part, f.data_end, f.decls, stopped=why, opener=self._opener,
+                             fsync=self.fsync)
+            final = publish(f.part, fsync=self.fsync)
+        except OSError as exc:
+            self.paths[-1] = f.part
+            return (f"{f.part} is readable up to its last complete chunk (byte {f.data_end}) "
+                    f"but has no index ({exc.strerror or exc}). Hint: free space, then "
+                    f"'sensekit log repair {f.part}'")
+        return (f"{final} is closed with its index and holds everything recorded up to the "
+                f"last flush (at most {self.flush_s:g} s before)")
 
 
 def _time_slices(packet: Packet) -> list[Packet]:

@@ -2,12 +2,16 @@
 
 Everything the tolerant reader can read is copied unchanged (messages, schemas, channels,
 metadata, attachments) into a new file with a summary and chunk index, so any MCAP tool and
-Foxglove open it. Damaged chunks are skipped and counted. A log written before ``log_time``
-held UTC (``sensekit-log/1``) gets UTC ``log_time`` by its recorded clock mapping.
+Foxglove open it. The reader finds every chunk it can: through the index when the file's
+summary is intact, else by scanning past damage to the next valid record. Damaged chunks are
+skipped, and the loss is counted exactly when the file says how many messages it held. A log
+written before ``log_time`` held UTC (``sensekit-log/1``) gets UTC ``log_time`` by its recorded
+clock mapping.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -18,8 +22,9 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import SampleDropped
+from ..outputs import atomic_output, check_output
 from .reader import LogReader
-from .scan import ChannelRecord
+from .records import ChannelRecord
 
 __all__ = ["RepairResult", "repair"]
 
@@ -31,33 +36,56 @@ class RepairResult:
     Attributes:
         path: The repaired file.
         messages: Messages copied.
-        lost_messages: Messages in damaged chunks that could not be read (see ``unknown``).
+        lost_messages: Messages lost to damage, exactly; None when the source does not say
+            how many it held (then ``lost_at_least`` is what is known).
+        lost_at_least: Messages known lost.
         damaged: Byte offsets of damaged chunks or records skipped.
         truncated_at: Where the source was cut off (None if it was not).
+        loss: The loss, as a sentence.
     """
 
     path: Path
     messages: int
-    lost_messages: int
+    lost_messages: int | None
+    lost_at_least: int
     damaged: tuple[int, ...]
     truncated_at: int | None
+    loss: str = ""
 
 
-def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None
-           ) -> RepairResult:
+def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, *,
+           force: bool = False) -> RepairResult:
     """Copy the readable part of ``src`` into ``dst`` (default ``SRC.repaired.mcap``).
+
+    ``dst`` is written under a temporary name and renamed when complete; ``src`` is never
+    written.
 
     Raises:
         LogFormatError: ``src`` is not an MCAP file at all.
+        OutputRefused: ``dst`` is ``src``, or exists and ``force`` is off.
     """
-    from mcap.writer import CompressionType, Writer
-
     src = Path(src)
-    out = Path(dst) if dst is not None else src.with_name(f"{src.stem}.repaired{src.suffix}")
+    out = Path(dst) if dst is not None else default_repair_path(src)
+    check_output(out, inputs=[src], force=force)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SampleDropped)  # counted in the result instead
         reader = LogReader(src, skip_corrupt=True)
-    with reader, open(out, "wb") as fh:
+    with reader, atomic_output(out, inputs=[src], force=force) as tmp:
+        result = _copy(reader, tmp)
+    return dataclasses.replace(result, path=out)
+
+
+def default_repair_path(src: Path) -> Path:
+    """``NAME.repaired.mcap`` beside ``src`` (``NAME.mcap.part`` gives ``NAME.repaired.mcap``)."""
+    name = src.name.removesuffix(".part")
+    stem, dot, suffix = name.rpartition(".")
+    return src.with_name(f"{stem}.repaired.{suffix}" if dot else f"{name}.repaired")
+
+
+def _copy(reader: LogReader, out: Path) -> RepairResult:
+    from mcap.writer import CompressionType, Writer
+
+    with open(out, "wb") as fh:
         writer: Any = Writer(fh, compression=CompressionType.LZ4)
         writer.start(library=f"sensekit/{__version__} (repaired)")
         for name, meta in reader.metadata_for_utc_copy():
@@ -80,8 +108,9 @@ def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = Non
                 writer.add_message(cid, utc, bytes(data), utc)
                 copied += 1
         writer.finish()
-        return RepairResult(out, copied, reader.lost_messages, tuple(reader.corrupt_chunks),
-                            reader.truncated_at)
+    loss = reader.loss(kept=copied)
+    return RepairResult(out, copied, loss.messages, loss.at_least, loss.damaged,
+                        reader.truncated_at, str(loss))
 
 
 def _register(writer: Any, channel: ChannelRecord) -> int:

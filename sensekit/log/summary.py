@@ -44,16 +44,20 @@ class ChannelDecl:
     schema_data: bytes
 
 
-def forget_indexes(writer: Any) -> None:
+def forget_indexes(writer: Any) -> int:
     """Drop the indexes the ``mcap`` writer accumulates; :class:`SummaryWriter` rebuilds them.
 
     Uses the writer's private lists when they exist (mcap 1.x); otherwise they simply grow.
+    Returns how many index entries were dropped (what the summary will have to list again).
     """
+    dropped = 0
     for name in ("_Writer__chunk_indices", "_Writer__metadata_indexes",
                  "_Writer__attachment_indexes"):
         items = getattr(writer, name, None)
         if isinstance(items, list):
+            dropped += len(items)
             items.clear()
+    return dropped
 
 
 @dataclass

@@ -9,24 +9,64 @@
 
 Meter names: ``estimate``, ``jetson``, ``pi5``, ``ina219@i2c://1/0x40?shunt_ohm=0.1`` (see
 :mod:`sensekit.power.meters`); without ``--meter`` the best one found is used.
+
+``measure`` exits as the workload did (as ``time`` and ``timeout`` do: 127 when it is not found,
+126 when it cannot run, 128+N when signal N killed it), and says so on stderr; the run folder is
+written in every case. A folder that holds a run is replaced only with ``--force``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..config import Key, check_table, read_toml
 from ..errors import ConfigError, DeviceError
+from ..outputs import add_force_argument
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10
-    import tomli as tomllib
+__all__ = ["MEASURE_SCHEMA", "add_arguments", "run"]
 
-__all__ = ["add_arguments", "run"]
+
+def _number(low: float, *, low_ok: bool = False) -> Any:
+    def ok(v: Any) -> bool:
+        return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                and (v >= low if low_ok else v > low))
+    return ok
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str) and bool(v.strip())
+
+
+#: The ``[measure]`` table of a campaign file.
+MEASURE_SCHEMA: dict[str, Key] = {
+    "meter": Key(_text, "a meter name such as \"estimate\" or \"ina219@i2c://1/0x40\""),
+    "rate_hz": Key(_number(0), "a positive number of readings per second"),
+    "out": Key(_text, "a run folder path"),
+    "markers": Key(lambda v: v in ("socket", "fifo"), "\"socket\" or \"fifo\""),
+    "settle_s": Key(_number(0, low_ok=True), "a number of seconds, 0 or more"),
+    "platform": Key(_text, "a platform table name such as \"pi4\""),
+    "battery_wh": Key(_number(0), "a positive battery capacity in watt-hours"),
+    "command": Key(lambda v: isinstance(v, list) and bool(v) and all(isinstance(a, str)
+                                                                    for a in v),
+                   "the workload as a list of strings: [\"python3\", \"bench.py\"]"),
+}
+
+
+def _option(check: Any, expected: str) -> Any:
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
+        return value
+    return convert
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,18 +74,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m = sub.add_parser("measure", help="run a command while sampling a power meter")
     m.add_argument("--meter", help="NAME or NAME@URL (estimate, jetson, pi5, "
                    "ina219@i2c://1/0x40?shunt_ohm=0.1); default: the best one found")
-    m.add_argument("--rate", type=float, help="meter readings per second (default: meter's)")
+    m.add_argument("--rate", type=_option(_number(0), "a positive rate"),
+                   help="meter readings per second (default: meter's)")
     m.add_argument("--out", type=Path, help="run folder (default: power-runs/<UTC time>)")
     m.add_argument("--markers", choices=("socket", "fifo"), help="phase-marker channel")
-    m.add_argument("--settle", type=float, help="seconds of idle baseline before and after")
+    m.add_argument("--settle", type=_option(_number(0, low_ok=True), "0 or more seconds"),
+                   help="seconds of idle baseline before and after")
     m.add_argument("--platform", help="power table for the platform floor (pi4, pi5, "
                    "jetson_nano, jetson_orin_nano); default: detected")
-    m.add_argument("--battery-wh", type=float, help="battery capacity for projected life")
+    m.add_argument("--battery-wh", type=_option(_number(0), "a positive capacity"),
+                   help="battery capacity for projected life")
     m.add_argument("--config", type=Path, help="campaign file (TOML) with these settings")
+    add_force_argument(m)
     m.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
     r = sub.add_parser("report", help="re-render the report of a run folder")
     r.add_argument("run_dir", type=Path)
-    r.add_argument("--battery-wh", type=float, help="battery capacity for projected life")
+    r.add_argument("--battery-wh", type=_option(_number(0), "a positive capacity"),
+                   help="battery capacity for projected life")
     sub.add_parser("meters", help="list the meters and which ones are found here")
 
 
@@ -67,13 +112,11 @@ def _campaign(args: argparse.Namespace) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     notes: dict[str, Any] = {}
     if args.config:
-        data = _load_toml(args.config)
+        data, text = read_toml(args.config, "campaign file")
+        check_table(text, str(args.config), "measure", data.get("measure", {}), MEASURE_SCHEMA)
         settings = dict(data.get("measure", {}))
-        notes = dict(data.get("record", {}))
-        unknown = set(settings) - {"meter", "rate_hz", "out", "markers", "settle_s",
-                                   "platform", "battery_wh", "command"}
-        if unknown:
-            raise ConfigError(f"{args.config}: unknown keys in [measure]: {sorted(unknown)}")
+        record = data.get("record", {})
+        notes = dict(record) if isinstance(record, dict) else {"record": record}
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
@@ -85,20 +128,11 @@ def _campaign(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-        return data
-    except OSError as exc:
-        raise ConfigError(f"cannot read campaign file {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-
-
 def _measure(args: argparse.Namespace) -> int:
-    from .harness import measure
+    from .harness import check_run_folder, measure
     from .meters import open_meter
     from .report import format_table, load_run
+    from .workload import WorkloadResult
 
     s = _campaign(args)
     command = s.get("command")
@@ -108,10 +142,11 @@ def _measure(args: argparse.Namespace) -> int:
     meter = open_meter(s.get("meter"), **options)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = Path(s.get("out") or Path("power-runs") / stamp)
+    check_run_folder(out, force=args.force)  # before the meter is opened
     try:
         folder = measure(command, meter, out, markers=s.get("markers", "socket"),
                          platform=s.get("platform"), settle_s=float(s.get("settle_s", 0.0)),
-                         notes=s["notes"], battery_wh=s.get("battery_wh"))
+                         notes=s["notes"], battery_wh=s.get("battery_wh"), force=args.force)
     finally:
         meter.close()
     run = load_run(folder)
@@ -120,7 +155,11 @@ def _measure(args: argparse.Namespace) -> int:
               "(see report.md)", file=sys.stderr)
     print(format_table(run))
     print(f"run folder: {folder} (report.md, power.png, samples.csv)")
-    return int(run.info["exit_code"] != 0)
+    ended = WorkloadResult(int(run.info["exit_code"]), run.info.get("signal"),
+                           run.info.get("error"), run.info.get("interrupted_by"))
+    if ended.describe(command):
+        print(f"sensekit power: {ended.describe(command)}", file=sys.stderr)
+    return ended.exit_code
 
 
 def _list_meters() -> int:

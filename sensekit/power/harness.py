@@ -1,9 +1,11 @@
 """The measurement harness: run a workload while a meter is sampled in a thread.
 
 :func:`measure` starts the meter thread and a marker listener (see :mod:`sensekit.power.phase`),
-runs the command with ``SENSEKIT_POWER_MARKERS`` set, and writes a run folder:
+runs the command with ``SENSEKIT_POWER_MARKERS`` set (:mod:`sensekit.power.workload`: a workload
+that is not found, fails or is killed is recorded with a shell's exit status; SIGINT and SIGTERM
+stop it and the run is still written), and writes a run folder:
 
-- ``run.json``: the command, its exit code, start and end (host monotonic ns and UTC), the
+- ``run.json``: the command, how it ended, start and end (host monotonic ns and UTC), the
   meter (name, URL, rails, which rail is the total, whether it is an estimate, what it does
   not see), the platform, phases, lost markers and meter errors;
 - ``samples.csv`` (and ``samples.parquet`` when pyarrow is installed): one row per reading,
@@ -20,7 +22,6 @@ import logging
 import os
 import select
 import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -28,18 +29,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, DeviceError
+from ..errors import ConfigError, DeviceError, OutputRefused
+from ..outputs import FORCE_HINT, atomic_output, check_folder
 from ..packets import Packet
 from .markers import ENV_VAR, Phase, pair_markers, parse_marker
 from .meters.base import Meter
 from .meters.estimate import detect_platform
 from .samples import write_samples
+from .workload import WorkloadResult, run_workload
 
 __all__ = ["MarkerListener", "MeterSampler", "measure"]
 
 log = logging.getLogger(__name__)
 
 RUN_FORMAT = 1
+
+#: What a run folder holds; a folder holding any of them is replaced only with ``force``.
+RUN_FILES = ("run.json", "samples.csv", "samples.parquet", "report.md", "power.png")
 
 
 class MarkerListener:
@@ -151,8 +157,12 @@ class MeterSampler:
 def measure(command: Sequence[str], meter: Meter, out_dir: Path | str, *,
             markers: str = "socket", platform: str | None = None,
             settle_s: float = 0.0, notes: Mapping[str, Any] | None = None,
-            battery_wh: float | None = None, render: bool = True) -> Path:
+            battery_wh: float | None = None, render: bool = True,
+            force: bool = False) -> Path:
     """Run ``command`` while sampling ``meter``; write the run folder and return its path.
+
+    How the workload ended is in ``run.json`` (``exit_code`` as a shell gives it, ``signal``,
+    ``error``, ``interrupted_by``); the run is written whatever the workload did.
 
     Args:
         command: The workload, as for :class:`subprocess.Popen`.
@@ -164,35 +174,29 @@ def measure(command: Sequence[str], meter: Meter, out_dir: Path | str, *,
         notes: Campaign facts recorded in ``run.json`` (PSU, ambient temperature...).
         battery_wh: Battery capacity for the projected battery life in the report.
         render: Write the report (``report.md``, ``power.png``) as well.
+        force: Replace the run a folder already holds.
+
+    Raises:
+        OutputRefused: ``out_dir`` is a file, or holds a run and ``force`` is off.
     """
     if not command:
         raise ConfigError("sensekit power measure needs a command after '--'")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_run_folder(out_dir, force=force)
     started_utc = dt.datetime.now(dt.timezone.utc).isoformat()
     with tempfile.TemporaryDirectory(prefix="sensekit-power-") as tmp:
         listener = MarkerListener(Path(tmp), markers).start()
         sampler = MeterSampler(meter).start()
         try:
-            t_begin = meter.clock.now_ns()
-            meter.clock.sleep(settle_s)
-            t_start = meter.clock.now_ns()
-            env = {**os.environ, ENV_VAR: str(listener.path)}
-            try:
-                code = subprocess.run(list(command), env=env, check=False).returncode
-            except KeyboardInterrupt:  # the child is killed by run(); keep what was measured
-                code = 130
-            t_end = meter.clock.now_ns()
-            meter.clock.sleep(settle_s)
-            t_finish = meter.clock.now_ns()
+            times, result = _run_between_baselines(command, meter, listener, settle_s)
         finally:
             sampler.stop()
             listener.stop()
-    phases, unmatched = pair_markers(listener.events, t_end)
+    phases, unmatched = pair_markers(listener.events, times["end_ns"])
     info = {
-        "format": RUN_FORMAT, "command": list(command), "exit_code": code,
-        "started_utc": started_utc, "begin_ns": t_begin, "start_ns": t_start, "end_ns": t_end,
-        "finish_ns": t_finish, "rate_hz": meter.rate_hz,
+        "format": RUN_FORMAT, "command": list(command), "exit_code": result.exit_code,
+        "signal": result.signal, "error": result.error,
+        "interrupted_by": result.interrupted_by,
+        "started_utc": started_utc, **times, "rate_hz": meter.rate_hz,
         "meter": {k: list(v) if isinstance(v, tuple) else v for k, v in meter.meta.items()},
         "platform": _platform(platform, meter), "settle_s": settle_s,
         "phases": [_phase_json(p) for p in phases], "battery_wh": battery_wh,
@@ -200,13 +204,43 @@ def measure(command: Sequence[str], meter: Meter, out_dir: Path | str, *,
                     "unmatched_ends": unmatched},
         "meter_errors": sampler.errors, "notes": dict(notes or {}),
     }
-    write_samples(out, sampler.packets, t_begin)
-    (out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_samples(out, sampler.packets, times["begin_ns"])
+    with atomic_output(out / "run.json", force=True) as tmp_json:
+        tmp_json.write_text(json.dumps(info, indent=2) + "\n")
     if render:
         from .report import render_report
 
         render_report(out)
     return out
+
+
+def check_run_folder(path: Path | str, *, force: bool = False) -> Path:
+    """The run folder, created; refused when it is a file or holds a run (without ``force``).
+
+    Raises:
+        OutputRefused: as above.
+    """
+    folder = check_folder(path)
+    held = [name for name in RUN_FILES if (folder / name).exists()]
+    if held and not force:
+        raise OutputRefused(f"{folder} holds a run already ({', '.join(held)}). "
+                            f"Hint: {FORCE_HINT}")
+    return folder
+
+
+def _run_between_baselines(command: Sequence[str], meter: Meter, listener: MarkerListener,
+                           settle_s: float) -> tuple[dict[str, int], WorkloadResult]:
+    """Idle baseline, workload, idle baseline (skipped when the harness was interrupted)."""
+    t_begin = meter.clock.now_ns()
+    meter.clock.sleep(settle_s)
+    t_start = meter.clock.now_ns()
+    result = run_workload(command, {**os.environ, ENV_VAR: str(listener.path)})
+    t_end = meter.clock.now_ns()
+    if result.interrupted_by is None:
+        meter.clock.sleep(settle_s)
+    times = {"begin_ns": t_begin, "start_ns": t_start, "end_ns": t_end,
+             "finish_ns": meter.clock.now_ns()}
+    return times, result
 
 
 def _platform(given: str | None, meter: Meter) -> str:

@@ -102,41 +102,83 @@ class PowerModel:
         return None
 
 
+def _table(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a table, found {type(value).__name__} {value!r}")
+    return value
+
+
+def _number(row: Mapping[str, Any], key: str, where: str, default: float | None = None
+            ) -> float:
+    """A finite number of zero or more (power, current, voltage, time and energy all are)."""
+    value = row.get(key, default)
+    if value is None:
+        raise ConfigError(f"{where}: needs {key}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0 <= value < float("inf")):
+        raise ConfigError(f"{where}: {key} = {value!r}; expected a number of zero or more")
+    return float(value)
+
+
+def _text(row: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = row.get(key, default)
+    if not isinstance(value, str) or (default is None and not value):
+        raise ConfigError(f"{where}: {key} = {value!r}; expected text")
+    return value
+
+
 def _power(row: Mapping[str, Any], supply_v: float | None, where: str) -> float:
     if "power_w" in row:
-        return float(row["power_w"])
+        return _number(row, "power_w", where)
     if "current_a" in row:
-        volts = row.get("voltage_v", supply_v)
+        volts = _number(row, "voltage_v", where, supply_v) if (
+            "voltage_v" in row or supply_v is not None) else None
         if volts is None:
             raise ConfigError(f"{where}: current_a given without voltage_v or supply_v")
-        return float(row["current_a"]) * float(volts)
+        return _number(row, "current_a", where) * volts
     raise ConfigError(f"{where}: needs power_w or current_a")
 
 
 def parse_power_model(data: Mapping[str, Any], where: str) -> PowerModel:
-    """Build a :class:`PowerModel` from a parsed table; ``where`` names it in errors."""
-    supply = data.get("supply_v")
+    """Build a :class:`PowerModel` from a parsed table; ``where`` names it in errors.
+
+    Raises:
+        ConfigError: the table lacks something or holds a value of the wrong kind (a table
+            is also read from recordings, so nothing in it is trusted).
+    """
+    data = _table(data, where)
+    supply = _number(data, "supply_v", where) if "supply_v" in data else None
     modes = {}
-    for name, row in data.get("modes", {}).items():
+    for name, row in _table(data.get("modes", {}), f"{where} [modes]").items():
         here = f"{where} [modes.{name}]"
-        if not row.get("source"):
-            raise ConfigError(f"{here}: every figure needs a source")
-        modes[name] = ModePower(name, _power(row, supply, here), row["source"],
-                                bool(row.get("estimate", False)), float(row.get("per_hz_w", 0)),
-                                float(row.get("per_pixel_w", 0)), row.get("note", ""))
+        row = _table(row, here)
+        modes[name] = ModePower(name, _power(row, supply, here), _text(row, "source", here),
+                                _flag(row, here), _number(row, "per_hz_w", here, 0),
+                                _number(row, "per_pixel_w", here, 0), _text(row, "note", here, ""))
     if not modes:
         raise ConfigError(f"{where}: no [modes.*] tables")
-    transitions = []
-    for i, row in enumerate(data.get("transition", [])):
-        here = f"{where} [[transition]] #{i + 1}"
-        if not row.get("source"):
-            raise ConfigError(f"{here}: every figure needs a source")
-        time_s = float(row["time_s"])
-        energy = float(row["energy_j"]) if "energy_j" in row else _power(row, supply, here) * time_s
-        transitions.append(Transition(row["from"], row["to"], time_s, energy, row["source"],
-                                      bool(row.get("estimate", False))))
-    return PowerModel(data.get("device", where), data.get("part", ""), MappingProxyType(modes),
-                      tuple(transitions), supply)
+    rows = data.get("transition", [])
+    if not isinstance(rows, list):
+        raise ConfigError(f"{where}: transition must be a list of [[transition]] tables")
+    transitions = [_transition(_table(row, f"{where} [[transition]] #{i + 1}"), supply,
+                               f"{where} [[transition]] #{i + 1}") for i, row in enumerate(rows)]
+    return PowerModel(_text(data, "device", where, where), _text(data, "part", where, ""),
+                      MappingProxyType(modes), tuple(transitions), supply)
+
+
+def _transition(row: Mapping[str, Any], supply: float | None, here: str) -> Transition:
+    time_s = _number(row, "time_s", here)
+    energy = (_number(row, "energy_j", here) if "energy_j" in row
+              else _power(row, supply, here) * time_s)
+    return Transition(_text(row, "from", here), _text(row, "to", here), time_s, energy,
+                      _text(row, "source", here), _flag(row, here))
+
+
+def _flag(row: Mapping[str, Any], where: str) -> bool:
+    value = row.get("estimate", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: estimate = {value!r}; expected true or false")
+    return value
 
 
 def available_models() -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import LogFormatError
+from ..outputs import atomic_output
 from .integrate import Integral, trapezoid
 from .markers import Phase
 from .model import load_power_model
@@ -167,7 +168,7 @@ def plot_power(run: Run, path: Path) -> Path:
         ax.axvspan((p.start_ns - t0) / 1e9, (p.end_ns - t0) / 1e9, color=colours(k % 10),
                    alpha=0.15, lw=0)
         ax.text((p.start_ns - t0) / 1e9, 1.0, f" {p.name}", transform=ax.get_xaxis_transform(),
-                va="bottom", fontsize=8, rotation=20)
+                va="bottom", fontsize=8, rotation=20, parse_math=False)
     for a, b in trapezoid(s.t_ns, s.total_w, t0, info["finish_ns"]).gaps:
         ax.axvspan((a - t0) / 1e9, (b - t0) / 1e9, facecolor="none", hatch="//",
                    edgecolor="grey", lw=0)
@@ -179,10 +180,12 @@ def plot_power(run: Run, path: Path) -> Path:
     ax.set_xlabel("time since start (s)")
     ax.set_ylabel("power (W, ESTIMATE)" if run.estimate else "power (W)")
     title = f"{info['meter']['meter']}: {' '.join(info['command'])}"[:90]
-    ax.set_title(("ESTIMATE - " if run.estimate else "") + title, fontsize=9, pad=24)
+    # A command or phase name is shown as written: '$' must not start matplotlib's mathtext.
+    ax.set_title(("ESTIMATE - " if run.estimate else "") + title, fontsize=9, pad=24,
+                 parse_math=False)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format="png")  # the name may be a temporary one without .png
     plt.close(fig)
     return path
 
@@ -192,7 +195,9 @@ def render_report(folder: Path | str, *, battery_wh: float | None = None) -> Pat
     run = load_run(folder)
     if battery_wh is not None:
         run.info["battery_wh"] = battery_wh
-    plot_power(run, run.folder / "power.png")
+    with atomic_output(run.folder / "power.png", force=True) as tmp:
+        plot_power(run, tmp)
     out = run.folder / "report.md"
-    out.write_text(report_text(run))
+    with atomic_output(out, force=True) as tmp:
+        tmp.write_text(report_text(run))
     return out

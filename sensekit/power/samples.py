@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import LogFormatError
+from ..outputs import atomic_output
 from ..packets import Packet, concat
 from .meters.base import total_power_w
 
@@ -62,7 +63,7 @@ def write_samples(folder: Path, packets: list[Packet], t0_ns: int) -> Samples:
     s = _from_packets(packets)
     meta = dict(packets[0].meta) if packets else {}
     header = ["t_ns", "t_s", "total_w"] + [f"{r}_{q}" for r in s.rails for q in QUANTITIES]
-    with (folder / "samples.csv").open("w", newline="") as f:
+    with atomic_output(folder / "samples.csv", force=True) as tmp, tmp.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(header)
         for i in range(len(s)):
@@ -72,7 +73,8 @@ def write_samples(folder: Path, packets: list[Packet], t0_ns: int) -> Samples:
                 row += [_num(s.voltage_v[i, j]), _num(s.current_a[i, j]), _num(s.power_w[i, j])]
             out.writerow(row)
     if importlib.util.find_spec("pyarrow") is not None:
-        _write_parquet(folder / "samples.parquet", s, t0_ns, meta)
+        with atomic_output(folder / "samples.parquet", force=True) as tmp:
+            _write_parquet(tmp, s, t0_ns, meta)
     return s
 
 

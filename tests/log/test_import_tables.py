@@ -121,7 +121,7 @@ def test_headerless_csv_needs_a_map(tmp_path: Path, corpus: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     src = next((corpus / "phone").glob("user1_hand_*.csv"))
     out = tmp_path / "hand.mcap"
-    assert main(["import", str(src), "-o", str(out)]) == 2
+    assert main(["import", str(src), "-o", str(out)]) == 1  # the file lacks a time column
     assert "no header row: give --map t_ns=0" in capsys.readouterr().err
     assert main(["import", str(src), "-o", str(out), "--no-header", "--modality", "imu",
                  "--map", "t_ns=0", "--map", "accel_mps2=1,2,3"]) == 0

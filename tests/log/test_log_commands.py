@@ -89,7 +89,7 @@ def test_record_with_a_missing_device_writes_nothing(tmp_path: Path,
     out = tmp_path / "never.mcap"
     rig.write_text(f'[devices.imu]\ndriver = "replay"\nurl = "replay://{tmp_path}/gone.mcap#imu"'
                    f'\n\n[record]\noutput = "{out}"\n')
-    assert main(["record", str(rig), "-q"]) == 2
+    assert main(["record", str(rig), "-q"]) == 1  # a device missing: the run failed
     assert "no recording at" in capsys.readouterr().err
     assert not out.exists()
 
@@ -97,9 +97,9 @@ def test_record_with_a_missing_device_writes_nothing(tmp_path: Path,
 def test_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"hello world, not mcap")
-    assert main(["info", str(junk)]) == 2
+    assert main(["info", str(junk)]) == 1
     assert "junk.bin is not an MCAP file" in capsys.readouterr().err
-    assert main(["import", str(junk)]) == 2
+    assert main(["import", str(junk)]) == 1  # a file that holds no recording: the run failed
     err = capsys.readouterr().err
     assert "junk.bin" in err and "Sensor Logger" not in err
 
@@ -121,9 +121,11 @@ def test_record_command_stops_cleanly_on_ctrl_c_and_sigterm(walk: Path, tmp_path
                    f'[record]\noutput = "{out}"\nflush_s = 0.2\n')
     proc = subprocess.Popen([sys.executable, "-m", "sensekit", "record", str(rig)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    growing = out.with_name(out.name + ".part")
     deadline = time.monotonic() + 30
-    while not _has_samples(out) and time.monotonic() < deadline:
+    while not _has_samples(growing) and time.monotonic() < deadline:
         time.sleep(0.05)  # the file in progress is readable up to its last flush
+    assert _has_samples(growing), "the recording in progress never showed a sample"
     proc.send_signal(signum)
     stdout, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0 and f"wrote {out}" in stdout

@@ -151,7 +151,7 @@ psu = "bench supply 5.0 V"
 def test_cli_errors_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["power", "measure", "--meter", "estimate"]) == 2
     assert "after '--'" in capsys.readouterr().err
-    assert main(["power", "report", str(tmp_path)]) == 2
+    assert main(["power", "report", str(tmp_path)]) == 1
     assert "run.json" in capsys.readouterr().err
 
 

@@ -1,7 +1,9 @@
 """Epoch assembly: sentences of one navigation cycle merged into one fix.
 
 A receiver sends a burst of sentences per cycle (GGA, GSA, GSV, RMC...). :class:`EpochAssembler`
-groups them by their UTC time of day (sentences without a time join the epoch being built),
+groups them by their UTC time of day (sentences without a time join the epoch being built; a
+sentence whose time cannot be, such as ``996161.00``, is rejected and counted in
+:attr:`EpochStats.bad_times`: attached to the epoch being built it would move its fix),
 lets the last sentence that gives a value win, and converts values once per epoch (fields are
 kept as raw bytes until the epoch closes: lazy conversion, most are overwritten anyway).
 
@@ -18,8 +20,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .fields import (
     DAY_NS,
@@ -36,6 +39,11 @@ __all__ = ["UTC_UNKNOWN", "EpochAssembler", "EpochStats", "Fix", "SatView"]
 
 #: ``utc_ns`` of a fix whose date (or time) is not known.
 UTC_UNKNOWN = -(2**63)
+#: GSV (and GSA) sentences kept per epoch: a real cycle has a few dozen at most; a stream that
+#: never gives a time would otherwise grow one epoch without bound.
+MAX_SKY = 64
+#: First bytes of bodies that are passed on, never decoded: "P" vendor, "!" encapsulated.
+_PASSED = (80, 33)
 
 
 class Fix:
@@ -50,9 +58,9 @@ class Fix:
         sentences: Sentence types that made this fix (``{"GGA", "RMC"}``).
     """
 
-    __slots__ = ("_gsa", "_gsv", "_kinds", "_sats", "alt_err_m", "alt_msl_m", "hdop", "lat_deg",
-                 "lat_err_m", "lon_deg", "lon_err_m", "mode", "pdop", "sats_used", "speed_mps",
-                 "t_ns", "tod_ns", "track_deg", "utc_ns", "vdop")
+    __slots__ = ("_gsa", "_gsv", "_kinds", "_sats", "_sky", "alt_err_m", "alt_msl_m", "hdop",
+                 "lat_deg", "lat_err_m", "lon_deg", "lon_err_m", "mode", "pdop", "sats_used",
+                 "speed_mps", "t_ns", "tod_ns", "track_deg", "utc_ns", "vdop")
 
     def __init__(self, t_ns: int, tod: int | None) -> None:
         nan = math.nan
@@ -65,9 +73,11 @@ class Fix:
         self.mode = 0
         self.sats_used = -1
         self._kinds = 0
-        self._gsv: list[bytes] = []
-        self._gsa: list[bytes] = []
+        self._gsv: Sequence[bytes] = []
+        self._gsa: Sequence[bytes] = []
         self._sats: list[SatView] | None = None
+        # (table, epoch) where a block decoder keeps this epoch's GSV and GSA bodies
+        self._sky: tuple[Any, int] | None = None
 
     @property
     def sentences(self) -> frozenset[str]:
@@ -78,8 +88,17 @@ class Fix:
     def satellites(self) -> list[SatView]:
         """Satellites in view reported in this epoch (decoded on first use)."""
         if self._sats is None:
-            self._sats = satellites(self._gsv, self._gsa) if self._gsv else []
+            gsv, gsa = self.sky_sentences()
+            self._sats = satellites(gsv, gsa) if gsv else []
         return self._sats
+
+    def sky_sentences(self) -> tuple[Sequence[bytes], Sequence[bytes]]:
+        """Bodies of the epoch's GSV and GSA sentences, in the order they came."""
+        if self._sky is not None:
+            table, epoch = self._sky
+            self._gsv, self._gsa = table.bodies(epoch)
+            self._sky = None
+        return self._gsv, self._gsa
 
     @property
     def has_fix(self) -> bool:
@@ -107,6 +126,7 @@ class EpochStats:
     epochs: int = 0
     fixes: int = 0
     bad_fields: int = 0
+    bad_times: int = 0
     short_sentences: int = 0
     vendor: int = 0
     unknown: int = 0
@@ -137,7 +157,7 @@ class EpochAssembler:
         self._last_tod: int | None = None
         self._ep: EpochFields | None = None
         self._closed: EpochFields | None = None
-        self._held: list[tuple[EpochFields, Fix]] = []
+        self._held: list[tuple[int, Fix]] = []
         self._last_key: bytes | None = None
         self._prev_key: bytes | None = None
         self._ender: bytes | None = None
@@ -154,20 +174,21 @@ class EpochAssembler:
     def push_bodies(self, bodies: list[bytes], times: list[int]) -> list[Fix]:
         """Fixes completed by sentences given as bodies and times (see ``feed_bodies``)."""
         out: list[Fix] = []
-        handlers = HANDLERS
+        handlers, passed, max_sky = HANDLERS, _PASSED, MAX_SKY  # locals: the decoder's hot path
         eager = self.eager
-        current = self._ep              # kept in a local: this loop is the decoder's hot path
+        current = self._ep
         for body, t in zip(bodies, times, strict=True):
             entry = handlers.get(body[2:6])
-            if entry is None or body[0] == 80:            # 80: "P", vendor sentences
+            if entry is None or body[0] in passed:        # vendor and encapsulated sentences
                 self._vendor(body, t)
                 continue
             where, need, handler, bit = entry
             if handler is None:                           # GSV: kept whole until asked for
                 if current is None:
-                    current = self._epoch_for(b"", t, out)
+                    current = self._new_epoch(t)
                 current.kinds |= bit
-                current.gsv.append(body)
+                if len(current.gsv) < max_sky:
+                    current.gsv.append(body)
                 if eager:
                     self._after(self._gsv_key(body), out)
                     current = self._ep
@@ -177,7 +198,11 @@ class EpochAssembler:
                 self.stats.short_sentences += 1
                 continue
             if current is None or (where and f[where] != current.tfield):
-                current = self._epoch_for(f[where] if where else b"", t, out)
+                epoch = self._epoch_for(f[where] if where else b"", t, out)
+                if epoch is None:                         # a time no clock shows
+                    self.stats.bad_times += 1
+                    continue
+                current = epoch
             current.kinds |= bit
             try:
                 handler(current, f, body)
@@ -216,9 +241,12 @@ class EpochAssembler:
         if self.on_vendor is not None:
             self.on_vendor(Sentence(body, t_ns))
 
-    def _epoch_for(self, time_field: bytes, t_ns: int, out: list[Fix]) -> EpochFields:
+    def _epoch_for(self, time_field: bytes, t_ns: int, out: list[Fix]) -> EpochFields | None:
+        """The epoch a sentence with this time belongs to (None: the time is impossible)."""
         ep = self._ep
         tod = tod_ns(time_field) if time_field else None
+        if tod is None and time_field:
+            return None
         if ep is None:
             if tod is not None and self._closed is not None and self._closed.tod == tod:
                 self._ender = None          # the cycle was longer than learned: reopen it
@@ -235,6 +263,12 @@ class EpochAssembler:
         self._close(out)
         ep = self._ep = EpochFields(t_ns, tod, time_field)
         return ep
+
+    def _new_epoch(self, t_ns: int) -> EpochFields:
+        """An epoch for an untimed sentence when none is being built."""
+        epoch = self._epoch_for(b"", t_ns, [])
+        assert epoch is not None
+        return epoch
 
     def _learn_ender(self) -> None:
         if self._last_key is not None and self._last_key == self._prev_key:
@@ -253,41 +287,38 @@ class EpochAssembler:
         if ep.tod is None:
             out.append(fix)
             return
-        self._date(ep, fix, out)
+        self._date(ep.tod, ep.date, fix, out)
 
-    def _date(self, ep: EpochFields, fix: Fix, out: list[Fix]) -> None:
-        tod = ep.tod
-        assert tod is not None
-        if ep.date is not None:
-            self._day = ep.date
+    def _date(self, tod: int, date: int | None, fix: Fix, out: list[Fix]) -> None:
+        """Date ``fix`` (of an epoch at ``tod``, with the epoch's own day number ``date``)."""
+        if date is not None:
+            self._day = date
         elif self._day is not None and self._last_tod is not None and tod < self._last_tod \
                 - DAY_NS // 2:
             self._day += 1                       # midnight passed without a dated sentence
         self._last_tod = tod
         if self._day is None:
-            self._hold(ep, fix, out)
+            self._hold(tod, fix, out)
             return
-        for held_ep, held in self._held:
-            assert held_ep.tod is not None
-            day = self._day - 1 if held_ep.tod > tod else self._day
-            held.utc_ns = day * DAY_NS + held_ep.tod
+        for held_tod, held in self._held:
+            day = self._day - 1 if held_tod > tod else self._day
+            held.utc_ns = day * DAY_NS + held_tod
             out.append(held)
         self._held.clear()
         fix.utc_ns = self._day * DAY_NS + tod
         out.append(fix)
 
-    def _hold(self, ep: EpochFields, fix: Fix, out: list[Fix]) -> None:
+    def _hold(self, tod: int, fix: Fix, out: list[Fix]) -> None:
         """Keep an undated epoch for the first date; past ``hold_undated`` this receiver sends
         no dates at all (GGA only), so its fixes go out at once, dated by ``utc_hint``."""
-        self._held.append((ep, fix))
+        self._held.append((tod, fix))
         if self.hold_undated is None or len(self._held) <= self.hold_undated:
             return
-        for held_ep, held in self._held:
+        for held_tod, held in self._held:
             if self.utc_hint is not None:
-                assert held_ep.tod is not None
                 # The day that puts the time of day nearest the hint (right across midnight).
-                day = round((self.utc_hint() - held_ep.tod) / DAY_NS)
-                held.utc_ns = day * DAY_NS + held_ep.tod
+                day = round((self.utc_hint() - held_tod) / DAY_NS)
+                held.utc_ns = day * DAY_NS + held_tod
             out.append(held)
         self._held.clear()
         self.hold_undated = 0
@@ -342,6 +373,9 @@ class EpochAssembler:
         fix.track_deg = number(ep.track)
         fix.hdop, fix.pdop, fix.vdop = (_dop(number(x)) for x in (ep.hdop, ep.pdop, ep.vdop))
         sats = number(ep.sats)
+        if math.isinf(sats):                       # "inf" reads as a float, not as a count
+            self.stats.bad_fields += 1
+            sats = math.nan
         fix.sats_used = _used_count(ep.gsa) if math.isnan(sats) else int(sats)
         if ep.gst is not None:
             fix.lat_err_m, fix.lon_err_m, fix.alt_err_m = (number(x) for x in ep.gst[6:9])
@@ -362,6 +396,6 @@ def _dop(value: float) -> float:
     return math.nan if value >= 99.99 or value <= 0.0 else value
 
 
-def _used_count(gsa: list[bytes]) -> int:
+def _used_count(gsa: Sequence[bytes]) -> int:
     """Satellites listed as used in the epoch's GSA sentences, -1 when none."""
     return sum(1 for body in gsa for prn in body.split(b",")[3:15] if prn) or -1

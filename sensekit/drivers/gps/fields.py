@@ -37,6 +37,8 @@ def angle(text: bytes, hemisphere: bytes, limit: int) -> float:
     if not text:
         return math.nan
     value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"angle {text!r} is not a number")
     degrees = int(value / 100.0)
     minutes = value - degrees * 100.0
     if not 0.0 <= minutes < 60.0 or degrees > limit:
@@ -85,9 +87,12 @@ def day_number(day: int, month: int, year: int) -> int:
     """Days since 1970-01-01 of a calendar date.
 
     Raises:
-        ValueError: no such date.
+        ValueError: no such date (a year beyond any ``date`` too).
     """
-    return _dt.date(year, month, day).toordinal() - UNIX_EPOCH_ORDINAL
+    try:
+        return _dt.date(year, month, day).toordinal() - UNIX_EPOCH_ORDINAL
+    except OverflowError:
+        raise ValueError(f"no date {year}-{month}-{day}") from None
 
 
 @functools.lru_cache(maxsize=64)

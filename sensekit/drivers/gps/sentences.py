@@ -20,7 +20,10 @@ from collections.abc import Callable
 
 from .fields import KNOT_MPS, day_number, rmc_date
 
-__all__ = ["HANDLERS", "KIND_BITS", "EpochFields"]
+__all__ = ["HANDLERS", "KIND_BITS", "MAX_GSA", "EpochFields"]
+
+#: GSA sentences kept per epoch (one per constellation in a real cycle).
+MAX_GSA = 64
 
 
 class EpochFields:
@@ -95,7 +98,8 @@ def _gsa(ep: EpochFields, f: list[bytes], body: bytes) -> None:
     mode = f[2]
     if mode == b"3" or mode == b"2" or mode == b"1":
         ep.gsa_mode = mode[0] - 48
-    ep.gsa.append(body)         # bytes, split again only if satellites are asked for
+    if len(ep.gsa) < MAX_GSA:
+        ep.gsa.append(body)     # bytes, split again only if satellites are asked for
     if f[16]:
         ep.pdop, ep.hdop, ep.vdop = f[15:18]
 
@@ -104,7 +108,9 @@ def _vtg(ep: EpochFields, f: list[bytes], body: bytes) -> None:
     if f[2] == b"T":           # NMEA 2.x: value, unit letter pairs
         if len(f) > 9 and f[9] == b"N":
             return
-        track, knots, kmh = f[1], f[5], f[7] if len(f) > 7 else b""
+        track = f[1]
+        knots = f[5] if len(f) > 5 else b""
+        kmh = f[7] if len(f) > 7 else b""
     else:                      # NMEA 1.x: track, magnetic track, knots, km/h
         track, knots, kmh = f[1], f[3], f[4]
     if track:

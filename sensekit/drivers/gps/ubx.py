@@ -22,6 +22,8 @@ import struct
 from collections.abc import Iterable
 from typing import NamedTuple
 
+import numpy as np
+
 __all__ = ["UbxFrame", "UbxSplitter", "frame", "ubx_checksum"]
 
 SYNC = b"\xb5\x62"
@@ -137,6 +139,11 @@ class UbxSplitter:
 
     ``feed`` returns the bytes that are not part of a UBX frame (for the NMEA reader) and the
     frames with a good checksum; frames with a bad one are counted in :attr:`bad_frames`.
+
+    Time and memory stay linear in the input whatever it holds: at most one frame's worth of
+    bytes (``8 + MAX_PAYLOAD``) waits for the next read, the input is scanned with a cursor
+    rather than re-sliced, and checksums come from running sums over the whole read, so a
+    stream of false frame starts costs O(1) each.
     """
 
     def __init__(self) -> None:
@@ -144,37 +151,62 @@ class UbxSplitter:
         self.bad_frames = 0
 
     def feed(self, data: bytes) -> tuple[bytes, list[UbxFrame]]:
-        buf = self._buf + data if self._buf else data
+        buf = self._buf + data if self._buf else bytes(data)
         if SYNC[0] not in buf:
             self._buf = b""
             return buf, []
         text = bytearray()
         frames: list[UbxFrame] = []
+        sums = _RunningSums(buf)
+        i, n = 0, len(buf)
         while True:
-            at = buf.find(SYNC)
+            at = buf.find(SYNC, i)
             if at < 0:
-                keep = 1 if buf[-1:] == SYNC[:1] else 0
-                text += buf[:len(buf) - keep]
-                buf = buf[len(buf) - keep:]
+                keep = 1 if n > i and buf[-1] == SYNC[0] else 0
+                text += buf[i:n - keep]
+                i = n - keep
                 break
-            text += buf[:at]
-            buf = buf[at:]
-            if len(buf) < 6:
+            text += buf[i:at]
+            i = at
+            if n - i < 6:
                 break
-            (length,) = struct.unpack_from("<H", buf, 4)
+            length = buf[i + 4] | buf[i + 5] << 8
             if length > MAX_PAYLOAD:
-                text += buf[:2]
-                buf = buf[2:]
+                text += buf[i:i + 2]
+                i += 2
                 continue
-            if len(buf) < 8 + length:
+            if n - i < 8 + length:
                 break
-            body, ck = buf[2:6 + length], buf[6 + length:8 + length]
-            if ubx_checksum(body) == ck:
-                frames.append(UbxFrame(body[0], body[1], bytes(body[4:])))
-                buf = buf[8 + length:]
+            if sums.checksum(i + 2, i + 6 + length) == buf[i + 6 + length:i + 8 + length]:
+                frames.append(UbxFrame(buf[i + 2], buf[i + 3], buf[i + 6:i + 6 + length]))
+                i += 8 + length
             else:
                 self.bad_frames += 1
-                text += buf[:2]
-                buf = buf[2:]
-        self._buf = bytes(buf)
+                text += buf[i:i + 2]
+                i += 2
+        self._buf = buf[i:]
         return bytes(text), frames
+
+
+class _RunningSums:
+    """CK_A and CK_B of any stretch of ``buf`` in O(1), from two running sums (computed on the
+    first use): CK_A is the sum of the bytes, CK_B the sum of the partial sums."""
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self._s1: list[int] | None = None
+        self._s2: list[int] | None = None
+
+    def checksum(self, a: int, b: int) -> bytes:
+        if b - a < 64:                       # short frames: summing them is as cheap
+            return ubx_checksum(self.buf[a:b])
+        if self._s1 is None:
+            x = np.frombuffer(self.buf, np.uint8).astype(np.int64)
+            running = np.concatenate(([0], np.cumsum(x)))
+            self._s1 = running.tolist()
+            self._s2 = np.concatenate(([0], np.cumsum(running[1:]))).tolist()
+        s1, s2 = self._s1, self._s2
+        assert s2 is not None
+        ck_a = s1[b] - s1[a]
+        ck_b = s2[b] - s2[a] - (b - a) * s1[a]
+        return bytes((ck_a & 0xFF, ck_b & 0xFF))

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...errors import ConfigError
+from ...outputs import add_force_argument
 from ...progress import Progress
 from ..importers import FORMATS, ImportResult, import_recording
 from ..importers.formats import labels_from_options
@@ -27,7 +28,7 @@ from ..importers.formats import labels_from_options
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src", help="recording to import: a file, a folder, a .zip or a .json")
     parser.add_argument("-o", "--output", help="output .mcap (default: SRC.mcap)")
-    parser.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
+    add_force_argument(parser)
     parser.add_argument("--format", choices=sorted(FORMATS),
                         help="source format (default: detected from the content)")
     parser.add_argument("--label", action="append", default=[], metavar="TASK=CLASS",

@@ -10,6 +10,7 @@ import warnings
 from typing import Any
 
 from ...errors import SampleDropped
+from ..lifecycle import PART_SUFFIX, part_path
 from ..reader import LogReader, StreamInfo
 
 
@@ -17,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("log", nargs="+",
                         help="recording (.mcap), complete or cut off; several for a split one")
     parser.add_argument("--skip-corrupt", action="store_true",
-                        help="skip damaged chunks (counting the messages lost) instead of failing")
+                        help="read every chunk, skipping damaged ones and counting the messages "
+                             "lost, instead of failing")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -27,7 +29,9 @@ def recording_report(path: str | os.PathLike[str], *, skip_corrupt: bool = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SampleDropped)  # reported in the facts
         with LogReader(path, skip_corrupt=skip_corrupt) as log:
-            return _facts(log), log.streams
+            # Checking for damage means reading every chunk, not the closing tally.
+            streams = log.scan_streams() if skip_corrupt else log.streams
+            return _facts(log, verified=skip_corrupt), streams
 
 
 def report_json(facts: dict[str, object], streams: dict[str, StreamInfo]) -> dict[str, Any]:
@@ -85,9 +89,12 @@ def _clock_facts(log: LogReader, start: int) -> dict[str, object]:
     return facts
 
 
-def _facts(log: LogReader) -> dict[str, object]:
+def _facts(log: LogReader, *, verified: bool = False) -> dict[str, object]:
     start = min((s.start_ns for s in log.streams.values()), default=0)
     state = "complete (indexed)" if log.indexed else "no index (cut off or still being written)"
+    if log.path.name.endswith(PART_SUFFIX):
+        state = (f"unfinished ({PART_SUFFIX}): still being written, or left by a crash or power "
+                 f"loss; 'sensekit log repair {log.path}' closes a copy with an index")
     facts: dict[str, object] = {
         "file": str(log.path), "size": f"{log.layout.size:,} bytes", "state": state,
         "chunks": len(log.layout.chunks), **_clock_facts(log, start)}
@@ -96,9 +103,18 @@ def _facts(log: LogReader) -> dict[str, object]:
         facts["GPS UTC vs clock"] = f"{(gps_offset - log.wall_offset_ns) / 1e9:+.3f} s"
     if log.truncated_at is not None:
         facts["cut at byte"] = log.truncated_at
-    if log.corrupt_chunks:
-        lost = f"{log.lost_messages} messages lost"
-        facts["damaged at bytes"] = f"{', '.join(map(str, log.corrupt_chunks))} ({lost})"
+    for stopped in log.metadata("sensekit.stopped"):
+        facts["recording stopped"] = stopped.get("reason", "?")
+    leftover = part_path(log.path)
+    if leftover.is_file():
+        facts["unfinished beside it"] = (f"{leftover} (a later recording of the same name that "
+                                         "did not close)")
+    if verified:
+        loss = log.loss()
+        facts["lost messages"] = loss.messages if loss.messages is not None else (
+            f"unknown, at least {loss.at_least}")
+        if loss.damaged or loss.messages != 0:
+            facts["damage"] = f"at bytes {', '.join(map(str, loss.damaged)) or '?'}: {loss}"
     for stream, dev in sorted(log.devices().items()):
         where = f" at {dev['url']}" if dev.get("url") else ""
         facts[f"device {stream}"] = f"{dev.get('driver', '?')}{where}"

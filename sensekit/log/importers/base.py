@@ -9,7 +9,6 @@ writes it as a sensekit log; it is the one place that opens an import's output.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from ...clock import ClockMap, FakeClock
-from ...errors import ConfigError, LogFormatError
+from ...errors import LogFormatError
+from ...outputs import atomic_output
 from ...packets import Packet, concat
 from .labels import LabelSpan, label_stream
 from .textsrc import place
@@ -180,7 +180,7 @@ def write_recording(rec: Recording, out: str | os.PathLike[str], *, force: bool 
     counts: dict[str, int] = {}
     step = rec.clock.steps[0]
     synced = {"true": True, "false": False}.get(step.synchronized)
-    with _output(target, rec.source, force) as tmp, Recorder(
+    with atomic_output(target, inputs=[rec.source], force=force) as tmp, Recorder(
             tmp, clock=FakeClock(0), metadata=_log_metadata(rec), clock_synced=synced,
             wall_offset_ns=step.offset_ns, clock_map=rec.clock) as recorder:
         for packet in rec.packets():
@@ -192,22 +192,6 @@ def write_recording(rec: Recording, out: str | os.PathLike[str], *, force: bool 
         for stream, info in rec.devices.items():
             recorder.add_device(stream, info)
     return ImportResult(target, counts, tuple(rec.skipped), tuple(rec.notes), rec.format)
-
-
-@contextlib.contextmanager
-def _output(out: Path, source: Path, force: bool) -> Iterator[Path]:
-    """A temporary path beside ``out``, renamed to ``out`` when the block succeeds."""
-    if out.resolve() == source.resolve():
-        raise ConfigError(f"{out}: the output would overwrite the input {source}")
-    if out.exists() and not force:
-        raise ConfigError(f"{out} exists; pass --force (force=True) to replace it")
-    tmp = out.with_name(f"{out.name}.part")
-    try:
-        yield tmp
-        os.replace(tmp, out)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def finite_median_rate(t_ns: np.ndarray[Any, np.dtype[np.int64]]) -> float:

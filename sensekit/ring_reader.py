@@ -1,0 +1,255 @@
+"""One reader's cursor on a :class:`~sensekit.hub_shm.SharedRing`: views, checks, exact losses.
+
+See :mod:`sensekit.hub_shm` for the segment layout and the sequence lock this reads by.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import SegmentRefused
+from .hub_shm import (
+    _MAX_LAYOUTS,
+    _S_BEFORE,
+    _S_BLOB_AT,
+    _S_BLOB_LEN,
+    _S_COUNT,
+    _S_META,
+    _W_CLOSED,
+    _W_HEAD,
+    HEADER_BYTES,
+    SharedRing,
+    _Layout,
+)
+from .packets import Packet
+
+__all__ = ["RingReader"]
+
+_READ = "_ring_read"  # key in a view packet's __dict__: (reader, packet number)
+#: What a reader keeps per slot: layout id, layout, t_ns view, field views, and the start of
+#: a view packet's ``__dict__`` (stream, modality, t_ns).
+SlotViews = tuple[int, _Layout, npt.NDArray[Any], dict[str, npt.NDArray[Any]], dict[str, Any]]
+
+
+class _RingView(Packet):
+    """A packet whose arrays are views of a ring slot, made without re-checking its layout.
+
+    It remembers which read made it (for :meth:`RingReader.validate`); pickled or copied, it
+    becomes a plain :class:`~sensekit.packets.Packet`.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Packet, (self.stream, self.t_ns, dict(self.fields), self.modality,
+                         dict(self.meta)))
+
+
+class RingReader:
+    """One reader's cursor on a :class:`SharedRing` (use each reader from one thread).
+
+    Attributes:
+        lost: Samples this reader lost (overwritten before it got to them, or overwritten
+            while it held them, as found by :meth:`validate` or a copying read). Exact; a loss
+            is known once a later packet has been read or the producer has closed the ring.
+    """
+
+    def __init__(self, ring: SharedRing, name: str, *, from_oldest: bool = False) -> None:
+        self.ring = ring
+        self.name = name
+        self.lost = 0
+        head = ring.head
+        self._next = max(0, head - ring.slots + 1) if from_oldest else head
+        self._expected = self._samples_before(self._next)
+        self._parsed: dict[int, _Layout] = {}
+        # per slot: (layout id, layout, t_ns view, field views) of what it held last
+        self._views: dict[int, SlotViews] = {}
+
+    def close(self) -> None:
+        """Forget the views this reader made, so that the ring can unmap."""
+        self._views.clear()
+
+    def _samples_before(self, n: int) -> int:
+        """Samples written before packet ``n`` (``n`` at most the head), for the start."""
+        if n == 0:
+            return 0
+        # Packet n-1 is complete: its slot says exactly where n starts, unless it was
+        # overwritten meanwhile (the reader was lapped as it started).
+        ring, prev = self.ring, n - 1
+        w, base = ring._w, ring._slot_word(prev % ring.slots)
+        before, count = int(w[base + _S_BEFORE]), int(w[base + _S_COUNT])
+        if int(w[base]) == 2 * prev + 2:
+            return before + count
+        return ring.samples_written
+
+    @property
+    def pending(self) -> int:
+        """Packets written that this reader has not read yet (some may be lost)."""
+        return max(0, self.ring._w[_W_HEAD] - self._next)
+
+    def read(self, max_packets: int | None = None, *, copy: bool = False,
+             latest: bool = False) -> list[Packet]:
+        """Packets written since the last read, oldest first (at most ``max_packets``).
+
+        Views by default (valid until overwritten; see :meth:`validate`); ``copy=True`` returns
+        private arrays, checked after the copy. Packets overwritten before they are read are
+        skipped and their samples added to :attr:`lost`. ``latest=True`` skips to the newest
+        ``max_packets`` (default 1), counting the ones skipped as lost: for a reader slower
+        than the producer, it spends its time on the packets least likely to be overwritten.
+
+        Raises:
+            SegmentRefused: A slot contradicts itself while its sequence says it is stable
+                (the segment was not written by a sensekit producer).
+        """
+        ring = self.ring
+        head = int(ring._w[_W_HEAD])
+        nxt = self._next
+        if head - nxt > ring.slots - 1:
+            # The oldest slot may be the one being rewritten right now: skip it too.
+            nxt = head - ring.slots + 1
+        if latest:
+            nxt = max(nxt, head - (max_packets or 1))
+        stop = head if max_packets is None else min(head, nxt + max_packets)
+        out: list[Packet] = []
+        for n in range(nxt, stop):
+            packet = self._read_slot(n, copy)
+            if packet is not None:
+                out.append(packet)
+        self._next = max(nxt, stop)
+        # The closed flag first: once it is set, head and the sample count are final.
+        if ring._w[_W_CLOSED] and self._next == ring.head:
+            self._settle(ring.samples_written)
+        return out
+
+    def _read_slot(self, n: int, copy: bool) -> Packet | None:
+        ring = self.ring
+        w, slot = ring._w, n % ring.slots
+        base, good = (HEADER_BYTES + slot * ring.stride) >> 3, 2 * n + 2
+        # The slot's header words in one go, the sequence word first (checked again below).
+        seq, before, count, lid, _, _, meta_len = w[base:base + _S_META + 1]
+        if seq != good:
+            return None  # overwritten already; counted when a later packet is read
+        views = self._views.get(slot)
+        if views is None or views[0] != lid:
+            views = self._slot_views(slot, base, lid, good)
+            if views is None:
+                return None
+        layout = views[1]
+        meta = self._meta(slot, layout, meta_len) if meta_len else {}
+        if w[base] != good:
+            return None
+        if count != layout.n or meta is None:
+            raise self._corrupt(slot, f"it holds {count} samples of a {layout.n}-sample layout"
+                                if meta is not None else "its meta is not a JSON object within "
+                                "the slot")
+        if before > self._expected:
+            self.lost += before - self._expected
+        self._expected = before + count
+        if copy:
+            return self._copied(views, meta, slot, good, count)
+        packet: Packet = object.__new__(_RingView)
+        d = views[4].copy()                      # stream, modality, t_ns of this slot
+        d["fields"], d["meta"], d[_READ] = views[3].copy(), meta, (self, n)
+        object.__setattr__(packet, "__dict__", d)
+        return packet
+
+    def _slot_views(self, slot: int, base: int, lid: int, good: int) -> SlotViews | None:
+        """Views of ``slot`` laid out as layout ``lid`` (parsed once per id); None if torn."""
+        ring, w = self.ring, self.ring._w
+        layout = self._parsed.get(lid)
+        if layout is None:
+            blob_at, blob_len = int(w[base + _S_BLOB_AT]), int(w[base + _S_BLOB_LEN])
+            at = ring._data_at(slot) + blob_at
+            blob = bytes(ring.segment.buf[at:at + blob_len]) \
+                if blob_at + blob_len <= ring.slot_bytes else b""
+            try:
+                layout = _Layout.parse(blob, lid, blob_at)
+            except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+                if w[base] != good:
+                    return None  # torn under us
+                raise self._corrupt(slot, f"its layout is unusable ({exc})") from None
+            if w[base] != good:
+                return None  # read while being rewritten: do not remember it
+            if len(self._parsed) >= _MAX_LAYOUTS:
+                self._parsed.clear()
+            self._parsed[lid] = layout
+        data, buf = ring._data_at(slot), ring.segment.buf
+        arrays: dict[str, npt.NDArray[Any]] = {
+            name: np.frombuffer(buf, dt, count, data + off).reshape(shape)
+            for (name, dt, shape, off), count in zip(layout.arrays, layout.counts, strict=True)}
+        t_ns = arrays.pop("")
+        base_dict = {"stream": layout.stream, "modality": layout.modality, "t_ns": t_ns}
+        views: SlotViews = (lid, layout, t_ns, arrays, base_dict)
+        self._views[slot] = views
+        return views
+
+    def _meta(self, slot: int, layout: _Layout, meta_len: int) -> dict[str, Any] | None:
+        at = layout.blob_at + len(layout.blob)
+        if at + meta_len > self.ring.slot_bytes:
+            return None
+        start = self.ring._data_at(slot) + at
+        try:
+            meta = json.loads(bytes(self.ring.segment.buf[start:start + meta_len]))
+        except (ValueError, RecursionError):
+            return None  # torn under us, or not meta: the sequence check that follows says
+        return meta if isinstance(meta, dict) else None
+
+    def _copied(self, views: SlotViews,
+                meta: dict[str, Any], slot: int, good: int, count: int) -> Packet | None:
+        t_ns = views[2].copy()
+        fields = {name: view.copy() for name, view in views[3].items()}
+        ring = self.ring
+        if ring._w[ring._slot_word(slot)] != good:
+            self.lost += count
+            return None
+        packet = Packet(views[1].stream, t_ns, fields, views[1].modality, meta)
+        packet.__dict__[_READ] = (self, -1)  # a checked copy stays valid
+        return packet
+
+    def _corrupt(self, slot: int, what: str) -> SegmentRefused:
+        return SegmentRefused(f"shared-memory ring {self.ring.name!r}: slot {slot} is "
+                              f"inconsistent: {what}. Hint: the segment was not written by a "
+                              "sensekit producer; remove it and restart the producer")
+
+    def _settle(self, before: int) -> None:
+        if before > self._expected:
+            self.lost += before - self._expected
+            self._expected = before
+
+    def validate(self, packet: Packet) -> bool:
+        """Whether ``packet`` (read from this reader) was still intact when this is called.
+
+        Call it after using a view. ``False`` means the producer overwrote the slot meanwhile:
+        the data may be torn, and its samples are added to :attr:`lost`.
+        """
+        d = packet.__dict__
+        origin = d.get(_READ)
+        if origin is None or origin[0] is not self:
+            raise ValueError(f"reader {self.name!r}: packet was not read here, or was already "
+                             "validated")
+        del d[_READ]
+        n = origin[1]
+        ring = self.ring
+        if n < 0 or ring._w[(HEADER_BYTES + n % ring.slots * ring.stride) >> 3] == 2 * n + 2:
+            return True
+        self.lost += len(packet)
+        return False
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for a packet or the producer's close; True if one came.
+
+        Polls the ring's head with a backoff from 50 us to 1 ms, so an idle reader costs
+        about a thousand wake-ups a second and a busy one reads batches.
+        """
+        deadline = time.monotonic() + timeout_s
+        delay = 5e-5
+        while self.ring.head <= self._next and not self.ring.producer_closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 1e-3)
+        return self.ring.head > self._next
