@@ -72,10 +72,15 @@ class Corpus:
 
 
 def network_modalities(cfg: dict[str, Any]) -> dict[str, ModalityInput]:
-    """Every modality a candidate may read, plus the rules' inputs."""
-    names = sorted({m for c in cfg["candidates"].values() for m in c["modalities"]}
-                   | {r["modality"] for r in cfg["rules"]})
-    return stats_modalities(names)
+    """Every modality the windows carry: the config's ``modalities`` (what the views and
+    baselines read), every candidate's, and the rules' inputs."""
+    return stats_modalities(modality_names(cfg))
+
+
+def modality_names(cfg: dict[str, Any]) -> list[str]:
+    return sorted(set(cfg.get("modalities", []))
+                  | {m for c in cfg["candidates"].values() for m in c["modalities"]}
+                  | {r["modality"] for r in cfg["rules"]})
 
 
 def views_of(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -211,9 +216,10 @@ def _simulated(folder: Path, cfg: dict[str, Any], log: Any) -> WindowSet:
 
 def load(root: Path, cfg: dict[str, Any], cache: Path, log: Any = print) -> Corpus:
     """The corpus windows (from the cache when the data section of the config is unchanged)."""
-    key = hashlib.sha256(json.dumps({k: cfg[k] for k in (
-        "window_s", "rate_views_hz", "replay_rates_hz", "candidates", "rules", "simulator")},
-        sort_keys=True).encode()).hexdigest()[:12]
+    data = {k: cfg[k] for k in ("window_s", "rate_views_hz", "replay_rates_hz", "rules",
+                                "simulator")}
+    data["modalities"] = modality_names(cfg)  # the windows do not depend on the candidates
+    key = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
     path = cache / f"corpus-{key}.pkl"
     if path.is_file():
         with path.open("rb") as fh:

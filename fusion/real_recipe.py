@@ -1,6 +1,6 @@
 """Recipe of the shipped ``default`` network (``real_transport``): trained and judged by person.
 
-    python fusion/real_recipe.py [--workers 2]          # about 2 hours on two busy cores
+    python fusion/real_recipe.py [--workers 2]          # about an hour on two busy cores
 
 Every figure of ``fusion/README.md``'s real-recordings section comes from the JSON this writes
 (``fusion/results/real_transport.json``); the config is ``fusion/configs/real_transport.json``.
@@ -508,27 +508,59 @@ def main() -> None:
     log(f"{len(corpus.ws)} us_tmd windows of {len(people)} people, {len(corpus.sim)} simulated, "
         f"{len(corpus.phone)} phone/")
     args.folds.mkdir(parents=True, exist_ok=True)
-    base = forests(corpus, cfg, people)
-    dcl = deepconvlstm(corpus, cfg, people, args.workers)
-    choice = nested(corpus, cfg, people, args.workers)
-    folds_out = outer(corpus, cfg, people, choice, args.workers, args.folds)
+    stage = Checkpoints(args.cache, cfg)
+    # the folds and the shipped network first (others read the folds as soon as they exist),
+    # the baselines after them; each stage's result is kept, so a rerun resumes after the last
+    choice = stage("nested", lambda: nested(corpus, cfg, people, args.workers))
+    folds_out = stage("outer", lambda: outer(corpus, cfg, people, choice, args.workers,
+                                             args.folds))
     votes = Counter(choice[p]["chosen"] for p in people)
     final_candidate = votes.most_common(1)[0][0]
-    days_out = days_fold(corpus, cfg, final_candidate, args.workers, args.folds)
+    days_out = stage("days", lambda: days_fold(corpus, cfg, final_candidate, args.workers,
+                                               args.folds))
+    import real_final
+
+    shipped = stage("shipped", lambda: real_final.ship(
+        corpus, cfg, people, choice, folds_out, final_candidate, votes, args.out, STATE, train,
+        four(cfg), log))
+    base = stage("forests", lambda: forests(corpus, cfg, people))
+    dcl = stage("deepconvlstm", lambda: deepconvlstm(corpus, cfg, people, args.workers))
     results = {"config": cfg, "data": describe(corpus, people),
                "baselines": {k: v for k, v in base.items() if k != "predictions"},
                "DeepConvLSTM": {k: v for k, v in dcl.items() if k != "predictions"},
-               "network": figures(corpus, cfg, people, choice, folds_out, days_out, base, dcl)}
-    import real_final
-
-    results["shipped"] = real_final.ship(corpus, cfg, people, choice, folds_out, final_candidate,
-                                         votes, args.out, STATE, train, four(cfg), log)
-    results["seconds"] = round(time.time() - T0)
+               "network": figures(corpus, cfg, people, choice, folds_out, days_out, base, dcl),
+               "shipped": shipped, "seconds": round(time.time() - T0)}
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=1, default=_json) + "\n")
     real_final.stamp(json.loads(args.results.read_text()),
                      args.out / f"{real_final.NAME}.json")
     log(f"wrote {args.results}")
+
+
+class Checkpoints:
+    """Each stage's result kept in the cache under the config's hash: a rerun of the same
+    config (after a crash in a later stage) loads it instead of training again."""
+
+    def __init__(self, cache: Path, cfg: dict[str, Any]) -> None:
+        import hashlib
+
+        key = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
+        self.folder = cache / f"stages-{key}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, name: str, compute: Callable[[], Any]) -> Any:
+        import pickle
+
+        path = self.folder / f"{name}.pkl"
+        if path.is_file():
+            log(f"{name}: from {path}")
+            with path.open("rb") as fh:
+                return pickle.load(fh)
+        out = compute()
+        with path.with_suffix(".part").open("wb") as fh:
+            pickle.dump(out, fh)
+        path.with_suffix(".part").replace(path)
+        return out
 
 
 def describe(c: real_data.Corpus, people: list[str]) -> dict[str, Any]:

@@ -278,6 +278,7 @@ def _context_rows(groups: npt.NDArray[np.int64], index: npt.NDArray[np.int64], k
     return np.array([[at.get((int(g), int(i) - (k - 1 - j)), -1) for j in range(k)]
                      for g, i in zip(groups, index, strict=True)], np.int64).reshape(-1, k)
 
+
 def _session(ort: Any, graph: Path, opts: Any) -> Any:
     """An ONNX Runtime session of ``graph``; a missing or damaged graph names its file."""
     if not graph.is_file():
