@@ -1,7 +1,7 @@
 """The last stage of ``fusion/real_recipe.py``: the shipped network, and what only it can show.
 
-Trained on every window of the six transport-mode people (and the simulated running and
-cycling windows, for the activity head), with the design most outer folds chose; calibrated by
+Trained on every window of the six transport-mode people (and, where the config says so, the
+simulated running and cycling windows), with the design most outer folds chose; calibrated by
 the method most outer folds chose, fitted on the outer folds' logits (each person's windows
 scored by the model trained without them); saved as ``real_transport`` (weights, metadata, ONNX
 graphs). Then scored where nothing it was trained or tuned on can help it: the six ``phone/``
@@ -111,8 +111,9 @@ def ship(corpus: real_data.Corpus, cfg: dict[str, Any], people: list[str],
         "recipe": "fusion/real_recipe.py", "config": "fusion/configs/real_transport.json",
         "design": candidate, "design_votes_of_outer_folds": dict(votes),
         "calibration_votes_of_outer_folds": dict(method_votes),
-        "trained_on": "every window of the 62 us_tmd recordings (six people) and the "
-                      "simulated days' running and cycling windows (activity head only)",
+        "trained_on": "every window of the 62 us_tmd recordings (six people)" + (
+            " and the simulated days' running and cycling windows (activity head only)"
+            if cfg["training"]["simulated_windows"] else "; no simulated window"),
         "calibrated_on": "the outer leave-one-person-out folds' logits (each person's windows "
                          "from the model trained without them), still/walking/car/train windows",
         "input_normalisation": {

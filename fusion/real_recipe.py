@@ -7,7 +7,8 @@ Every figure of ``fusion/README.md``'s real-recordings section comes from the JS
 
 1. Windows (``fusion/real_data.py``): the 62 transport-mode recordings of six people through
    sensekit's importer and window path (5 s windows, every modality's rate-free statistics,
-   rate views), the six ``phone/`` walks (blind), and simulated days for running and cycling.
+   rate views), the six ``phone/`` walks, and simulated days for running and cycling (trained
+   on only where the config's ``training.simulated_windows`` says so: today it does not).
 2. Baselines on the same windows and folds (``fusion/real_baselines.py``): the published
    statistics + random forest (several sensor sets), the leakage forest (sensor presence and
    rate only) by person and at random, DeepConvLSTM.
@@ -23,7 +24,7 @@ Every figure of ``fusion/README.md``'s real-recordings section comes from the JS
 4. andrea's later days (bus is judged by day: only andrea rode buses): the design chosen by the
    most outer folds, trained on everything else, judged on andrea's recordings after the cut.
 5. The shipped network: the design chosen by the most outer folds, trained on all six people
-   (and the simulated running and cycling, for the activity head only), calibrated by the
+   (and, where the config says so, the simulated running and cycling), calibrated by the
    method chosen most, fitted on the outer folds' logits (held-out people all), saved as
    ``sensekit/fusion/weights/real_transport`` with its ONNX graphs; scored blind on ``phone/``.
    The outer folds' weights go to ``fusion/results/folds/`` (for the controller's nested
@@ -81,9 +82,11 @@ def log(msg: str) -> None:
 STATE: dict[str, Any] = {}
 
 
-def combined(corpus: real_data.Corpus) -> tuple[WindowSet, np.ndarray]:
-    """us_tmd and simulated windows in one set (simulated groups after the real ones), and who
-    recorded each (``simulator`` for the simulated ones)."""
+def combined(corpus: real_data.Corpus, simulated: bool = True) -> tuple[WindowSet, np.ndarray]:
+    """us_tmd and (``simulated``) simulated windows in one set (simulated groups after the real
+    ones), and who recorded each (``simulator`` for the simulated ones)."""
+    if not simulated:
+        return corpus.ws, corpus.person
     sim = corpus.sim.subset(np.arange(len(corpus.sim)))
     sim.groups = sim.groups + int(corpus.ws.groups.max()) + 1
     ws = concat_sets([corpus.ws, sim])
@@ -502,7 +505,7 @@ def main() -> None:
     # the optimiser imports torch's compiler on first use: once here, not in every worker
     torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
     corpus = real_data.load(args.corpus, cfg, args.cache, log)
-    ws, people_all = combined(corpus)
+    ws, people_all = combined(corpus, cfg["training"]["simulated_windows"])
     STATE.update(ws=ws, people=people_all, corpus=corpus)
     people = sorted(set(corpus.person.tolist()))
     log(f"{len(corpus.ws)} us_tmd windows of {len(people)} people, {len(corpus.sim)} simulated, "
