@@ -8,8 +8,8 @@ as the controller runs it (:meth:`~sensekit.fusion.runtime.OnnxFusion.predict_at
 PyTorch. The peer is DeepConvLSTM as the recipe trains it (the accelerometer and gyroscope on a
 10 Hz grid) in the same runtime. Beside them, the by-person figures of the network and both
 baselines (statistics + random forest, DeepConvLSTM) as the recipe's run recorded them in the
-weights' metadata: a leave-one-person-out run takes about two CPU hours, so the bench reports
-it rather than rerunning it.
+weights' metadata: a nested leave-one-person-out run takes about an hour on two cores, so the
+bench reports it rather than rerunning it.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def _by_person(meta: dict[str, Any]) -> list[Case]:
         return [case("by-person macro-F1", float("nan"), "macro-F1",
                      note="the shipped default records no by-person figures")]
     note = (f"recorded by {meta['training'].get('recipe', 'the recipe')}'s run "
-            f"({scores.get('results', '')}); not rerun by the bench (about two CPU hours)")
+            f"({scores.get('results', '')}); not rerun by the bench (about an hour on two cores)")
     net, forest, dcl = scores["network"], scores["forest"], scores["deepconvlstm"]
     return [
         case("by-person macro-F1 (still/walking/car/train)", net["lopo"], "macro-F1",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..packets import Packet
-from .evaluate import PolicyResult, Recording, WindowView, evaluate_policy
+from .evaluate import PolicyResult, Recording, WindowView, carried, evaluate_policy
 
 __all__ = ["stage"]
 
@@ -46,8 +46,9 @@ def stage(streams: Mapping[str, Packet], out_dir: Path) -> str:
         net = load_predictor(DEFAULT, "pi4", "activity", rec.classes)
     except DriverUnavailable as exc:
         return f"Skipped: {exc}"
-    supported = configurations(net.modalities, every_rate=False)
-    full = default_configuration(net.modalities)
+    mods = carried(net.modalities, [rec])  # the demo rig's IMU has no magnetometer
+    supported = configurations(mods, every_rate=False)
+    full = default_configuration(mods)
     print("live view of the adaptive policy (every 10 s):")
     make = {spec: policy_factory(spec, full, net, supported, "pi4") for spec in POLICIES}
     win = net.window_s  # the windows the network was trained on

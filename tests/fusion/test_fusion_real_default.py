@@ -10,6 +10,7 @@ leave-one-person-out folds measure that: fusion/README.md).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,3 +117,20 @@ def test_evaluate_json_scores_an_imported_us_tmd_recording(corpus, tmp_path, cap
     assert abs(sum(rec["shares"].values()) - 1) < 1e-3
     assert task["accuracy"] == pytest.approx(rec["shares"]["still"], abs=1e-3)
     assert got["tasks"]["activity"]["recordings"][0]["truth"] == "still"
+
+
+def test_bench_reports_the_by_person_figures_of_the_recipes_run() -> None:
+    from sensekit.bench import fusion_real
+
+    meta = read_metadata("default")
+    scores = meta["training"]["by_person"]
+    run = json.loads((Path(__file__).resolve().parents[2] / scores["results"]).read_text())
+    cases = {c.name: c for c in fusion_real._by_person(meta)}
+    lopo = cases["by-person macro-F1 (still/walking/car/train)"]
+    assert lopo.value == run["network"]["LOPO (nested, blind per fold)"]["macro_f1"]
+    assert lopo.baseline == run["baselines"]["all sensors"]["lopo"]["macro_f1"]
+    dcl = cases["by-person macro-F1 vs DeepConvLSTM"]
+    assert dcl.baseline == run["DeepConvLSTM"]["lopo"]["macro_f1"]
+    assert cases["andrea's later days macro-F1 (5 classes)"].value == \
+        run["network"]["andrea later days (five classes)"]["macro_f1"]
+    assert run["shipped"]["parameters"] == meta["parameters"]
