@@ -134,3 +134,15 @@ def test_bench_reports_the_by_person_figures_of_the_recipes_run() -> None:
     assert cases["andrea's later days macro-F1 (5 classes)"].value == \
         run["network"]["andrea later days (five classes)"]["macro_f1"]
     assert run["shipped"]["parameters"] == meta["parameters"]
+
+
+def test_the_default_loads_in_a_fresh_process() -> None:
+    """``sensekit bench fusion`` loads the default before anything imports the context module."""
+    import subprocess
+    import sys
+
+    code = "from sensekit.fusion.weights import load_model; print(type(load_model('default')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "ContextFusion" in out.stdout
