@@ -146,3 +146,12 @@ def test_the_default_loads_in_a_fresh_process() -> None:
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert "ContextFusion" in out.stdout
+
+
+def test_the_runtime_choice_times_the_default_on_a_window_of_its_shape() -> None:
+    from sensekit.fusion.shipped import SHIPPED
+
+    net = OnnxFusion.fastest(SHIPPED / f"{shipped_name('default')}.onnx.json", repeat=2,
+                             providers=["CPUExecutionProvider"])
+    assert "CPU float" in net.timings and net.providers[0] == "CPUExecutionProvider"
+    assert set(net.predict(net.sample_inputs())) == {"transport", "activity"}
