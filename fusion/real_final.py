@@ -5,7 +5,8 @@ simulated running and cycling windows), with the design most outer folds chose; 
 the method most outer folds chose, fitted on the outer folds' logits (each person's windows
 scored by the model trained without them); saved as ``real_transport`` (weights, metadata, ONNX
 graphs). Then scored where nothing it was trained or tuned on can help it: the six ``phone/``
-walks (blind: 100 Hz, placements and a person no training window has), at every rate view; and
+walks (100 Hz, placements and a person no training window has; no longer blind: they decided
+against simulated windows in training), at every rate view; and
 the demo's simulated day (seed 0, a day of the simulator the recipe did not train on).
 """
 

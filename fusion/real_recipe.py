@@ -1,6 +1,6 @@
 """Recipe of the shipped ``default`` network (``real_transport``): trained and judged by person.
 
-    python fusion/real_recipe.py [--workers 2]          # about an hour on two busy cores
+    python fusion/real_recipe.py [--workers 2]     # ~25 min on two busy cores (+13 for windows)
 
 Every figure of ``fusion/README.md``'s real-recordings section comes from the JSON this writes
 (``fusion/results/real_transport.json``); the config is ``fusion/configs/real_transport.json``.
@@ -26,7 +26,8 @@ Every figure of ``fusion/README.md``'s real-recordings section comes from the JS
 5. The shipped network: the design chosen by the most outer folds, trained on all six people
    (and, where the config says so, the simulated running and cycling), calibrated by the
    method chosen most, fitted on the outer folds' logits (held-out people all), saved as
-   ``sensekit/fusion/weights/real_transport`` with its ONNX graphs; scored blind on ``phone/``.
+   ``sensekit/fusion/weights/real_transport`` with its ONNX graphs; scored on ``phone/`` (not
+   blind: those walks decided against simulated windows, fusion/README.md).
    The outer folds' weights go to ``fusion/results/folds/`` (for the controller's nested
    policy evaluation: the network for held-out person P is ``folds/without_P``).
 """
