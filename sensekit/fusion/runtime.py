@@ -63,7 +63,7 @@ class OnnxFusion:
                                   f"({type(exc).__name__}: {exc})") from None
         if not files:
             raise ConfigError(f"{self.path}: no int8 graphs. Hint: run quantize_int8 first")
-        ort = require("onnxruntime", extra="fusion", what="ONNX Runtime fusion inference")
+        ort = require("onnxruntime", extra="infer", what="ONNX Runtime fusion inference")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
