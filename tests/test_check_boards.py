@@ -25,7 +25,8 @@ def boards() -> ModuleType:
 
 def test_the_readme_documents_every_checked_command(boards: ModuleType) -> None:
     readme = (ROOT / "README.md").read_text()
-    missing = [b.command for b in boards.BOARDS if b.command not in readme]
+    missing = [b.command for b in boards.BOARDS if b.command and b.command not in readme]
+    assert sum(b.command is not None for b in boards.BOARDS) >= 5
     assert not missing
 
 
