@@ -4,13 +4,17 @@ trials when given.
 
 usage:
     python orientation/evaluate_ahrs.py --seeds 3 -o orientation/results/synthetic.json
+    python orientation/evaluate_ahrs.py --seeds 4-7 -o orientation/results/blind.json
+    python orientation/evaluate_ahrs.py --north --seeds 4-7 --kinds attached_magnet,office
     python orientation/evaluate_ahrs.py --broad ../shared/corpus/imu/broad_*.hdf5 \\
         --hard-iron 0,0,0 5,-3,4 60,-40,80 -o orientation/results/broad02.json
 
-Every peer runs with its defaults (imufusion at the trial's rate, ENU). With --hard-iron, each
-BROAD trial is also scored with that constant field added to its magnetometer (a synthetic
-attached magnet on real motion). Prints one line per trial and a summary of where sensekit is
-above the better of imufusion and Madgwick or more than 10% above VQF.
+Every peer runs with its defaults (imufusion at the trial's rate, ENU); ``sensekit_offline``
+is ``Ahrs.estimate(..., offline=True)``, the non-causal whole-recording estimate.
+With --hard-iron, each BROAD trial is also scored with that constant field added to its
+magnetometer (a synthetic attached magnet on real motion). Prints one line per trial and a
+summary of where sensekit is above the better of imufusion and Madgwick or more than 10% above
+VQF.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ def sensekit_cf(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -
     return Ahrs(fs, backend="complementary").estimate(g, a, m)
 
 
+def sensekit_offline(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float
+                     ) -> np.ndarray:
+    return Ahrs(fs, backend="vqf").estimate(g, a, m, offline=True)
+
+
 def vqf_est(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -> np.ndarray:
     from vqf import VQF
 
@@ -49,6 +58,7 @@ def vqf_est(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -> np
 
 
 PEERS: dict[str, Estimator] = {"sensekit": sensekit_vqf, "sensekit_cf": sensekit_cf,
+                               "sensekit_offline": sensekit_offline,
                                "imufusion": imufusion_estimate, "madgwick": madgwick_estimate,
                                "vqf": vqf_est}
 
@@ -122,9 +132,38 @@ def gate_experiment(kinds: list[str], seeds: int, broad: list[str]) -> None:
         print(f"| {Path(path).stem} | " + " | ".join(cells) + " |")
 
 
+def north_experiment(kinds: list[str], seeds: range) -> None:
+    """Where north is: the synthetic trials' truth is north-referenced (their earth field
+    points north), so the mean heading difference (the constant the BROAD score removes) is
+    the error of the absolute heading. Per trial, for sensekit streaming, offline, and offline
+    with no hard iron learnt, with the offline fit's error (uT, largest axis)."""
+    from sensekit.orientation import quaternion as quat
+
+    def north(q: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
+        d = quat.multiply(truth[mask], quat.conj(q[mask]))
+        return float(np.degrees(np.angle(np.mean(np.exp(2j * np.arctan2(d[:, 3], d[:, 0]))))))
+
+    print("| trial | magnet (uT) | streaming | offline | offline, no hard iron | fit error (uT) |")
+    print("|---|---|---|---|---|---|")
+    for kind in kinds:
+        for seed in seeds:
+            tr = make_trial(kind, seed)
+            fs, mv = tr.rate_hz, tr.movement
+            ahrs = Ahrs(fs)
+            off = ahrs.estimate_full(tr.gyr, tr.acc, tr.mag, offline=True)
+            cells = [north(Ahrs(fs).estimate(tr.gyr, tr.acc, tr.mag), tr.quat, mv),
+                     north(off.quat, tr.quat, mv),
+                     north(Ahrs(fs, hard_iron=False).estimate(tr.gyr, tr.acc, tr.mag,
+                                                              offline=True), tr.quat, mv)]
+            err = float(np.abs(off.hard_iron_ut[-1] - tr.hard_iron_ut).max())
+            print(f"| {kind}/{seed} | {np.linalg.norm(tr.hard_iron_ut):.0f} | " +
+                  " | ".join(f"{c:.1f}" for c in cells) + f" | {err:.2f} |", flush=True)
+
+
 def table(rows: dict[str, dict[str, dict[str, float | None]]]) -> str:
     """Markdown: inclination (6-axis) and heading (9-axis) RMSE per trial and filter."""
-    names = ("sensekit", "sensekit_cf", "imufusion", "madgwick", "vqf")
+    names = tuple(n for n in ("sensekit", "sensekit_cf", "sensekit_offline", "imufusion",
+                              "madgwick", "vqf") if n + "6" in next(iter(rows.values())))
     lines = ["| trial | " + " | ".join(f"{n} incl / head" for n in names) + " |",
              "|---|" + "---|" * len(names)]
     for trial, r in rows.items():
@@ -133,27 +172,39 @@ def table(rows: dict[str, dict[str, dict[str, float | None]]]) -> str:
     return "\n".join(lines)
 
 
+def _seeds(text: str) -> range:
+    """``"3"`` -> seeds 0, 1, 2; ``"4-7"`` -> seeds 4 to 7."""
+    lo, sep, hi = text.partition("-")
+    return range(int(lo), int(hi) + 1) if sep else range(int(lo))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", type=int, default=0, help="synthetic trials per kind")
+    ap.add_argument("--seeds", default="0", metavar="N|A-B",
+                    help="synthetic trials per kind: seeds 0..N-1, or A..B inclusive")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--broad", nargs="*", default=[], help="BROAD .hdf5 trials")
     ap.add_argument("--hard-iron", nargs="*", default=[], metavar="X,Y,Z",
                     help="constant fields (uT) to add to each BROAD trial's magnetometer")
     ap.add_argument("-o", "--output", help="write every figure as JSON here")
     ap.add_argument("--table", metavar="JSON", help="print the markdown table of a results file")
+    ap.add_argument("--north", action="store_true",
+                    help="absolute heading error (synthetic trials are north-referenced)")
     ap.add_argument("--gate-experiment", action="store_true",
                     help="the acceleration gate that was tried and dropped (6-axis, VQF)")
     args = ap.parse_args(argv)
     if args.gate_experiment:
-        gate_experiment(args.kinds.split(","), max(args.seeds, 1), args.broad)
+        gate_experiment(args.kinds.split(","), max(len(_seeds(args.seeds)), 1), args.broad)
+        return 0
+    if args.north:
+        north_experiment(args.kinds.split(","), _seeds(args.seeds))
         return 0
     if args.table:
         print(table(json.loads(Path(args.table).read_text())))
         return 0
     rows: dict[str, dict[str, dict[str, float | None]]] = {}
-    for kind in args.kinds.split(",") if args.seeds else []:
-        for seed in range(args.seeds):
+    for kind in args.kinds.split(","):
+        for seed in _seeds(args.seeds):
             tr = make_trial(kind, seed)
             rows[f"{kind}/{seed}"] = score(f"{kind}/{seed}", tr.gyr, tr.acc, tr.mag, tr.rate_hz,
                                            tr.quat, tr.movement)
@@ -169,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             b = np.array([float(x) for x in offset.split(",")])
             name = f"{Path(path).stem}+[{offset}]"
             rows[name] = score(name, g, a, m + b, fs, truth, mask)
-    for who in ("sensekit", "sensekit_cf"):
+    for who in ("sensekit", "sensekit_cf", "sensekit_offline"):
         misses = verdict(rows, who)
         print(f"\n{who}: {len(misses)} misses of the goal")
         for line in misses:

@@ -46,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "windows": ("sensekit.fusion.cli_windows",
                 "labelled training windows of recordings as NumPy or Parquet shards"),
     "calibrate": ("sensekit.drivers.calibrate", "magnetometer hard and soft iron, with coverage"),
+    "orientation": ("sensekit.orientation.cli",
+                    "orientation of a recording's IMU (--offline: non-causal, fits a hard iron)"),
 }
 
 

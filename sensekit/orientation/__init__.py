@@ -3,7 +3,8 @@
 - :class:`Ahrs`: gyroscope, accelerometer and (optionally) magnetometer samples in, the
   rotation of the sensor frame into the earth frame out (quaternions ``[w, x, y, z]``, ENU or
   NED), per packet or for whole arrays, with gyroscope bias, acceleration and magnetic
-  disturbance decisions per sample and an online hard-iron estimate.
+  disturbance decisions per sample and an online hard-iron estimate; ``offline=True`` for a
+  whole recording (non-causal, :mod:`.offline`): one hard-iron offset fitted to all its turns.
 - :class:`GpsImuFilter` (:mod:`.nav`): an error-state filter that fuses GPS fixes with the
   AHRS output into position and velocity at the IMU rate, and keeps a position with a growing
   uncertainty while the GPS sleeps.

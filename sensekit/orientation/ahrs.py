@@ -23,8 +23,9 @@ import numpy.typing as npt
 from ..errors import ConfigError
 from ..packets import Packet
 from . import quaternion as quat
-from .backends import Backend, BackendOutput, make_backend
+from .backends import Backend, BackendOutput, make_backend, whole_6d
 from .hardiron import HardIronEstimator
+from .offline import HardIronFit, offline_heading
 
 __all__ = ["Ahrs", "OrientationEstimate"]
 
@@ -110,6 +111,7 @@ class Ahrs:
         self._step_s = 1.0 / self.rate_hz
         self._gravity = STANDARD_GRAVITY
         self._last: OrientationEstimate | None = None
+        self._offline_fit: HardIronFit | None = None
 
     # -- public API ---------------------------------------------------------------------
     @property
@@ -127,15 +129,43 @@ class Ahrs:
         """The latest ``[w, x, y, z]`` estimate (identity before the first sample)."""
         return np.array([1.0, 0, 0, 0]) if self._last is None else self._last.quat[-1].copy()
 
+    @property
+    def offline_fit(self) -> HardIronFit | None:
+        """The whole-recording hard-iron fit of the last ``offline=True`` estimate (its
+        offset, standard errors and why it was or was not accepted); None before one."""
+        return self._offline_fit
+
     def estimate(self, gyr_rads: npt.ArrayLike, acc_mps2: npt.ArrayLike,
-                 mag_ut: npt.ArrayLike | None = None) -> Array:
-        """(N, 4) sensor-to-earth quaternions for whole (N, 3) arrays at ``rate_hz``."""
-        return self.estimate_full(gyr_rads, acc_mps2, mag_ut).quat
+                 mag_ut: npt.ArrayLike | None = None, *, offline: bool = False) -> Array:
+        """(N, 4) sensor-to-earth quaternions for whole (N, 3) arrays at ``rate_hz``.
+
+        ``offline=True``: the arrays are a whole recording (see :meth:`estimate_full`).
+        """
+        return self.estimate_full(gyr_rads, acc_mps2, mag_ut, offline=offline).quat
 
     def estimate_full(self, gyr_rads: npt.ArrayLike, acc_mps2: npt.ArrayLike,
-                      mag_ut: npt.ArrayLike | None = None) -> OrientationEstimate:
-        """Every per-sample output for whole arrays at ``rate_hz`` (continues the state)."""
+                      mag_ut: npt.ArrayLike | None = None, *, offline: bool = False
+                      ) -> OrientationEstimate:
+        """Every per-sample output for whole arrays at ``rate_hz``.
+
+        By default this is the streaming filter run over the arrays (causal: each sample's
+        estimate uses only the samples before it) and it continues the state, like
+        :meth:`update`.
+
+        ``offline=True`` treats the arrays as one whole recording and is **non-causal**: each
+        sample's estimate uses the samples after it too, so it is for recordings, never for
+        live streams. The 6-axis orientation is VQF's offline variant (forwards and backwards,
+        with the complementary backend the forward filter); one hard-iron offset is fitted to
+        every turn of the recording at once (:func:`.offline.fit_hard_iron`, on top of
+        ``hard_iron_ut``; see :attr:`offline_fit`), so an attached magnet is removed from the
+        first sample instead of after the first turns; the heading is smoothed forwards and
+        backwards over the undisturbed fields, so a disturbance is bridged from both sides.
+        When no single offset explains the recording (a magnet attached part-way), the online
+        estimator's offsets are used. The streaming state is neither used nor changed.
+        """
         gyr, acc, mag = _inputs(gyr_rads, acc_mps2, mag_ut)
+        if offline:
+            return self._offline(gyr, acc, mag)
         t = self._t_s + np.arange(len(gyr)) / self.rate_hz
         self._t_s = float(t[-1] + 1.0 / self.rate_hz) if len(t) else self._t_s
         return self._run(gyr, acc, mag, t)
@@ -238,22 +268,47 @@ class Ahrs:
         use9 = has_mag and outs[0].quat9d is not None
         q = _join([o.quat9d if use9 and o.quat9d is not None else o.quat6d for o in outs])
         rest = _join([o.rest for o in outs]).astype(bool)
-        earth = quat.rotate(q, acc)
         if rest.any():  # the local gravity, learnt while still
             self._gravity += 0.01 * (float(np.mean(np.linalg.norm(acc[rest], axis=1)))
                                      - self._gravity)
-        earth[:, 2] -= self._gravity
-        dist = np.linalg.norm(earth, axis=1) > self.accel_threshold_mps2
-        if self.convention == "ned":
-            q = quat.enu_to_ned(q)
-            earth = earth[:, [1, 0, 2]] * np.array([1.0, 1.0, -1.0])
         mag_dist = (_join([o.mag_disturbed for o in outs]).astype(bool)
                     if has_mag and outs[0].mag_disturbed is not None
                     else np.zeros(len(q), bool))
         offsets = np.repeat(np.array([p[1] for p in parts]), [len(o.rest) for o in outs],
                             axis=0)
-        return OrientationEstimate(q, earth, _join([o.bias_rads for o in outs]), offsets, rest,
-                                   dist, mag_dist)
+        return self._estimate(q, acc, self._gravity, _join([o.bias_rads for o in outs]),
+                              offsets, rest, mag_dist)
+
+    def _estimate(self, q_enu: Array, acc: Array, gravity: float, bias: Array,
+                  offsets: Array, rest: BoolArray, mag_dist: BoolArray) -> OrientationEstimate:
+        """The per-sample outputs from an ENU orientation, in this Ahrs's convention."""
+        earth = quat.rotate(q_enu, acc)
+        earth[:, 2] -= gravity
+        dist = np.linalg.norm(earth, axis=1) > self.accel_threshold_mps2
+        q = q_enu
+        if self.convention == "ned":
+            q = quat.enu_to_ned(q_enu)
+            earth = earth[:, [1, 0, 2]] * np.array([1.0, 1.0, -1.0])
+        return OrientationEstimate(q, earth, bias, offsets, rest, dist, mag_dist)
+
+    def _offline(self, gyr: Array, acc: Array, mag: Array | None) -> OrientationEstimate:
+        if len(gyr) == 0:
+            return _empty()
+        out = whole_6d(self._backend.name, self.rate_hz, gyr, acc)
+        rest = np.asarray(out.rest, bool)
+        gravity = (float(np.mean(np.linalg.norm(acc[rest], axis=1))) if rest.any()
+                   else STANDARD_GRAVITY)
+        if mag is None:
+            return self._estimate(out.quat6d, acc, gravity, out.bias_rads,
+                                  np.repeat(self._offset[None], len(gyr), axis=0), rest,
+                                  np.zeros(len(gyr), bool))
+        # rows of zeros mean "no reading" to the backends; NaN to the offline fit
+        valid = np.all(np.isfinite(mag), axis=1) & np.any(mag != 0, axis=1)
+        head = offline_heading(out.quat6d, rest, np.where(valid[:, None], mag, np.nan),
+                               self.rate_hz, self._offset, learn=self._hard_iron is not None)
+        self._offline_fit = head.fit
+        return self._estimate(head.quat9d, acc, gravity, out.bias_rads, head.hard_iron_ut,
+                              rest, head.disturbed & valid)
 
     def _follow_rate(self, t_ns: npt.NDArray[np.int64]) -> None:
         """Move to the rate the timestamps show when it is more than 2% away: a packet of 8

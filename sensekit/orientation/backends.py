@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from ..errors import ConfigError
 
-__all__ = ["BACKENDS", "Backend", "BackendOutput", "VqfBackend", "make_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendOutput", "VqfBackend", "make_backend", "whole_6d"]
 
 Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -86,6 +86,26 @@ def make_backend(name: str, rate_hz: float) -> Backend:
     from .complementary import ComplementaryBackend
 
     return ComplementaryBackend(rate_hz)
+
+
+def whole_6d(name: str, rate_hz: float, gyr: Array, acc: Array) -> BackendOutput:
+    """The 6-axis orientation of a whole recording (no magnetometer).
+
+    ``"vqf"``: VQF's offline variant (``vqf.offlineVQF``): VQF run forwards and backwards in
+    time, the two bias estimates combined by their covariances, the gyroscope integrated with
+    that bias and the accelerometer low-passed forwards and backwards in the integrated frame.
+    It is non-causal: every sample's estimate uses the samples after it.
+    ``"complementary"``: the complementary filter run forwards (causal), from a fresh state.
+    """
+    if name == "vqf":
+        from vqf import offlineVQF
+
+        c = np.ascontiguousarray
+        out = offlineVQF(c(gyr, np.float64), c(acc, np.float64), None, 1.0 / rate_hz)
+        return BackendOutput(out["quat6D"], None, out["bias"], out["restDetected"], None)
+    from .complementary import ComplementaryBackend
+
+    return ComplementaryBackend(rate_hz).update(gyr, acc, None)
 
 
 #: VQF low-pass filter states, the output each one last gave, and the time constant (a
