@@ -113,10 +113,11 @@ def main() -> None:
         if m["still_share"] > 0.35 or m["transitions_per_hour"] < 10:
             sys.exit(f"{name}: the day's mix is not the one fixed in advance: {m}")
     profile = args.results / "policy_profile.json"
-    evaluate(tuning, "--pareto", "--json", str(profile))
+    evaluate(tuning, "--pareto", "--json", "-o", str(profile))
     out = args.results / "policy_heldout.json"
     evaluate(held, "--policy", "always-on", "--policy", "adaptive", "--profile", str(profile),
-             "--pareto", "--json", str(out), "--plot", str(args.results / "policy_heldout.png"))
+             "--pareto", "--json", "-o", str(out),
+             "--plot", str(args.results / "policy_heldout.png"))
     verdict = judge(json.loads(out.read_text()))
     verdict["held_out_mix"] = mix
     if args.phone is not None:
@@ -124,7 +125,7 @@ def main() -> None:
         if not phone:
             sys.exit(f"--phone {args.phone}: no CSV files there")
         evaluate(phone, "--policy", "always-on", "--policy", "adaptive", "--profile",
-                 str(profile), "--json", str(args.results / "policy_phone.json"))
+                 str(profile), "--json", "-o", str(args.results / "policy_phone.json"))
     (args.results / "policy_verdict.json").write_text(json.dumps(verdict, indent=1) + "\n")
     print(json.dumps(verdict, indent=1))
 

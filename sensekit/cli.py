@@ -4,6 +4,12 @@ Subcommands sit in a lazy table of module names, so ``sensekit --help`` imports 
 A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``; it may add
 sub-subcommands of its own (``sensekit log repair``).
 
+Every command and sub-command accepts ``-v/--verbose`` and ``-q/--quiet``, before or after its
+own arguments (``sensekit -v info x``, ``sensekit info x -v``, ``sensekit log repair x -q``):
+one shared parent parser gives them (:func:`add_common_options`). A command whose result is
+what it prints takes ``-o FILE`` (``-`` or none: stdout) through :func:`add_stdout_output`;
+the result is then written to the file as a whole, once the command succeeded.
+
 Errors are reported here, once for every command: one line naming the file and the problem, and
 the exit status the error's class gives (1 when the run failed, 2 when the command or its
 configuration is wrong; argparse exits 2 on its own). ``SENSEKIT_DEBUG=1`` prints the traceback
@@ -13,15 +19,18 @@ as well. Commands raise; they do not print their own errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ._version import __version__
 from .errors import SensekitError
+from .outputs import add_force_argument, atomic_output
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -51,15 +60,78 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def common_options() -> argparse.ArgumentParser:
+    """The parent parser of every command: ``-v/--verbose`` and ``-q/--quiet``.
+
+    Their defaults are left out of the namespace (``SUPPRESS``), so a sub-command's parser does
+    not reset what the line gave before it; :func:`verbosity` adds the levels up.
+    """
+    parent = argparse.ArgumentParser(add_help=False)
+    add_common_options(parent)
+    return parent
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``-v/--verbose`` and ``-q/--quiet`` to ``parser`` and to each of its sub-commands
+    (``log repair``, ``power measure``), where they are not there yet."""
+    _add_missing(parser, ("-v", "--verbose"), action="count", default=argparse.SUPPRESS,
+                 help="more log output (-vv for debug)")
+    _add_missing(parser, ("-q", "--quiet"), action="store_true", default=argparse.SUPPRESS,
+                 help="no progress bars or notes (warnings and errors still show)")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                add_common_options(sub)
+
+
+def _add_missing(parser: argparse.ArgumentParser, flags: tuple[str, ...], **kwargs: Any) -> None:
+    """Add the option with those of ``flags`` the command does not declare itself."""
+    free = [f for f in flags if f not in parser._option_string_actions]
+    if len(free) == len(flags):
+        parser.add_argument(*free, **kwargs)
+    elif free:  # e.g. a command's own --quiet: give it the short spelling too
+        action = parser._option_string_actions[flags[-1] if flags[-1] not in free else flags[0]]
+        action.option_strings = [*free, *action.option_strings]
+        for flag in free:
+            parser._option_string_actions[flag] = action
+
+
+def verbosity(*namespaces: argparse.Namespace) -> tuple[int, bool]:
+    """``-v`` count and ``-q`` over the parsed parts of one command line."""
+    verbose = sum(getattr(ns, "verbose", 0) for ns in namespaces)
+    return verbose, any(getattr(ns, "quiet", False) for ns in namespaces)
+
+
+def configure_output(verbose: int, quiet: bool) -> None:
+    """Log level and progress bars for ``-v``/``-q``. ``-q`` turns progress bars and notes
+    off; warnings (data lost, a device retried) and errors are still shown."""
+    from . import progress
+
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)  # also where a handler was there before (embedding)
+    progress.set_quiet(quiet)
+
+
+def add_stdout_output(parser: argparse.ArgumentParser, *, inputs: Sequence[str] = ()) -> None:
+    """``-o/--output FILE`` for a command whose result is what it prints: ``-`` (the default)
+    is stdout; a file is written as a whole once the command succeeded, never over an input
+    (``inputs``: the destinations that hold input paths) and replaced only with ``--force``."""
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the result to FILE instead of stdout ('-': stdout)")
+    if "--force" not in parser._option_string_actions:
+        add_force_argument(parser)
+    parser.set_defaults(stdout_inputs=tuple(inputs))
+
+
 def _top_parser() -> argparse.ArgumentParser:
     lines = "\n".join(f"  {name:<16} {text}" for name, (_, text) in sorted(COMMANDS.items()))
     parser = argparse.ArgumentParser(
         prog="sensekit", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Energy-aware sensing and sensor fusion for Raspberry Pi and Jetson.",
-        epilog=f"commands:\n{lines}\n\nRun 'sensekit COMMAND --help' for a command's options.")
+        epilog=f"commands:\n{lines}\n\nRun 'sensekit COMMAND --help' for a command's options.",
+        parents=[common_options()])
     parser.add_argument("--version", action="version", version=f"sensekit {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log output (-vv for debug)")
     parser.add_argument("command", nargs="?", help="the command to run")
     return parser
 
@@ -87,23 +159,50 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: list[str], split: int) -> int:
     top = _top_parser()
     ns = top.parse_args(args[:split + 1])
-    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(ns.verbose, 2)],
-                        format="%(levelname)s %(name)s: %(message)s")
     if ns.command is None:
         top.print_help()
         return 0
     if ns.command not in COMMANDS:
         top.error(f"unknown command {ns.command!r}; commands: {', '.join(sorted(COMMANDS))}")
-    return _run_command(ns.command, args[split + 1:])
+    parser = command_parser(ns.command)
+    sub_args = parser.parse_args(args[split + 1:])
+    sub_args.verbose, sub_args.quiet = verbosity(ns, sub_args)
+    configure_output(sub_args.verbose, sub_args.quiet)
+    module = importlib.import_module(COMMANDS[ns.command][0])
+    with _result_stream(sub_args):
+        return int(module.run(sub_args) or 0)
 
 
-def _run_command(command: str, argv: list[str]) -> int:
+def command_parser(command: str) -> argparse.ArgumentParser:
+    """The parser of ``sensekit COMMAND``: the command's own options and the common ones."""
     module_name, text = COMMANDS[command]
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"sensekit {command}", description=text)
     module.add_arguments(parser)
-    sub_args = parser.parse_args(argv)
-    return int(module.run(sub_args) or 0)
+    add_common_options(parser)
+    return parser
+
+
+@contextlib.contextmanager
+def _result_stream(args: argparse.Namespace) -> Iterator[None]:
+    """Send what the command prints to ``-o FILE`` (see :func:`add_stdout_output`)."""
+    inputs = getattr(args, "stdout_inputs", None)
+    if inputs is None or args.output in (None, "-"):
+        yield
+        return
+    from .progress import result_to_file
+
+    paths = [p for dest in inputs for p in _as_list(getattr(args, dest, None))]
+    with atomic_output(args.output, inputs=paths, force=args.force) as tmp, \
+            open(tmp, "w", encoding="utf-8") as fh, result_to_file(sys.stdout), \
+            contextlib.redirect_stdout(fh):
+        yield
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
 
 
 def error_line(exc: BaseException) -> str:

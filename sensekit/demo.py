@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import LogFormatError
-from .outputs import add_force_argument, atomic_output, check_folder, check_output
+from .outputs import add_force_argument, atomic_output, check_folder, check_output, refuse_stdout
 from .packets import Packet, concat
 from .progress import Progress
 
@@ -229,6 +229,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {args.make_recording}: " + ", ".join(
             f"{s} {n:,}" for s, n in sorted(counts.items())))
         return 0
+    refuse_stdout(args.output, "a folder of plots and a report")
     recording = Path(args.recording) if args.recording else None
     run_demo(Path(args.output), quick=args.quick, recording=recording, force=args.force)
     return 0

@@ -11,6 +11,10 @@ Checks:
 - The user in the ``i2c``, ``dialout`` (serial) and ``video`` (camera) groups.
 - Under-voltage and throttling as the Pi firmware reports them (``vcgencmd get_throttled``; bit
   meanings from the Raspberry Pi documentation, "vcgencmd: get_throttled").
+- The Python side of the install: both ONNX Runtime builds installed (``onnxruntime`` and
+  ``onnxruntime-gpu`` share one module, so the later install overwrote the other's files), the
+  CPU build on a Jetson, and on a Pi apt's picamera2 out of the virtual environment's sight (no
+  ``--system-site-packages``) or beside a numpy 2 it was not built for.
 
 Everything is read from files under a root (``/`` by default) and from two small functions for
 groups and the firmware, so the checks run in tests against a fake root.
@@ -19,16 +23,20 @@ groups and the firmware, so the checks run in tests against a fake root.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import grp
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .buses.boards import detect_board
+from .cli import add_stdout_output
 
 __all__ = ["Check", "System", "add_arguments", "run", "run_checks"]
 
@@ -84,6 +92,22 @@ def _group_exists(name: str) -> bool:
     return True
 
 
+def _real_distributions() -> dict[str, str]:
+    from importlib import metadata
+
+    return {(d.metadata["Name"] or "").lower(): d.version for d in metadata.distributions()}
+
+
+def _real_sees_system_packages() -> bool:
+    """Whether this Python sees apt's packages: no venv, or one made with
+    ``--system-site-packages``."""
+    cfg = Path(sys.prefix) / "pyvenv.cfg"
+    if sys.prefix == sys.base_prefix or not cfg.is_file():
+        return True
+    text = cfg.read_text(errors="replace").lower().replace(" ", "")
+    return "include-system-site-packages=true" in text
+
+
 @dataclass
 class System:
     """Where the doctor looks; the defaults are this machine."""
@@ -93,6 +117,8 @@ class System:
     group_exists: Callable[[str], bool] = _group_exists
     throttled: Callable[[], int | None] = _real_throttled
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    distributions: Callable[[], dict[str, str]] = _real_distributions
+    sees_system_packages: Callable[[], bool] = _real_sees_system_packages
 
     def path(self, text: str) -> Path:
         return self.root / text.lstrip("/")
@@ -259,7 +285,49 @@ def run_checks(sys_: System | None = None, gps: list[str] | None = None) -> list
     sys_ = sys_ or System()
     ports = gps if gps is not None else gps_ports(sys_)
     return (check_i2c(sys_) + check_uart(sys_) + check_gpsd(sys_, ports) + check_groups(sys_)
-            + check_power(sys_))
+            + check_power(sys_) + check_onnxruntime(sys_) + check_picamera2(sys_))
+
+
+#: Where Raspberry Pi OS's apt installs picamera2 (python3-picamera2).
+APT_PICAMERA2 = "/usr/lib/python3/dist-packages/picamera2"
+
+
+def check_onnxruntime(sys_: System) -> list[Check]:
+    """One ONNX Runtime build, and the GPU one on a Jetson."""
+    dists = sys_.distributions()
+    builds = [d for d in ("onnxruntime", "onnxruntime-gpu") if d in dists]
+    if len(builds) == 2:
+        return [Check("onnx runtime", "fail", "onnxruntime and onnxruntime-gpu are both "
+                      "installed; they share one module, so the later install replaced files "
+                      "of the other", "pip uninstall -y onnxruntime onnxruntime-gpu, then "
+                      "install one: NVIDIA's onnxruntime-gpu on a Jetson (README, Jetson), "
+                      "sensekit[infer] elsewhere")]
+    if not builds:
+        return [Check("onnx runtime", "skip", "not installed (pip install 'sensekit[infer]' "
+                      "to run the fusion network)")]
+    text = f"{builds[0]} {dists[builds[0]]}"
+    if sys_.is_jetson and builds == ["onnxruntime"]:
+        return [Check("onnx runtime", "warn", f"{text}: the CPU build, so the network runs on "
+                      "the CPU", "pip uninstall -y onnxruntime, then install NVIDIA's "
+                      "onnxruntime-gpu for your JetPack (README, Jetson)")]
+    return [Check("onnx runtime", "ok", text)]
+
+
+def check_picamera2(sys_: System) -> list[Check]:
+    """On a Pi: apt's picamera2 seen by this Python, with the numpy it was built for."""
+    if not sys_.is_pi or not sys_.path(APT_PICAMERA2).exists():
+        return []
+    if not sys_.sees_system_packages():
+        return [Check("picamera2", "warn", "apt's picamera2 is installed but this virtual "
+                      "environment does not see it", "make the environment with "
+                      "python3 -m venv --system-site-packages (README, Raspberry Pi)")]
+    numpy = sys_.distributions().get("numpy", "")
+    if numpy.split(".")[0].isdigit() and int(numpy.split(".")[0]) >= 2:
+        return [Check("picamera2", "warn", f"numpy {numpy} in the environment; apt's "
+                      "picamera2 and simplejpeg are built against numpy 1.24",
+                      "pip install -c constraints/pi-bookworm.txt 'numpy<2' (README, Raspberry "
+                      "Pi)")]
+    return [Check("picamera2", "ok", f"apt's picamera2 with numpy {numpy or 'from apt'}")]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -267,15 +335,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gps", action="append", metavar="PORT",
                         help="the serial port the GPS is read from, to see whether gpsd holds "
                              "it (repeatable; default: the header UART and USB receivers)")
+    parser.add_argument("--json", action="store_true",
+                        help="print {board, checks: [{name, status, detail, fix}]} as JSON")
+    add_stdout_output(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     sys_ = System(root=Path(args.root))
-    print(f"board: {sys_.model or 'unknown (no /proc/device-tree/model)'}")
     checks = run_checks(sys_, args.gps)
+    failed = 1 if any(c.status == "fail" for c in checks) else 0
+    if args.json:
+        print(json.dumps({"board": sys_.model or None,
+                          "checks": [dataclasses.asdict(c) for c in checks]}, indent=2))
+        return failed
+    print(f"board: {sys_.model or 'unknown (no /proc/device-tree/model)'}")
     marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
     for c in checks:
         print(f"[{marks[c.status]}] {c.name}: {c.detail}")
         if c.fix and c.status in ("warn", "fail"):
             print(f"       fix: {c.fix}")
-    return 1 if any(c.status == "fail" for c in checks) else 0
+    return failed

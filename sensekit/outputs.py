@@ -11,6 +11,10 @@ Every command and library function that writes files goes through this module:
   folder): a reader never sees half a file, and a failure or Ctrl-C leaves an existing output
   as it was.
 - :func:`add_force_argument` gives every command the same ``--force`` flag.
+
+An output of ``-`` is stdout (:data:`STDOUT`): :func:`atomic_output` then hands out a temporary
+file and copies it to stdout once complete, so formats that are written with seeks (MCAP's
+summary) stream as well as text, and a failure sends nothing at all.
 """
 
 from __future__ import annotations
@@ -18,17 +22,38 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import OutputRefused
 
-__all__ = ["PathLike", "add_force_argument", "atomic_output", "check_folder", "check_output",
-           "fsync_dir", "same_file", "temporary_name"]
+__all__ = ["STDOUT", "PathLike", "add_force_argument", "atomic_output", "check_folder",
+           "check_output", "fsync_dir", "is_stdout", "refuse_stdout", "same_file", "temporary_name"]
 
 PathLike = str | os.PathLike[str]
 
 FORCE_HINT = "add --force to replace it, or give another output"
+
+#: The output name that means stdout, as in most command-line tools.
+STDOUT = "-"
+
+
+def is_stdout(path: PathLike | None) -> bool:
+    """Whether ``path`` is ``-``: the result goes to stdout."""
+    return path is not None and os.fspath(path) == STDOUT
+
+
+def refuse_stdout(path: PathLike | None, what: str, hint: str = "give a path") -> None:
+    """Refuse ``-o -`` where the result cannot be one stream (``what``: what it is instead).
+
+    Raises:
+        OutputRefused: ``path`` is ``-``.
+    """
+    if is_stdout(path):
+        raise OutputRefused(f"-o -: stdout cannot hold {what}. Hint: {hint}")
 
 
 def add_force_argument(parser: argparse.ArgumentParser) -> None:
@@ -62,14 +87,21 @@ def _file_in_folder(out: Path, folder: Path) -> bool:
 
 
 def check_output(path: PathLike, *, inputs: Iterable[PathLike] = (), force: bool = False,
-                 what: str = "output") -> Path:
+                 what: str = "output", stdout: bool = False) -> Path:
     """Check that ``path`` may be written; return it as a :class:`~pathlib.Path`.
+
+    ``-`` (stdout) passes only where the caller can stream the result (``stdout=True``, and
+    the result written through :func:`atomic_output`).
 
     Raises:
         OutputRefused: ``path`` is one of ``inputs`` (or resolves to one), is a folder, or
-            exists and ``force`` is off.
+            exists and ``force`` is off; or is ``-`` and ``stdout`` is off.
     """
     out = Path(path)
+    if is_stdout(path):
+        if not stdout:
+            refuse_stdout(path, f"the {what}")
+        return out  # stdout is never an input, and never "exists"
     src = _input_it_is(out, inputs)
     if src is not None:
         same = "" if str(src) == str(out) else f" (the same file as the input {src})"
@@ -115,6 +147,10 @@ def atomic_output(path: PathLike, *, inputs: Iterable[PathLike] = (), force: boo
     The output is checked first (:func:`check_output`) and its folder created. If the block
     raises (or is interrupted), the temporary file is removed and ``path`` is untouched.
     """
+    if is_stdout(path):
+        with _stdout_output() as tmp:
+            yield tmp
+        return
     inputs = list(inputs)
     out = check_output(path, inputs=inputs, force=force, what=what)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -130,6 +166,20 @@ def atomic_output(path: PathLike, *, inputs: Iterable[PathLike] = (), force: boo
             tmp.unlink()
         raise
     fsync_dir(out.parent)
+
+
+@contextlib.contextmanager
+def _stdout_output() -> Iterator[Path]:
+    """A temporary file, copied to stdout when the block completes, removed in any case."""
+    folder = Path(tempfile.mkdtemp(prefix="sensekit-stdout-"))
+    try:
+        yield folder / "output"
+        sys.stdout.flush()
+        with open(folder / "output", "rb") as fh:
+            shutil.copyfileobj(fh, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _fsync_file(path: Path) -> None:

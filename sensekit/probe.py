@@ -19,13 +19,17 @@ Each finding has a confidence: ``high`` (an ID register or a reset value matched
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
+import json
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .buses.i2c import RawBus
+from .cli import add_stdout_output
 from .drivers.imu.variants import VARIANTS
 
 __all__ = ["Finding", "add_arguments", "identify", "run", "scan_bus", "scan_serial"]
@@ -195,6 +199,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="scan an emulated bus holding every emulated part (a demo)")
     parser.add_argument("--serial", action="store_true",
                         help="also listen on serial ports for NMEA (read only, ~1 s per baud)")
+    parser.add_argument("--json", action="store_true",
+                        help="print {i2c: [{bus, address, candidates, confidence, detail}], "
+                             "serial: [{port, baud, sentences}]} as JSON")
+    add_stdout_output(parser)
 
 
 def _emulated() -> RawBus:
@@ -221,16 +229,23 @@ def run(args: argparse.Namespace) -> int:
         buses = args.bus or sorted(int(p.name[4:]) for p in Path("/dev").glob("i2c-*")
                                    if p.name[4:].isdigit())
         if not buses:
-            print("no I2C buses (/dev/i2c-*). Run 'sensekit doctor' to see how to enable I2C.")
+            print("no I2C buses (/dev/i2c-*). Run 'sensekit doctor' to see how to enable I2C.",
+                  file=sys.stderr if args.json else sys.stdout)
         for number in buses:
             raw, _, _ = open_i2c_bus(parse_url(f"i2c://{number}/0x03"))
             try:
                 findings += scan_bus(raw, number)
             finally:
                 raw.close()
+    ports = scan_serial(_serial_ports(), _listen) if args.serial else []
+    if args.json:
+        print(json.dumps({"i2c": [{**dataclasses.asdict(f), "address": f"{f.address:#04x}"}
+                                  for f in findings],
+                          "serial": [{"port": port, "baud": baud, "sentences": seen}
+                                     for port, baud, seen in ports]}, indent=2))
+        return 0
     print(format_table(findings))
-    if args.serial:
-        for port, baud, seen in scan_serial(_serial_ports(), _listen):
-            print(f"serial {port} at {baud} baud: {seen} NMEA sentences (a GPS: "
-                  f"sensekit.open('nmea', '{port}?baud={baud}'))")
+    for port, baud, seen in ports:
+        print(f"serial {port} at {baud} baud: {seen} NMEA sentences (a GPS: "
+              f"sensekit.open('nmea', '{port}?baud={baud}'))")
     return 0

@@ -25,9 +25,13 @@ def pi_root(tmp_path: Path, *, baud: int | None = None, console: bool = True,
     return tmp_path
 
 
-def system(root: Path, groups: set[str], throttled: int | None = 0) -> System:
+def system(root: Path, groups: set[str], throttled: int | None = 0,
+           dists: dict[str, str] | None = None, system_packages: bool = True) -> System:
+    installed = {"onnxruntime": "1.20.1", "numpy": "1.24.2"} if dists is None else dists
     return System(root=root, groups=lambda: groups, group_exists=lambda g: True,
-                  throttled=lambda: throttled, env={"USER": "pi"})
+                  throttled=lambda: throttled, env={"USER": "pi"},
+                  distributions=lambda: installed,
+                  sees_system_packages=lambda: system_packages)
 
 
 def by_name(checks: list[Check]) -> dict[str, Check]:
@@ -57,7 +61,8 @@ def test_a_well_set_up_pi_passes(tmp_path: Path) -> None:
     assert {c.name: c.status for c in checks} == {
         "i2c enabled": "ok", "header i2c": "ok", "i2c speed": "ok", "uart enabled": "ok",
         "serial console": "ok",
-        "gpsd on /dev/serial0": "ok", "groups": "ok", "power supply": "ok"}
+        "gpsd on /dev/serial0": "ok", "groups": "ok", "power supply": "ok",
+        "onnx runtime": "ok"}
 
 
 def test_missing_i2c_and_past_throttling_are_reported(tmp_path: Path) -> None:
@@ -112,3 +117,51 @@ def test_cli_exit_status_says_whether_something_must_be_fixed(
     assert main(["doctor", "--root", str(root)]) == 1
     out = capsys.readouterr().out
     assert "Raspberry Pi 4" in out and "[FAIL] i2c enabled" in out and "fix:" in out
+
+
+def test_both_onnx_runtime_builds_fail_and_a_jetson_on_the_cpu_build_is_warned(
+        tmp_path: Path) -> None:
+    both = {"onnxruntime": "1.20.1", "onnxruntime-gpu": "1.20.0"}
+    check = by_name(run_checks(system(pi_root(tmp_path), set(), dists=both)))["onnx runtime"]
+    assert check.status == "fail" and "share one module" in check.detail
+    assert "pip uninstall -y onnxruntime onnxruntime-gpu" in check.fix
+    jetson = tmp_path / "jetson"
+    (jetson / "etc").mkdir(parents=True)
+    (jetson / "etc" / "nv_tegra_release").write_text("# R36 (release), REVISION: 4.0")
+    cpu = by_name(run_checks(system(jetson, set(), None, {"onnxruntime": "1.20.1"})))
+    assert cpu["onnx runtime"].status == "warn" and "onnxruntime-gpu" in cpu["onnx runtime"].fix
+    gpu = by_name(run_checks(system(jetson, set(), None, {"onnxruntime-gpu": "1.20.0"})))
+    assert gpu["onnx runtime"].status == "ok"
+    none = by_name(run_checks(system(jetson, set(), None, {})))
+    assert none["onnx runtime"].status == "skip"
+
+
+def test_apt_picamera2_needs_system_site_packages_and_numpy_1(tmp_path: Path) -> None:
+    root = pi_root(tmp_path)
+    assert "picamera2" not in by_name(run_checks(system(root, set())))  # apt's is not there
+    (root / "usr" / "lib" / "python3" / "dist-packages" / "picamera2").mkdir(parents=True)
+    hidden = by_name(run_checks(system(root, set(), system_packages=False)))["picamera2"]
+    assert hidden.status == "warn" and "--system-site-packages" in hidden.fix
+    numpy2 = by_name(run_checks(system(root, set(), dists={"numpy": "2.1.3"})))["picamera2"]
+    assert numpy2.status == "warn" and "constraints/pi-bookworm.txt" in numpy2.fix
+    fine = by_name(run_checks(system(root, set())))["picamera2"]
+    assert fine.status == "ok" and "1.24.2" in fine.detail
+
+
+def test_doctor_json_and_output_file(tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from sensekit.cli import main
+
+    root = pi_root(tmp_path / "root", i2c=False)
+    assert main(["doctor", "--root", str(root), "--json"]) == 1  # the exit status still says
+    report = json.loads(capsys.readouterr().out)
+    assert report["board"].startswith("Raspberry Pi 4")
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["i2c enabled"]["status"] == "fail" and "do_i2c 0" in checks["i2c enabled"][
+        "fix"]
+    out = tmp_path / "doctor.json"
+    assert main(["doctor", "--root", str(root), "--json", "-o", str(out)]) == 1
+    assert capsys.readouterr().out == ""
+    assert json.loads(out.read_text()) == report

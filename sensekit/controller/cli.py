@@ -1,4 +1,4 @@
-"""``sensekit evaluate-policy LOG... --policy ... [--json PATH]``.
+"""``sensekit evaluate-policy LOG... --policy ... [--json] [-o FILE] [--plot PNG]``.
 
 Replays labelled recordings under each policy and prints, per policy: macro-F1, accuracy,
 detection delay, sensor, compute and platform energy, total, battery life and the fraction of
@@ -12,19 +12,23 @@ Policies are registered by name (:data:`~sensekit.controller.policies.POLICIES`)
 the shipped ``default`` unless ``--model`` names another.
 ``--pareto`` adds every static configuration the network declares (one per modality subset at
 native rates, plus each single rate reduction).
+``--json`` prints one object per policy on stdout instead of the table; ``-o FILE`` writes
+what would be printed to FILE (``--pareto --json -o profile.json`` makes a ``--profile``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..cli import add_stdout_output
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration, configurations, default_configuration
 from ..fusion.shipped import DEFAULT
-from ..outputs import add_force_argument, atomic_output, check_output
+from ..outputs import atomic_output, check_output
 from ..progress import Progress
 from .energy import configuration_power_w, modality_power_w, utility
 from .evaluate import PolicyResult, Recording, evaluate_policy
@@ -53,12 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-off-s", type=float, default=60.0,
                         help="longest any sensor may stay off (s)")
     parser.add_argument("--profile", metavar="JSON",
-                        help="per-configuration results of an earlier --pareto --json run on "
-                             "tuning recordings: the budget policy ranks by them and the "
-                             "adaptive policy takes its base set from them")
-    parser.add_argument("--json", metavar="PATH", help="write one object per policy")
+                        help="per-configuration results of an earlier '--pareto --json -o "
+                             "FILE' run on tuning recordings: the budget policy ranks by them "
+                             "and the adaptive policy takes its base set from them")
+    parser.add_argument("--json", action="store_true",
+                        help="print one object per policy as JSON instead of the table")
     parser.add_argument("--plot", metavar="PNG", help="accuracy-versus-energy plot")
-    add_force_argument(parser)
+    add_stdout_output(parser, inputs=("logs", "profile", "model"))
 
 
 def policy_factory(spec: str, full: Configuration, net: FusionPredictor,
@@ -129,17 +134,17 @@ def evaluate_recordings(args: argparse.Namespace, paths: Sequence[str], *,
 
 def run(args: argparse.Namespace) -> int:
     inputs = [*args.logs, *(p for p in (args.profile, args.model) if p)]
-    for out in (o for o in (args.json, args.plot) if o):  # refused before hours of replay
-        check_output(out, inputs=inputs, force=args.force)
+    if args.plot:  # refused before hours of replay (-o FILE is checked before run)
+        check_output(args.plot, inputs=inputs, force=args.force)
     results = evaluate_recordings(args, args.logs)
-    _print(results, args.battery_wh)
     if args.json:
-        with atomic_output(args.json, inputs=inputs, force=args.force) as tmp:
-            tmp.write_text(json.dumps([r.as_json() for r in results], indent=2) + "\n")
+        print(json.dumps([r.as_json() for r in results], indent=2))
+    else:
+        _print(results, args.battery_wh)
     if args.plot:
         with atomic_output(args.plot, inputs=inputs, force=args.force) as tmp:
             plot_results(results, str(tmp))
-        print(f"plot: {args.plot}")
+        print(f"plot: {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

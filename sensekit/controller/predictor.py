@@ -111,10 +111,14 @@ class FusionPredictor:
 def load_predictor(model: str, platform: str = "pi4", task: str = "activity",
                    classes: Sequence[str] | None = None) -> FusionPredictor:
     """The network named ``model`` (a shipped name such as ``default``, or the path of an
-    exported ``.onnx.json`` manifest) under ONNX Runtime, as the controller uses it."""
+    exported ``.onnx.json`` manifest) under ONNX Runtime, as the controller uses it: on a GPU
+    provider where the GPU build of ONNX Runtime has one and it is faster here
+    (:meth:`~sensekit.fusion.runtime.OnnxFusion.best_provider`), on the CPU otherwise."""
     from ..fusion.runtime import OnnxFusion
+    from ..fusion.shipped import SHIPPED, shipped_name
 
-    net = OnnxFusion(model) if model.endswith(".json") else OnnxFusion.shipped(model)
+    path = model if model.endswith(".json") else SHIPPED / f"{shipped_name(model)}.onnx.json"
+    net = OnnxFusion.best_provider(path)
     return FusionPredictor(net, task, platform=platform, classes=classes or None)
 
 

@@ -1,6 +1,6 @@
 """Profiles: how well each static configuration did on tuning recordings, and at what cost.
 
-``sensekit evaluate-policy TUNING.mcap... --pareto --json profile.json`` measures every static
+``sensekit evaluate-policy TUNING.mcap... --pareto --json -o profile.json`` measures every static
 configuration the network declares. A policy can then be given that file (``--profile``):
 
 - the budget policy ranks configurations by their measured macro-F1 instead of a prior;

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..cli import add_stdout_output
 from ..clock import Clock, default_clock
 from ..errors import ConfigError, SensekitError
 from .calibration import CalibrationStore, MagCalibration
@@ -60,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="replace a magnetometer calibration stored under the key")
     mag.add_argument("--no-save", action="store_true", help="print only, store nothing")
     mag.add_argument("--json", action="store_true", help="the calibration as JSON on stdout")
+    add_stdout_output(mag, inputs=("source",))
 
 
 # -- samples -------------------------------------------------------------------------------
@@ -178,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"sensekit calibrate: {source}: no calibration: {exc}", file=sys.stderr)
         return 1
     print(_summary(samples, cal), file=sys.stderr)
-    if args.json:
+    if args.json or args.output not in (None, "-"):  # -o FILE: the calibration is the result
         print(json.dumps(cal.to_dict()))
     if not args.no_save:
         _save(args, cal, args.key or source)

@@ -21,10 +21,11 @@ import logging
 import sys
 from typing import Any
 
+from ..cli import add_common_options, configure_output, verbosity
 from .jobs import JOBS, Job
 
 #: Destinations the fleet adds to a job's options (everything else is the job's).
-FLEET_DESTS = ("inputs", "output", "workers", "scheduler", "force", "json")
+FLEET_DESTS = ("inputs", "output", "workers", "scheduler", "force", "json", "verbose", "quiet")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +46,8 @@ def job_parser(job: Job) -> argparse.ArgumentParser:
         description=f"Run the {job.name} job over many recordings, one Dask task each.")
     own = parser.add_argument_group("options of the single-recording command")
     for action in source._actions:
-        if isinstance(action, argparse._HelpAction) or action.dest in job.owned:
+        if isinstance(action, argparse._HelpAction) or action.dest in job.owned \
+                or action.dest in FLEET_DESTS:  # the fleet's own -o DIR, --force, --json
             continue
         if action.dest == job.recording:
             parser.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -53,6 +55,7 @@ def job_parser(job: Job) -> argparse.ArgumentParser:
         else:
             own._add_action(action)
     _fleet_options(parser.add_argument_group("where and how the fleet runs"))
+    add_common_options(parser)
     return parser
 
 
@@ -89,12 +92,15 @@ def run(args: argparse.Namespace) -> int:
     job = JOBS[args.job]
     parser = job_parser(job)
     ns = parser.parse_args(args.args)
+    ns.verbose, ns.quiet = verbosity(args, ns)  # -v/-q before or after the job's arguments
+    configure_output(ns.verbose, ns.quiet)
     if ns.workers is not None and ns.scheduler:
         parser.error("--workers and --scheduler: the workers of a running cluster are its own")
     options = {k: v for k, v in vars(ns).items() if k not in FLEET_DESTS}
 
     def notify(line: str) -> None:
-        print(f"sensekit fleet {job.name}: {line}", file=sys.stderr)
+        if not ns.quiet:  # a note (the size of the run, the dashboard's address)
+            print(f"sensekit fleet {job.name}: {line}", file=sys.stderr)
 
     result = run_fleet(job, ns.inputs, ns.output, options, workers=ns.workers,
                        scheduler=ns.scheduler, force=ns.force, progress=sys.stdout.isatty(),

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .._optional import require
+from ..cli import add_stdout_output
 from ..errors import ConfigError
 from ..progress import Progress
 
@@ -38,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", nargs="+", help="labelled recordings (.mcap files or folders)")
     parser.add_argument("--json", action="store_true",
                         help="print the scores as JSON on stdout instead of a table")
+    add_stdout_output(parser, inputs=("weights", "data"))
     parser.add_argument("--configurations", action="store_true",
                         help="also score every configuration the network declares")
     parser.add_argument("--every-rate", action="store_true",

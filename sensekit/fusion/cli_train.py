@@ -17,14 +17,15 @@ from pathlib import Path
 
 from .._optional import require
 from ..errors import ConfigError
-from ..outputs import add_force_argument, check_output
+from ..outputs import add_force_argument, check_output, refuse_stdout
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", nargs="+", help="training recordings (.mcap files or folders)")
     parser.add_argument("--val", nargs="+", help="validation recordings (default: hold out "
                         "the last 20%% of the training recordings)")
-    parser.add_argument("--out", required=True, help="weights path without suffix")
+    parser.add_argument("-o", "--output", "--out", dest="out", required=True,
+                        help="weights path without suffix")
     parser.add_argument("--model", default="fusion_small", help="registered network")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_outputs(args: argparse.Namespace, inputs: list[Path]) -> None:
+    refuse_stdout(args.out, "the weights (OUT.pt and OUT.json)")
     out = Path(args.out)
     files = [out.with_suffix(".pt"), out.with_suffix(".json")]
     files += [Path(args.checkpoint)] if args.checkpoint else []

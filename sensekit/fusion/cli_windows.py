@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..outputs import refuse_stdout
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from .recordings import expand_paths
     from .shards import recording_shards
 
+    refuse_stdout(args.output, "a folder of shards")
     out = Path(args.output)
     for src in expand_paths(args.data):
         final = out / f"{src.stem}.windows"

@@ -56,7 +56,29 @@ def packet_columns(packet: Packet, clock: ClockMap | None = None
 
 def to_dataframe(log: LogReader, stream: str, start_ns: int | None = None,
                  end_ns: int | None = None) -> Any:
-    """One stream as a pandas DataFrame (one row per sample)."""
+    """One stream as a pandas DataFrame, one row per sample, indexed by UTC time.
+
+    The index is a ``DatetimeIndex`` named ``time`` in UTC (each sample's ``wall_ns``), so
+    ``frame.resample("1s")``, ``frame.loc["2026-05-04 08:00":]`` and ``tz_convert`` work as
+    on any time series. The columns are the table's: ``t_ns`` (host monotonic ns, the time
+    sensekit orders and aligns by), ``wall_ns`` (the index as integers), then the fields.
+
+    Args:
+        log: An open recording.
+        stream: The stream's name.
+        start_ns: First host monotonic time to include (None: from the start).
+        end_ns: Host monotonic time to stop before (None: to the end).
+    """
+    pd = require("pandas", extra="report", what="exporting a recording to tables")
+    frame = _table(log, stream, start_ns, end_ns)
+    frame.index = pd.DatetimeIndex(pd.to_datetime(frame["wall_ns"].to_numpy(), unit="ns",
+                                                  utc=True), name="time")
+    return frame
+
+
+def _table(log: LogReader, stream: str, start_ns: int | None = None,
+           end_ns: int | None = None) -> Any:
+    """One stream as a flat table with a plain row number: what Parquet and CSV files hold."""
     pd = require("pandas", extra="report", what="exporting a recording to tables")
     packet = log.read(stream, start_ns, end_ns)
     return pd.DataFrame(packet_columns(packet, log.clock_map))
@@ -84,7 +106,7 @@ def _write_tables(log: LogReader, out_dir: str | os.PathLike[str], streams: list
              for s in names]  # every file checked before the first is written
     for stream, path in zip(names, paths, strict=True):
         with atomic_output(path, inputs=[log.path], force=force) as tmp:
-            write(to_dataframe(log, stream), tmp)
+            write(_table(log, stream), tmp)
     return paths
 
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from ..clock import Clock, default_clock
 from ..config import parse_duration, parse_size
 from ..errors import ConfigError
-from ..outputs import add_force_argument
+from ..outputs import add_force_argument, refuse_stdout
 from ..packets import Packet
 from ..progress import Progress
 from .recorder import Recorder
@@ -140,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
     rig = load_rig(args.config)
     rec_cfg: dict[str, Any] = dict(rig.record)
     output = args.output or rec_cfg.get("output") or f"{rig.name}.mcap"
+    refuse_stdout(output, "a recording (written as NAME.mcap.part, split, closed with its "
+                  "index)")
     duration = args.duration if args.duration is not None else rec_cfg.get("duration_s")
     split_bytes, split_s = _splitting(args, rec_cfg)
     recorder = Recorder(output, flush_s=args.flush_s or rec_cfg.get("flush_s", 1.0),

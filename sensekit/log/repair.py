@@ -57,8 +57,8 @@ def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = Non
            force: bool = False) -> RepairResult:
     """Copy the readable part of ``src`` into ``dst`` (default ``SRC.repaired.mcap``).
 
-    ``dst`` is written under a temporary name and renamed when complete; ``src`` is never
-    written.
+    ``dst`` is written under a temporary name and renamed when complete (``-``: copied to
+    stdout once complete); ``src`` is never written.
 
     Raises:
         LogFormatError: ``src`` is not an MCAP file at all.
@@ -66,7 +66,7 @@ def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = Non
     """
     src = Path(src)
     out = Path(dst) if dst is not None else default_repair_path(src)
-    check_output(out, inputs=[src], force=force)
+    check_output(out, inputs=[src], force=force, stdout=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SampleDropped)  # counted in the result instead
         reader = LogReader(src, skip_corrupt=True)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..outputs import add_force_argument, atomic_output
+from ..outputs import add_force_argument, atomic_output, is_stdout
 from ..packets import Packet
 
 __all__ = ["orientation_recording"]
@@ -31,7 +32,8 @@ _PACKET_S = 1.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("log", help="recording (.mcap) with an IMU stream")
     parser.add_argument("-o", "--output",
-                        help="output recording (default: LOG's stem + .orientation.mcap)")
+                        help="output recording (default: LOG's stem + .orientation.mcap; "
+                             "'-': stdout, the summary then on stderr)")
     parser.add_argument("--streams", help="comma-separated IMU streams (default: every "
                                           "stream named imu or imu.*)")
     parser.add_argument("--offline", action="store_true",
@@ -168,17 +170,18 @@ def run(args: argparse.Namespace) -> int:
         src, out, streams=args.streams.split(",") if args.streams else None,
         offline=args.offline, convention=args.convention, backend=args.backend,
         hard_iron=not args.no_hard_iron, hard_iron_ut=prior, force=args.force)
+    say = sys.stderr if is_stdout(out) else sys.stdout  # with -o -, stdout holds the recording
     if args.json:
-        print(json.dumps({"output": str(out), "streams": summary}))
+        print(json.dumps({"output": str(out), "streams": summary}), file=say)
         return 0
     for name, s in summary.items():
         fit = s["offline_fit"]
         verdict = f" ({'fitted' if fit['accepted'] else 'none fitted'}: {fit['reason']})" \
             if fit else ""
         print(f"{name}: {s['samples']:,} samples at {s['rate_hz']:g} Hz, {s['backend']}, "
-              f"{s['mode']}; hard iron {s['hard_iron_ut']} uT{verdict}")
+              f"{s['mode']}; hard iron {s['hard_iron_ut']} uT{verdict}", file=say)
         if s["gaps"] and args.offline:
             print(f"  warning: {s['gaps']} gaps in the timestamps; the offline estimate "
-                  f"takes the samples as evenly spaced")
-    print(f"wrote {out}")
+                  f"takes the samples as evenly spaced", file=say)
+    print(f"wrote {'stdout' if is_stdout(out) else out}", file=say)
     return 0

@@ -2,10 +2,10 @@
 
 ::
 
-    sensekit power measure [--meter NAME[@URL]] [--rate HZ] [--out DIR] -- COMMAND ...
+    sensekit power measure [--meter NAME[@URL]] [--rate HZ] [-o DIR] [--json] -- COMMAND ...
     sensekit power measure --config power/campaigns/pi5_idle_vs_load.toml
-    sensekit power report RUN_DIR [--battery-wh WH]
-    sensekit power meters
+    sensekit power report RUN_DIR [--battery-wh WH] [--json]
+    sensekit power meters [--json]
 
 Meter names: ``estimate``, ``jetson``, ``pi5``, ``ina219@i2c://1/0x40?shunt_ohm=0.1`` (see
 :mod:`sensekit.power.meters`); without ``--meter`` the best one found is used.
@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..cli import add_stdout_output
 from ..config import Key, check_table, read_toml
 from ..errors import ConfigError, DeviceError
-from ..outputs import add_force_argument
+from ..outputs import add_force_argument, refuse_stdout
 
 __all__ = ["MEASURE_SCHEMA", "add_arguments", "run"]
 
@@ -76,7 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    "ina219@i2c://1/0x40?shunt_ohm=0.1); default: the best one found")
     m.add_argument("--rate", type=_option(_number(0), "a positive rate"),
                    help="meter readings per second (default: meter's)")
-    m.add_argument("--out", type=Path, help="run folder (default: power-runs/<UTC time>)")
+    m.add_argument("-o", "--output", "--out", dest="out", type=Path,
+                   help="run folder (default: power-runs/<UTC time>)")
     m.add_argument("--markers", choices=("socket", "fifo"), help="phase-marker channel")
     m.add_argument("--settle", type=_option(_number(0, low_ok=True), "0 or more seconds"),
                    help="seconds of idle baseline before and after")
@@ -86,24 +89,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="battery capacity for projected life")
     m.add_argument("--config", type=Path, help="campaign file (TOML) with these settings")
     add_force_argument(m)
+    m.add_argument("--json", action="store_true",
+                   help="print the energy table as JSON (one object per phase)")
     m.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
     r = sub.add_parser("report", help="re-render the report of a run folder")
     r.add_argument("run_dir", type=Path)
+    r.add_argument("--json", action="store_true", help="print the energy table as JSON")
+    add_stdout_output(r, inputs=("run_dir",))
     r.add_argument("--battery-wh", type=_option(_number(0), "a positive capacity"),
                    help="battery capacity for projected life")
-    sub.add_parser("meters", help="list the meters and which ones are found here")
+    meters = sub.add_parser("meters", help="list the meters and which ones are found here")
+    meters.add_argument("--json", action="store_true",
+                        help="print {name: {found, rails | error}} as JSON")
+    add_stdout_output(meters)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "report":
-        from .report import format_table, load_run, render_report
+        from .report import load_run, render_report
 
         path = render_report(args.run_dir, battery_wh=args.battery_wh)
-        print(format_table(load_run(args.run_dir)))
-        print(f"report: {path}")
+        _print_run(load_run(args.run_dir), args.json)
+        print(f"report: {path}", file=sys.stderr if args.json else sys.stdout)
         return 0
     if args.action == "meters":
-        return _list_meters()
+        return _list_meters(args.json)
     return _measure(args)
 
 
@@ -131,9 +141,11 @@ def _campaign(args: argparse.Namespace) -> dict[str, Any]:
 def _measure(args: argparse.Namespace) -> int:
     from .harness import check_run_folder, measure
     from .meters import open_meter
-    from .report import format_table, load_run
+    from .report import load_run
     from .workload import WorkloadResult
 
+    refuse_stdout(args.out, "a run folder", "give a folder; --json prints the energy table "
+                  "on stdout")
     s = _campaign(args)
     command = s.get("command")
     if isinstance(command, str) or not command:
@@ -153,8 +165,9 @@ def _measure(args: argparse.Namespace) -> int:
     if run.estimate:
         print("ESTIMATE: no power meter was used; figures come from a CPU model "
               "(see report.md)", file=sys.stderr)
-    print(format_table(run))
-    print(f"run folder: {folder} (report.md, power.png, samples.csv)")
+    _print_run(run, args.json)
+    print(f"run folder: {folder} (report.md, power.png, samples.csv)",
+          file=sys.stderr if args.json else sys.stdout)
     ended = WorkloadResult(int(run.info["exit_code"]), run.info.get("signal"),
                            run.info.get("error"), run.info.get("interrupted_by"))
     if ended.describe(command):
@@ -162,16 +175,39 @@ def _measure(args: argparse.Namespace) -> int:
     return ended.exit_code
 
 
-def _list_meters() -> int:
+def _print_run(run: Any, as_json: bool) -> None:
+    """The energy table of a run, as Markdown or (``--json``) one object per phase."""
+    from .report import format_table, phase_rows
+
+    if not as_json:
+        print(format_table(run))
+        return
+    phases = [{"name": r.name, "start_s": r.start_s, "duration_s": r.integral.window_s,
+               "energy_j": r.integral.energy_j, "mean_w": r.integral.average_w,
+               "floor_j": r.floor_j, "above_floor_j": r.above_floor_j,
+               "coverage": r.integral.coverage, "gaps": len(r.integral.gaps),
+               "complete": r.complete} for r in phase_rows(run)]
+    print(json.dumps({"folder": str(run.folder), "estimate": run.estimate,
+                      "exit_code": run.info.get("exit_code"), "phases": phases}, indent=2))
+
+
+def _list_meters(as_json: bool = False) -> int:
     from .meters import AUTO_ORDER, available_meters, open_meter
 
+    found: dict[str, dict[str, Any]] = {}
     for name in AUTO_ORDER:
         try:
             meter = open_meter(name)
-            where = f"found ({', '.join(meter.rails)})"
+            found[name] = {"found": True, "rails": list(meter.rails)}
             meter.close()
         except (DeviceError, ConfigError) as exc:
-            where = f"not found: {exc}"
+            found[name] = {"found": False, "error": str(exc)}
+    if as_json:
+        print(json.dumps(found, indent=2))
+        return 0
+    for name, state in found.items():
+        where = (f"found ({', '.join(state['rails'])})" if state["found"]
+                 else f"not found: {state['error']}")
         print(f"{name:<10} {where}")
     others = [n for n in available_meters() if n not in AUTO_ORDER]
     print(f"{', '.join(others)}: name them with a URL, e.g. "

@@ -192,7 +192,7 @@ def test_evaluate_policy_job_gives_what_the_command_gives(tmp_path: Path, client
     assert result.results[0].status == "ok", result.results[0].error
     assert set(result.results[0].facts["policies"]) == {"always-on", "duty-cycle:2/4"}
     assert main(["evaluate-policy", str(rec), "--policy", "always-on", "--policy",
-                 "duty-cycle:2/4", "--json", str(tmp_path / "single.json")]) == 0
+                 "duty-cycle:2/4", "--json", "-o", str(tmp_path / "single.json")]) == 0
     capsys.readouterr()
     # Compute energy comes from the inference time measured on the spot; the rest is exact.
     timed = {"compute_j", "total_j", "battery_life_h"}

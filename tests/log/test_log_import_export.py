@@ -42,9 +42,21 @@ def test_dataframe_and_parquet_round_trip(recorded: Path, tmp_path: Path) -> Non
         paths = to_parquet(log, tmp_path / "pq")
     assert sorted(p.name for p in paths) == ["gps.parquet", "imu.parquet", "light.parquet"]
     back = pd.read_parquet(tmp_path / "pq" / "imu.parquet")
-    pd.testing.assert_frame_equal(back, frame)
+    pd.testing.assert_frame_equal(back, frame.reset_index(drop=True))  # files: plain rows
     gps = pd.read_parquet(tmp_path / "pq" / "gps.parquet")
     assert gps["lat_deg"].tolist() == [52.52] * 3
+
+
+def test_dataframe_is_indexed_by_utc_time(recorded: Path) -> None:
+    with sklog.open(recorded) as log:
+        frame = to_dataframe(log, "imu")
+        offset = log.wall_offset_ns
+    assert isinstance(frame.index, pd.DatetimeIndex) and frame.index.name == "time"
+    assert str(frame.index.tz) == "UTC" and frame.index.is_monotonic_increasing
+    np.testing.assert_array_equal(frame.index.asi8, frame["t_ns"].to_numpy() + offset)
+    assert frame["t_ns"].dtype == np.int64  # the monotonic time stays a column
+    per_second = frame["accel_mps2_z"].resample("1s").count()  # time-series tools just work
+    assert per_second.sum() == len(frame) and len(per_second) >= 3
 
 
 def test_csv_export_reimports_with_a_column_map(recorded: Path, tmp_path: Path) -> None:

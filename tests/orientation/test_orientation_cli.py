@@ -79,3 +79,17 @@ def test_outputs_and_bad_input_are_refused(magnet_log, tmp_path: Path,  # type: 
     assert main(["orientation", str(src), "--hard-iron-ut", "1,2", "-o",
                  str(tmp_path / "y.mcap")]) == 2
     assert "--hard-iron-ut" in capsys.readouterr().err
+
+
+def test_orientation_streams_to_stdout_with_the_summary_on_stderr(
+        magnet_log, capsysbinary: pytest.CaptureFixture[bytes]) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from mcap.reader import make_reader
+
+    path, _ = magnet_log
+    assert main(["orientation", str(path), "-o", "-", "--json"]) == 0
+    out = capsysbinary.readouterr()
+    topics = {ch.topic for ch in make_reader(io.BytesIO(out.out)).get_summary().channels.values()}
+    assert any(t.startswith("orientation") for t in topics), topics
+    assert json.loads(out.err)["output"] == "-"

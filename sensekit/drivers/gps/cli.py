@@ -15,6 +15,7 @@ import os
 import sys
 from typing import Any
 
+from ...cli import add_stdout_output
 from ...errors import ConfigError
 from .capture import read_capture
 from .epoch import Fix
@@ -34,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     decode = sub.add_parser("decode", help="decode a captured NMEA log into fixes")
     decode.add_argument("file", help="NMEA capture (raw receiver bytes; '#' lines skipped)")
     decode.add_argument("--json", action="store_true", help="one JSON object per fix")
+    add_stdout_output(decode, inputs=("file",))
     decode.add_argument("--date", type=_date, metavar="YYYY-MM-DD",
                         help="date of epochs before any RMC/ZDA date (default: the log's "
                              "'# Date:' header)")

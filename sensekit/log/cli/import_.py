@@ -17,9 +17,10 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from ...errors import ConfigError
-from ...outputs import add_force_argument
+from ...outputs import add_force_argument, is_stdout
 from ...progress import Progress
 from ..importers import FORMATS, ImportResult, import_recording
 from ..importers.formats import labels_from_options
@@ -27,7 +28,9 @@ from ..importers.formats import labels_from_options
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src", help="recording to import: a file, a folder, a .zip or a .json")
-    parser.add_argument("-o", "--output", help="output .mcap (default: SRC.mcap)")
+    parser.add_argument("-o", "--output",
+                        help="output .mcap (default: SRC.mcap; '-': stdout, the summary then "
+                             "on stderr)")
     add_force_argument(parser)
     parser.add_argument("--format", choices=sorted(FORMATS),
                         help="source format (default: detected from the content)")
@@ -113,18 +116,20 @@ def run(args: argparse.Namespace) -> int:
     shown = not args.json and sys.stderr.isatty()
     with Progress(f"importing {src.name}", unit=" samples", enabled=shown) as progress:
         result = import_with_options(args, src, out, progress.update)
+    say = sys.stderr if is_stdout(out) else sys.stdout  # stdout holds the recording
     if args.json:
         print(json.dumps({"output": str(result.path), "format": result.format,
                           "samples": dict(result.samples), "skipped": list(result.skipped),
-                          "notes": list(result.notes)}, indent=2))
+                          "notes": list(result.notes)}, indent=2), file=say)
     else:
-        _report(result)
+        _report(result, say)
     return 0
 
 
-def _report(result: ImportResult) -> None:
-    print(f"wrote {result.path} ({result.format})")
+def _report(result: ImportResult, say: TextIO) -> None:
+    name = "stdout" if is_stdout(result.path) else result.path
+    print(f"wrote {name} ({result.format})", file=say)
     for stream, n in sorted(result.samples.items()):
-        print(f"  {stream:<24} {n:>10,} samples")
+        print(f"  {stream:<24} {n:>10,} samples", file=say)
     for line in (*result.notes, *result.skipped):
-        print(f"  {line}")
+        print(f"  {line}", file=say)

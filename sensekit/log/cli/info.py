@@ -9,6 +9,7 @@ import os
 import warnings
 from typing import Any
 
+from ...cli import add_stdout_output
 from ...errors import SampleDropped
 from ..lifecycle import PART_SUFFIX, part_path
 from ..reader import LogReader, StreamInfo
@@ -21,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read every chunk, skipping damaged ones and counting the messages "
                              "lost, instead of failing")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_stdout_output(parser, inputs=("log",))
 
 
 def recording_report(path: str | os.PathLike[str], *, skip_corrupt: bool = False

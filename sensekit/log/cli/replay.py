@@ -7,8 +7,10 @@ so a pipeline runs unchanged on the recording.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
+from ...cli import add_stdout_output
 from ...progress import Progress
 from ..replay import ReplaySource
 
@@ -21,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shared", metavar="NAME",
                         help="also publish into shared memory for other processes")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    parser.add_argument("--json", action="store_true",
+                        help="print {samples: {stream: n}, seconds} as JSON at the end")
+    add_stdout_output(parser, inputs=("log",))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
             hub.publish(packet)
             counts[packet.stream] = counts.get(packet.stream, 0) + len(packet)
             progress.update(len(packet), info=_rates(counts, started))
+    if args.json:
+        print(json.dumps({"samples": dict(sorted(counts.items())),
+                          "seconds": round(time.monotonic() - started, 3)}, indent=2))
+        return 0
     for stream, n in sorted(counts.items()):
         print(f"  {stream:<14} {n:>10,} samples")
     return 0
