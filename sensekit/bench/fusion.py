@@ -200,6 +200,6 @@ def run(quick: bool) -> list[Case]:
     """Latency and size against DeepConvLSTM, then the BasicMotions accuracy."""
     from .._optional import require
 
-    require("torch", extra="fusion", what="sensekit bench fusion")
-    require("onnxruntime", extra="fusion", what="sensekit bench fusion")
+    require("torch", extra="train", what="sensekit bench fusion")
+    require("onnxruntime", extra="infer", what="sensekit bench fusion")
     return _latency_cases(quick) + _basic_motions(quick)
