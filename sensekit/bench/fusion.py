@@ -209,6 +209,6 @@ def run(quick: bool) -> list[Case]:
     from .._optional import require
     from . import fusion_real
 
-    require("torch", extra="fusion", what="sensekit bench fusion")
-    require("onnxruntime", extra="fusion", what="sensekit bench fusion")
+    require("torch", extra="train", what="sensekit bench fusion")
+    require("onnxruntime", extra="infer", what="sensekit bench fusion")
     return fusion_real.run(quick) + _latency_cases(quick) + _basic_motions(quick)

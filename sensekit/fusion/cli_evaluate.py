@@ -111,7 +111,7 @@ def score_recordings(args: argparse.Namespace, paths: list[Path], *, progress: b
                      ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What ``--json`` prints for ``paths``, and the scores per task behind it (``sensekit
     fleet evaluate`` runs it per recording)."""
-    require("torch", extra="fusion", what="sensekit evaluate")
+    require("torch", extra="train", what="sensekit evaluate")
     import torch
 
     from .by_recording import score_by_recording

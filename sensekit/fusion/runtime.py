@@ -125,7 +125,7 @@ class OnnxFusion:
         self._history: list[tuple[int, npt.NDArray[np.float32]]] = []
         if not files:
             raise ConfigError(f"{self.path}: no int8 graphs. Hint: run quantize_int8 first")
-        ort = require("onnxruntime", extra="fusion", what="ONNX Runtime fusion inference")
+        ort = require("onnxruntime", extra="infer", what="ONNX Runtime fusion inference")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -172,7 +172,7 @@ class OnnxFusion:
                 :func:`time.perf_counter`).
         """
         if providers is None:
-            ort = require("onnxruntime", extra="fusion", what="ONNX Runtime fusion inference")
+            ort = require("onnxruntime", extra="infer", what="ONNX Runtime fusion inference")
             providers = list(ort.get_available_providers())
         candidates = [(chain, False) for chain in provider_chains(providers)]
         candidates += [((CPU,), True)] if int8 else []
@@ -202,7 +202,7 @@ class OnnxFusion:
         of the network's shape, timed now; the CPU without timing anything where there is no
         GPU provider. Float only, so the predictions are those of the CPU whichever runs."""
         if providers is None:
-            ort = require("onnxruntime", extra="fusion", what="ONNX Runtime fusion inference")
+            ort = require("onnxruntime", extra="infer", what="ONNX Runtime fusion inference")
             providers = list(ort.get_available_providers())
         if not any(p in providers for p in GPU_PROVIDERS):
             return cls(manifest, threads=threads)
