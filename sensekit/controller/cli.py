@@ -31,7 +31,7 @@ from ..fusion.shipped import DEFAULT
 from ..outputs import atomic_output, check_output
 from ..progress import Progress
 from .energy import configuration_power_w, modality_power_w, utility
-from .evaluate import PolicyResult, Recording, evaluate_policy
+from .evaluate import PolicyResult, Recording, carried, evaluate_policy
 from .policies import Policy, PolicyContext, Static, policy_class, policy_from_spec
 from .predictor import FusionPredictor, load_predictor
 from .profile import Profile, load_profile
@@ -111,8 +111,9 @@ def evaluate_recordings(args: argparse.Namespace, paths: Sequence[str], *,
         raise ConfigError("the recordings label their classes differently: "
                           + "; ".join(f"{r.name}: {r.classes}" for r in labelled))
     net = load_predictor(args.model, args.platform, args.task, classes)
-    supported = configurations(net.modalities, every_rate=False)
-    full = default_configuration(net.modalities)
+    mods = carried(net.modalities, recordings)
+    supported = configurations(mods, every_rate=False)
+    full = default_configuration(mods)
     specs = args.policy or ["always-on", "adaptive"]
     profile = load_profile(args.profile) if args.profile else None
     factories = [(s, policy_factory(s, full, net, supported, args.platform, profile))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..packets import Packet
-from .evaluate import PolicyResult, Recording, WindowView, evaluate_policy
+from .evaluate import PolicyResult, Recording, WindowView, carried, evaluate_policy
 
 __all__ = ["stage"]
 
@@ -46,19 +46,23 @@ def stage(streams: Mapping[str, Packet], out_dir: Path) -> str:
         net = load_predictor(DEFAULT, "pi4", "activity", rec.classes)
     except DriverUnavailable as exc:
         return f"Skipped: {exc}"
-    supported = configurations(net.modalities, every_rate=False)
-    full = default_configuration(net.modalities)
+    mods = carried(net.modalities, [rec])  # the demo rig's IMU has no magnetometer
+    supported = configurations(mods, every_rate=False)
+    full = default_configuration(mods)
     print("live view of the adaptive policy (every 10 s):")
     make = {spec: policy_factory(spec, full, net, supported, "pi4") for spec in POLICIES}
+    win = net.window_s  # the windows the network was trained on
     results = [evaluate_policy(rec, make["adaptive"], net, supported=supported,
-                               on_window=_live)]
+                               on_window=_live, window_s=win)]
     results[0].policy = "adaptive"
     for spec in POLICIES:
         if spec != "adaptive":
-            results.append(evaluate_policy(rec, make[spec], net, supported=supported))
+            results.append(evaluate_policy(rec, make[spec], net, supported=supported,
+                                           window_s=win))
             results[-1].policy = spec
     for config in supported:
-        results.append(evaluate_policy(rec, static_factory(config), net, supported=supported))
+        results.append(evaluate_policy(rec, static_factory(config), net, supported=supported,
+                                       window_s=win))
         results[-1].policy = f"static:{config.name()}"
     plot = out_dir / "policies.png"
     plot_results(results, str(plot))

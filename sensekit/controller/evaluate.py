@@ -38,7 +38,7 @@ from .policies import Policy, motion_modality
 from .replay import RecordedDevice
 from .scores import score_window
 
-__all__ = ["PolicyResult", "Prediction", "Predictor", "Recording", "evaluate_policy",
+__all__ = ["PolicyResult", "Prediction", "Predictor", "Recording", "carried", "evaluate_policy",
            "location_error_m"]
 
 
@@ -137,6 +137,23 @@ class Recording:
         starts = [int(p.t_ns[0]) for p in self.streams.values()]
         ends = [int(p.t_ns[-1]) for p in self.streams.values()]
         return min(starts), max(ends)
+
+
+def carried(modalities: Mapping[str, Any], recordings: Sequence[Recording]) -> dict[str, Any]:
+    """The network's modalities that every recording delivers: one of the modality's sources
+    is a stream of the recording with all its fields (a rig whose IMU has no magnetometer
+    does not carry ``mag``, although the IMU stream is one of its sources).
+
+    A configuration with a modality the recording lacks would switch a device into a mode
+    that delivers nothing and that its power model may not know.
+    """
+    def has(spec: Any, rec: Recording) -> bool:
+        return any(src.stream in rec.streams
+                   and all(f in rec.streams[src.stream].fields for f in src.fields)
+                   for src in spec.sources)
+
+    return {m: spec for m, spec in modalities.items()
+            if all(has(spec, rec) for rec in recordings)}
 
 
 def _task_labels(task: str, labels: Packet, codes: Mapping[str, list[str]]

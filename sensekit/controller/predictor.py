@@ -80,14 +80,26 @@ class FusionPredictor:
         if not batch:
             return Prediction(-1, 0.0)
         if config not in self._latency:
-            self._latency[config] = self._measure(batch)
-        probs = self.net.predict(batch)[self.task][0]
+            self._latency[config] = self._measure(batch, window.t_start_ns)
+        probs = self._probs(batch, window.t_start_ns)
         k = int(np.argmax(probs))
-        redundant = frozenset(m for m in batch if len(batch) > 1 and self._unneeded(batch, m, k))
+        redundant = frozenset(m for m in batch if len(batch) > 1
+                              and self._unneeded(batch, m, k, window.t_start_ns))
         return Prediction(int(self._index[k]), float(probs[k]), redundant)
 
-    def _unneeded(self, batch: Mapping[str, np.ndarray], modality: str, k: int) -> bool:
-        without = self.net.predict(batch, {modality: np.zeros(1, bool)})[self.task][0]
+    def _probs(self, batch: Mapping[str, np.ndarray], t_ns: int,
+               present: Mapping[str, np.ndarray] | None = None, commit: bool = True
+               ) -> np.ndarray:
+        """The task's probabilities; a network that reads the windows before this one
+        (``predict_at``) remembers it unless ``commit`` is False (what-if passes)."""
+        at = getattr(self.net, "predict_at", None)
+        if at is not None:
+            return np.asarray(at(batch, t_ns, present, commit=commit)[self.task][0])
+        return np.asarray(self.net.predict(batch, present)[self.task][0])
+
+    def _unneeded(self, batch: Mapping[str, np.ndarray], modality: str, k: int,
+                  t_ns: int) -> bool:
+        without = self._probs(batch, t_ns, {modality: np.zeros(1, bool)}, commit=False)
         return int(np.argmax(without)) == k and float(without[k]) >= self.redundant_confidence
 
     def joules(self, config: Configuration) -> float:
@@ -99,13 +111,18 @@ class FusionPredictor:
     def latency_s(self, config: Configuration) -> float | None:
         return self._latency.get(config)
 
-    def _measure(self, batch: Mapping[str, np.ndarray], runs: int = 5) -> float:
+    def _measure(self, batch: Mapping[str, np.ndarray], t_ns: int, runs: int = 5) -> float:
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            self.net.predict(batch)
+            self._probs(batch, t_ns, commit=False)
             times.append(time.perf_counter() - start)
         return float(np.median(times))
+
+    @property
+    def window_s(self) -> float:
+        """The window length the network was trained on."""
+        return float(getattr(self.net, "window_s", 2.0))
 
 
 def load_predictor(model: str, platform: str = "pi4", task: str = "activity",

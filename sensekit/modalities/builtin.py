@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..fusion.inputs import ModalityInput, Source
 from . import Modality, PowerEntry, Score, TurnDown
 
-__all__ = ["BUILTIN", "DLPF_BANDWIDTHS_HZ"]
+__all__ = ["BUILTIN", "DLPF_BANDWIDTHS_HZ", "STATS_WINDOW_S"]
 
 #: MPU-6050 DLPF_CFG 0-6 accelerometer bandwidths in Hz (MPU-6000/MPU-6050 Register Map and
 #: Descriptions Rev 4.2, register 26 CONFIG, p. 13). A driver lowering the output rate picks
@@ -27,6 +27,19 @@ __all__ = ["BUILTIN", "DLPF_BANDWIDTHS_HZ"]
 DLPF_BANDWIDTHS_HZ = (260.0, 184.0, 94.0, 44.0, 21.0, 10.0, 5.0)
 #: The controller's IMU rates: the MPU-6050's sample-rate divider reaches each exactly.
 IMU_RATES = (100.0, 50.0, 25.0)
+
+#: Window of the rate-free statistics (the published transport-mode method's 5 s).
+STATS_WINDOW_S = 5.0
+#: Vector streams are point-sampled to at most this rate, no filter, before their statistics
+#: (sensekit.fusion.window_stats); a window with fewer samples than this lacks the modality.
+_POINT = {"max_rate_hz": 20.0, "min_samples": 4}
+
+
+def _stats(channels: int, rates: tuple[float, ...], *sources: Source,
+           xyz: bool = False) -> ModalityInput:
+    return ModalityInput("features", channels, rates, STATS_WINDOW_S, sources=sources,
+                         encoder="stats", xyz=xyz)
+
 
 _IMU_POWER = PowerEntry("mpu6050", device="imu")
 _MICROPHONE = PowerEntry("usb_microphone", device="microphone")
@@ -42,7 +55,9 @@ ACCEL = Modality(
     # 0.4 m/s^2 of magnitude spread scores 0.5: a phone at rest shows 0.01-0.05 m/s^2 of
     # sensor noise, slow walking 1-2 m/s^2 (gait peaks of 0.2-0.5 g)
     Score("norm_spread", "motion", {"half": 0.4}),
-    "accelerometer, m/s^2, gravity included, body frame")
+    "accelerometer, m/s^2, gravity included, body frame",
+    _stats(14, IMU_RATES, Source("imu", ("accel_mps2",), "accel_stats", _POINT),
+           Source("accel", ("accel_mps2",), "accel_stats", _POINT), xyz=True))
 
 GYRO = Modality(
     "gyro",
@@ -50,7 +65,9 @@ GYRO = Modality(
         Source("imu", ("gyro_rads",)), Source("gyro", ("gyro_rads",))), xyz=True),
     TurnDown("rate", modes=("accel_gyro",), standby="wake_on_motion",
              lowpass_hz=DLPF_BANDWIDTHS_HZ, keep_on=True),
-    _IMU_POWER, None, "gyroscope, rad/s, body frame")
+    _IMU_POWER, None, "gyroscope, rad/s, body frame",
+    _stats(6, IMU_RATES, Source("imu", ("gyro_rads",), "gyro_stats", _POINT),
+           Source("gyro", ("gyro_rads",), "gyro_stats", _POINT), xyz=True))
 
 AUDIO = Modality(
     "audio",
@@ -73,7 +90,12 @@ SOUND_LEVEL = Modality(
     TurnDown("switch", modes=("on",)), _MICROPHONE,
     # 6 dB of range across the window scores 0.5: a voice or a passing vehicle
     Score("range", "change", {"half": 6.0}, streams=("sound", "sound_level")),
-    "microphone as a sound level in dB, 0.1-10 Hz")
+    "microphone as a sound level in dB, 0.1-10 Hz",
+    # A phone app's dB is 20 log10 of the peak 16-bit amplitude (it saturates at 90 dB, as
+    # one transport-mode phone does half of the time): dBFS + 90.3
+    _stats(3, (10.0, 1.0), Source("sound", ("sound_db",), "level_stats", hold_s=30.0),
+           Source("sound_level", ("level_dbfs",), "level_stats", {"offset_db": 90.3},
+                  hold_s=30.0)))
 
 CAMERA = Modality(
     "camera",
@@ -105,7 +127,10 @@ GPS_SPEED = Modality(
     TurnDown("switch", modes=("continuous",), standby="power_save", economy="power_save"),
     _GPS,
     Score("peak", "level", {"half": 1.5}),
-    "GPS speed over ground without position (phone logs: a value every 30-40 s)")
+    "GPS speed over ground without position (phone logs: a value every 30-40 s)",
+    # a fix counts for 40 s after it (45 s before the window's end): "a recent fix"
+    _stats(3, (1.0,), Source("speed", ("speed_mps",), "speed_stats", hold_s=40.0),
+           Source("gps", ("speed_mps",), "speed_stats", hold_s=40.0)))
 
 LIGHT = Modality(
     "light",
@@ -118,7 +143,8 @@ LIGHT = Modality(
     PowerEntry("bh1750", device="light"),
     # half a decade (300 lx indoors to 1,000 lx) scores 0.5
     Score("log_range", "change", {"half": 0.5}),
-    "ambient light, lux")
+    "ambient light, lux",
+    _stats(2, (1.0,), Source("light", ("lux",), "light_stats", hold_s=120.0)))
 
 MAG = Modality(
     "mag",
@@ -128,7 +154,9 @@ MAG = Modality(
     PowerEntry("ak8963", device="magnetometer"),
     # 5 uT of field-strength spread scores 0.5: steel and motors nearby (a car, a train)
     Score("norm_spread", "change", {"half": 5.0}),
-    "magnetometer, uT, body frame")
+    "magnetometer, uT, body frame",
+    _stats(6, (10.0,), Source("mag", ("mag_ut",), "mag_stats", _POINT),
+           Source("imu", ("mag_ut",), "mag_stats", _POINT), xyz=True))
 
 PRESSURE = Modality(
     "pressure",

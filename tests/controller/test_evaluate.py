@@ -178,3 +178,18 @@ def test_a_step_signal_holds_across_windows_while_its_sensor_stays_on(tmp_path: 
     assert all(off.light[t] for t in (0, 2, 4, 6, 8))
     assert not any(off.light[t] for t in (20, 22, 40, 42))
     assert off.light[60]  # the 61 s report
+
+
+def test_a_modality_counts_as_carried_only_where_its_stream_has_its_fields() -> None:
+    from sensekit.controller.evaluate import Recording, carried
+    from sensekit.modalities import registered
+
+    t = np.arange(3, dtype=np.int64) * 10_000_000
+    imu = Packet("imu", t, {"accel_mps2": np.zeros((3, 3), np.float32)})
+    mag = Packet("mag", t, {"mag_ut": np.zeros((3, 3), np.float32)})
+    mods = {m: registered()[m].input for m in ("accel", "mag")}
+    rig = Recording.from_streams("rig", {"imu": imu}, ["still"])
+    phone = Recording.from_streams("phone", {"imu": imu, "mag": mag}, ["still"])
+    assert sorted(carried(mods, [rig])) == ["accel"]  # the IMU stream has no mag_ut field
+    assert sorted(carried(mods, [phone])) == ["accel", "mag"]
+    assert sorted(carried(mods, [rig, phone])) == ["accel"]  # every recording must carry it

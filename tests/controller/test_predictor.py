@@ -30,5 +30,5 @@ def test_the_controller_runs_the_default_network_unless_the_rig_names_one() -> N
     assert net.classes == ["none", "foot", "bicycle", "motor"]
     with pytest.raises(ConfigError, match=r"rig.toml:7: unknown key 'weigths' in \[fusion\]"):
         parse_rig(RIG + '\n[fusion]\nweigths = "x"\n', "rig.toml")
-    with pytest.raises(ConfigError, match="has no task 'transport'"):
-        rig_predictor(parse_rig(RIG + '\n[fusion]\ntask = "transport"\n', "rig.toml"))
+    with pytest.raises(ConfigError, match="has no task 'indoor_outdoor'"):
+        rig_predictor(parse_rig(RIG + '\n[fusion]\ntask = "indoor_outdoor"\n', "rig.toml"))
