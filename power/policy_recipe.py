@@ -281,14 +281,14 @@ def verdict(per_person: Mapping[str, Mapping[str, Outcome]], draws: int) -> dict
     return out
 
 
-def fold_network(folds: Path | None, held: str, task: str, classes: list[str]
-                 ) -> tuple[FusionPredictor, str]:
+def fold_network(folds: Path | None, held: str, task: str, classes: list[str],
+                 network: str = "default") -> tuple[FusionPredictor, str]:
     """The network trained without ``held``: ``FOLDS/without_HELD.onnx.json`` or the first
     ``.onnx.json`` in ``FOLDS/without_HELD/`` (the shipped ``default`` without ``--folds``).
     A fold that is missing, or in a layout this sensekit cannot run, stops the run: a
     held-out figure from another network than the one named would be a wrong figure."""
     if folds is None:
-        return load_predictor("default", "pi4", task, classes), "default (shipped; not a fold)"
+        return load_predictor(network, "pi4", task, classes), f"{network} (shipped; not a fold)"
     found = sorted({*folds.glob(f"without_{held}.onnx.json"),
                     *(folds / f"without_{held}").glob("*.onnx.json")})
     if not found:
@@ -336,7 +336,7 @@ def real(args: argparse.Namespace) -> None:
         per_person: dict[str, dict[str, Outcome]] = {}
         folds: dict[str, Any] = {}
         for held in people:
-            net, source = fold_network(args.folds, held, args.task, classes)
+            net, source = fold_network(args.folds, held, args.task, classes, args.network)
             bench = benches.setdefault(source, Bench(
                 net, args.task, tables, union_points(net, tables, recs + walks),
                 float(next(iter(net.modalities.values())).window_s)))
@@ -350,7 +350,7 @@ def real(args: argparse.Namespace) -> None:
                            "held_out": {p: _brief(o) for p, o in per_person[held].items()}}
             log(f"    {json.dumps(folds[held]['held_out'])}")
         result = {"folds": folds, **verdict(per_person, args.draws)}
-        net, source = fold_network(None, "", args.task, classes)
+        net, source = fold_network(None, "", args.task, classes, args.network)
         bench = benches.setdefault(source, Bench(
             net, args.task, tables, union_points(net, tables, recs + walks),
             float(next(iter(net.modalities.values())).window_s)))
@@ -511,6 +511,8 @@ def main() -> None:
     r.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
     r.add_argument("--corpus", type=Path, default=CORPUS)
     r.add_argument("--folds", type=Path, help="folder of the network's per-person folds")
+    r.add_argument("--network", default="default",
+                   help="shipped network without --folds (and for the phone walks)")
     r.add_argument("--task", default="activity")
     r.add_argument("--tables", nargs="+", default=["pi-usb", "pi-i2s"])
     r.add_argument("--people", nargs="*", help="only these held-out people (a quick check)")

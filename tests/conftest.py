@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("SENSEKIT_CORPUS", ROOT.parent / "shared" / "corpus"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"real-recordings corpus not found at {CORPUS} (set SENSEKIT_CORPUS)")

@@ -1,5 +1,8 @@
 """``sensekit bench fusion``: size, latency and accuracy of the fusion network vs DeepConvLSTM.
 
+The shipped ``default`` network (trained on real phones) is benchmarked first
+(:mod:`sensekit.bench.fusion_real`); the cases below are the rig network ``sim_har``'s.
+
 Latency is from an aligned 2-second window to calibrated probabilities, feature extraction
 included (log-mel of the audio, resizing the camera frame), with one CPU thread, in eager
 PyTorch and ONNX Runtime, float and int8. The peer is DeepConvLSTM (Ordonez and Roggen 2016:
@@ -23,6 +26,8 @@ import numpy.typing as npt
 from . import Case, case
 
 F32 = npt.NDArray[np.float32]
+#: The shipped network of the rig's six modalities (2 s raw windows), trained on simulation.
+RIG_NETWORK = "sim_har"
 
 
 def _windows(seconds: float) -> list[Any]:
@@ -68,14 +73,15 @@ def _stacked(inputs: Mapping[str, F32], mods: Mapping[str, Any], steps: int) -> 
 
 
 def _networks(mods: Mapping[str, Any]) -> tuple[Any, Any]:
-    """The shipped network (a fresh one if none ships) and a DeepConvLSTM on the same inputs."""
+    """The shipped rig network ``sim_har`` (a fresh one if none ships) and a DeepConvLSTM on
+    the same inputs."""
     from ..errors import ConfigError
     from ..fusion.model import create_model
     from ..fusion.weights import load_model, read_metadata
 
-    tasks = read_metadata("default")["tasks"]
+    tasks = read_metadata(RIG_NETWORK)["tasks"]
     try:  # the shipped weights, so the int8 agreement is that of a trained network
-        net = load_model("default", modalities=mods, tasks=tasks)
+        net = load_model(RIG_NETWORK, modalities=mods, tasks=tasks)
     except ConfigError:
         net = create_model("fusion_small", modalities=mods, tasks=tasks).eval()
     return net, create_model("deepconvlstm", modalities=mods, tasks=tasks).eval()
@@ -197,9 +203,12 @@ def _basic_motions(quick: bool) -> list[Case]:
 
 
 def run(quick: bool) -> list[Case]:
-    """Latency and size against DeepConvLSTM, then the BasicMotions accuracy."""
+    """The shipped default network (trained on real phones: size, latency, by-person figures,
+    :mod:`sensekit.bench.fusion_real`), then the simulator-trained ``sim_har``'s latency and
+    size against DeepConvLSTM and the BasicMotions accuracy."""
     from .._optional import require
+    from . import fusion_real
 
-    require("torch", extra="fusion", what="sensekit bench fusion")
-    require("onnxruntime", extra="fusion", what="sensekit bench fusion")
-    return _latency_cases(quick) + _basic_motions(quick)
+    require("torch", extra="train", what="sensekit bench fusion")
+    require("onnxruntime", extra="infer", what="sensekit bench fusion")
+    return fusion_real.run(quick) + _latency_cases(quick) + _basic_motions(quick)

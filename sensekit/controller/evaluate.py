@@ -39,10 +39,10 @@ from .recording import Recording
 from .replay import RecordedDevice
 from .scores import ScoreTimer
 
-__all__ = ["STILL_SCORE", "PolicyResult", "Prediction", "Predictor", "Recording", "Replay", "Run",
-           "WindowView", "accuracy_of", "confusion", "detection_delays", "evaluate_policy",
-           "holds", "location_error_m", "macro_f1_of", "recording_devices", "replay_policy",
-           "start_replay", "window_s_of"]
+__all__ = ["STILL_SCORE", "PolicyResult", "Prediction", "Predictor", "Recording", "Replay",
+           "Run", "WindowView", "accuracy_of", "carried", "confusion", "detection_delays",
+           "evaluate_policy", "holds", "location_error_m", "macro_f1_of", "recording_devices",
+           "replay_policy", "start_replay", "window_s_of"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,23 @@ def _busy_w(predictor: Predictor, platform: str) -> float:
         return busy
     table = load_power_model(platform)
     return (table.mode("cpu_busy").power_w - table.mode("idle").power_w) / 4
+
+
+def carried(modalities: Mapping[str, Any], recordings: Sequence[Recording]) -> dict[str, Any]:
+    """The network's modalities that every recording delivers: one of the modality's sources
+    is a stream of the recording with all its fields (a rig whose IMU has no magnetometer
+    does not carry ``mag``, although the IMU stream is one of its sources).
+
+    A configuration with a modality the recording lacks would switch a device into a mode
+    that delivers nothing and that its power model may not know.
+    """
+    def has(spec: Any, rec: Recording) -> bool:
+        return any(src.stream in rec.streams
+                   and all(f in rec.streams[src.stream].fields for f in src.fields)
+                   for src in spec.sources)
+
+    return {m: spec for m, spec in modalities.items()
+            if all(has(spec, rec) for rec in recordings)}
 
 
 @dataclass

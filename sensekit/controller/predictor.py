@@ -144,7 +144,7 @@ class FusionPredictor:
         index = np.full(len(inputs), -1, np.int64)
         conf = np.zeros(len(inputs))
         items = [(i, dict(x)) for i, x in enumerate(inputs) if x]
-        if callable(getattr(self.net, "predict_sequence", None)):
+        if _reads_context(self.net):
             return self._sequence(items, np.asarray(numbers), index, conf)
         groups: dict[tuple[Any, ...], list[tuple[int, dict[str, np.ndarray]]]] = {}
         for i, x in items:
@@ -239,6 +239,15 @@ def rig_predictor(rig: Any, platform: str = "pi4") -> FusionPredictor:
     """The network a rig config's controller runs: ``[fusion] weights`` (default: the shipped
     ``default``), acting on ``[fusion] task`` (default ``activity``)."""
     return load_predictor(rig.weights, platform, str(rig.fusion.get("task", "activity")))
+
+
+def _reads_context(net: Any) -> bool:
+    """Whether ``net`` reads each window with the ones before it: it predicts sequences and,
+    where it has an exported manifest, that manifest is a context network's."""
+    if not callable(getattr(net, "predict_sequence", None)):
+        return False
+    manifest = getattr(net, "manifest", None)
+    return not isinstance(manifest, Mapping) or manifest.get("layout") == "context"
 
 
 def _trained(x: np.ndarray, spec: ModalityInput) -> bool:

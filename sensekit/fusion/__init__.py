@@ -41,6 +41,6 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         from .._optional import require
 
-        require("torch", extra="fusion", what=f"sensekit.fusion.{name}")
+        require("torch", extra="train", what=f"sensekit.fusion.{name}")
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'sensekit.fusion' has no attribute {name!r}")

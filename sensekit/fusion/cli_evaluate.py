@@ -90,16 +90,17 @@ def _windows(net: Any, meta: dict[str, Any], paths: list[Path], progress: bool =
              ) -> tuple[list[tuple[str, Any]], list[dict[str, Any]]]:
     """Each recording's labelled windows (every modality it has) and the network's logits."""
     from .by_recording import network_tasks
-    from .inputs import modalities_from_json
     from .recordings import recording_windows
     from .train import predict_logits
+    from .weights import metadata_inputs
 
-    mods = modalities_from_json(meta["modalities"])
+    mods = metadata_inputs(meta)
     tasks = network_tasks(meta["tasks"])
     sets, logits = [], []
     with Progress("evaluate", len(paths), unit=" recordings", enabled=progress) as bar:
         for i, p in enumerate(paths):
-            ws = recording_windows(p, mods, window_s=meta["window_s"], group=i, tasks=tasks)
+            ws = recording_windows(p, mods, window_s=meta["window_s"], hop_s=meta["window_s"],
+                                   group=i, tasks=tasks)
             sets.append((str(p), ws))
             logits.append(predict_logits(net, ws))
             bar.update(1, info=p.name)
@@ -110,7 +111,7 @@ def score_recordings(args: argparse.Namespace, paths: list[Path], *, progress: b
                      ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What ``--json`` prints for ``paths``, and the scores per task behind it (``sensekit
     fleet evaluate`` runs it per recording)."""
-    require("torch", extra="fusion", what="sensekit evaluate")
+    require("torch", extra="train", what="sensekit evaluate")
     import torch
 
     from .by_recording import score_by_recording

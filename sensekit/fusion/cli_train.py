@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    require("torch", extra="fusion", what="sensekit train")
+    require("torch", extra="train", what="sensekit train")
     import torch
 
     from .augment import Augment

@@ -27,9 +27,23 @@ F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 
 
+#: One view of the windows: the inputs and presence of the modalities it changes.
+View = tuple[dict[str, F32], dict[str, npt.NDArray[np.bool_]]]
+
+
 @dataclass
 class WindowSet:
-    """N labelled windows, each modality at its native resolution."""
+    """N labelled windows, each modality at its native resolution.
+
+    Attributes:
+        modalities, inputs, present, labels, classes: The windows.
+        groups: Group id per window (the recording it came from).
+        index: Window number on its recording's grid (consecutive windows differ by one), for
+            networks that read several consecutive windows (:mod:`sensekit.fusion.context`).
+        views: The same windows as the sensors would have delivered them otherwise (a slower
+            rate by point sampling or by the part's low-pass and decimation): view name ->
+            inputs and presence of the modalities the view changes (rate augmentation).
+    """
 
     modalities: dict[str, ModalityInput]
     inputs: dict[str, F32]
@@ -37,12 +51,20 @@ class WindowSet:
     labels: dict[str, I64]
     classes: dict[str, list[str]]
     groups: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    index: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    views: dict[str, View] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self)
         if self.groups.size == 0:
             self.groups = np.zeros(n, np.int64)
-        for name, arr in [*self.inputs.items(), *self.present.items(), *self.labels.items()]:
+        if self.index.size == 0:
+            self.index = np.arange(n, dtype=np.int64)
+        arrays = [*self.inputs.items(), *self.present.items(), *self.labels.items(),
+                  ("groups", self.groups), ("index", self.index)]
+        for view, (inputs, present) in self.views.items():
+            arrays += [(f"{view}/{k}", v) for k, v in [*inputs.items(), *present.items()]]
+        for name, arr in arrays:
             if len(arr) != n:
                 raise ConfigError(f"window set: {name!r} has {len(arr)} rows, expected {n}")
         for m in self.modalities:
@@ -57,7 +79,10 @@ class WindowSet:
         return WindowSet(self.modalities, {k: v[idx] for k, v in self.inputs.items()},
                          {k: v[idx] for k, v in self.present.items()},
                          {k: v[idx] for k, v in self.labels.items()}, self.classes,
-                         self.groups[idx])
+                         self.groups[idx], self.index[idx],
+                         {name: ({k: v[idx] for k, v in x.items()},
+                                 {k: v[idx] for k, v in p.items()})
+                          for name, (x, p) in self.views.items()})
 
     def labelled_tasks(self) -> list[str]:
         """Tasks with at least one labelled window."""
@@ -68,10 +93,10 @@ class WindowSet:
         labels = {t: self.labels[t] for t in tasks}
         keep = np.logical_or.reduce([y >= 0 for y in labels.values()]) if labels else \
             np.zeros(len(self), bool)
-        return WindowSet(self.modalities, {k: v[keep] for k, v in self.inputs.items()},
-                         {k: v[keep] for k, v in self.present.items()},
-                         {t: y[keep] for t, y in labels.items()},
-                         {t: self.classes[t] for t in tasks}, self.groups[keep])
+        out = self.subset(keep)
+        out.labels = {t: self.labels[t][keep] for t in tasks}
+        out.classes = {t: self.classes[t] for t in tasks}
+        return out
 
     def data_hash(self) -> str:
         """SHA-256 of the arrays and labels (recorded in weights metadata)."""

@@ -10,6 +10,7 @@ network's settings, it maps (B, C, T) or (B, C, H, W) to a (B, dim) token.
   for x/y/z inputs the norm of each triplet and, optionally, its gait-band spectrum.
 - ``image``: a depthwise-separable CNN for a camera frame at the DNN-mode resolution.
 - ``lowrate``: statistics over however many samples the window holds (GPS, light) and an MLP.
+- ``stats``: rate-free window statistics (``features`` layout), standardised, and an MLP.
 
 Task heads are registered the same way (:data:`HEADS`, ``sensekit.heads``): a head maps the
 fused token to one task's logits.
@@ -29,8 +30,8 @@ from .._registry import resolve
 from .inputs import ModalityInput
 
 __all__ = ["ENCODERS", "HEADS", "Encoder", "ImageEncoder", "LinearHead", "LowRateEncoder",
-           "Normalise", "SeriesEncoder", "TaskHead", "encoder_names", "make_encoder",
-           "make_head", "register_encoder", "register_head"]
+           "Normalise", "SeriesEncoder", "StatsEncoder", "TaskHead", "encoder_names",
+           "make_encoder", "make_head", "register_encoder", "register_head"]
 
 ENCODER_ENTRY_POINTS = "sensekit.encoders"
 HEAD_ENTRY_POINTS = "sensekit.heads"
@@ -188,11 +189,31 @@ class LowRateEncoder(Encoder):
         return token
 
 
+class StatsEncoder(Encoder):
+    """Window statistics (``features`` layout, :mod:`sensekit.fusion.window_stats`):
+    standardised with the training windows' mean and std per feature, then a two-layer MLP."""
+
+    def __init__(self, channels: int, dim: int) -> None:
+        super().__init__()
+        self.norm = Normalise(channels, 1)
+        self.mlp = nn.Sequential(nn.Linear(channels, dim), nn.GELU(), nn.Linear(dim, dim))
+
+    @classmethod
+    def from_input(cls, spec: ModalityInput, *, dim: int, width: int, spectrum: bool = False,
+                   spectrum_hz: float = 12.5) -> StatsEncoder:
+        return cls(spec.channels, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        token: Tensor = self.mlp(self.norm(x).flatten(1))
+        return token
+
+
 #: Built-in encoders: name -> (module, class).
 ENCODERS: dict[str, tuple[str, str]] = {
     "series": (__name__, "SeriesEncoder"),
     "image": (__name__, "ImageEncoder"),
     "lowrate": (__name__, "LowRateEncoder"),
+    "stats": (__name__, "StatsEncoder"),
 }
 
 

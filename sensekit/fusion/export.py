@@ -1,5 +1,8 @@
 """Export to ONNX (one graph per encoder plus one fusion graph) and int8 quantisation.
 
+The context network (:mod:`sensekit.fusion.context`) exports as a ``fuse`` and a ``context``
+graph instead (:func:`export_context_onnx`).
+
 Splitting the network at the tokens keeps the deployment as flexible as the PyTorch model: the
 runtime runs only the encoders of the modalities that are on, then the fusion graph with the
 presence mask, so one export serves every configuration. Series and image inputs have dynamic
@@ -27,7 +30,7 @@ from .baseline import DeepConvLSTM
 from .inputs import modalities_to_json
 from .model import FusionNet
 
-__all__ = ["export_onnx", "quantize_int8"]
+__all__ = ["export_context_onnx", "export_onnx", "quantize_int8"]
 
 
 class _FusionGraph(nn.Module):
@@ -133,3 +136,73 @@ def export_baseline_onnx(model: nn.Module, path: str | Path, channels: int, step
     _export(_StackedGraph(model).eval(), (torch.randn(1, channels, steps),), out, ["x"], tasks,
             {"x": {0: "batch"}, **{t: {0: "batch"} for t in tasks}})
     return out
+
+
+class _FuseGraph(nn.Module):
+    def __init__(self, net: Any) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, *args: Tensor) -> Tensor:
+        *xs, present = args
+        inputs = dict(zip(self.net.order, xs, strict=True))
+        fused: Tensor = self.net.fuse(inputs, present > 0.5)
+        return fused
+
+
+class _ContextGraph(nn.Module):
+    def __init__(self, net: Any) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, fused: Tensor, valid: Tensor) -> tuple[Tensor, ...]:
+        return tuple(self.net.head(fused, valid).values())
+
+
+@torch.no_grad()
+def export_context_onnx(model: nn.Module, folder: str | Path, prefix: str = "fusion") -> Path:
+    """Export a :class:`~sensekit.fusion.context.ContextFusion` as two graphs; returns the
+    manifest path.
+
+    ``P.fuse.onnx`` takes one window's statistics per learned modality (``x_<modality>``,
+    (B, C, 1); zeros where absent) and ``present`` (B, M) and gives its vector (B, dim);
+    ``P.context.onnx`` takes the last ``context`` windows' vectors (B, K, dim) and ``valid``
+    (B, K) and gives each task's logits. The manifest (format ``sensekit.fusion.onnx/3``)
+    records the modalities, the rules and their inputs, the calibration, the window length
+    and the context, so :class:`~sensekit.fusion.runtime.OnnxFusion` needs nothing else.
+    """
+    from .context import ContextFusion
+
+    if not isinstance(model, ContextFusion):
+        raise ConfigError(f"export_context_onnx exports ContextFusion models, got "
+                          f"{type(model).__name__}")
+    model.eval()
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    m = len(model.order)
+    xs = tuple(torch.randn(1, model.modalities[name].channels, 1) for name in model.order)
+    names = [f"x_{name}" for name in model.order]
+    fuse = out / f"{prefix}.fuse.onnx"
+    _export(_FuseGraph(model).eval(), (*xs, torch.ones(1, m)), fuse, [*names, "present"],
+            ["fused"], {**{n: {0: "batch"} for n in names}, "present": {0: "batch"},
+                        "fused": {0: "batch"}})
+    tasks = list(model.tasks)
+    context = out / f"{prefix}.context.onnx"
+    _export(_ContextGraph(model).eval(), (torch.randn(1, model.context, model.dim),
+                                          torch.ones(1, model.context)), context,
+            ["fused", "valid"], tasks,
+            {"fused": {0: "batch"}, "valid": {0: "batch"}, **{t: {0: "batch"} for t in tasks}})
+    info = getattr(model, "build_info", {})
+    manifest: dict[str, Any] = {
+        "format": "sensekit.fusion.onnx/3", "layout": "context", "order": model.order,
+        "dim": model.dim, "context": model.context,
+        "window_s": next(iter(model.modalities.values())).window_s,
+        "modalities": modalities_to_json(model.modalities),
+        "rule_inputs": modalities_to_json(model.rule_inputs),
+        "rules": [r.as_json() for r in model.rules], "calibration": model.calibration,
+        "tasks": model.tasks, "files": {"fuse": fuse.name, "context": context.name},
+        "int8_files": {}, "build": info.get("name", ""),
+    }
+    mpath = out / f"{prefix}.onnx.json"
+    mpath.write_text(json.dumps(manifest, indent=1) + "\n")
+    return mpath

@@ -15,6 +15,9 @@ extractor registered by name here (lazily, plus the ``sensekit.features`` entry-
   per field, each transformed as its options say: ``nan`` (value for NaN), ``min``/``max``
   (clip), ``log10_1p`` (log10(1 + x)), ``centre`` (minus the window's mean).
 - ``pcm_level``: (1, frames) the level of PCM in dBFS, one value per ``hop_s`` (0.1 s).
+- ``accel_stats``, ``gyro_stats``, ``mag_stats``, ``level_stats``, ``speed_stats``,
+  ``light_stats``: (features, 1) window statistics that do not depend on the sampling rate or
+  the phone's orientation (:mod:`sensekit.fusion.window_stats`).
 
 Feature extraction (log-mel, the image resize) is part of the measured latency from window to
 prediction.
@@ -213,6 +216,13 @@ FEATURES: dict[str, tuple[str, str]] = {
     "frame": (__name__, "NewestFrame"),
     "samples": (__name__, "Samples"),
     "pcm_level": (__name__, "PcmLevel"),
+    # rate-free window statistics (the real-recordings network's inputs)
+    "accel_stats": ("sensekit.fusion.window_stats", "AccelStats"),
+    "gyro_stats": ("sensekit.fusion.window_stats", "GyroStats"),
+    "mag_stats": ("sensekit.fusion.window_stats", "MagStats"),
+    "level_stats": ("sensekit.fusion.window_stats", "LevelStats"),
+    "speed_stats": ("sensekit.fusion.window_stats", "SpeedStats"),
+    "light_stats": ("sensekit.fusion.window_stats", "LightStats"),
 }
 
 

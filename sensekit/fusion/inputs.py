@@ -31,12 +31,15 @@ __all__ = [
     "modalities_from_json",
     "modalities_to_json",
     "sensor_modalities",
+    "stats_modalities",
 ]
 
 #: Input layouts: ``series`` (channels x time steps, a fixed number per rate), ``image``
 #: (channels x S x S, the rate is the side S in pixels), ``lowrate`` (channels x however many
-#: samples the window holds). Which encoder reads an input is a registered name of its own.
-KINDS = ("series", "image", "lowrate")
+#: samples the window holds), ``features`` (channels x 1: one vector of window statistics
+#: whatever the rate, :mod:`sensekit.fusion.window_stats`). Which encoder reads an input is a
+#: registered name of its own.
+KINDS = ("series", "image", "lowrate", "features")
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,8 @@ class ModalityInput:
 
     def steps(self, rate: float | None = None) -> int:
         """Time steps in one window at ``rate`` (pixels per side for images)."""
+        if self.kind == "features":
+            return 1
         r = self.native if rate is None else rate
         return int(r) if self.kind == "image" else max(1, round(r * self.window_s))
 
@@ -185,6 +190,24 @@ def sensor_modalities(window_s: float = 2.0, n_mels: int = 32,
         spec = replace(get(name).input, window_s=window_s)
         if spec.sources and spec.sources[0].features == "logmel":
             spec = replace(spec, channels=n_mels)
+        out[name] = spec
+    return out
+
+
+def stats_modalities(names: Sequence[str]) -> dict[str, ModalityInput]:
+    """The rate-free window statistics of declared modalities (their ``stats`` input: the
+    network trained on real phones takes these).
+
+    Raises:
+        ConfigError: a modality has no statistics declared.
+    """
+    from ..modalities import get
+
+    out = {}
+    for name in names:
+        spec = get(name).stats
+        if spec is None:
+            raise ConfigError(f"modality {name!r} declares no window statistics (its 'stats')")
         out[name] = spec
     return out
 

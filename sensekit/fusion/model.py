@@ -35,7 +35,7 @@ def register_model(fn: Builder) -> Builder:
 
 def list_models() -> list[str]:
     """Names accepted by :func:`create_model`."""
-    from . import baseline  # noqa: F401  (registers the baseline)
+    from . import baseline, context  # noqa: F401  (register the baseline and context_small)
 
     return sorted(_BUILDERS)
 

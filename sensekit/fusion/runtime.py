@@ -9,6 +9,15 @@ Example::
 
 Only the encoders of the modalities passed in are run; the fusion graph gets a presence mask.
 
+A context network (``sensekit.fusion.onnx/3``, :func:`sensekit.fusion.export.
+export_context_onnx`) runs its ``fuse`` graph once per window and its ``context`` graph over
+the last windows' vectors: :meth:`OnnxFusion.predict_sequence` for a recording's windows in
+order, :meth:`OnnxFusion.predict_at` window by window as they come (it keeps the vectors of the
+last windows, by their start time), :meth:`OnnxFusion.predict` for windows on their own. Its
+declared rules (:mod:`sensekit.fusion.rules`) and calibration (:mod:`sensekit.fusion.
+temperature`) are applied to its logits; a rule's modality (the GPS speed) is an input like the
+others.
+
 Execution providers: the CPU unless told otherwise. Where the GPU build of ONNX Runtime is
 installed (``onnxruntime-gpu``; on a Jetson NVIDIA's wheel for its JetPack),
 :meth:`OnnxFusion.best_provider` times its TensorRT and CUDA providers against the CPU at
@@ -36,8 +45,10 @@ from ..errors import ConfigError, DeviceError, FileFormatError
 from .features import window_inputs
 from .inputs import Configuration, ModalityInput, modalities_from_json
 from .metrics import softmax
+from .rules import apply_rules, rules_from_json
 from .shipped import SHIPPED, shipped_name
 from .tasks import renamed_tasks
+from .temperature import apply_calibration
 
 __all__ = ["CPU", "GPU_PROVIDERS", "OnnxFusion", "provider_chains"]
 
@@ -93,26 +104,36 @@ class OnnxFusion:
                               f"sensekit.fusion.export.export_onnx")
         self.manifest: dict[str, Any] = read_json(self.path, "ONNX fusion manifest")
         try:
-            self.modalities = modalities_from_json(self.manifest["modalities"])
             self.order: list[str] = [str(m) for m in self.manifest["order"]]
+            #: Windows of context (1: each window on its own).
+            self.context = int(self.manifest.get("context", 1))
+            self.rules = rules_from_json(self.manifest.get("rules", []))
+            self.calibration: dict[str, Any] = dict(self.manifest.get("calibration") or {})
+            #: Every modality the network reads: its learned inputs, then its rules' inputs.
+            self.modalities = {**modalities_from_json(self.manifest["modalities"]),
+                               **modalities_from_json(self.manifest.get("rule_inputs", {}))}
+            self.window_s = float(self.manifest.get("window_s") or
+                                  next(iter(self.modalities.values())).window_s)
             names = renamed_tasks(self.manifest["tasks"])  # graphs of the first format
             self.tasks: dict[str, list[str]] = {names.get(t, t): [str(c) for c in classes]
                                                 for t, classes in self.manifest["tasks"].items()}
             files = {str(k): str(v) for k, v in
                      self.manifest["int8_files" if int8 else "files"].items()}
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, StopIteration) as exc:
             raise FileFormatError(f"{self.path}: malformed ONNX fusion manifest "
                                   f"({type(exc).__name__}: {exc})") from None
+        self._history: list[tuple[int, npt.NDArray[np.float32]]] = []
         if not files:
             raise ConfigError(f"{self.path}: no int8 graphs. Hint: run quantize_int8 first")
-        ort = require("onnxruntime", extra="fusion", what="ONNX Runtime fusion inference")
+        ort = require("onnxruntime", extra="infer", what="ONNX Runtime fusion inference")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self._sessions = {part: _session(ort, self.path.parent / name, opts, providers)
                           for part, name in files.items()}
         #: The providers the sessions run on, as ONNX Runtime reports them.
-        self.providers: tuple[str, ...] = tuple(self._sessions["fusion"].get_providers())
+        self.providers: tuple[str, ...] = tuple(
+            next(iter(self._sessions.values())).get_providers())
         if providers[0] not in self.providers:
             raise DeviceError(f"{providers[0]} is not usable with this ONNX Runtime (it runs "
                               f"{', '.join(self.providers)}). Hint: on a Jetson install "
@@ -151,7 +172,7 @@ class OnnxFusion:
                 :func:`time.perf_counter`).
         """
         if providers is None:
-            ort = require("onnxruntime", extra="fusion", what="ONNX Runtime fusion inference")
+            ort = require("onnxruntime", extra="infer", what="ONNX Runtime fusion inference")
             providers = list(ort.get_available_providers())
         candidates = [(chain, False) for chain in provider_chains(providers)]
         candidates += [((CPU,), True)] if int8 else []
@@ -181,7 +202,7 @@ class OnnxFusion:
         of the network's shape, timed now; the CPU without timing anything where there is no
         GPU provider. Float only, so the predictions are those of the CPU whichever runs."""
         if providers is None:
-            ort = require("onnxruntime", extra="fusion", what="ONNX Runtime fusion inference")
+            ort = require("onnxruntime", extra="infer", what="ONNX Runtime fusion inference")
             providers = list(ort.get_available_providers())
         if not any(p in providers for p in GPU_PROVIDERS):
             return cls(manifest, threads=threads)
@@ -220,6 +241,8 @@ class OnnxFusion:
         def shape(spec: ModalityInput) -> tuple[int, ...]:
             if spec.kind == "image":
                 return (batch, spec.channels, spec.steps(), spec.steps())
+            if spec.kind == "features":  # window statistics: one value per channel
+                return (batch, spec.channels, 1)
             return (batch, spec.channels, spec.steps())
 
         return {m: rng.standard_normal(shape(spec)).astype(np.float32)
@@ -234,7 +257,7 @@ class OnnxFusion:
             spec = self.modalities[m]
             size = x.shape[-1]
             allowed = [spec.steps(r) for r in spec.rates_hz]
-            if spec.kind != "lowrate" and size not in allowed:
+            if spec.kind in ("series", "image") and size not in allowed:
                 what = "pixels" if spec.kind == "image" else "samples per window"
                 raise ConfigError(f"{self.path.name}: {m} input has {size} {what}; the network "
                                   f"was trained for {allowed} (rates {list(spec.rates_hz)} over "
@@ -256,12 +279,20 @@ class OnnxFusion:
 
     def logits(self, inputs: Mapping[str, F32],
                present: Mapping[str, npt.NDArray[np.bool_]] | None = None) -> dict[str, F32]:
-        """Temperature-scaled logits per task for a batch of windows."""
-        unknown = set(inputs) - set(self.order)
+        """Temperature-scaled logits per task for a batch of windows (a context network:
+        each window on its own, with no window before it)."""
+        unknown = set(inputs) - set(self.modalities)
         if unknown or not inputs:
             raise ConfigError(f"inputs {sorted(inputs)}: this network takes a non-empty "
-                              f"subset of {self.order}")
+                              f"subset of {list(self.modalities)}")
         self._check_rates(inputs)
+        if self.context > 1 or "fuse" in self._sessions:
+            fused = self.fuse(inputs, present)
+            seq = np.zeros((len(fused), self.context, fused.shape[1]), np.float32)
+            seq[:, -1] = fused
+            valid = np.zeros((len(fused), self.context), np.float32)
+            valid[:, -1] = 1.0
+            return self._post(self._head(seq, valid), inputs, present)
         b = next(iter(inputs.values())).shape[0]
         tokens = np.zeros((b, len(self.order), self.manifest["dim"]), np.float32)
         mask = np.zeros((b, len(self.order)), np.float32)
@@ -278,6 +309,102 @@ class OnnxFusion:
                 ) -> dict[str, npt.NDArray[np.float64]]:
         """Calibrated class probabilities per task, (B, classes) each."""
         return {t: softmax(z) for t, z in self.logits(inputs, present).items()}
+
+    # -- context networks -------------------------------------------------------------------
+    def fuse(self, inputs: Mapping[str, F32],
+             present: Mapping[str, npt.NDArray[np.bool_]] | None = None) -> F32:
+        """Each window's vector (B, dim) from the ``fuse`` graph (context networks)."""
+        if "fuse" not in self._sessions:
+            raise ConfigError(f"{self.path.name}: not a context network (no fuse graph)")
+        b = len(next(iter(inputs.values())))
+        feeds: dict[str, F32] = {}
+        mask = np.zeros((b, len(self.order)), np.float32)
+        for i, m in enumerate(self.order):
+            spec = self.modalities[m]
+            if m in inputs:
+                feeds[f"x_{m}"] = np.ascontiguousarray(inputs[m], np.float32)
+                mask[:, i] = 1.0 if present is None or m not in present else present[m]
+            else:
+                feeds[f"x_{m}"] = np.zeros((b, spec.channels, 1), np.float32)
+        feeds["present"] = mask
+        out: F32 = self._sessions["fuse"].run(None, feeds)[0]
+        return out
+
+    def _head(self, fused: F32, valid: F32) -> dict[str, F32]:
+        outs = self._sessions["context"].run(None, {"fused": fused, "valid": valid})
+        return dict(zip(self.tasks, outs, strict=True))
+
+    def _post(self, logits: Mapping[str, F32], inputs: Mapping[str, F32],
+              present: Mapping[str, npt.NDArray[np.bool_]] | None) -> dict[str, F32]:
+        """The declared rules, then the calibration."""
+        out = apply_rules(self.rules, logits, self.tasks, inputs, present)
+        return apply_calibration(self.calibration, out)
+
+    def predict_sequence(self, inputs: Mapping[str, F32], index: npt.NDArray[np.int64],
+                         groups: npt.NDArray[np.int64] | None = None,
+                         present: Mapping[str, npt.NDArray[np.bool_]] | None = None
+                         ) -> dict[str, npt.NDArray[np.float64]]:
+        """Probabilities for N windows of recordings, each read with the windows before it.
+
+        Args:
+            inputs: Per modality (N, C, 1), the windows in any order.
+            index: Each window's number on its recording's grid (consecutive windows differ
+                by one; a missing number is a window without data).
+            groups: Each window's recording (default: all one).
+            present: Per modality (N,), where its sensor delivered.
+        """
+        n = len(index)
+        groups = np.zeros(n, np.int64) if groups is None else groups
+        fused = self.fuse(inputs, present)
+        k = self.context
+        ctx = _context_rows(groups, index, k)
+        seq = np.where((ctx >= 0)[..., None], fused[np.maximum(ctx, 0)], 0.0).astype(np.float32)
+        logits = self._head(seq, (ctx >= 0).astype(np.float32))
+        return {t: softmax(z) for t, z in self._post(logits, inputs, present).items()}
+
+    def predict_at(self, inputs: Mapping[str, F32], t_ns: int,
+                   present: Mapping[str, npt.NDArray[np.bool_]] | None = None, *,
+                   commit: bool = True) -> dict[str, npt.NDArray[np.float64]]:
+        """Probabilities for one window (batch of 1) starting at ``t_ns``, read with the
+        windows this object saw in the ``context`` windows before it.
+
+        Windows are remembered by start time: one that starts at or before the last one seen
+        starts a new recording (the history is forgotten); a window in between that never
+        came (the sensors were off, the policy skipped it) is empty context. ``commit=False``
+        asks without remembering the window (what-if passes). A network without context
+        answers as :meth:`predict`.
+        """
+        if "fuse" not in self._sessions:
+            return self.predict(inputs, present)
+        if self._history and t_ns <= self._history[-1][0]:
+            self._history.clear()
+        fused = self.fuse(inputs, present)
+        step = round(self.window_s * 1e9)
+        seq = np.zeros((1, self.context, fused.shape[1]), np.float32)
+        valid = np.zeros((1, self.context), np.float32)
+        seq[0, -1], valid[0, -1] = fused[0], 1.0
+        for t, z in self._history:
+            j = self.context - 1 - round((t_ns - t) / step)
+            if 0 <= j < self.context - 1:
+                seq[0, j], valid[0, j] = z, 1.0
+        if commit:
+            oldest = t_ns - (self.context - 1) * step
+            self._history = [(t, z) for t, z in self._history if t >= oldest]
+            self._history.append((t_ns, fused[0]))
+        logits = self._post(self._head(seq, valid), inputs, present)
+        return {t: softmax(z) for t, z in logits.items()}
+
+    def reset(self) -> None:
+        """Forget the windows :meth:`predict_at` remembered."""
+        self._history.clear()
+
+
+def _context_rows(groups: npt.NDArray[np.int64], index: npt.NDArray[np.int64], k: int
+                  ) -> npt.NDArray[np.int64]:
+    """(N, k) rows of each window's ``k - 1`` predecessors and itself, -1 where none."""
+    at = {(int(g), int(i)): r for r, (g, i) in enumerate(zip(groups, index, strict=True))}
+    return np.array([[at.get((int(g), int(i) - (k - 1 - j)), -1) for j in range(k)]
+                     for g, i in zip(groups, index, strict=True)], np.int64).reshape(-1, k)
 
 
 def _tensorrt_cache() -> Path:

@@ -64,7 +64,17 @@ def _meta(ws: WindowSet, source: str, fingerprint: str) -> dict[str, Any]:
             "windows": len(ws),
             "modalities": modalities_to_json(ws.modalities), "classes": ws.classes,
             "shapes": {m: list(x.shape[1:]) for m, x in ws.inputs.items()},
-            "tasks": sorted(ws.labels), "sums": _sums(ws), "data_hash": ws.data_hash()}
+            "tasks": sorted(ws.labels), "sums": _sums(ws), "data_hash": ws.data_hash(),
+            "views": {v: sorted(x) for v, (x, _) in ws.views.items()}}
+
+
+def _extra(ws: WindowSet) -> dict[str, Any]:
+    """The windows' grid index and their rate views, as named arrays."""
+    out: dict[str, Any] = {"index": ws.index}
+    for v, (x, p) in ws.views.items():
+        out |= {f"views.{v}.inputs.{m}": a for m, a in x.items()}
+        out |= {f"views.{v}.present.{m}": a for m, a in p.items()}
+    return out
 
 
 def write_shard(ws: WindowSet, path: str | os.PathLike[str], *, source: str = "",
@@ -89,6 +99,7 @@ def write_shard(ws: WindowSet, path: str | os.PathLike[str], *, source: str = ""
     arrays: dict[str, Any] = {f"inputs.{m}": x for m, x in ws.inputs.items()}
     arrays |= {f"present.{m}": p for m, p in ws.present.items()}
     arrays |= {f"labels.{t}": y for t, y in ws.labels.items()}
+    arrays |= _extra(ws)
     with open(path, "wb") as fh:
         np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
     return path
@@ -106,6 +117,12 @@ def _write_parquet(ws: WindowSet, path: Path, meta: dict[str, Any]) -> None:
         cols[f"inputs.{m}"] = pa.FixedSizeListArray.from_arrays(flat, int(x[0].size) if n else 1)
     cols |= {f"present.{m}": pa.array(p) for m, p in ws.present.items()}
     cols |= {f"labels.{t}": pa.array(y) for t, y in ws.labels.items()}
+    for name, a in _extra(ws).items():
+        if a.ndim > 1:
+            flat = pa.array(np.ascontiguousarray(a, np.float32).reshape(-1))
+            cols[name] = pa.FixedSizeListArray.from_arrays(flat, int(a[0].size) if n else 1)
+        else:
+            cols[name] = pa.array(a)
     table = pa.table(cols).replace_schema_metadata({KIND: json.dumps(meta)})
     pq.write_table(table, path)
 
@@ -147,22 +164,37 @@ def read_shard(path: str | os.PathLike[str], group: int = 0) -> WindowSet:
         def column(name: str) -> Any:
             return table.column(name).combine_chunks()
 
-        inputs = {m: np.asarray(column(f"inputs.{m}").flatten().to_numpy(), np.float32)
-                  .reshape(n, *meta["shapes"][m]) for m in mods}
-        present = {m: column(f"present.{m}").to_numpy(zero_copy_only=False) for m in mods}
-        labels = {t: column(f"labels.{t}").to_numpy() for t in meta["tasks"]}
+        def array(name: str, shape: Sequence[int] = ()) -> Any:
+            col = column(name)
+            if shape:
+                return np.asarray(col.flatten().to_numpy(), np.float32).reshape(n, *shape)
+            return col.to_numpy(zero_copy_only=False)
+
+        names = set(table.column_names)
     else:
         with np.load(path, allow_pickle=False) as z:
-            inputs = {m: z[f"inputs.{m}"] for m in mods}
-            present = {m: z[f"present.{m}"] for m in mods}
-            labels = {t: z[f"labels.{t}"] for t in meta["tasks"]}
-    return WindowSet(mods, inputs, present, labels, meta["classes"], np.full(n, group, np.int64))
+            stored = {k: z[k] for k in z.files}
+
+        def array(name: str, shape: Sequence[int] = ()) -> Any:
+            return stored[name]
+
+        names = set(stored)
+    inputs = {m: array(f"inputs.{m}", meta["shapes"][m]) for m in mods}
+    present = {m: array(f"present.{m}") for m in mods}
+    labels = {t: array(f"labels.{t}") for t in meta["tasks"]}
+    views = {v: ({m: array(f"views.{v}.inputs.{m}", meta["shapes"][m]) for m in vm},
+                 {m: array(f"views.{v}.present.{m}") for m in vm})
+             for v, vm in meta.get("views", {}).items()}
+    index = array("index") if "index" in names else np.arange(n)
+    return WindowSet(mods, inputs, present, labels, meta["classes"], np.full(n, group, np.int64),
+                     np.asarray(index, np.int64), views)
 
 
 def recording_shards(src: str | os.PathLike[str], out: str | os.PathLike[str], *,
                      window_s: float = 2.0, hop_s: float | None = None, fmt: str = "npz",
                      per_shard: int = 1024, modalities: Sequence[str] | None = None,
-                     tasks: Sequence[str] | None = None) -> list[tuple[Path, int]]:
+                     tasks: Sequence[str] | None = None, stats: bool = False,
+                     rate_views_hz: Sequence[float] = ()) -> list[tuple[Path, int]]:
     """A recording's labelled training windows as shards in the new folder ``out``.
 
     Args:
@@ -173,19 +205,34 @@ def recording_shards(src: str | os.PathLike[str], out: str | os.PathLike[str], *
         per_shard: Most windows in one shard.
         modalities, tasks: As ``sensekit train --modalities/--tasks`` (default: the rig's
             sensor set, every declared task).
+        stats: Each modality's rate-free window statistics (its declared ``stats``, what the
+            network trained on real phones takes) instead of its raw resolution.
+        rate_views_hz: Rate augmentation: also store each window as the sensors would have
+            delivered it at these rates (point sampling and the replay's decimation,
+            :func:`~sensekit.fusion.rates.rate_views`).
 
     Returns:
-        Each shard written and its number of windows.
+        Each shard written and its number of windows (with their grid index, so a network
+        that reads consecutive windows finds them).
     """
-    from .inputs import sensor_modalities
+    from .inputs import sensor_modalities, stats_modalities
+    from .rates import rate_views
     from .recordings import recording_fingerprint, recording_windows
 
     if fmt not in FORMATS:
         raise ConfigError(f"window shard format {fmt!r}: use one of {sorted(FORMATS)}")
     if per_shard < 1:
         raise ConfigError(f"--shard-windows {per_shard}: a shard holds at least one window")
-    mods = sensor_modalities(window_s, names=modalities)
-    ws = recording_windows(src, mods, window_s=window_s, hop_s=hop_s, tasks=tasks)
+    if stats:
+        from ..modalities import registered
+
+        mods = stats_modalities(modalities or [m for m, d in registered().items()
+                                               if d.stats is not None])
+    else:
+        mods = sensor_modalities(window_s, names=modalities)
+    views = rate_views(rate_views_hz) if rate_views_hz else None
+    ws = recording_windows(src, mods, window_s=window_s, hop_s=hop_s, tasks=tasks,
+                           views=views)
     fingerprint = recording_fingerprint(src)
     folder = Path(out)
     folder.mkdir(parents=True)

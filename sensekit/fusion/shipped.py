@@ -1,9 +1,11 @@
 """Weights that ship with sensekit, and the names that stand for them (no torch here).
 
 ``default`` is the network the demo, the sampling controller and ``sensekit evaluate default``
-use unless a rig names another (``[fusion] weights`` in its config). Today it is the
-simulator-trained ``sim_har``; the network trained on real recordings takes the name over when
-it ships.
+use unless a rig names another (``[fusion] weights`` in its config): ``real_transport``, the
+context network trained on the real transport-mode recordings of six people by
+``fusion/real_recipe.py`` (5 s windows of rate-free statistics; tasks ``transport`` and
+``activity``). The simulator-trained rig network ``sim_har`` (2 s raw windows of the rig's six
+sensors) still ships and loads by its name.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ __all__ = ["ALIASES", "DEFAULT", "SHIPPED", "shipped_name", "shipped_names"]
 SHIPPED = Path(__file__).resolve().parent / "weights"
 DEFAULT = "default"
 #: Shipped names that stand for other shipped weights.
-ALIASES = {DEFAULT: "sim_har"}
+ALIASES = {DEFAULT: "real_transport"}
 
 
 def shipped_name(name: str) -> str:

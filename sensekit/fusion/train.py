@@ -242,7 +242,16 @@ def _score(model: nn.Module, ws: WindowSet) -> float:
 @torch.no_grad()
 def predict_logits(model: nn.Module, ws: WindowSet, config: Configuration | None = None,
                    batch_size: int = 256) -> dict[str, npt.NDArray[np.float32]]:
-    """Logits per task for every window, the model fed only the modalities of ``config``."""
+    """Logits per task for every window, the model fed only the modalities of ``config``.
+
+    A network that reads several consecutive windows (:class:`~sensekit.fusion.context.
+    ContextFusion`) reads each window with the ones before it in ``ws`` (same group,
+    consecutive ``index``), and its rules and calibration are applied."""
+    from .context import ContextFusion, context_logits
+
+    if isinstance(model, ContextFusion):
+        keep = None if config is None else list(config.rates)
+        return context_logits(model, ws, keep=keep)
     model.eval()
     cfg = config or default_configuration(ws.modalities)
     out: dict[str, list[npt.NDArray[np.float32]]] = {}

@@ -230,3 +230,10 @@ def metadata_modalities(meta: Mapping[str, Any]) -> dict[str, ModalityInput]:
     """The modalities recorded in metadata."""
     return modalities_from_json(meta["modalities"])
 
+
+def metadata_inputs(meta: Mapping[str, Any]) -> dict[str, ModalityInput]:
+    """Every modality a window must be cut for: the learned inputs, then the inputs of the
+    network's post-processing rules (a context network's GPS speed)."""
+    rules = meta.get("kwargs", {}).get("rule_inputs") or {}
+    return {**modalities_from_json(meta["modalities"]), **modalities_from_json(rules)}
+

@@ -175,6 +175,10 @@ class Modality:
         power: Which power table prices it (None: not priced; refused by the ledger).
         score: Its informativeness score (None: policies see no score for it).
         doc: What it is, one line.
+        stats: Its second resolution, where it has one: a few window statistics that do not
+            depend on the sampling rate or the sensor's orientation (``features`` layout,
+            :mod:`sensekit.fusion.window_stats`), what the network trained on real phones
+            takes. ``input`` is the raw resolution (a series at its rate, a frame, log-mel).
     """
 
     name: str
@@ -183,12 +187,16 @@ class Modality:
     power: PowerEntry | None = None
     score: Score | None = None
     doc: str = ""
+    stats: ModalityInput | None = None
 
     def __post_init__(self) -> None:
         if not self.input.sources:
             raise ConfigError(f"modality {self.name!r} declares no source stream")
         if self.turn_down.control == "size" and self.input.kind != "image":
             raise ConfigError(f"modality {self.name!r}: a 'size' control needs an image input")
+        if self.stats is not None and (self.stats.kind != "features" or not self.stats.sources):
+            raise ConfigError(f"modality {self.name!r}: its stats input needs the 'features' "
+                              "layout and a source")
 
     @property
     def stream(self) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..fusion.inputs import ModalityInput, Source
 from . import Modality, PowerEntry, Score, TurnDown
 
-__all__ = ["BUILTIN", "CYCLE_RATES", "DLPF_BANDWIDTHS_HZ", "NORMAL_RATES"]
+__all__ = ["BUILTIN", "CYCLE_RATES", "DLPF_BANDWIDTHS_HZ", "NORMAL_RATES", "STATS_WINDOW_S"]
 
 #: MPU-6050 DLPF_CFG 0-6 accelerometer bandwidths in Hz (MPU-6000/MPU-6050 Register Map and
 #: Descriptions Rev 4.2, register 26 CONFIG, p. 13). A driver lowering the output rate picks
@@ -34,6 +34,19 @@ NORMAL_RATES = (100.0, 50.0, 25.0, 10.0, 5.0)
 #: wake takes a single measurement (Register Map Rev 4.2, register 108 PWR_MGMT_2, p. 42).
 CYCLE_RATES = (40.0, 20.0, 5.0, 1.25)
 _IMU_LOW_POWER = ("accel_low_power", "wake_on_motion")
+
+#: Window of the rate-free statistics (the published transport-mode method's 5 s).
+STATS_WINDOW_S = 5.0
+#: Vector streams are point-sampled to at most this rate, no filter, before their statistics
+#: (sensekit.fusion.window_stats); a window with fewer samples than this lacks the modality.
+_POINT = {"max_rate_hz": 20.0, "min_samples": 4}
+
+
+def _stats(channels: int, rates: tuple[float, ...], *sources: Source,
+           xyz: bool = False) -> ModalityInput:
+    return ModalityInput("features", channels, rates, STATS_WINDOW_S, sources=sources,
+                         encoder="stats", xyz=xyz)
+
 
 _IMU_POWER = PowerEntry("mpu6050", device="imu")
 _MICROPHONE = PowerEntry("usb_microphone", device="microphone")
@@ -54,7 +67,9 @@ ACCEL = Modality(
     # 0.4 m/s^2 of magnitude spread scores 0.5: a phone at rest shows 0.01-0.05 m/s^2 of
     # sensor noise, slow walking 1-2 m/s^2 (gait peaks of 0.2-0.5 g)
     Score("norm_spread", "motion", {"half": 0.4}),
-    "accelerometer, m/s^2, gravity included, body frame")
+    "accelerometer, m/s^2, gravity included, body frame",
+    _stats(14, IMU_RATES, Source("imu", ("accel_mps2",), "accel_stats", _POINT),
+           Source("accel", ("accel_mps2",), "accel_stats", _POINT), xyz=True))
 
 GYRO = Modality(
     "gyro",
@@ -63,7 +78,9 @@ GYRO = Modality(
     TurnDown("rate", modes=("accel_gyro",), standby="wake_on_motion",
              lowpass_hz=DLPF_BANDWIDTHS_HZ, keep_on=True,
              settings={"accel_gyro": NORMAL_RATES}),
-    _IMU_POWER, None, "gyroscope, rad/s, body frame")
+    _IMU_POWER, None, "gyroscope, rad/s, body frame",
+    _stats(6, IMU_RATES, Source("imu", ("gyro_rads",), "gyro_stats", _POINT),
+           Source("gyro", ("gyro_rads",), "gyro_stats", _POINT), xyz=True))
 
 AUDIO = Modality(
     "audio",
@@ -90,7 +107,12 @@ SOUND_LEVEL = Modality(
              settings={"low_power": (10.0, 1.0), "on": (10.0, 1.0)}), _MICROPHONE,
     # 6 dB of range across the window scores 0.5: a voice or a passing vehicle
     Score("range", "change", {"half": 6.0}, streams=("sound", "sound_level")),
-    "microphone as a sound level in dB, 0.1-10 Hz")
+    "microphone as a sound level in dB, 0.1-10 Hz",
+    # A phone app's dB is 20 log10 of the peak 16-bit amplitude (it saturates at 90 dB, as
+    # one transport-mode phone does half of the time): dBFS + 90.3
+    _stats(3, (10.0, 1.0), Source("sound", ("sound_db",), "level_stats", hold_s=30.0),
+           Source("sound_level", ("level_dbfs",), "level_stats", {"offset_db": 90.3},
+                  hold_s=30.0)))
 
 CAMERA = Modality(
     "camera",
@@ -126,7 +148,10 @@ GPS_SPEED = Modality(
              settings={"continuous": (1.0,), "power_save": (1.0,)}, duty_cycles=_GPS_DUTY),
     _GPS,
     Score("peak", "level", {"half": 1.5}),
-    "GPS speed over ground without position (phone logs: a value every 30-40 s)")
+    "GPS speed over ground without position (phone logs: a value every 30-40 s)",
+    # a fix counts for 40 s after it (45 s before the window's end): "a recent fix"
+    _stats(3, (1.0,), Source("speed", ("speed_mps",), "speed_stats", hold_s=40.0),
+           Source("gps", ("speed_mps",), "speed_stats", hold_s=40.0)))
 
 LIGHT = Modality(
     "light",
@@ -143,7 +168,8 @@ LIGHT = Modality(
     PowerEntry("bh1750", device="light"),
     # half a decade (300 lx indoors to 1,000 lx) scores 0.5
     Score("log_range", "change", {"half": 0.5}),
-    "ambient light, lux")
+    "ambient light, lux",
+    _stats(2, (1.0,), Source("light", ("lux",), "light_stats", hold_s=120.0)))
 
 MAG = Modality(
     "mag",
@@ -155,7 +181,9 @@ MAG = Modality(
     PowerEntry("ak8963", device="magnetometer"),
     # 5 uT of field-strength spread scores 0.5: steel and motors nearby (a car, a train)
     Score("norm_spread", "change", {"half": 5.0}),
-    "magnetometer, uT, body frame")
+    "magnetometer, uT, body frame",
+    _stats(6, (10.0,), Source("mag", ("mag_ut",), "mag_stats", _POINT),
+           Source("imu", ("mag_ut",), "mag_stats", _POINT), xyz=True))
 
 PRESSURE = Modality(
     "pressure",

@@ -205,3 +205,18 @@ def test_a_part_whose_table_has_no_wake_up_is_refused_at_load(tmp_path: Path) ->
         parse_power_model({"device": "mic", "supply_v": 5.0, "modes": {
             "on": {"current_a": 0.04, "source": "test"},
             "sleep": {"current_a": 0.0025, "source": "test"}}}, "mic table")
+
+
+def test_a_modality_counts_as_carried_only_where_its_stream_has_its_fields() -> None:
+    from sensekit.controller.evaluate import Recording, carried
+    from sensekit.modalities import registered
+
+    t = np.arange(3, dtype=np.int64) * 10_000_000
+    imu = Packet("imu", t, {"accel_mps2": np.zeros((3, 3), np.float32)})
+    mag = Packet("mag", t, {"mag_ut": np.zeros((3, 3), np.float32)})
+    mods = {m: registered()[m].input for m in ("accel", "mag")}
+    rig = Recording.from_streams("rig", {"imu": imu}, ["still"])
+    phone = Recording.from_streams("phone", {"imu": imu, "mag": mag}, ["still"])
+    assert sorted(carried(mods, [rig])) == ["accel"]  # the IMU stream has no mag_ut field
+    assert sorted(carried(mods, [phone])) == ["accel", "mag"]
+    assert sorted(carried(mods, [rig, phone])) == ["accel"]  # every recording must carry it

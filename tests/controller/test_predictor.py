@@ -30,8 +30,8 @@ def test_the_controller_runs_the_default_network_unless_the_rig_names_one() -> N
     assert net.classes == ["none", "foot", "bicycle", "motor"]
     with pytest.raises(ConfigError, match=r"rig.toml:7: unknown key 'weigths' in \[fusion\]"):
         parse_rig(RIG + '\n[fusion]\nweigths = "x"\n', "rig.toml")
-    with pytest.raises(ConfigError, match="has no task 'transport'"):
-        rig_predictor(parse_rig(RIG + '\n[fusion]\ntask = "transport"\n', "rig.toml"))
+    with pytest.raises(ConfigError, match="has no task 'indoor_outdoor'"):
+        rig_predictor(parse_rig(RIG + '\n[fusion]\ntask = "indoor_outdoor"\n', "rig.toml"))
 
 
 def test_a_reduced_rate_changes_what_the_network_sees(tmp_path: object) -> None:
@@ -51,7 +51,7 @@ def test_a_reduced_rate_changes_what_the_network_sees(tmp_path: object) -> None:
     path = Path(str(tmp_path)) / "day.mcap"
     simulate(path, SimConfig(duration_s=20, seed=2))
     rec = Recording.load(str(path))
-    net = load_predictor("default", classes=list(ACTIVITIES))
+    net = load_predictor("sim_har", classes=list(ACTIVITIES))  # takes the raw series
     fed: dict[str, list[np.ndarray]] = {}
     got: dict[str, list[np.ndarray]] = {}
     inner = net.predict
@@ -153,3 +153,4 @@ def test_a_context_network_is_fed_window_by_window_and_a_static_recording_as_a_s
                           decls=registered(), window_s=2.0)
     assert net.sequences and net.sequences[-1] == list(range(14))
     assert rows[0].windows_processed == 1.0
+
