@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration
 from ..modalities import Modality, declarations
+from .operating import OperatingPoint
 from .policies import Observation, Plan, Policy, PolicyContext, RegisteredPolicy, motion_modality
 
 __all__ = ["Adaptive"]
@@ -54,6 +55,10 @@ class Adaptive(RegisteredPolicy):
        MPU-6050 draws the same current at any output rate outside its low-power cycle mode, so
        a lower rate would cost accuracy and save nothing.
 
+    7. **Base point.** With ``base_point`` (the static point chosen on tuning recordings), the
+       base modalities run at its rates and in its modes (the accelerometer in its low-power
+       cycle mode at 5 Hz, say) while no other modality of their part is on.
+
     Args:
         full: The configuration with every sensor on at its highest rate.
         rates: Rates the network supports per modality, highest first.
@@ -80,9 +85,12 @@ class Adaptive(RegisteredPolicy):
     rate_follows_motion: bool = False
     escalate_all: bool = True
     optional: tuple[str, ...] | None = None
+    base_point: OperatingPoint | None = None
     name: str = "adaptive"
     modalities: Mapping[str, Modality] | None = None
     spec_help: ClassVar[str] = "adaptive[:key=value,...]"
+    #: It reads which modalities the network did not need (``Observation.redundant``).
+    asks_redundant: ClassVar[bool] = True
     _idle: bool = False
     _still_run: int = 0
     _sure_run: int = 0
@@ -94,6 +102,8 @@ class Adaptive(RegisteredPolicy):
                     else declarations(self.full.rates))
         self.modalities = decl
         self.anchor = self.anchor or motion_modality(decl)
+        if self.base is None and self.base_point is not None:
+            self.base = tuple(sorted(self.base_point.modalities))
         if self.base is None:
             self.base = tuple(m for m, d in decl.items() if d.turn_down.keep_on)
         if self.keep_changing is None:
@@ -159,18 +169,37 @@ class Adaptive(RegisteredPolicy):
             self._last_motion = motion
         reason = self._feedback(obs, unsure, changed)
         rates: dict[str, float] = {}
-        if self.anchor in obs.available:
+        if self.anchor in obs.available and self.anchor in self.full.rates:
             rates[self.anchor] = self._anchor_rate(motion) if self.rate_follows_motion \
-                and not (unsure or changed) else max(self.rates[self.anchor])
-        for m in sorted(((self._on | set(self.base or ())) - {self.anchor}) & obs.available):
+                and not (unsure or changed) else self._base_rate(self.anchor)
+        for m in sorted(((self._on | set(self.base or ())) - {self.anchor}) & obs.available
+                        & set(self.full.rates)):
             same_device = self._device(m) == self._device(self.anchor)
-            rates[m] = rates.get(self.anchor, self.full.rates[m]) if same_device \
-                else self.full.rates[m]
+            rates[m] = rates.get(self.anchor, self._base_rate(m)) if same_device \
+                else self._base_rate(m)
         if not rates:
             rates = {m: r for m, r in self.full.rates.items() if m in obs.available}
         calm = not (unsure or changed)
-        return Plan(Configuration(rates), True, reason,
-                    dict(self.economy or {}) if calm else {})
+        modes = dict(self.economy or {}) if calm else {}
+        return Plan(Configuration(rates), True, reason, {**modes, **self._base_modes(rates)})
+
+    def _base_rate(self, modality: str) -> float:
+        if self.base_point is not None and modality in self.base_point.rates:
+            return self.base_point.rates[modality]
+        if modality == self.anchor:
+            return max(self.rates[self.anchor])
+        return self.full.rates[modality]
+
+    def _base_modes(self, rates: Mapping[str, float]) -> dict[str, str]:
+        """The base point's modes, for parts none of whose other modalities is on."""
+        if self.base_point is None:
+            return {}
+        out = {}
+        for m, mode in self.base_point.modes.items():
+            mates = {x for x in rates if self._device(x) == self._device(m)}
+            if m in rates and mates <= set(self.base_point.modalities):
+                out[m] = mode
+        return out
 
     def _track_idle(self, motion: float | None, unsure: bool) -> bool:
         """Update the idle state; True when motion has just ended it."""

@@ -312,10 +312,10 @@ class Controller:
         value = max(modalities.values())
         if control == "size":
             self._set_size(stream, next(d for d in decls if d.turn_down.size_mode), value,
-                           t_ns, reason)
+                           t_ns, reason, economy)
             return
-        mode = delivering_mode(decls)
-        target = economy or (mode if mode in drv.modes else self._active_mode.get(stream))
+        mode = delivering_mode(decls, drv.modes)
+        target = economy or mode or self._active_mode.get(stream)
         if target is not None and drv.mode != target:
             self._set_mode(stream, target, t_ns, reason)
         if control == "rate" and drv.rate_hz != value:
@@ -324,10 +324,11 @@ class Controller:
             self._log(t_ns, stream, "rate", old, drv.rate_hz, reason)
 
     def _set_size(self, stream: str, decl: Modality, value: float, t_ns: int,
-                  reason: str) -> None:
-        """An image modality: its sized mode at ``value`` pixels square."""
+                  reason: str, mode: str | None = None) -> None:
+        """An image modality: its sized mode (or ``mode``, such as a full-resolution readout)
+        at ``value`` pixels square."""
         drv = self.drivers[stream]
-        mode, side = decl.turn_down.size_mode, int(value)
+        mode, side = mode or decl.turn_down.size_mode, int(value)
         if self.photo_trigger is not None and self.photo_trigger.on:
             return  # photo mode holds until the trigger's hysteresis lets it go
         if (drv.mode, tuple(getattr(drv, "size", ()))) != (mode, (side, side)):

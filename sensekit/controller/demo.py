@@ -8,10 +8,16 @@ configuration compared: a table and the accuracy-versus-energy plot.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..packets import Packet
-from .evaluate import PolicyResult, Recording, WindowView, carried, evaluate_policy
+from .evaluate import PolicyResult, Recording, WindowView, evaluate_policy
+from .operating import OperatingPoint
+
+if TYPE_CHECKING:
+    from .cli import Setup
 
 __all__ = ["stage"]
 
@@ -33,49 +39,64 @@ def stage(streams: Mapping[str, Packet], out_dir: Path) -> str:
     """Run the policies on the replayed streams; return the report section (Markdown)."""
     if "labels" not in streams:
         return "The recording has no labels stream: policies cannot be scored."
+    from argparse import Namespace
+
     from ..errors import DriverUnavailable
-    from ..fusion.inputs import configurations, default_configuration
     from ..fusion.shipped import DEFAULT
     from ..testing.scenario import ACTIVITIES
-    from .cli import policy_factory, static_factory
-    from .predictor import load_predictor
+    from .cli import policy_factory, prepare
+    from .front import front_table
     from .report import pareto_front, plot_results
 
     rec = Recording.from_streams("demo", streams, list(ACTIVITIES))
+    args = Namespace(model=DEFAULT, platform="pi4", task="activity", tables=None, table=[],
+                     profile=None, window_s=None, policy=list(POLICIES), pareto=False,
+                     battery_wh=10.0, max_off_s=60.0)
     try:
-        net = load_predictor(DEFAULT, "pi4", "activity", rec.classes)
+        setup = prepare(args, [rec])
     except DriverUnavailable as exc:
         return f"Skipped: {exc}"
-    mods = carried(net.modalities, [rec])  # the demo rig's IMU has no magnetometer
-    supported = configurations(mods, every_rate=False)
-    full = default_configuration(mods)
     print("live view of the adaptive policy (every 10 s):")
-    make = {spec: policy_factory(spec, full, net, supported, "pi4") for spec in POLICIES}
-    win = net.window_s  # the windows the network was trained on
-    results = [evaluate_policy(rec, make["adaptive"], net, supported=supported,
-                               on_window=_live, window_s=win)]
-    results[0].policy = "adaptive"
+    results = []
     for spec in POLICIES:
-        if spec != "adaptive":
-            results.append(evaluate_policy(rec, make[spec], net, supported=supported,
-                                           window_s=win))
-            results[-1].policy = spec
-    for config in supported:
-        results.append(evaluate_policy(rec, static_factory(config), net, supported=supported,
-                                       window_s=win))
-        results[-1].policy = f"static:{config.name()}"
+        result = evaluate_policy(rec, policy_factory(spec, setup, rec), setup.net,
+                                 modalities=setup.decls,
+                                 on_window=_live if spec == "adaptive" else None)
+        result.policy = spec
+        results.append(result)
+    statics = front_table(rec, demo_points(setup, rec), setup.net, decls=setup.decls,
+                          window_s=setup.window_s).results()
     plot = out_dir / "policies.png"
-    plot_results(results, str(plot))
-    table = _table([r for r in results if not r.policy.startswith("static:")],
-                   {r.policy for r in pareto_front(results)})
-    best = pareto_front([r for r in results if r.policy.startswith("static:")])
+    plot_results(results + statics, str(plot))
+    front = {r.policy for r in pareto_front(statics)}
+    table = _table(results, {r.policy for r in pareto_front(results + statics)})
     print(table)
-    return (f"{table}\n\nStatic configurations evaluated: {len(supported)}; their Pareto front "
-            f"has {len(best)} points. Energies are modelled from the power tables; rates "
-            f"below the recorded ones are decimated replays. The demo day (seed 0) is one the "
-            f"shipped network was trained on, so its scores show the pipeline working, not "
-            f"accuracy: `sensekit evaluate-policy` on days with new seeds measures that."
-            f"\n\n![policies]({plot.name})")
+    return (f"{table}\n\nStatic operating points evaluated: {len(statics)}; their Pareto front "
+            f"has {len(front)} points. Energies are modelled from the power tables; rates "
+            f"below the recorded ones are replayed through each part's decimation path. The "
+            f"demo day (seed 0) is one the shipped network was trained on, so its scores show "
+            f"the pipeline working, not accuracy: `sensekit evaluate-policy` on days with new "
+            f"seeds measures that.\n\n![policies]({plot.name})")
+
+
+def demo_points(setup: Setup, rec: Recording) -> list[OperatingPoint]:
+    """A sample of the static front for the demo (``sensekit evaluate-policy --pareto``
+    enumerates all of it): every subset of the network's inputs as recorded, each input's
+    reduced rates, and the always-on point with each economy mode (GPS power-save, the
+    camera's full readout)."""
+    from ..fusion.inputs import Configuration, configurations
+
+    full = setup.always_on(rec)
+    inputs = {m: r for m, r in full.rates.items() if m in setup.net.modalities}
+    points = [OperatingPoint(c) for c in configurations(
+        {m: replace(setup.net.modalities[m], rates_hz=(r, *(x for x in setup.net.modalities[m]
+                                                            .rates_hz if x < r)))
+         for m, r in inputs.items()}, every_rate=False)]
+    for m, decl in setup.decls.items():
+        for mode in (decl.turn_down.economy, decl.turn_down.photo_mode):
+            if mode and m in inputs:
+                points.append(OperatingPoint(Configuration(inputs), {m: mode}))
+    return points
 
 
 def _table(results: list[PolicyResult], front: set[str]) -> str:

@@ -38,11 +38,12 @@ from .._registry import resolve
 from ..errors import ConfigError
 from ..fusion.inputs import Configuration
 from ..modalities import Modality, declarations
+from .operating import OperatingPoint
 
 __all__ = ["POLICIES", "AlwaysOn", "BudgetCap", "Budgeted", "DutyCycle", "Observation", "Plan",
            "Policy", "PolicyContext", "RegisteredPolicy", "Static", "motion_modality",
            "policy_class", "policy_from_config", "policy_from_spec", "policy_names",
-           "policy_uses"]
+           "policy_reads_scores", "policy_uses"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,13 @@ def policy_uses(policy: Policy) -> frozenset[str] | None:
     return None if uses is None else frozenset(uses)
 
 
+def policy_reads_scores(policy: Policy) -> bool:
+    """Whether ``policy`` reads the informativeness scores (a policy that does not say: yes)."""
+    inner = getattr(policy, "inner", None)
+    return policy_reads_scores(inner) if inner is not None else bool(
+        getattr(policy, "reads_scores", True))
+
+
 def _restrict(config: Configuration, available: frozenset[str]) -> Configuration:
     return Configuration({m: r for m, r in config.rates.items() if m in available})
 
@@ -145,6 +153,8 @@ class RegisteredPolicy:
 
     #: What ``sensekit evaluate-policy --policy NAME:ARG`` takes after the colon.
     spec_help: ClassVar[str] = ""
+    #: Whether it reads the informativeness scores (their compute is charged when it does).
+    reads_scores: ClassVar[bool] = True
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], ctx: PolicyContext,
@@ -162,22 +172,46 @@ class RegisteredPolicy:
 
 @dataclass
 class Static(RegisteredPolicy):
-    """One configuration for every window; ``Static(full)`` is always-on."""
+    """One operating point for every window; ``Static(full)`` is always-on.
+
+    Args:
+        configuration: Modalities on and their rates.
+        modes: Modality -> the part mode it runs in where not the delivering one (an
+            accelerometer in its low-power cycle mode, a GPS in power-save).
+        duty: Modality -> ``(on_s, period_s)``: on for ``on_s`` of every ``period_s``, asleep
+            between (its wake-ups are the schedule's, not held to the controller's maximum
+            time off).
+    """
 
     configuration: Configuration
     name: str = ""
-    spec_help: ClassVar[str] = "static:MOD@RATE+..."
+    modes: Mapping[str, str] = field(default_factory=dict)
+    duty: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    spec_help: ClassVar[str] = "static:MOD@RATE[:MODE][~ON/PERIOD]+..."
+    #: Static points never read the informativeness scores (nothing to charge for them).
+    reads_scores: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        self.name = self.name or f"static:{self.configuration.name()}"
+        self.name = self.name or f"static:{self.point.name()}"
+
+    @property
+    def point(self) -> OperatingPoint:
+        """The operating point it holds."""
+        return OperatingPoint(self.configuration, self.modes, self.duty)
+
+    @classmethod
+    def of(cls, point: OperatingPoint, name: str = "") -> Static:
+        """The static policy holding ``point``."""
+        return cls(point.configuration, name, dict(point.modes), dict(point.duty))
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], ctx: PolicyContext,
                     name: str = "") -> Policy:
         given = params.get("configuration", ctx.full.rates)
-        config = Configuration.parse(given) if isinstance(given, str) else Configuration(
-            {k: float(v) for k, v in given.items()})
-        return cls(config, name=name)
+        if isinstance(given, str):
+            return cls.of(OperatingPoint.parse(given), name)
+        return cls(Configuration({k: float(v) for k, v in given.items()}), name,
+                   {str(k): str(v) for k, v in params.get("modes", {}).items()})
 
     @classmethod
     def spec_params(cls, arg: str) -> dict[str, Any]:
@@ -185,10 +219,20 @@ class Static(RegisteredPolicy):
 
     @property
     def uses(self) -> frozenset[str]:
-        return self.configuration.modalities
+        return self.configuration.modalities - set(self.duty)
 
     def plan(self, obs: Observation) -> Plan:
-        return Plan(_restrict(self.configuration, obs.available), True, "static")
+        rates = {m: r for m, r in self.configuration.rates.items()
+                 if m in obs.available and self.scheduled(m, obs.t_ns)}
+        return Plan(Configuration(rates), True, "static",
+                    {m: mode for m, mode in self.modes.items() if m in rates})
+
+    def scheduled(self, modality: str, t_ns: int) -> bool:
+        """Whether ``modality``'s duty cycle (if it has one) has it on at ``t_ns``."""
+        if modality not in self.duty:
+            return True
+        on_s, period_s = self.duty[modality]
+        return (t_ns / 1e9) % period_s < on_s
 
 
 @dataclass
@@ -218,6 +262,7 @@ class DutyCycle(RegisteredPolicy):
     on_s: float
     name: str = ""
     spec_help: ClassVar[str] = "duty-cycle:ON/PERIOD (seconds)"
+    reads_scores: ClassVar[bool] = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], ctx: PolicyContext,
@@ -269,6 +314,7 @@ class Budgeted(RegisteredPolicy):
     utility: Callable[[Configuration], float]
     name: str = "budget"
     spec_help: ClassVar[str] = "budget:MW"
+    reads_scores: ClassVar[bool] = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], ctx: PolicyContext,

@@ -24,6 +24,7 @@ the declaration with its physical reasoning.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,7 +35,8 @@ from ..align import Window
 from ..errors import ConfigError
 from ..modalities import Modality, registered
 
-__all__ = ["SCORERS", "Scorer", "register_scorer", "score", "score_modality", "score_window"]
+__all__ = ["SCORERS", "ScoreTimer", "Scorer", "register_scorer", "score", "score_modality",
+           "score_window"]
 
 Array = npt.NDArray[Any]
 #: ``scorer(fields, rate_hz, options)``: the modality's fields (slots with a value only), the
@@ -175,3 +177,40 @@ def score_window(window: Window, modalities: Mapping[str, Modality] | None = Non
         if value is not None:
             out[name] = value
     return out
+
+
+class ScoreTimer:
+    """Scores windows and says how long the scorers took: their own compute, to be charged.
+
+    Each modality's scorer is timed on its first ``warmup`` windows with samples; from then on
+    the median of those stands for it, so the charge follows the work, not machine noise.
+    """
+
+    def __init__(self, modalities: Mapping[str, Modality], warmup: int = 5) -> None:
+        self.modalities = dict(modalities)
+        self.warmup = warmup
+        self._times: dict[str, list[float]] = {}
+
+    def seconds(self, modality: str) -> float | None:
+        """The latency that stands for ``modality``'s scorer (None: not timed yet)."""
+        times = self._times.get(modality)
+        return float(np.median(times)) if times else None
+
+    def score(self, window: Window, only: str | None = None) -> tuple[dict[str, float], float]:
+        """Scores of ``window`` (every modality, or ``only`` one) and the seconds spent."""
+        out: dict[str, float] = {}
+        spent = 0.0
+        for name, decl in self.modalities.items():
+            if only is not None and name != only:
+                continue
+            start = time.perf_counter()
+            value = score_modality(window, decl)
+            took = time.perf_counter() - start
+            if value is None:
+                continue
+            out[name] = value
+            times = self._times.setdefault(name, [])
+            if len(times) < self.warmup:
+                times.append(took)
+            spent += float(np.median(times))
+        return out, spent

@@ -40,6 +40,10 @@ from ..fusion.inputs import ModalityInput
 __all__ = ["CONTROLS", "RIG_SET", "ROLES", "Modality", "PowerEntry", "Score", "TurnDown",
            "declarations", "delivering_mode", "get", "names", "register", "registered"]
 
+#: A part's output in these kinds of mode is one measurement per sample (a duty-cycled
+#: accelerometer wakes, takes one, sleeps): lowering its rate is point sampling, no low-pass.
+POINT = "point"
+
 #: How a configuration value reaches a device: ``rate`` (``set_rate``, Hz), ``size``
 #: (``set_mode(size_mode, size=(v, v))``: an image resolution in pixels) or ``switch`` (on or
 #: off only; the value is a feature rate, such as log-mel frames per second).
@@ -69,8 +73,17 @@ class TurnDown:
             start).
         economy: A low-power mode that still delivers (a GPS in ``power_save``).
         lowpass_hz: Anti-alias low-pass settings the part chooses from when its rate is
-            lowered (a replay filters with the widest at or below half the new rate).
+            lowered (the widest at or below half the new rate; see :meth:`cutoff_hz`).
         keep_on: The adaptive policy keeps it on by default (cheap, or needed most).
+        settings: Mode -> the rates (image sizes) the part offers this modality in that mode:
+            the static configurations' choices (an accelerometer's normal mode at 100-5 Hz,
+            its duty-cycled low-power mode at 40-1.25 Hz). Empty: its input's rates in each of
+            its delivering ``modes``.
+        point_modes: Modes in which each sample is one measurement with no digital filter
+            before it (a duty-cycled accelerometer, a magnetometer, a light sensor): a lower
+            rate keeps every n-th measurement (point sampling).
+        duty_cycles: ``(on_s, period_s)`` schedules the part may be duty-cycled at (a GPS
+            woken for 10 s of every minute), each wake-up charged from its power table.
     """
 
     control: str = "switch"
@@ -81,6 +94,9 @@ class TurnDown:
     economy: str = ""
     lowpass_hz: tuple[float, ...] = ()
     keep_on: bool = False
+    settings: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    point_modes: tuple[str, ...] = ()
+    duty_cycles: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.control not in CONTROLS:
@@ -88,6 +104,20 @@ class TurnDown:
                               f"{CONTROLS}")
         if self.control == "size" and not self.size_mode:
             raise ConfigError("a 'size' control needs the mode it sets (size_mode='dnn')")
+        for on_s, period_s in self.duty_cycles:
+            if not 0 < on_s < period_s:
+                raise ConfigError(f"duty cycle {on_s:g}/{period_s:g} s: need 0 < on < period")
+
+    def cutoff_hz(self, mode: str | None, rate_hz: float) -> float | None:
+        """The low-pass the part applies before it hands out samples at ``rate_hz`` in
+        ``mode``: the widest declared setting at or below half the rate (the narrowest when
+        none is), as the MPU-6050's DLPF_CFG is chosen (Register Map rev 4.2, register 26,
+        p. 13); None where each sample is a single measurement (``point_modes``, or no
+        low-pass declared): point sampling."""
+        if not self.lowpass_hz or (mode is not None and mode in self.point_modes):
+            return None
+        fitting = [b for b in self.lowpass_hz if b <= rate_hz / 2]
+        return max(fitting) if fitting else min(self.lowpass_hz)
 
 
 @dataclass(frozen=True)
@@ -100,12 +130,16 @@ class PowerEntry:
         device: Modalities with the same device share one part and one power draw (the
             accelerometer and the gyroscope of an IMU), whatever streams they arrive on.
         frame_rate_hz: For an image modality (value = side in pixels): the frame rate it is
-            priced at, with ``value ** 2`` pixels per frame.
+            priced at, with ``value ** 2`` pixels per frame (or the pixels of the readout
+            its table lists for that frame size).
+        separate_rates: The part runs its modalities at rates of their own (most IMUs share
+            one sample-rate divider between accelerometer and gyroscope: False).
     """
 
     model: str
     device: str
     frame_rate_hz: float | None = None
+    separate_rates: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,16 +214,40 @@ class Modality:
         return self.input.rates_hz
 
     def stream_in(self, available: Sequence[str] | Mapping[str, Any]) -> str | None:
-        """The first of its streams that ``available`` holds."""
-        return next((s for s in self.streams if s in available), None)
+        """The first of its streams that ``available`` holds; where ``available`` maps streams
+        to something with ``fields`` (a packet, a replayed stream), one that holds the
+        source's fields (a rig's ``imu`` stream without ``mag_ut`` is no magnetometer)."""
+        for src in self.input.sources:
+            if src.stream not in available:
+                continue
+            have = getattr(available[src.stream], "fields", None) \
+                if isinstance(available, Mapping) else None
+            if have is None or set(src.fields) <= set(have):
+                return src.stream
+        return None
+
+    def settings(self) -> dict[str, tuple[float, ...]]:
+        """Mode -> rates the part offers this modality in (``TurnDown.settings``, else the
+        input's rates in each delivering mode)."""
+        if self.turn_down.settings:
+            return {m: tuple(r) for m, r in self.turn_down.settings.items()}
+        return dict.fromkeys(self.turn_down.modes or ("",), self.rates_hz)
+
+    def cutoff_hz(self, mode: str | None, rate_hz: float) -> float | None:
+        """See :meth:`TurnDown.cutoff_hz`."""
+        return self.turn_down.cutoff_hz(mode, rate_hz)
 
 
-def delivering_mode(decls: Sequence[Modality]) -> str | None:
+def delivering_mode(decls: Sequence[Modality],
+                    available: Sequence[str] | Mapping[str, Any] | None = None) -> str | None:
     """The first device mode that delivers every one of ``decls`` (modalities of one device
-    that are on), in the order the first of them lists its modes; None if no mode delivers
-    them all (the device keeps its own mode)."""
+    that are on), in the order the first of them lists its modes, among the modes the part
+    has (``available``: its driver's or power table's modes; default any); None if no mode
+    delivers them all (the device keeps its own mode)."""
     lists = [d.turn_down.modes for d in decls if d.turn_down.modes]
     common = [m for m in lists[0] if all(m in other for other in lists[1:])] if lists else []
+    if available is not None:
+        common = [m for m in common if m in available]
     return common[0] if common else None
 
 

@@ -4,7 +4,10 @@ Two accounts are kept side by side:
 
 - **modelled**: each sensor is charged, from its power-model table, for the time it spent in
   each mode at each rate (from the :class:`~sensekit.driver.ModeChange` events its driver
-  reports), plus the listed transition cost of every wake-up and mode switch; each inference
+  reports), plus the listed transition cost of every wake-up and mode switch; a camera whose
+  table lists its readout modes is charged for the pixels of the readout it uses for the
+  frame size asked for (a binned readout for a DNN-size frame, full resolution for a photo),
+  not for the frames it hands over; each inference
   is charged what it was given or what its model costs; the platform's own floor (the table's
   ``idle`` mode, a Pi draws 2-3 W doing nothing) is charged for the whole time, beside the
   sensors, never hidden in them;
@@ -50,12 +53,13 @@ SLEEP_MODE = "sleep"
 _PIXELS = re.compile(r"(\d+)x(\d+)")
 
 
-def _frame_pixels(driver: Any) -> int | None:
-    """Pixels per frame a camera driver delivers now (its backend's size, else its own)."""
+def _frame_size(driver: Any) -> tuple[int, int] | None:
+    """(width, height) of the frames a camera driver delivers now (its backend's, else its
+    own)."""
     config = getattr(driver, "config", None)
     size = getattr(config, "size", None) or getattr(driver, "size", None)
     try:
-        return int(size[0]) * int(size[1]) if size else None
+        return (int(size[0]), int(size[1])) if size else None
     except (TypeError, ValueError, IndexError):
         return None
 
@@ -69,7 +73,21 @@ class _Sensor:
     asleep: bool
     since_ns: int
     #: Reads the driver's current frame size (cameras); sampled after every change.
-    pixels_from: Callable[[], int | None] | None = None
+    size_from: Callable[[], tuple[int, int] | None] | None = None
+    size: tuple[int, int] | None = None
+
+    def frame_pixels(self) -> int:
+        """Pixels charged per frame: the readout the mode uses for the frame size (when the
+        table lists readouts), else the frame size, else a ``WxH`` in the mode's name."""
+        readout = self.model.readout(self.mode, self.size)
+        if readout is not None:
+            return readout.pixels
+        if self.pixels is not None:
+            return self.pixels
+        if self.size is not None:
+            return self.size[0] * self.size[1]
+        found = _PIXELS.search(self.mode)
+        return int(found[1]) * int(found[2]) if found else 0
 
 
 class EnergyLedger:
@@ -113,24 +131,28 @@ class EnergyLedger:
                         rate_hz=driver.rate_hz or 0.0, asleep=driver.asleep)
         if hasattr(driver, "size"):
             sensor = self._sensors[driver.stream]
-            sensor.pixels_from = lambda: _frame_pixels(driver)
-            sensor.pixels = sensor.pixels_from()
+            sensor.size_from = lambda: _frame_size(driver)
+            sensor.size = sensor.size_from()
         driver.on_change(self.record)
 
     def add_sensor(self, stream: str, power_model: str | PowerModel, *, mode: str,
                    rate_hz: float = 0.0, t_ns: int | None = None, asleep: bool = False,
-                   pixels: int | None = None) -> None:
+                   pixels: int | None = None, size: tuple[int, int] | None = None,
+                   size_from: Callable[[], tuple[int, int] | None] | None = None) -> None:
         """Start charging ``stream`` in ``mode`` at ``rate_hz`` from ``t_ns`` (default now).
 
-        ``pixels`` per frame scales camera modes (``per_pixel_w``); by default it is read
-        from a ``WIDTHxHEIGHT`` in the mode name. An attached camera driver's frame size
-        (``config.size`` or ``size``) is read after each of its changes.
+        Camera modes scale with the pixels read per frame (``per_pixel_w``): those of the
+        readout the table lists for the mode and the frame ``size`` (width, height) asked
+        for; without readouts, ``pixels`` per frame, else the ``size``, else a
+        ``WIDTHxHEIGHT`` in the mode name. ``size_from`` (an attached camera driver's frame
+        size) is read after each change.
         """
         model = load_power_model(power_model) if isinstance(power_model, str) else power_model
         model.mode(mode)  # fail now, naming the table, if the mode is unknown
         t = self.clock.now_ns() if t_ns is None else t_ns
         with self._lock:
-            self._sensors[stream] = _Sensor(model, mode, rate_hz, pixels, asleep, t)
+            self._sensors[stream] = _Sensor(model, mode, rate_hz, pixels, asleep, t,
+                                            size_from, size_from() if size_from else size)
             self._touch(t)
 
     def record(self, change: ModeChange) -> None:
@@ -144,16 +166,17 @@ class EnergyLedger:
             if change.setting == "rate":
                 sensor.rate_hz = float(change.new)
             elif change.setting == "mode":
-                self._transition(change.stream, sensor, str(change.old), str(change.new),
-                                 change.t_ns)
+                if not sensor.asleep:  # set while asleep, it takes effect at the wake-up
+                    self._transition(change.stream, sensor, str(change.old), str(change.new),
+                                     change.t_ns)
                 sensor.mode = str(change.new)
             elif change.setting == "power":
                 asleep = change.new == "asleep"
                 src, dst = (sensor.mode, SLEEP_MODE) if asleep else (SLEEP_MODE, sensor.mode)
                 self._transition(change.stream, sensor, src, dst, change.t_ns)
                 sensor.asleep = asleep
-            if sensor.pixels_from is not None:
-                sensor.pixels = sensor.pixels_from()
+            if sensor.size_from is not None:
+                sensor.size = sensor.size_from()
 
     def _state(self, sensor: _Sensor) -> tuple[str, float, bool]:
         if sensor.asleep:
@@ -162,11 +185,7 @@ class EnergyLedger:
                 return SLEEP_MODE, m.watts(), m.estimate
             return SLEEP_MODE, 0.0, True
         m = sensor.model.mode(sensor.mode)
-        pixels = sensor.pixels
-        if pixels is None:
-            found = _PIXELS.search(sensor.mode)
-            pixels = int(found[1]) * int(found[2]) if found else 0
-        return sensor.mode, m.watts(sensor.rate_hz, pixels), m.estimate
+        return sensor.mode, m.watts(sensor.rate_hz, sensor.frame_pixels()), m.estimate
 
     def _close(self, stream: str, sensor: _Sensor, t_ns: int) -> None:
         mode, watts, estimate = self._state(sensor)

@@ -22,10 +22,21 @@ Format::
 
     [[transition]]
     from = "sleep"
-    to = "accel_gyro"
+    to = "accel_gyro"                    # or a list of modes the same figures hold for
     time_s = 0.030                       # nothing usable comes out for this long
     current_a = 3.8e-3                   # drawn meanwhile (or energy_j = ...)
     source = "PS-MPU-6000A-00 rev 3.4, Table 6.1: gyro start-up 30 ms"
+
+    [[readout]]                          # cameras: the sensor's readout modes
+    width = 640                          # pixels read per frame in this readout
+    height = 480
+    modes = ["dnn"]                      # the table modes that may use it
+    source = "binned 2x2 and cropped, the sensor's smallest mode"
+
+A part that can sleep (a ``sleep`` mode) must list a wake-up from ``sleep`` to every other mode
+it has: a missing one is an error when the table is loaded, not a free wake-up. A camera with
+``[[readout]]`` rows is charged for the pixels of the readout a mode actually uses (the
+smallest of its readouts that covers the frame asked for), not for the frame delivered.
 """
 
 from __future__ import annotations
@@ -45,7 +56,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10
     import tomli as tomllib
 
-__all__ = ["ModePower", "PowerModel", "Transition", "available_models", "load_power_model"]
+__all__ = ["ModePower", "PowerModel", "Readout", "Transition", "available_models",
+           "load_power_model", "parse_power_model"]
+
+SLEEP = "sleep"
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,20 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class Readout:
+    """One readout mode of an image sensor: the pixels it reads per frame."""
+
+    width: int
+    height: int
+    modes: tuple[str, ...]
+    source: str
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+@dataclass(frozen=True)
 class PowerModel:
     """The power table of one device."""
 
@@ -86,6 +114,23 @@ class PowerModel:
     modes: Mapping[str, ModePower]
     transitions: tuple[Transition, ...] = ()
     supply_v: float | None = None
+    readouts: tuple[Readout, ...] = ()
+
+    @property
+    def active_modes(self) -> tuple[str, ...]:
+        """Every mode but ``sleep``."""
+        return tuple(m for m in self.modes if m != SLEEP)
+
+    def readout(self, mode: str, size: tuple[int, int] | None = None) -> Readout | None:
+        """The readout ``mode`` uses for frames of ``size`` (width, height): the smallest of
+        its readouts that covers it (the largest when none does, or without a size); None
+        when the table lists no readouts for the mode."""
+        mine = sorted((r for r in self.readouts if mode in r.modes), key=lambda r: r.pixels)
+        if not mine:
+            return None
+        if size is None:
+            return mine[-1]
+        return next((r for r in mine if r.width >= size[0] and r.height >= size[1]), mine[-1])
 
     def mode(self, name: str) -> ModePower:
         try:
@@ -160,18 +205,57 @@ def parse_power_model(data: Mapping[str, Any], where: str) -> PowerModel:
     rows = data.get("transition", [])
     if not isinstance(rows, list):
         raise ConfigError(f"{where}: transition must be a list of [[transition]] tables")
-    transitions = [_transition(_table(row, f"{where} [[transition]] #{i + 1}"), supply,
-                               f"{where} [[transition]] #{i + 1}") for i, row in enumerate(rows)]
+    transitions = [t for i, row in enumerate(rows) for t in _transition(
+        _table(row, f"{where} [[transition]] #{i + 1}"), supply,
+        f"{where} [[transition]] #{i + 1}")]
+    _check_wake_ups(modes, transitions, where)
+    readouts = data.get("readout", [])
+    if not isinstance(readouts, list):
+        raise ConfigError(f"{where}: readout must be a list of [[readout]] tables")
     return PowerModel(_text(data, "device", where, where), _text(data, "part", where, ""),
-                      MappingProxyType(modes), tuple(transitions), supply)
+                      MappingProxyType(modes), tuple(transitions), supply,
+                      _readouts(readouts, modes, where))
 
 
-def _transition(row: Mapping[str, Any], supply: float | None, here: str) -> Transition:
+def _transition(row: Mapping[str, Any], supply: float | None, here: str) -> list[Transition]:
+    """One ``[[transition]]`` row: one transition per mode its ``to`` names (a mode or a
+    list of modes the same figures hold for)."""
     time_s = _number(row, "time_s", here)
     energy = (_number(row, "energy_j", here) if "energy_j" in row
               else _power(row, supply, here) * time_s)
-    return Transition(_text(row, "from", here), _text(row, "to", here), time_s, energy,
-                      _text(row, "source", here), _flag(row, here))
+    targets = row.get("to")
+    names = targets if isinstance(targets, list) else [_text(row, "to", here)]
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"{here}: to = {targets!r}; expected a mode or a list of modes")
+    return [Transition(_text(row, "from", here), str(dst), time_s, energy,
+                       _text(row, "source", here), _flag(row, here)) for dst in names]
+
+
+def _check_wake_ups(modes: Mapping[str, ModePower], transitions: list[Transition],
+                    where: str) -> None:
+    """A part that sleeps wakes into each of its modes at a listed cost (never for free)."""
+    if SLEEP not in modes:
+        return
+    woken = {t.dst for t in transitions if t.src == SLEEP}
+    missing = [m for m in modes if m != SLEEP and m not in woken]
+    if missing:
+        raise ConfigError(f"{where}: no wake-up from 'sleep' to {', '.join(missing)}; a part "
+                          "that sleeps needs a [[transition]] from = \"sleep\" with its time "
+                          "and energy for every mode it wakes into (a wake-up is never free)")
+
+
+def _readouts(rows: list[Any], modes: Mapping[str, ModePower],
+              where: str) -> tuple[Readout, ...]:
+    out = []
+    for i, raw in enumerate(rows):
+        here = f"{where} [[readout]] #{i + 1}"
+        row = _table(raw, here)
+        names = row.get("modes")
+        if not isinstance(names, list) or not names or any(m not in modes for m in names):
+            raise ConfigError(f"{here}: modes = {names!r}; expected a list of the table's modes")
+        out.append(Readout(int(_number(row, "width", here)), int(_number(row, "height", here)),
+                           tuple(names), _text(row, "source", here)))
+    return tuple(out)
 
 
 def _flag(row: Mapping[str, Any], where: str) -> bool:

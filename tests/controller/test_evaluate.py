@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from stand_in_net import MotionThreshold
 
 from sensekit.align import Window
 from sensekit.controller.adaptive import Adaptive
@@ -14,7 +15,6 @@ from sensekit.controller.evaluate import (
     evaluate_policy,
 )
 from sensekit.controller.policies import DutyCycle, Static
-from sensekit.controller.scores import score
 from sensekit.fusion.inputs import Configuration
 from sensekit.packets import Packet
 from sensekit.testing.scenario import ACTIVITIES, SimConfig, simulate
@@ -23,25 +23,6 @@ FULL = Configuration({"accel": 100.0, "gyro": 100.0, "audio": 50.0, "camera": 32
                       "light": 1.0})
 RATES = {"accel": (100.0, 50.0, 25.0), "gyro": (100.0, 50.0, 25.0), "audio": (50.0,),
          "camera": (32.0, 16.0), "gps": (1.0,), "light": (1.0,)}
-
-
-class MotionThreshold:
-    """A stand-in network: still below a motion score, walking above; costs by sensor count."""
-
-    def __init__(self) -> None:
-        self.classes = list(ACTIVITIES)
-        self.seen: list[Configuration] = []
-
-    def predict(self, window: Window, config: Configuration) -> Prediction:
-        self.seen.append(config)
-        motion = score(window, "accel")
-        if motion is None:
-            return Prediction(0, 0.3)
-        label = "still" if motion < 0.15 else "walking"
-        return Prediction(self.classes.index(label), 0.95)
-
-    def joules(self, config: Configuration) -> float:
-        return 0.001 * len(config.modalities)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +35,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
 def test_always_on_processes_every_window_and_charges_every_sensor(recording: Recording) -> None:
     result = evaluate_policy(recording, lambda: Static(FULL, name="always-on"), MotionThreshold())
     assert result.windows_processed == 1.0
-    assert set(result.sensor_j_by_stream) >= {"imu", "gps", "camera", "audio", "light"}
+    assert set(result.sensor_j_by_part) >= {"imu", "gps", "camera", "microphone", "light"}
     assert result.total_j == pytest.approx(result.sensor_j + result.compute_j + result.platform_j)
     # the platform floor of a Pi 4 dwarfs the sensors and is reported beside them
     assert result.platform_j > result.sensor_j > 0
@@ -75,8 +56,8 @@ def test_duty_cycle_hides_what_the_sleeping_sensors_recorded(recording: Recordin
     net = MotionThreshold()
     result = evaluate_policy(recording, lambda: DutyCycle(FULL, period_s=20, on_s=4), net)
     assert 0.1 < result.windows_processed < 0.4
-    assert result.sensor_j_by_stream["camera"] < evaluate_policy(
-        recording, lambda: Static(FULL), MotionThreshold()).sensor_j_by_stream["camera"]
+    assert result.sensor_j_by_part["camera"] < evaluate_policy(
+        recording, lambda: Static(FULL), MotionThreshold()).sensor_j_by_part["camera"]
 
 
 def test_detection_delay_counts_windows_until_the_new_class_shows() -> None:
@@ -142,9 +123,10 @@ def test_policies_replay_a_phone_recording_labelled_by_transport_mode(tmp_path: 
     net = MotionThreshold()
     full = Configuration({"accel": 100.0, "gyro": 100.0, "light": 1.0})
     result = evaluate_policy(rec, lambda: Static(full, name="always-on"), net)
-    # every phone stream a declaration names is charged as the part a rig would use
-    assert {"accel", "gyro", "light", "mag", "pressure", "sound", "speed"} <= set(
-        result.sensor_j_by_stream)
+    # every phone stream a declaration names is charged as the part a rig would use, once
+    # per part: the accelerometer and gyroscope streams are one IMU
+    assert set(result.sensor_j_by_part) == {"imu", "light", "magnetometer", "barometer",
+                                            "microphone", "gps"}
     assert result.windows_processed > 0.9 and result.accuracy == 0.0  # still/walking only
     assert all(set(c.modalities) <= {"accel", "gyro", "light"} for c in net.seen)
 
@@ -163,7 +145,8 @@ def test_a_step_signal_holds_across_windows_while_its_sensor_stays_on(tmp_path: 
             super().__init__()
             self.light: dict[int, bool] = {}  # window start (s) -> light in it
 
-        def predict(self, window: Window, config: Configuration) -> Prediction:
+        def predict(self, window: Window, config: Configuration, *,
+                    explain: bool = False) -> Prediction:
             seen = "light" in window.mask and bool(window.valid("light").any())
             self.light[round((window.t_start_ns - T0) / 1e9)] = seen
             return super().predict(window, config)
@@ -178,6 +161,50 @@ def test_a_step_signal_holds_across_windows_while_its_sensor_stays_on(tmp_path: 
     assert all(off.light[t] for t in (0, 2, 4, 6, 8))
     assert not any(off.light[t] for t in (20, 22, 40, 42))
     assert off.light[60]  # the 61 s report
+
+
+def test_a_wake_up_is_charged_for_every_part_that_has_a_table_entry(tmp_path: Path) -> None:
+    """Every part of a phone recording starts asleep; the first plan wakes each one it needs,
+    charged from its table's wake-up row; a GPS on a duty cycle is charged one hot start a
+    period, and its samples wait out each one."""
+    from phone_log import write_bus_ride
+
+    from sensekit.controller.evaluate import replay_policy
+    from sensekit.controller.operating import OperatingPoint
+    from sensekit.modalities import registered
+    from sensekit.power.model import load_power_model
+
+    path = tmp_path / "bus.mcap"
+    write_bus_ride(path)
+    rec = Recording.load(str(path), task="activity")
+    point = OperatingPoint.parse("accel@100+gyro@100+mag@8+sound_level@10+light@1"
+                                 "+pressure@1+gps_speed@1~10/60")
+    _, replay = replay_policy(rec, Static.of(point), MotionThreshold(), window_s=2.0,
+                              max_off_s=None)
+    wakes: dict[str, list[float]] = {}
+    for c in replay.ledger.charges:
+        if c.kind == "transition" and c.mode.startswith("sleep->"):
+            wakes.setdefault(c.sensor, []).append(c.energy_j(c.start_ns, c.end_ns + 1))
+    parts = {d.power.device: d.power.model for d in registered().values() if d.power}
+    assert set(wakes) == {"imu", "magnetometer", "microphone", "light", "barometer", "gps"}
+    for part, joules in wakes.items():
+        modes = {replay.parts.state[part].mode}
+        step = load_power_model(parts[part]).transition("sleep", modes.pop())
+        assert step is not None and joules[0] == pytest.approx(step.energy_j, rel=1e-6), part
+    assert len(wakes["gps"]) == 2  # 120 s: woken at 0 and 60 s, one hot start each
+    assert all(len(w) == 1 for p, w in wakes.items() if p != "gps")
+    gps = replay.devices["speed"]
+    assert gps.hidden > 0  # what the phone logged while the GPS slept or was starting
+
+
+def test_a_part_whose_table_has_no_wake_up_is_refused_at_load(tmp_path: Path) -> None:
+    from sensekit.errors import ConfigError
+    from sensekit.power.model import parse_power_model
+
+    with pytest.raises(ConfigError, match="no wake-up from 'sleep' to on"):
+        parse_power_model({"device": "mic", "supply_v": 5.0, "modes": {
+            "on": {"current_a": 0.04, "source": "test"},
+            "sleep": {"current_a": 0.0025, "source": "test"}}}, "mic table")
 
 
 def test_a_modality_counts_as_carried_only_where_its_stream_has_its_fields() -> None:

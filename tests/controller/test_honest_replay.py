@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sensekit import modalities
 from sensekit.clock import FakeClock
 from sensekit.controller.replay import RecordedDevice, lowpass
 from sensekit.power.model import load_power_model
@@ -14,7 +15,8 @@ def imu_device(clock: FakeClock, seconds: float = 10.0, rate: float = 100.0,
     wave = np.sin(2 * np.pi * tone_hz * t / 1e9).astype(np.float32)
     accel = np.stack([wave, np.zeros(n, np.float32), np.full(n, 9.81, np.float32)], axis=1)
     return RecordedDevice("imu", t, {"accel_mps2": accel}, modality="imu", clock=clock,
-                          power=load_power_model("mpu6050"), active_mode="accel_gyro").open()
+                          power=load_power_model("mpu6050"), active_mode="accel_gyro",
+                          modalities=[modalities.get("accel")]).open()
 
 
 def test_a_sleeping_replayed_sensor_yields_nothing() -> None:

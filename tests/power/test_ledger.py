@@ -27,6 +27,7 @@ IMU = parse_power_model({
     "transition": [
         {"from": "sleep", "to": "accel_gyro", "time_s": 0.030, "current_a": 3.8e-3,
          "source": "test"},
+        {"from": "sleep", "to": "accel", "time_s": 0.0, "energy_j": 0.0, "source": "test"},
         {"from": "accel", "to": "accel_gyro", "time_s": 0.0, "energy_j": 0.002,
          "source": "test"},
     ],
@@ -220,28 +221,56 @@ def test_ledger_takes_a_meter_stream_of_one_sample_packets(clock: FakeClock) -> 
     assert s.average_w == pytest.approx(2.0) and s.battery_life_h(10.0) == pytest.approx(5.0)
 
 
-def test_ledger_charges_a_camera_by_the_frame_size_of_each_mode(clock: FakeClock) -> None:
+def test_ledger_charges_a_camera_by_the_readout_each_frame_size_uses(clock: FakeClock) -> None:
     import sensekit
     from sensekit.power.model import load_power_model
 
-    cam = sensekit.open("camera", "emu://?size=224x224&model=usb_camera", clock=clock,
+    cam = sensekit.open("camera", "emu://?size=224x224&model=pi_camera_v2", clock=clock,
                         rate_hz=15)
     ledger = EnergyLedger(clock=clock)
     t0 = clock.now_ns()
     ledger.attach(cam)
-    small = cam.config.size[0] * cam.config.size[1]
     clock.advance(10)
-    cam.set_mode("dnn", size=(640, 480))
+    cam.set_mode("dnn", size=(1280, 960))  # past the 640x480 binned readout: 1640x1232
     switched = cam.changes[-1].t_ns
-    large = cam.config.size[0] * cam.config.size[1]
     clock.advance(10)
     s = ledger.summary(t0, clock.now_ns())
     cam.close()
-    dnn = load_power_model("usb_camera").mode("dnn")
-    expected = (dnn.watts(15, small) * (switched - t0) / S
-                + dnn.watts(15, large) * (clock.now_ns() - switched) / S)
-    assert large > 4 * small
+    table = load_power_model("pi_camera_v2")
+    dnn = table.mode("dnn")
+    # the frames delivered are 224x224 and 1280x960; the sensor reads 640x480 and 1640x1232
+    expected = (dnn.watts(15, 640 * 480) * (switched - t0) / S
+                + dnn.watts(15, 1640 * 1232) * (clock.now_ns() - switched) / S)
     assert s.by_mode[("camera", "dnn")] == pytest.approx(expected)
+    photo = table.readout("photo", (224, 224))
+    assert photo is not None and photo.pixels == 3280 * 2464  # a photo reads the full array
+
+
+def test_a_part_that_sleeps_without_a_wake_up_entry_is_refused_at_load() -> None:
+    table = {"device": "mic", "supply_v": 5.0, "modes": {
+        "on": {"current_a": 0.04, "source": "test"},
+        "low": {"current_a": 0.01, "source": "test"},
+        "sleep": {"current_a": 0.0025, "source": "test"}},
+        "transition": [{"from": "sleep", "to": "on", "time_s": 0.03, "current_a": 0.04,
+                        "source": "test"}]}
+    with pytest.raises(ConfigError, match="no wake-up from 'sleep' to low"):
+        parse_power_model(table, "mic table")
+    table["transition"][0]["to"] = ["on", "low"]  # type: ignore[index]
+    model = parse_power_model(table, "mic table")
+    woken = model.transition("sleep", "low")
+    assert woken is not None and woken.energy_j == pytest.approx(0.04 * 5.0 * 0.03)
+
+
+def test_every_shipped_table_that_sleeps_lists_its_wake_ups() -> None:
+    from sensekit.power.model import available_models, load_power_model
+
+    for name in available_models():
+        model = load_power_model(name)
+        if "sleep" in model.modes:
+            for mode in model.active_modes:
+                step = model.transition("sleep", mode)
+                assert step is not None and step.source, (name, mode)
+                assert step.time_s > 0, (name, mode)  # nothing usable comes out at once
 
 
 def test_ledger_labels_power_from_the_estimate_meter(clock: FakeClock) -> None:
