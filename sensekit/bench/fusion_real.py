@@ -15,7 +15,6 @@ bench reports it rather than rerunning it.
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import Case, case
+from .fusion import _median_ms
 
 
 def _windows(seconds: float, window_s: float) -> list[Any]:
@@ -46,18 +46,6 @@ def _windows(seconds: float, window_s: float) -> list[Any]:
     rates["mag"] = 50.0
     return align(streams, {s: StreamSpec(r) for s, r in rates.items()}, window_s,
                  origin_ns=start)
-
-
-def _timed(fn: Callable[[Any], object], items: list[Any], repeat: int) -> float:
-    """Median milliseconds of ``fn`` over the windows in order (a stream, as it runs)."""
-    for w in items[:2]:
-        fn(w)
-    times = []
-    for i in range(repeat):
-        t0 = time.perf_counter()
-        fn(items[i % len(items)])
-        times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
 
 
 def _eager(net: Any) -> Callable[[Any], object]:
@@ -156,12 +144,12 @@ def run(quick: bool) -> list[Case]:
     with tempfile.TemporaryDirectory() as tmp:
         base, peer = _peer(tmp, rt.window_s)
         clock = iter(range(10**9))
-        ms = {"features": _timed(lambda w: window_inputs(w, rt.modalities), wins, repeat),
-              "ort": _timed(lambda w: rt.predict_at(
+        ms = {"features": _median_ms(lambda w: window_inputs(w, rt.modalities), wins, repeat),
+              "ort": _median_ms(lambda w: rt.predict_at(
                   {m: v[None] for m, v in window_inputs(w, rt.modalities).items()},
                   next(clock) * int(rt.window_s * 1e9)), wins, repeat),
-              "eager": _timed(_eager(net), wins, repeat),
-              "peer": _timed(peer, wins, repeat)}
+              "eager": _median_ms(_eager(net), wins, repeat),
+              "peer": _median_ms(peer, wins, repeat)}
     n_net = sum(p.numel() for p in net.parameters())
     n_base = sum(p.numel() for p in base.parameters())
     return [
