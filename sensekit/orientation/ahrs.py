@@ -13,6 +13,7 @@ the same numbers. The hard-iron estimate learnt from one block corrects the fiel
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,9 @@ Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 STANDARD_GRAVITY = 9.80665
+#: A hard-iron step below this refines the heading the filter has (turned by what the step
+#: turns the field); a larger one sets it afresh from the last ``heading_window_s``.
+_SMALL_STEP_UT = 1.0
 CONVENTIONS = ("enu", "ned")
 
 
@@ -79,6 +83,8 @@ class Ahrs:
         accel_threshold_mps2: Linear acceleration above which a sample is marked
             ``accel_disturbed``.
         block_s: Length of a processing block (the hard-iron update interval).
+        heading_window_s: When the hard-iron offset moves, the heading is set from the
+            field of this last stretch of samples with the new offset removed.
 
     Example::
 
@@ -90,7 +96,8 @@ class Ahrs:
 
     def __init__(self, rate_hz: float, convention: str = "enu", *, backend: str = "auto",
                  hard_iron: bool = True, hard_iron_ut: Sequence[float] | None = None,
-                 accel_threshold_mps2: float = 2.0, block_s: float = 0.25) -> None:
+                 accel_threshold_mps2: float = 2.0, block_s: float = 0.25,
+                 heading_window_s: float = 2.0) -> None:
         if not (rate_hz > 0 and math.isfinite(rate_hz)):
             raise ConfigError(f"Ahrs rate_hz must be a positive number of Hz, got {rate_hz!r}")
         if convention not in CONVENTIONS:
@@ -105,6 +112,10 @@ class Ahrs:
         self._hard_iron = HardIronEstimator(start.copy()) if hard_iron else None
         self._offset = start.reshape(3).copy()
         self._block: list[tuple[Array, Array, Array]] = []
+        # the last blocks' 6-axis orientations and raw fields: the heading is taken from
+        # them when the hard-iron offset moves
+        self._recent: deque[tuple[Array, Array]] = deque(maxlen=max(1, round(
+            heading_window_s / block_s)))
         self._block_fill = 0
         self._t_s = 0.0  # time of the next sample when no timestamps are given
         self._last_t_ns: int | None = None
@@ -254,13 +265,23 @@ class Ahrs:
             return
         t, q6, mag = (np.concatenate(x) for x in zip(*self._block, strict=True))
         self._block = []
+        self._recent.append((q6, mag))
         update = self._hard_iron.add(t, q6, mag)
-        if update.moved:
-            self._offset = update.offset_ut
+        if not update.moved:
+            return
+        before, self._offset = self._offset, update.offset_ut
+        if update.refined and float(np.linalg.norm(update.step_ut)) < _SMALL_STEP_UT:
+            # a small correction: turn the filter's own heading by what it turns this
+            # block's field, rather than replacing the heading with a few samples' noise
             norm, dip, heading = _field_after(q6, mag, self._offset)
-            if math.isfinite(norm):
-                # the heading follows the new calibration at once, not over tau_mag
-                self._backend.set_mag_reference(norm, dip, heading)
+            turn = heading - _field_after(q6, mag, before)[2]
+            heading = self._backend.heading_offset_rad + math.remainder(turn, 2 * math.pi)
+        else:
+            q6, mag = (np.concatenate(x) for x in zip(*self._recent, strict=True))
+            norm, dip, heading = _field_after(q6, mag, self._offset)
+        if math.isfinite(norm):
+            # the heading follows the new calibration at once, not over tau_mag
+            self._backend.set_mag_reference(norm, dip, heading)
 
     def _outputs(self, parts: list[tuple[BackendOutput, Array]], acc: Array, has_mag: bool
                  ) -> OrientationEstimate:

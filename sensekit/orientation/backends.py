@@ -59,6 +59,11 @@ class Backend(Protocol):
         """Trust fields of this norm and dip, pointing at ``heading_rad`` in the 6-axis
         frame (clockwise from its y axis): the new calibration's field, taken at once."""
 
+    @property
+    def heading_offset_rad(self) -> float:
+        """The heading offset now applied to the 6-axis frame (as in
+        :meth:`set_mag_reference`)."""
+
     def state(self) -> dict[str, Any]:
         """A snapshot that :meth:`restore` takes back."""
 
@@ -161,6 +166,10 @@ class VqfBackend:
                  magRejectT=0.0, delta=heading_rad,
                  magUndisturbedT=float(self._vqf.params["magMinUndisturbedTime"]))
         self._vqf.state = s
+
+    @property
+    def heading_offset_rad(self) -> float:
+        return float(self._vqf.state["delta"])
 
     def state(self) -> dict[str, Any]:
         return {"rate_hz": self.rate_hz, "vqf": _plain(self._vqf.state)}

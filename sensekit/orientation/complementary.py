@@ -93,6 +93,10 @@ class ComplementaryBackend:
         s.cand_norm, s.cand_dip, s.cand_s = norm_ut, dip_rad, 0.0
         s.delta = heading_rad
 
+    @property
+    def heading_offset_rad(self) -> float:
+        return self._s.delta
+
     def state(self) -> dict[str, Any]:
         return {"rate_hz": self.rate_hz, "state": asdict(self._s)}
 

@@ -71,11 +71,14 @@ class HardIronUpdate:
         offset_ut: The offset now in use (microtesla, sensor frame).
         step_ut: How far it moved in this update (zero when it did not).
         sigma_ut: Standard error of the offset per sensor axis (inf where not yet seen).
+        refined: The step refined an offset this memory had already learnt (a small
+            correction), rather than moving to a newly found one.
     """
 
     offset_ut: Array
     step_ut: Array
     sigma_ut: Array
+    refined: bool = False
 
     @property
     def moved(self) -> bool:
@@ -169,6 +172,9 @@ class HardIronEstimator:
         change_window_s: The recent window that notices a new offset.
         min_turn_deg: Smallest turn between the samples of a pair for it to count.
         significance: Standard errors a step must exceed along its eigen-direction.
+        follow: Standard errors a step must exceed once this memory has moved the offset:
+            the offset in use came from fewer pairs than the fit now has, so the fit is the
+            better estimate (a weakly turned axis is no longer held at its first guess).
         balance: Least excitation of a direction, relative to the best one, to move along it.
         noise_correlation_s: Magnetometer noise correlation time. 14 ms is what BROAD's
             sensor shows at rest (its noise decorrelates after about 4 samples at 286 Hz).
@@ -182,6 +188,7 @@ class HardIronEstimator:
     change_window_s: float = 3.0
     min_turn_deg: float = 3.0
     significance: float = 4.0
+    follow: float = 1.0
     balance: float = 0.01
     noise_correlation_s: float = 0.014
     consistency: float = 1.5
@@ -193,6 +200,7 @@ class HardIronEstimator:
     _still_count: float = field(default=0.0, repr=False)
     _sigma: Array = field(default_factory=lambda: np.full(3, np.inf), repr=False)
     _since_decision: int = field(default=0, repr=False)
+    _learnt: bool = field(default=False, repr=False)
     _hist_t: Array = field(default_factory=lambda: np.zeros(0), repr=False)
     _hist_r: Array = field(default_factory=lambda: np.zeros((0, 3, 3)), repr=False)
     _hist_m: Array = field(default_factory=lambda: np.zeros((0, 3)), repr=False)
@@ -300,6 +308,7 @@ class HardIronEstimator:
         zero = np.zeros(3)
         if self._changed(self._recent_sum):
             self._long = copy.deepcopy(self._recent_sum)  # the offset changed: start again
+            self._learnt = False
         sums = self._long
         if not self._enough(sums):
             return HardIronUpdate(self.offset_ut.copy(), zero, self._sigma.copy())
@@ -309,13 +318,14 @@ class HardIronEstimator:
         fit = sums.residual(self.offset_ut + v @ along)
         var = fit * self._inflation(t)
         self._sigma = np.sqrt(np.einsum("ij,j->i", v * v, var / w))
-        move = (np.abs(along) > self.significance * np.sqrt(var / w)) & \
-            (w >= self.balance * w[-1])
+        gate = self.follow if self._learnt else self.significance
+        move = (np.abs(along) > gate * np.sqrt(var / w)) & (w >= self.balance * w[-1])
         step = v @ np.where(move, along, 0.0)
         if not move.any() or not self._fits(sums) or not self._norm_steadier(sums, step):
             return HardIronUpdate(self.offset_ut.copy(), zero, self._sigma.copy())
         self.offset_ut = self.offset_ut + step
-        return HardIronUpdate(self.offset_ut.copy(), step, self._sigma.copy())
+        refined, self._learnt = self._learnt, True
+        return HardIronUpdate(self.offset_ut.copy(), step, self._sigma.copy(), refined)
 
     def _enough(self, sums: _Sums) -> bool:
         """Enough pairs to decide on: ``_MIN_PAIRS``, or a few dozen when the offset in use
@@ -351,7 +361,10 @@ class HardIronEstimator:
         new = sums.spread(self.offset_ut + step)
         old = sums.spread(self.offset_ut)
         noise = self.noise_ut if math.isfinite(self.noise_ut) else 1.0
-        return old * old - new * new >= 0.5 * noise * noise and new <= 3.0 * noise + 0.3
+        # following the fit, a step only has to keep the norm as steady: it refines an
+        # offset already shown to be a hard iron
+        need = 0.0 if self._learnt else 0.5 * noise * noise
+        return old * old - new * new >= need and new <= 3.0 * noise + 0.3
 
     def _inflation(self, t: Array) -> float:
         if len(t) < 2:
