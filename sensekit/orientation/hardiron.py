@@ -25,6 +25,11 @@ iron at all:
 - the norm of the corrected field must become steadier, to within the noise: a hard iron
   leaves a field of constant norm behind.
 
+Once these have let the offset move, the estimator follows its fit (steps of ``follow``
+standard errors, the norm only kept as steady): the first move was decided on fewer pairs
+than the fit now holds, and a direction turned little at first would otherwise keep its
+first guess until it passed ``significance`` again.
+
 A second memory, the last ``change_window_s`` only, notices a new magnet: when the long memory
 no longer fits but the recent window does, the long memory restarts from the window.
 """
@@ -378,7 +383,8 @@ class HardIronEstimator:
     def state(self) -> dict[str, Any]:
         """What a restart needs to carry on where this one stopped (JSON-friendly)."""
         return {"offset_ut": self.offset_ut.tolist(), "long": self._long.to_dict(),
-                "still_yy": self._still_yy, "still_count": self._still_count}
+                "still_yy": self._still_yy, "still_count": self._still_count,
+                "learnt": self._learnt}
 
     def restore(self, state: dict[str, Any]) -> None:
         """Take back a :meth:`state` (the pair history and recent window restart empty)."""
@@ -386,3 +392,4 @@ class HardIronEstimator:
         self._long = _Sums.from_dict(state["long"])
         self._still_yy = float(state["still_yy"])
         self._still_count = float(state["still_count"])
+        self._learnt = bool(state.get("learnt", False))
