@@ -215,8 +215,12 @@ def test_rate_change_keeps_the_state() -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_state_restores_after_a_restart(backend: str) -> None:
+    """A restart from a saved state carries on as the uninterrupted filter does: the same
+    orientation, and the hard-iron estimator refining its offset as that one does (within
+    0.1 uT; the pair history restarts empty)."""
     tr = short("attached_magnet", 6, magnet_ut=40.0)
-    whole = Ahrs(RATE, backend=backend).estimate(tr.gyr, tr.acc, tr.mag)
+    uninterrupted = Ahrs(RATE, backend=backend)
+    whole = uninterrupted.estimate(tr.gyr, tr.acc, tr.mag)
     half = len(tr.gyr) // 2
     first = Ahrs(RATE, backend=backend)
     first.estimate(tr.gyr[:half], tr.acc[:half], tr.mag[:half])
@@ -225,7 +229,7 @@ def test_state_restores_after_a_restart(backend: str) -> None:
     second.restore(saved)
     rest = second.estimate(tr.gyr[half:], tr.acc[half:], tr.mag[half:])
     assert inclination_errors_deg(rest, whole[half:]).max() < 0.01
-    np.testing.assert_allclose(second.hard_iron_ut, first.hard_iron_ut)
+    np.testing.assert_allclose(second.hard_iron_ut, uninterrupted.hard_iron_ut, atol=0.1)
 
 
 def test_ned_output_is_the_enu_one_turned() -> None:
