@@ -20,25 +20,36 @@ happened while the view was in use (the sequence lock of :mod:`sensekit.hub_shm`
 process that uses shared memory (see :mod:`sensekit._shm`). Readers map the segments read-only
 after checking their owner, mode and header.
 
-Where the time goes (CPU per frame in one process, medians of 5 runs, on the 2-core x86 machine
-of ``sensekit/bench/README.md`` while it was loaded; the ``cpu ...`` cases of
-``sensekit bench hub`` measure the same on any machine, beside the cross-process figures):
+Where the time goes (profiled on the 2-core x86 machine of ``sensekit/bench/README.md``: CPU
+time per frame from ``getrusage`` of the producer and of 8 reader processes in the ``light``
+workload of ``sensekit bench hub``, in-process ``thread_time`` loops, and ``py-spy`` samples of
+both sides; the ``cpu ...`` cases of the benchmark measure the in-process part on any machine):
 
-- Publishing a 640x480x3 frame costs 64 us against 51 us for the bare seqlock ring of the
-  benchmark; copying the 921,600 bytes into the slot is most of both. The hub's own share is
-  about 4 us, measured with 8x8 frames (4.2 us against 0.9): the lock, the in-process ring
-  and its byte count, the layout lookup (a dict keyed by the packet's shapes) and the slot's
-  header words. Building the :class:`~sensekit.packets.Packet` is the caller's 3 us.
-- Reading costs 2.7 us a frame against 0.6 (8x8 frames): the sequence checks, the exact loss
-  count, a :class:`~sensekit.packets.Packet` around views made once per slot and layout (the
-  layout JSON is parsed once per layout id, not per read), and the check after use. Before
-  the ring kept views per slot and layout, a read cost 7 us and parsed JSON every time.
-- Waking up costs more than reading: a reader's sleep and wake-up is about 20 us of CPU
-  (system call and scheduler), the same for the bare ring, whose readers wait the same way.
-  With 8 readers on 2 cores, wake-ups and the producer's copies decide throughput; the
-  backoff (50 us to 1 ms) lets a busy reader take several frames per wake-up.
-- Accounting (samples before each packet, the closed flag, the owner's liveness, cached for
-  0.2 s) is a few word loads per read and costs nothing measurable.
+- **Wake-ups were the largest cost.** A reader's sleep and wake-up costs it 10-20 us of CPU,
+  several times a read. Readers that slept 50 us whenever they found nothing woke 0.6-1.0
+  times per frame read, and with 8 readers on 2 cores that CPU was taken from the producer, so
+  the producer slowed, readers found even fewer frames per wake-up, and throughput swung by
+  2-3x from run to run. Readers now sleep as :class:`~sensekit.ring_reader.Pacer` says: until
+  about four packets are there (from the packet interval they observe), 50 us to 1 ms as
+  before. They wake 0.12-0.18 times per frame, and a reader's CPU per frame halved (about 12
+  to 6 us). The benchmark's bare ring waits the same way, so the comparison with it measures
+  framing and accounting, not waiting.
+- **Publishing:** copying the frame is most of it. py-spy puts 73% of the producer's samples
+  on the copy into the slot (90% for the bare ring). Per 640x480x3 frame, in one process,
+  rotating through 32 slots: 33 us against 23 for the bare ring. The rest is the caller
+  building the :class:`~sensekit.packets.Packet` (3-5 us with a cold cache, now plain
+  attribute checks), the ring's lock, layout lookup and slot header words (about 2 us), and
+  the in-process ring (under 1 us). The owner keeps its own copies of the head and sample
+  count, so a write stores to the segment and never loads from it.
+- **Reading:** 1.3 us a frame against 0.5 for the bare ring (8x8x3 frames, warm), down from
+  1.75 us. A read is a few word loads, one dict copy and a
+  :class:`~sensekit.packets.Packet` around views made once per slot and layout. The fields
+  mapping is shared by every packet read from a slot, and is read-only. ``validate`` compares
+  one word with the value it had when read. Across processes the same work costs 5-6 us a
+  frame, against 2-3 for the bare ring: a cold cache after every wake-up makes each Python
+  operation dearer, and the hub does about twice as many per frame as the bare ring.
+- **Accounting** (samples before each packet, the closed flag, the owner's liveness, cached for
+  0.2 s) is a few word loads per read. Losses are only warned about when the count changed.
 """
 
 from __future__ import annotations
@@ -57,7 +68,7 @@ from .driver import Driver, ReaderThread
 from .errors import ConfigError, SensekitError, warn_dropped
 from .hub_shm import SharedRing
 from .packets import Packet
-from .ring_reader import RingReader
+from .ring_reader import Pacer, RingReader
 
 __all__ = ["Hub", "RingReader", "SharedRing", "SharedSubscriber", "StreamInfo", "Subscriber",
            "connect", "sweep_stale"]
@@ -234,7 +245,10 @@ class Hub:
         self._streams: dict[str, _Stream] = {}
         self._subscribers: list[Subscriber] = []
         self._readers: list[ReaderThread] = []
-        self._cond = threading.Condition()
+        # publish() enters the plain lock (a C-level context manager); waiting and notifying
+        # go through the condition built on it.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._waiting = 0  # subscribers blocked in poll(): only they need a notify
         self._order = itertools.count()
         self._closed = False
@@ -264,7 +278,7 @@ class Hub:
             SensekitError: The hub is closed.
         """
         now = self.clock.now_ns()
-        with self._cond:
+        with self._lock:
             if self._closed:
                 raise SensekitError(f"hub is closed; cannot publish to stream {packet.stream!r}")
             stream = self._streams.get(packet.stream) or self._new_stream(packet)
@@ -440,6 +454,7 @@ class SharedSubscriber:
         self._readers: dict[str, RingReader] = {}
         self._reported: dict[str, int] = {}
         self._next_scan = 0.0
+        self._lost_seen = 0  # losses already warned about, over every stream
         self.closed = False
         for stream in streams:
             self._add(stream, timeout_s)
@@ -488,22 +503,32 @@ class SharedSubscriber:
         counts the older ones as lost (for a reader that cannot keep up, e.g. a detector on
         camera frames).
         """
-        deadline = 0.0
-        delay = 5e-5
+        deadline = delay = 0.0
         while not self.closed:
             if self.every_stream:
                 self._scan()
             out = self._read(max_packets, copy, latest)  # a few word loads when idle
-            self._report()
+            if self._lost_seen != self._lost_total():
+                self._report()
             if out:
                 return out
             now = time.monotonic()
-            deadline = deadline or now + max(0.0, timeout_s)
+            if not deadline:
+                deadline = now + max(0.0, timeout_s)
+                # The fastest stream says how long a few packets take (sensekit.ring_reader.Pacer).
+                delay = min([r.pacer.first_delay() for r in self._readers.values()],
+                            default=Pacer.MAX_S)
             if now >= deadline:
                 return []
             time.sleep(min(delay, deadline - now))
-            delay = min(2 * delay, 1e-3)
+            delay = min(2 * delay, Pacer.MAX_S)
         return []
+
+    def _lost_total(self) -> int:
+        total = 0
+        for reader in self._readers.values():
+            total += reader.lost
+        return total
 
     def _read(self, max_packets: int | None, copy: bool, latest: bool) -> list[Packet]:
         readers = self._readers
@@ -525,6 +550,7 @@ class SharedSubscriber:
         return ok
 
     def _report(self) -> None:
+        self._lost_seen = self._lost_total()
         for stream, reader in self._readers.items():
             new = reader.lost - self._reported[stream]
             if new > 0:

@@ -89,7 +89,8 @@ ArraySpec = tuple[str, np.dtype[Any], tuple[int, ...], int]
 class _Layout:
     """Where each array of one packet shape lies in a slot, and the JSON that says so."""
 
-    __slots__ = ("arrays", "blob", "blob_at", "counts", "lid", "modality", "n", "stream")
+    __slots__ = ("arrays", "blob", "blob_at", "blob_end", "counts", "lid", "modality", "n",
+                 "stream")
 
     def __init__(self, stream: str, modality: str, arrays: list[ArraySpec], lid: int) -> None:
         self.stream = stream
@@ -101,6 +102,7 @@ class _Layout:
         self.blob_at = _align(last[3] + last[1].itemsize * self.counts[-1])
         self.blob = json.dumps([stream, modality, [
             [name, dt.str, list(shape), off] for name, dt, shape, off in arrays]]).encode()
+        self.blob_end = self.blob_at + len(self.blob)  # where a packet's meta starts
         self.lid = lid
 
     @classmethod
@@ -185,6 +187,7 @@ class SharedRing:
         self._layouts: dict[tuple[Any, ...], _Layout] = {}
         self._next_lid = 1
         self._slot_views: list[tuple[int, list[npt.NDArray[Any]]] | None] = []
+        self._head, self._total = int(self._w[_W_HEAD]), int(self._w[_W_TOTAL])
 
     def _check_header(self) -> None:
         w, size = self._w, self.segment.size
@@ -340,16 +343,20 @@ class SharedRing:
         with self._lock:
             if self._closed:
                 raise SensekitError(f"ring {self.name!r} is closed")
-            return self._write_split(packet)
+            layout = self._layout(packet)
+            if not packet.meta and layout.blob_end <= self.slot_bytes:
+                self._write_one(packet, layout, b"")  # the common case, checked once
+                return 1
+            return self._write_split(packet, layout)
 
-    def _write_split(self, packet: Packet) -> int:
-        layout = self._layout(packet)
+    def _write_split(self, packet: Packet, layout: _Layout | None = None) -> int:
+        layout = layout or self._layout(packet)
         meta = _encode_meta(packet.meta) if packet.meta else b""
-        if layout.blob_at + len(layout.blob) + len(meta) <= self.slot_bytes:
+        if layout.blob_end + len(meta) <= self.slot_bytes:
             self._write_one(packet, layout, meta)
             return 1
         if len(packet) <= 1:
-            need = layout.blob_at + len(layout.blob) + len(meta)
+            need = layout.blob_end + len(meta)
             raise ConfigError(
                 f"ring {self.name!r}: one sample of stream {packet.stream!r} needs {need} "
                 f"bytes, slots hold {self.slot_bytes}. Hint: create the ring with a larger "
@@ -385,11 +392,11 @@ class SharedRing:
 
     def _write_one(self, packet: Packet, layout: _Layout, meta: bytes) -> None:
         w = self._w
-        n = w[_W_HEAD]
+        n = self._head  # the owner's own copies of head and total: no loads from the segment
         slot = n % self.slots
         base = (HEADER_BYTES + slot * self.stride) >> 3
         w[base] = 2 * n + 1  # odd: being written; readers holding it see the change
-        total = w[_W_TOTAL]
+        total = self._total
         count = layout.n
         w[base + _S_BEFORE] = total
         w[base + _S_COUNT] = count
@@ -397,7 +404,7 @@ class SharedRing:
         views = cached[1] if cached is not None and cached[0] == layout.lid else \
             self._lay_out_slot(slot, layout)
         if meta:
-            at = self._data_at(slot) + layout.blob_at + len(layout.blob)
+            at = self._data_at(slot) + layout.blob_end
             self.segment.buf[at:at + len(meta)] = meta
         w[base + _S_META] = len(meta)
         # Shapes and dtypes equal the layout's (it is keyed by them): a plain copy, no cast.
@@ -405,8 +412,8 @@ class SharedRing:
         for dst, src in zip(views[1:], packet.fields.values(), strict=True):
             dst[...] = src
         w[base] = 2 * n + 2
-        w[_W_TOTAL] = total + count
-        w[_W_HEAD] = n + 1
+        self._total = w[_W_TOTAL] = total + count
+        self._head = w[_W_HEAD] = n + 1
 
     # -- closing -------------------------------------------------------------------------
     def close(self) -> None:

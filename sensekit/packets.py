@@ -23,6 +23,8 @@ from .errors import ConfigError
 
 __all__ = ["SPECS", "FieldSpec", "ModalitySpec", "Packet", "concat", "spec_for"]
 
+_INT64 = np.dtype(np.int64)
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -183,16 +185,20 @@ class Packet:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        t = np.asarray(self.t_ns)
-        if t.dtype != np.int64 or t.ndim != 1:
+        # Every published packet passes here: plain attribute checks, no numpy calls.
+        t = self.t_ns
+        if type(t) is not np.ndarray:
+            t = np.asarray(t)
+            object.__setattr__(self, "t_ns", t)
+        if t.ndim != 1 or (t.dtype is not _INT64 and t.dtype != _INT64):
             raise ConfigError(
                 f"stream {self.stream!r}: t_ns must be a 1-D int64 array, got {t.dtype}{t.shape}")
-        object.__setattr__(self, "t_ns", t)
+        n = t.shape[0]
         for name, array in self.fields.items():
-            n = len(array) if np.ndim(array) else 0
-            if n != len(t) or np.ndim(array) == 0:
-                raise ConfigError(
-                    f"stream {self.stream!r}: field {name!r} has {n} samples, t_ns has {len(t)}")
+            shape = array.shape if type(array) is np.ndarray else np.shape(array)
+            if not shape or shape[0] != n:
+                raise ConfigError(f"stream {self.stream!r}: field {name!r} has "
+                                  f"{shape[0] if shape else 0} samples, t_ns has {n}")
 
     def __len__(self) -> int:
         return int(self.t_ns.shape[0])

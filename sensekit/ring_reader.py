@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -19,20 +21,24 @@ from .hub_shm import (
     _S_BLOB_AT,
     _S_BLOB_LEN,
     _S_COUNT,
+    _S_LID,
     _S_META,
     _W_CLOSED,
     _W_HEAD,
-    HEADER_BYTES,
+    _W_MAGIC,
     SharedRing,
     _Layout,
 )
 from .packets import Packet
 
-__all__ = ["RingReader"]
+__all__ = ["Pacer", "RingReader"]
 
-_READ = "_ring_read"  # key in a view packet's __dict__: (reader, packet number)
+#: Key in a view packet's ``__dict__``: (reader, index of its slot's sequence word, the value
+#: that word had when the packet was read).
+_READ = "_ring_read"
+_NO_META: Mapping[str, Any] = MappingProxyType({})  # shared by every view without meta
 #: What a reader keeps per slot: layout id, layout, t_ns view, field views, and the start of
-#: a view packet's ``__dict__`` (stream, modality, t_ns).
+#: a view packet's ``__dict__`` (stream, modality, t_ns, fields).
 SlotViews = tuple[int, _Layout, npt.NDArray[Any], dict[str, npt.NDArray[Any]], dict[str, Any]]
 
 
@@ -66,11 +72,14 @@ class RingReader:
         self._expected = self._samples_before(self._next)
         self._parsed: dict[int, _Layout] = {}
         # per slot: (layout id, layout, t_ns view, field views) of what it held last
-        self._views: dict[int, SlotViews] = {}
+        self._views: list[SlotViews | None] = [None] * ring.slots
+        self._bases = [ring._slot_word(slot) for slot in range(ring.slots)]
+        self._w, self._slots = ring._w, ring.slots  # read for every packet
+        self.pacer = Pacer(max(1, min(4, ring.slots // 4)))
 
     def close(self) -> None:
         """Forget the views this reader made, so that the ring can unmap."""
-        self._views.clear()
+        self._views = [None] * len(self._views)
 
     def _samples_before(self, n: int) -> int:
         """Samples written before packet ``n`` (``n`` at most the head), for the start."""
@@ -105,54 +114,56 @@ class RingReader:
                 (the segment was not written by a sensekit producer).
         """
         ring = self.ring
-        head = int(ring._w[_W_HEAD])
+        w = ring._w
+        head = w[_W_HEAD]
         nxt = self._next
+        if nxt == head:  # nothing new: the idle poll is two word loads
+            # The closed flag first: once it is set, head and the sample count are final.
+            if w[_W_CLOSED] and nxt == w[_W_HEAD]:
+                self._settle(ring.samples_written)
+            return []
         if head - nxt > ring.slots - 1:
             # The oldest slot may be the one being rewritten right now: skip it too.
             nxt = head - ring.slots + 1
         if latest:
             nxt = max(nxt, head - (max_packets or 1))
         stop = head if max_packets is None else min(head, nxt + max_packets)
-        out: list[Packet] = []
-        for n in range(nxt, stop):
-            packet = self._read_slot(n, copy)
-            if packet is not None:
-                out.append(packet)
+        read_slot = self._read_slot
+        out = [p for n in range(nxt, stop) if (p := read_slot(n, copy)) is not None]
+        self.pacer.found(head - self._next, time.monotonic())
         self._next = max(nxt, stop)
         # The closed flag first: once it is set, head and the sample count are final.
-        if ring._w[_W_CLOSED] and self._next == ring.head:
+        if w[_W_CLOSED] and self._next == ring.head:
             self._settle(ring.samples_written)
         return out
 
     def _read_slot(self, n: int, copy: bool) -> Packet | None:
-        ring = self.ring
-        w, slot = ring._w, n % ring.slots
-        base, good = (HEADER_BYTES + slot * ring.stride) >> 3, 2 * n + 2
-        # The slot's header words in one go, the sequence word first (checked again below).
-        seq, before, count, lid, _, _, meta_len = w[base:base + _S_META + 1]
-        if seq != good:
+        w, slot = self._w, n % self._slots
+        base, good = self._bases[slot], 2 * n + 2
+        if w[base] != good:
             return None  # overwritten already; counted when a later packet is read
-        views = self._views.get(slot)
-        if views is None or views[0] != lid:
-            views = self._slot_views(slot, base, lid, good)
+        views = self._views[slot]
+        if views is None or views[0] != w[base + _S_LID]:
+            views = self._slot_views(slot, base, w[base + _S_LID], good)
             if views is None:
                 return None
-        layout = views[1]
-        meta = self._meta(slot, layout, meta_len) if meta_len else {}
+        before, count, meta_len = w[base + _S_BEFORE], w[base + _S_COUNT], w[base + _S_META]
+        meta = self._meta(slot, views[1], meta_len) if meta_len else _NO_META
         if w[base] != good:
-            return None
-        if count != layout.n or meta is None:
-            raise self._corrupt(slot, f"it holds {count} samples of a {layout.n}-sample layout"
-                                if meta is not None else "its meta is not a JSON object within "
-                                "the slot")
+            return None  # rewritten while its words were read
+        if count != views[1].n or meta is None:
+            raise self._corrupt(slot, f"it holds {count} samples of a {views[1].n}-sample "
+                                "layout" if meta is not None else "its meta is not a JSON "
+                                "object within the slot")
         if before > self._expected:
             self.lost += before - self._expected
         self._expected = before + count
         if copy:
             return self._copied(views, meta, slot, good, count)
         packet: Packet = object.__new__(_RingView)
-        d = views[4].copy()                      # stream, modality, t_ns of this slot
-        d["fields"], d["meta"], d[_READ] = views[3].copy(), meta, (self, n)
+        d = views[4].copy()  # stream, modality, t_ns and fields of this slot
+        d["meta"] = meta
+        d[_READ] = (self, base, good)
         object.__setattr__(packet, "__dict__", d)
         return packet
 
@@ -181,13 +192,16 @@ class RingReader:
             name: np.frombuffer(buf, dt, count, data + off).reshape(shape)
             for (name, dt, shape, off), count in zip(layout.arrays, layout.counts, strict=True)}
         t_ns = arrays.pop("")
-        base_dict = {"stream": layout.stream, "modality": layout.modality, "t_ns": t_ns}
+        # The fields mapping is shared by every packet read from this slot and layout, so
+        # it is read-only.
+        base_dict = {"stream": layout.stream, "modality": layout.modality, "t_ns": t_ns,
+                     "fields": MappingProxyType(arrays)}
         views: SlotViews = (lid, layout, t_ns, arrays, base_dict)
         self._views[slot] = views
         return views
 
     def _meta(self, slot: int, layout: _Layout, meta_len: int) -> dict[str, Any] | None:
-        at = layout.blob_at + len(layout.blob)
+        at = layout.blob_end
         if at + meta_len > self.ring.slot_bytes:
             return None
         start = self.ring._data_at(slot) + at
@@ -198,15 +212,15 @@ class RingReader:
         return meta if isinstance(meta, dict) else None
 
     def _copied(self, views: SlotViews,
-                meta: dict[str, Any], slot: int, good: int, count: int) -> Packet | None:
+                meta: Mapping[str, Any], slot: int, good: int, count: int) -> Packet | None:
         t_ns = views[2].copy()
         fields = {name: view.copy() for name, view in views[3].items()}
         ring = self.ring
         if ring._w[ring._slot_word(slot)] != good:
             self.lost += count
             return None
-        packet = Packet(views[1].stream, t_ns, fields, views[1].modality, meta)
-        packet.__dict__[_READ] = (self, -1)  # a checked copy stays valid
+        packet = Packet(views[1].stream, t_ns, fields, views[1].modality, dict(meta))
+        packet.__dict__[_READ] = (self, _W_MAGIC, ring._w[_W_MAGIC])  # a checked copy stays valid
         return packet
 
     def _corrupt(self, slot: int, what: str) -> SegmentRefused:
@@ -226,14 +240,13 @@ class RingReader:
         the data may be torn, and its samples are added to :attr:`lost`.
         """
         d = packet.__dict__
-        origin = d.get(_READ)
+        origin = d.pop(_READ, None)
         if origin is None or origin[0] is not self:
+            if origin is not None:
+                d[_READ] = origin  # another reader's: leave it for that reader
             raise ValueError(f"reader {self.name!r}: packet was not read here, or was already "
                              "validated")
-        del d[_READ]
-        n = origin[1]
-        ring = self.ring
-        if n < 0 or ring._w[(HEADER_BYTES + n % ring.slots * ring.stride) >> 3] == 2 * n + 2:
+        if self._w[origin[1]] == origin[2]:  # the slot's sequence word still says the same
             return True
         self.lost += len(packet)
         return False
@@ -241,15 +254,54 @@ class RingReader:
     def wait(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for a packet or the producer's close; True if one came.
 
-        Polls the ring's head with a backoff from 50 us to 1 ms, so an idle reader costs
-        about a thousand wake-ups a second and a busy one reads batches.
+        Sleeps as :class:`Pacer` says: a busy reader reads a few packets per wake-up, an idle
+        one wakes about a thousand times a second.
         """
         deadline = time.monotonic() + timeout_s
-        delay = 5e-5
+        delay = self.pacer.first_delay()
         while self.ring.head <= self._next and not self.ring.producer_closed:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
             time.sleep(min(delay, left))
-            delay = min(delay * 2, 1e-3)
+            delay = min(delay * 2, Pacer.MAX_S)
         return self.ring.head > self._next
+
+
+class Pacer:
+    """How long a polling reader sleeps before it looks again: until a few packets are there.
+
+    A sleep and its wake-up cost a reader process 10-20 us of CPU, several times what reading
+    a packet costs (``sensekit.hub``'s docstring has the figures), so a reader of a fast stream
+    that wakes for every packet spends most of its time waking, and with more readers than
+    cores that CPU is taken from the producer. The pacer keeps an estimate of the producer's
+    packet interval (from how many packets each read found since the one before) and, once a
+    read found nothing, sleeps ``batch`` intervals, then doubles the sleep up to 1 ms. Its
+    bounds are those of a plain backoff (50 us to 1 ms): a reader never sleeps longer than
+    before, and the latency it adds is at most ``batch`` packet intervals.
+
+    Args:
+        batch: Packets to find per wake-up; keep it well below the ring's slots, or a reader
+            that sleeps that long risks being lapped.
+    """
+
+    MIN_S = 5e-5
+    MAX_S = 1e-3
+
+    def __init__(self, batch: int = 4) -> None:
+        self.batch = batch
+        self.interval_s = 0.0  # mean seconds between packets; 0 until two reads found some
+        self._last = 0.0
+
+    def found(self, packets: int, now: float) -> None:
+        """Tell the pacer that a read at ``now`` (monotonic seconds) found ``packets``."""
+        if packets <= 0:
+            return
+        if self._last:
+            gap = (now - self._last) / packets
+            self.interval_s = gap if not self.interval_s else 0.75 * self.interval_s + 0.25 * gap
+        self._last = now
+
+    def first_delay(self) -> float:
+        """The first sleep after a read that found nothing."""
+        return min(self.MAX_S, max(self.MIN_S, self.batch * self.interval_s))

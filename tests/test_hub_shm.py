@@ -408,3 +408,54 @@ def test_shared_true_names_the_hub_after_its_process() -> None:
             assert [int(p.t_ns[0]) for p in sub.poll(0, copy=True)] == [10]
     assert not os.path.exists(os.path.join(SHM_DIR, f"sensekit-{os.getpid()}.imu"))
 
+
+
+def test_pacer_sleeps_for_a_few_packets_within_the_backoff_bounds() -> None:
+    from sensekit.ring_reader import Pacer
+
+    pacer = Pacer(batch=4)
+    assert pacer.first_delay() == Pacer.MIN_S  # nothing known yet: look again soon
+    pacer.found(1, 10.0)
+    for k in range(1, 20):  # 2 packets every millisecond: 0.5 ms apart
+        pacer.found(2, 10.0 + k * 1e-3)
+    assert pacer.interval_s == pytest.approx(5e-4)
+    assert pacer.first_delay() == Pacer.MAX_S  # 4 packets take 2 ms: capped at 1 ms
+    for k in range(1, 40):  # then 20 packets every millisecond
+        pacer.found(20, 10.019 + k * 1e-3)
+    assert pacer.first_delay() == pytest.approx(4 * 5e-5, rel=0.01)
+    pacer.found(0, 11.0)  # an empty read changes nothing
+    assert pacer.first_delay() == pytest.approx(4 * 5e-5, rel=0.01)
+
+
+def test_a_shared_subscriber_sleeps_as_its_fastest_streams_pacer_says(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sensekit.hub as hub_module
+
+    with Hub(shared=name, capacity_packets=32) as hub:
+        hub.publish(imu(1))
+        with connect(name, "imu") as sub:
+            reader = sub._readers["imu"]
+            reader.pacer.interval_s = 1e-4  # as if packets came every 100 us
+            slept: list[float] = []
+
+            def sleep(seconds: float) -> None:
+                slept.append(seconds)
+                if len(slept) == 3:
+                    hub.publish(imu(1, 5))
+
+            monkeypatch.setattr(hub_module.time, "sleep", sleep)
+            [packet] = sub.poll(timeout_s=5.0)
+            assert int(packet.t_ns[0]) == 5 and sub.validate(packet)
+            first = reader.pacer.batch * 1e-4  # then doubled, up to 1 ms
+            assert slept[:3] == pytest.approx([first, 2 * first, min(4 * first, 1e-3)])
+
+
+def test_views_of_one_slot_share_a_read_only_fields_mapping(name: str) -> None:
+    with SharedRing.create(name, 4096, 4) as ring, SharedRing.attach(name) as other:
+        reader = other.reader()
+        ring.write(imu(2))
+        [view] = reader.read()
+        with pytest.raises(TypeError):
+            view.fields["accel_mps2"] = np.zeros((2, 3), np.float32)  # type: ignore[index]
+        assert reader.validate(view)
+        del view

@@ -11,7 +11,8 @@ run the same workload in turn, each repeat running all three back to back:
 - **bare ring** (the floor): :class:`BareRing`, a minimal seqlock ring over
   ``multiprocessing.shared_memory`` written here: fixed frame slots, a head counter, a
   sequence word per slot checked before and after use, no framing, no per-stream layout, no
-  metadata, no warnings. Its readers wait the way the hub's do (sleeps from 50 us to 1 ms).
+  metadata, no warnings. Its readers wait the way the hub's do
+  (:class:`sensekit.ring_reader.Pacer`: sleep until a few frames are there, 50 us to 1 ms).
 
 Each repeat runs the three in turn, in an order rotated from one repeat to the next.
 
@@ -45,6 +46,7 @@ import numpy.typing as npt
 from ..errors import SampleDropped
 from ..hub import Hub, connect
 from ..packets import Packet
+from ..ring_reader import Pacer
 from . import Case, repeated
 
 SHAPE = (480, 640, 3)
@@ -150,17 +152,19 @@ def _ring_read(ring: BareRing, n: int, full: bool, tally: _Tally) -> None:
 
 
 def _ring_reader(ring: BareRing, full: bool, stop: Any, ready: Any, results: Any) -> None:
-    tally, nxt, delay = _Tally(), int(ring.words[0]), 5e-5
+    tally, nxt, delay = _Tally(), int(ring.words[0]), 0.0
+    pacer = Pacer(max(1, min(4, ring.slots // 4)))  # as a hub reader's
     ready.set()
     while True:
         head = int(ring.words[0])
         if head == nxt:
             if stop.is_set() and int(ring.words[0]) == nxt:
                 break
+            delay = min(2 * delay, Pacer.MAX_S) if delay else pacer.first_delay()
             time.sleep(delay)
-            delay = min(2 * delay, 1e-3)
             continue
-        delay = 5e-5
+        delay = 0.0
+        pacer.found(head - nxt, time.monotonic())
         start = head - 1 if full else max(nxt, head - ring.slots + 1)
         tally.lost += start - nxt
         for n in range(start, head):
@@ -199,7 +203,7 @@ def _hub_reader(hub_name: str, full: bool, ready: Any, results: Any) -> None:
         now = time.monotonic_ns()
         for packet in packets:
             t_ns = int(packet.t_ns[0])
-            _use(packet["image"][0], t_ns, full)
+            _use(packet["image"], t_ns, full)  # one frame per packet: its bytes are the frame
             if sub.validate(packet):
                 tally.got(t_ns, now)
             else:
@@ -337,7 +341,7 @@ def frame_costs(shape: tuple[int, ...], n: int = 2000) -> dict[str, float]:
 
     def hub_read() -> None:
         for p in sub.poll(0):
-            _use(p["image"][0], int(p.t_ns[0]), False)
+            _use(p["image"], int(p.t_ns[0]), False)
             sub.validate(p)
 
     try:
