@@ -2,6 +2,7 @@
 
     python power/policy_recipe.py real --data /tmp/sensekit-policy --results power/results
     python power/policy_recipe.py simulated --data /tmp/sensekit-policy --results power/results
+    python power/policy_recipe.py default --data /tmp/sensekit-policy --results power/results
 
 ``real``: the transport-mode recordings (``../shared/corpus/us_tmd``, six people) and the
 ``phone/`` walks, imported with ``sensekit import``; parts priced as a Pi rig would carry the
@@ -30,7 +31,13 @@ out of these figures (the network's by-day bus figure is in ``fusion/README.md``
 from sensekit's simulator, labelled as simulated in every figure: three tuning days choose,
 two held-out days (other seeds, other microphone and camera) judge.
 
-Every figure goes to ``--results`` (``policy_real_TABLES.json`` and
+``default``: the shipped default policy (a static point, chosen by ``real``'s rule on all six
+us_tmd people) on the default rig, beside always-on and the adaptive policy as
+``sensekit evaluate-policy`` runs them: the same held-out simulated days, with the
+simulator-trained network and the shipped one, under each set of tables.
+
+Every figure goes to ``--results`` (``policy_real_TABLES.json``, with ``--folds``
+``policy_real_folds_TABLES.json``, and
 ``policy_simulated_TABLES.json`` per set of tables, and their plots); ``power/README.md`` quotes
 them.
 """
@@ -359,8 +366,10 @@ def real(args: argparse.Namespace) -> None:
                            "judged": {p: _brief(o) for p, o in
                                       judge(bench, choice, recs, walks).items()}}
         out["by_table"][tables] = result
-        _plot(bench, recs, walks, choice, args.results / f"policy_real_{tables}.png")
-        path = args.results / f"policy_real_{tables}.json"
+        # the per-person networks' figures go beside the shipped network's, not over them
+        stem = f"policy_real_{'folds_' if args.folds else ''}{tables}"
+        _plot(bench, recs, walks, choice, args.results / f"{stem}.png")
+        path = args.results / f"{stem}.json"
         path.write_text(json.dumps({**out, "by_table": {tables: result}}, indent=1,
                                    default=_plain) + "\n")
         log(f"wrote {path}")
@@ -502,6 +511,33 @@ def _with_camera(point: str) -> str:
     return OperatingPoint(Configuration(rates), modes, op.duty).name()
 
 
+def default_on_days(args: argparse.Namespace) -> None:
+    """``sensekit evaluate-policy`` (always-on, default, adaptive) on the held-out simulated
+    days, per network and set of tables: the default rig's figures for the shipped default."""
+    from sensekit.controller.default_policy import SHIPPED
+
+    folder = args.data / "simulated"
+    folder.mkdir(parents=True, exist_ok=True)
+    days = [str(simulate_day(folder, "heldout", s, p)) for s, p in HELD_OUT_DAYS]
+    out: dict[str, Any] = {"simulated": True, "days": [Path(d).name for d in days],
+                           "default_point": SHIPPED.point, "by": {}}
+    for network in ("sim_har", "default"):
+        for tables in args.tables:
+            began = time.time()
+            rows = subprocess.run(
+                [sys.executable, "-m", "sensekit", "evaluate-policy", *days, "--model", network,
+                 "--tables", tables, "--json"], check=True, capture_output=True,
+                text=True).stdout
+            out["by"][f"{network} {tables}"] = [
+                {k: r[k] for k in ("policy", "macro_f1", "accuracy", "sensor_j", "compute_j",
+                                   "windows_processed")}
+                for r in json.loads(rows) if r["recording"] == "pooled"]
+            log(f"{network} {tables}: {time.time() - began:.0f} s")
+    path = args.results / "policy_default_simulated.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    log(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -521,11 +557,18 @@ def main() -> None:
     m.add_argument("--data", type=Path, default=Path("/tmp/sensekit-policy"))
     m.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
     m.add_argument("--tables", nargs="+", default=["pi-usb", "pi-i2s"])
+    d = sub.add_parser("default", help="the shipped default policy on the held-out simulated "
+                                       "days")
+    d.add_argument("--data", type=Path, default=Path("/tmp/sensekit-policy"))
+    d.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
+    d.add_argument("--tables", nargs="+", default=["pi-usb", "pi-i2s"])
     args = parser.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
     args.data.mkdir(parents=True, exist_ok=True)
     if args.what == "real":
         real(args)
+    elif args.what == "default":
+        default_on_days(args)
     else:
         simulated(args)
 

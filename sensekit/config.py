@@ -16,7 +16,7 @@ Example::
     url = "/dev/serial0?baud=9600"
 
     [policy]
-    name = "adaptive"
+    name = "default"         # the shipped static point (also without a [policy] table)
 
     [fusion]
     weights = "default"      # a shipped name, or the path of an exported .onnx.json
@@ -136,8 +136,9 @@ SCHEMA: Mapping[str, Mapping[str, Key]] = {
         "options": Key(_is_table, "a table of driver options"),
     },
     "policy": {
-        "name": Key(_is_str, "a policy name such as \"always-on\" or \"adaptive\"",
-                    required=True),
+        # without a name (or a [policy] table) the rig runs the shipped "default" policy
+        "name": Key(_is_str, "a policy name such as \"default\", \"static\" or "
+                    "\"adaptive\""),
         "params": Key(_is_table, "a table of policy parameters"),
         "budget_mw": Key(_is_pos, "a positive power budget in milliwatts"),
     },

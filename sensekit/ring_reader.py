@@ -38,7 +38,7 @@ __all__ = ["Pacer", "RingReader"]
 _READ = "_ring_read"
 _NO_META: Mapping[str, Any] = MappingProxyType({})  # shared by every view without meta
 #: What a reader keeps per slot: layout id, layout, t_ns view, field views, and the start of
-#: a view packet's ``__dict__`` (stream, modality, t_ns, fields).
+#: a view packet's ``__dict__`` (stream, modality, t_ns, fields, no meta).
 SlotViews = tuple[int, _Layout, npt.NDArray[Any], dict[str, npt.NDArray[Any]], dict[str, Any]]
 
 
@@ -128,8 +128,9 @@ class RingReader:
         if latest:
             nxt = max(nxt, head - (max_packets or 1))
         stop = head if max_packets is None else min(head, nxt + max_packets)
-        read_slot = self._read_slot
-        out = [p for n in range(nxt, stop) if (p := read_slot(n, copy)) is not None]
+        out = self._read_views(nxt, stop)
+        if copy:
+            out = [c for p in out if (c := self._copy_of(p)) is not None]
         self.pacer.found(head - self._next, time.monotonic())
         self._next = max(nxt, stop)
         # The closed flag first: once it is set, head and the sample count are final.
@@ -137,35 +138,42 @@ class RingReader:
             self._settle(ring.samples_written)
         return out
 
-    def _read_slot(self, n: int, copy: bool) -> Packet | None:
-        w, slot = self._w, n % self._slots
-        base, good = self._bases[slot], 2 * n + 2
-        if w[base] != good:
-            return None  # overwritten already; counted when a later packet is read
-        views = self._views[slot]
-        if views is None or views[0] != w[base + _S_LID]:
-            views = self._slot_views(slot, base, w[base + _S_LID], good)
-            if views is None:
-                return None
-        before, count, meta_len = w[base + _S_BEFORE], w[base + _S_COUNT], w[base + _S_META]
-        meta = self._meta(slot, views[1], meta_len) if meta_len else _NO_META
-        if w[base] != good:
-            return None  # rewritten while its words were read
-        if count != views[1].n or meta is None:
-            raise self._corrupt(slot, f"it holds {count} samples of a {views[1].n}-sample "
-                                "layout" if meta is not None else "its meta is not a JSON "
-                                "object within the slot")
-        if before > self._expected:
-            self.lost += before - self._expected
-        self._expected = before + count
-        if copy:
-            return self._copied(views, meta, slot, good, count)
-        packet: Packet = object.__new__(_RingView)
-        d = views[4].copy()  # stream, modality, t_ns and fields of this slot
-        d["meta"] = meta
-        d[_READ] = (self, base, good)
-        object.__setattr__(packet, "__dict__", d)
-        return packet
+    def _read_views(self, start: int, stop: int) -> list[Packet]:
+        """Packets ``start`` to ``stop`` as views: the hot loop, everything it needs local."""
+        w, slots, bases, cache = self._w, self._slots, self._bases, self._views
+        new, set_dict = object.__new__, object.__setattr__
+        expected, out = self._expected, list[Packet]()
+        for n in range(start, stop):
+            slot = n % slots
+            base, good = bases[slot], 2 * n + 2
+            if w[base] != good:
+                continue  # overwritten already; counted when a later packet is read
+            views = cache[slot]
+            if views is None or views[0] != w[base + _S_LID]:
+                views = self._slot_views(slot, base, w[base + _S_LID], good)
+                if views is None:
+                    continue
+            before, count, meta_len = w[base + _S_BEFORE], w[base + _S_COUNT], w[base + _S_META]
+            meta = self._meta(slot, views[1], meta_len) if meta_len else _NO_META
+            if w[base] != good:
+                continue  # rewritten while its words were read
+            if count != views[1].n or meta is None:
+                self._expected = expected
+                raise self._corrupt(slot, f"it holds {count} samples of a {views[1].n}-sample "
+                                    "layout" if meta is not None else "its meta is not a JSON "
+                                    "object within the slot")
+            if before > expected:
+                self.lost += before - expected
+            expected = before + count
+            d = views[4].copy()  # stream, modality, t_ns, fields and no meta, of this slot
+            if meta_len:
+                d["meta"] = meta
+            d[_READ] = (self, base, good)
+            packet = new(_RingView)
+            set_dict(packet, "__dict__", d)
+            out.append(packet)
+        self._expected = expected
+        return out
 
     def _slot_views(self, slot: int, base: int, lid: int, good: int) -> SlotViews | None:
         """Views of ``slot`` laid out as layout ``lid`` (parsed once per id); None if torn."""
@@ -195,7 +203,7 @@ class RingReader:
         # The fields mapping is shared by every packet read from this slot and layout, so
         # it is read-only.
         base_dict = {"stream": layout.stream, "modality": layout.modality, "t_ns": t_ns,
-                     "fields": MappingProxyType(arrays)}
+                     "fields": MappingProxyType(arrays), "meta": _NO_META}
         views: SlotViews = (lid, layout, t_ns, arrays, base_dict)
         self._views[slot] = views
         return views
@@ -211,16 +219,14 @@ class RingReader:
             return None  # torn under us, or not meta: the sequence check that follows says
         return meta if isinstance(meta, dict) else None
 
-    def _copied(self, views: SlotViews,
-                meta: Mapping[str, Any], slot: int, good: int, count: int) -> Packet | None:
-        t_ns = views[2].copy()
-        fields = {name: view.copy() for name, view in views[3].items()}
-        ring = self.ring
-        if ring._w[ring._slot_word(slot)] != good:
-            self.lost += count
+    def _copy_of(self, view: Packet) -> Packet | None:
+        """A private copy of ``view``, or None (its samples lost) if it was overwritten."""
+        t_ns, fields = view.t_ns.copy(), {name: a.copy() for name, a in view.fields.items()}
+        if not self.validate(view):
             return None
-        packet = Packet(views[1].stream, t_ns, fields, views[1].modality, dict(meta))
-        packet.__dict__[_READ] = (self, _W_MAGIC, ring._w[_W_MAGIC])  # a checked copy stays valid
+        packet = Packet(view.stream, t_ns, fields, view.modality, dict(view.meta))
+        # A checked copy stays valid: its word is the segment's magic, which never changes.
+        packet.__dict__[_READ] = (self, _W_MAGIC, self._w[_W_MAGIC])
         return packet
 
     def _corrupt(self, slot: int, what: str) -> SegmentRefused:

@@ -7,7 +7,10 @@
 - Policies, registered by name (:data:`~sensekit.controller.policies.POLICIES`):
   :class:`Static` (always-on is the full configuration), :class:`DutyCycle`,
   :class:`Adaptive`, :class:`Budgeted`, and :class:`BudgetCap`, which holds any policy under a
-  power budget; built from a rig config's ``[policy]`` by :func:`policy_from_config`.
+  power budget; built from a rig config's ``[policy]`` by :func:`policy_from_config`. A rig
+  that names no policy runs :class:`Default`: the static point chosen on the real tuning
+  recordings (:mod:`sensekit.controller.default_policy`), which dominates the adaptive policy
+  there.
 - Informativeness scores (:mod:`sensekit.controller.scores`), the dual-mode camera switch
   (:mod:`sensekit.controller.dual_mode`), the fusion network as the controller uses it
   (:mod:`sensekit.controller.predictor`), honest replays (:mod:`sensekit.controller.replay`)
@@ -17,6 +20,7 @@
 
 from .adaptive import Adaptive
 from .controller import Controller, Decision, decisions_packet, snap
+from .default_policy import Default
 from .policies import (
     AlwaysOn,
     BudgetCap,
@@ -30,5 +34,5 @@ from .policies import (
 )
 
 __all__ = ["Adaptive", "AlwaysOn", "BudgetCap", "Budgeted", "Controller", "Decision",
-           "DutyCycle", "Observation", "Plan", "Policy", "Static", "decisions_packet",
+           "Default", "DutyCycle", "Observation", "Plan", "Policy", "Static", "decisions_packet",
            "policy_from_config", "snap"]

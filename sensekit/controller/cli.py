@@ -49,12 +49,15 @@ from .energy import TABLE_SETS, configuration_power_w, modality_power_w, utility
 from .evaluate import PolicyResult, Recording, accuracy_of, evaluate_policy, macro_f1_of
 from .front import FrontTable, front_flags, front_table, pool_tables
 from .operating import OperatingPoint, as_recorded, recording_rates, static_points
-from .policies import Policy, PolicyContext, policy_class, policy_from_spec
+from .policies import DEFAULT_POLICY, Policy, PolicyContext, policy_class, policy_from_spec
 from .predictor import FusionPredictor, load_predictor
 from .profile import Profile, load_profile
 from .report import plot_fronts
 
 DEFAULT_MODEL = DEFAULT
+#: What ``evaluate-policy`` compares without ``--policy``: always-on, the shipped default (a
+#: static point) and the adaptive policy.
+DEFAULT_SPECS = ("always-on", DEFAULT_POLICY, "adaptive")
 POOLED = "pooled"
 
 
@@ -62,7 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("logs", nargs="+", metavar="PATH",
                         help="labelled recordings (MCAP), or folders of them")
     parser.add_argument("--policy", action="append", default=[], metavar="SPEC",
-                        help="policy to evaluate (repeat); default: always-on and adaptive")
+                        help="policy to evaluate (repeat); default: always-on, default (the "
+                             "shipped static point) and adaptive")
     parser.add_argument("--pareto", action="store_true",
                         help="also evaluate every static operating point the recordings allow")
     parser.add_argument("--model", default=DEFAULT_MODEL,
@@ -188,7 +192,7 @@ def prepare(args: argparse.Namespace, recordings: Sequence[Recording]) -> Setup:
     decls = priced_modalities(args)
     profile = load_profile(args.profile) if args.profile else None
     window_s = args.window_s or net.window_s
-    setup = Setup(net, decls, list(args.policy or ["always-on", "adaptive"]), profile, [],
+    setup = Setup(net, decls, list(args.policy or DEFAULT_SPECS), profile, [],
                   window_s, args.platform, args.battery_wh, args.max_off_s)
     for rec in recordings[:1]:
         for spec in setup.specs:  # a bad spec is reported before any replay runs

@@ -382,6 +382,10 @@ class Controller:
         """The cheapest supported setting of ``stream``'s modalities, to look at it again."""
         mods = {m for c in self.supported for m in c.modalities if self.stream_of(m) == stream}
         if not mods:
+            decl = self.decl.get(stream)
+            if decl is not None and decl.turn_down.control == "size" and decl.input.rates_hz:
+                # a sized modality's "rate" is its image side, not the driver's frame rate
+                return {stream: min(decl.input.rates_hz)}
             drv = self.drivers[stream]
             return {stream: float(drv.rate_hz or drv.default_rate_hz or 1.0)}
         # the smallest supported configuration made only of this stream's modalities

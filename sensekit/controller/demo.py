@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["stage"]
 
-#: Policies the demo compares (besides every static configuration).
-POLICIES = ("always-on", "adaptive", "duty-cycle:10/60", "budget:100")
+#: Policies the demo compares (besides every static configuration): ``default`` is what a rig
+#: runs when it names no policy (the shipped static point).
+POLICIES = ("always-on", "default", "adaptive", "duty-cycle:10/60", "budget:100")
 
 
 def _live(view: WindowView) -> None:

@@ -18,6 +18,9 @@ Policies here:
   modalities while the network is sure and brings them back when it is not.
 - :class:`Budgeted`: the most useful configuration whose modelled power fits a budget.
 - :class:`BudgetCap`: any policy, held under a power budget.
+- :class:`~sensekit.controller.default_policy.Default` (``default``, what a rig runs when it
+  names no policy): the static point chosen on the real tuning recordings, which dominates the
+  adaptive policy there.
 
 Policies are registered by name (:data:`POLICIES`, plus the ``sensekit.policies`` entry-point
 group): a rig config's ``[policy]`` table and ``sensekit evaluate-policy --policy NAME:ARGS``
@@ -40,10 +43,10 @@ from ..fusion.inputs import Configuration
 from ..modalities import Modality, declarations
 from .operating import OperatingPoint
 
-__all__ = ["POLICIES", "AlwaysOn", "BudgetCap", "Budgeted", "DutyCycle", "Observation", "Plan",
-           "Policy", "PolicyContext", "RegisteredPolicy", "Static", "motion_modality",
-           "policy_class", "policy_from_config", "policy_from_spec", "policy_names",
-           "policy_reads_scores", "policy_uses"]
+__all__ = ["DEFAULT_POLICY", "POLICIES", "AlwaysOn", "BudgetCap", "Budgeted", "DutyCycle",
+           "Observation", "Plan", "Policy", "PolicyContext", "RegisteredPolicy", "Static",
+           "motion_modality", "policy_class", "policy_from_config", "policy_from_spec",
+           "policy_names", "policy_reads_scores", "policy_uses"]
 
 
 @dataclass(frozen=True)
@@ -431,7 +434,12 @@ POLICIES: dict[str, tuple[str, str]] = {
     "duty-cycle": (__name__, "DutyCycle"),
     "adaptive": ("sensekit.controller.adaptive", "Adaptive"),
     "budget": (__name__, "Budgeted"),
+    "default": ("sensekit.controller.default_policy", "Default"),
 }
+#: The policy a rig runs when its config names none: a static point chosen on tuning
+#: recordings (:mod:`sensekit.controller.default_policy`), because on real recordings it
+#: dominates the adaptive policy.
+DEFAULT_POLICY = "default"
 ENTRY_POINTS = "sensekit.policies"
 
 
@@ -461,13 +469,15 @@ def policy_from_config(table: Mapping[str, Any], full: Configuration,
     """Build a policy from a rig config's ``[policy]`` table.
 
     ``name`` is a registered policy (:func:`policy_names`: ``always-on``, ``static``,
-    ``duty-cycle``, ``adaptive``, ``budget``); ``params`` holds the policy's own settings
+    ``duty-cycle``, ``adaptive``, ``budget``, ``default``); without a name, or without a
+    ``[policy]`` table at all, it is :data:`DEFAULT_POLICY` (the shipped static point);
+    ``params`` holds the policy's own settings
     (``configuration`` for static as ``{accel = 50.0, ...}``, ``period_s``/``on_s`` for
     duty-cycle, thresholds for adaptive); ``budget_mw`` sets the budget: for ``budget`` it is
     the policy, for any other policy it caps it (:class:`BudgetCap`).
     """
     ctx = PolicyContext(full, rates, candidates, power_w, utility)
-    name = str(table.get("name", ""))
+    name = str(table.get("name", DEFAULT_POLICY))
     cls = policy_class(name)
     params = dict(table.get("params", {}))
     if cls is Budgeted and "budget_mw" in table:

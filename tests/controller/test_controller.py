@@ -134,6 +134,18 @@ def test_no_sensor_stays_off_longer_than_its_maximum() -> None:
     assert ctl.forced_on > 0
 
 
+def test_a_camera_woken_for_its_maximum_time_off_comes_on_at_an_image_side() -> None:
+    # without the network's configurations to look the probe up in, a camera still comes on
+    # at a side in pixels the network takes, never at the driver's frame rate
+    ctl = Controller(rig(), Scripted([Configuration({"accel": 100.0})]), max_off_s=10.0)
+    sides = set()
+    for k in range(30):  # 60 s of 2 s windows
+        plan = ctl.step(k * 2_000_000_000)
+        if "camera" in plan.configuration.modalities:
+            sides.add(plan.configuration.rates["camera"])
+    assert sides == {min(MODS["camera"].rates_hz)}
+
+
 def test_the_maximum_time_off_holds_only_for_sensors_the_policy_uses() -> None:
     drivers = rig()
     no_audio = Configuration({"accel": 100.0, "gyro": 100.0, "gps": 1.0})
