@@ -80,8 +80,11 @@ def test_malformed_campaign_is_one_line_naming_file_and_line(
 def test_stopping_the_harness_stops_the_workload_and_keeps_the_run(tmp_path: Path,
                                                                    signum: int) -> None:
     started = tmp_path / "started"
-    workload = (f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); "
-                "time.sleep(60)")
+    # Python's own Ctrl-C handling even where the suite runs in the background (which
+    # starts every process with SIGINT ignored).
+    workload = ("import pathlib, signal, time; "
+                "signal.signal(signal.SIGINT, signal.default_int_handler); "
+                f"pathlib.Path({str(started)!r}).touch(); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-m", "sensekit", *measure(
         tmp_path, sys.executable, "-c", workload)], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
