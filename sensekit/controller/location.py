@@ -36,8 +36,8 @@ def location_error_m(truth: Packet, delivered: Sequence[Packet], window_t_ns: Se
     while the IMU says the device is still (or in standby), advanced along the last course at
     the last speed while it moves. A policy that runs a navigation filter knows its position
     instead: ``track`` is ``(t_ns, lat_deg, lon_deg)`` of the filter's estimates, and at each
-    recorded fix its latest finite estimate (at most 1 s old) stands where it has one. Only
-    recorded fixes with a position count as truth.
+    recorded fix it did not receive, its latest finite estimate (at most 1 s old) stands where
+    it has one. Only recorded fixes with a position count as truth.
     """
     ok = (truth["mode"] >= 2) & np.isfinite(truth["lat_deg"])
     if not ok.any():
@@ -66,8 +66,10 @@ def location_error_m(truth: Packet, delivered: Sequence[Packet], window_t_ns: Se
     lat = f["lat_deg"][idx] + np.degrees(north / EARTH_RADIUS_M)
     lon = f["lon_deg"][idx] + np.degrees(east / (EARTH_RADIUS_M *
                                                  np.cos(np.radians(f["lat_deg"][idx]))))
-    if track is not None:
-        lat, lon = _tracked(t_true[known], lat, lon, track)
+    if track is not None:  # between delivered fixes: the filter's estimate
+        between = dt > 0
+        lat[between], lon[between] = _tracked(t_true[known][between], lat[between],
+                                              lon[between], track)
     err = _metres(truth["lat_deg"][ok][known], truth["lon_deg"][ok][known], lat, lon)
     return float(np.mean(err)) if len(err) else math.nan
 

@@ -165,3 +165,21 @@ def test_nav_gps_is_built_by_name_from_a_spec_and_from_a_rig_config() -> None:
         policy_from_spec("nav-gps:20", ctx)
     with pytest.raises(ConfigError, match="nav-gps"):
         policy_from_spec("nav-gps:lots,inner=always-on", ctx)
+
+
+def test_the_location_error_takes_the_filters_position_between_delivered_fixes() -> None:
+    from sensekit.controller.location import location_error_m
+
+    t = np.arange(0, 60, 1.0)
+    truth = _gps(60.0, lambda s: 1.5 * s, lambda s: 1.5 + 0 * s)  # walking north, 2 m noise
+    delivered = [truth.select(np.isin(t, [0, 30]))]
+    windows = list((np.arange(0, 60, 2.0) * 1e9).astype(np.int64))
+    held = location_error_m(truth, delivered, windows, [False] * 30, 2.0)
+    # a filter that knew the recorded positions exactly, a few ms before each fix
+    track = (truth.t_ns - 5_000_000, truth["lat_deg"], truth["lon_deg"])
+    tracked = location_error_m(truth, delivered, windows, [False] * 30, 2.0, track)
+    assert held > 10 and tracked < 1e-6
+    # an estimate more than a second old is not used
+    stale = (truth.t_ns[:1] - 2_000_000_000, truth["lat_deg"][:1] + 1.0, truth["lon_deg"][:1])
+    assert location_error_m(truth, delivered, windows, [False] * 30, 2.0, stale) == \
+        pytest.approx(held)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from sensekit.fusion.recordings import recording_windows
 from sensekit.modalities import get
@@ -85,3 +86,19 @@ def test_orientation_and_nav_are_declared_as_fusion_inputs() -> None:
     # computed streams: no part of their own, priced as the IMU they run on (charged once
     # with the accelerometer and gyroscope)
     assert orientation.power == nav.power == get("accel").power
+
+
+def test_a_fusion_network_takes_orientation_and_nav_windows() -> None:
+    torch = pytest.importorskip("torch")
+    from sensekit.fusion.model import create_model
+
+    mods = {m: get(m).input for m in ("orientation", "nav")}
+    ws = recording_windows(_recording(), mods, window_s=2.0, tasks=["activity"])
+    net = create_model("fusion_tiny", modalities=mods, tasks={"activity": list(ACTIVITIES)})
+    net.eval()
+    with torch.no_grad():
+        out = net({m: torch.from_numpy(ws.inputs[m]) for m in mods},
+                  {m: torch.from_numpy(ws.present[m]) for m in mods})
+    logits = out["activity"]
+    assert tuple(logits.shape) == (len(ws.labels["activity"]), len(ACTIVITIES))
+    assert torch.isfinite(logits).all()
