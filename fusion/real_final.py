@@ -135,7 +135,7 @@ def ship(corpus: real_data.Corpus, cfg: dict[str, Any], people: list[str],
         "weights": f"{NAME} (sensekit/fusion/weights/{NAME}.json)",
         "design": candidate, "calibration": calibration,
         "parameters": int(sum(p.numel() for p in net.parameters()))}
-    result["phone/ walking (blind)"] = _walking(net, corpus.phone, corpus.phone_files)
+    result["phone/ walking (not blind)"] = _walking(net, corpus.phone, corpus.phone_files)
     result["demo day activity (simulated, seed 0: not a training day)"] = _demo_day(net)
     everyone_real = everyone != "simulator"
     result["training windows"] = {"us_tmd": int(everyone_real.sum()),

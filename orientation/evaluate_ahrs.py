@@ -42,11 +42,11 @@ Estimator = Callable[[np.ndarray, np.ndarray, np.ndarray | None, float], np.ndar
 
 
 def sensekit_vqf(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -> np.ndarray:
-    return Ahrs(fs, backend="vqf").estimate(g, a, m)
+    return Ahrs(fs, backend="vqf").estimate(g, a, m, offline=False)
 
 
 def sensekit_cf(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -> np.ndarray:
-    return Ahrs(fs, backend="complementary").estimate(g, a, m)
+    return Ahrs(fs, backend="complementary").estimate(g, a, m, offline=False)
 
 
 def sensekit_offline(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float
@@ -59,8 +59,8 @@ def sensekit_stored(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: floa
     """Streaming, started with the offset a first streaming pass over the same recording
     learnt (a device that stored what it learnt on its last run)."""
     first = Ahrs(fs, backend="vqf")
-    first.estimate(g, a, m)
-    return Ahrs(fs, backend="vqf", hard_iron_ut=first.hard_iron_ut).estimate(g, a, m)
+    first.estimate(g, a, m, offline=False)
+    return Ahrs(fs, backend="vqf", hard_iron_ut=first.hard_iron_ut).estimate(g, a, m, offline=False)
 
 
 def vqf_est(g: np.ndarray, a: np.ndarray, m: np.ndarray | None, fs: float) -> np.ndarray:
@@ -133,12 +133,12 @@ def learn_bound(broad: list[str], offsets: list[str]) -> None:
             for d in delays:
                 k = start + int(d * fs)
                 ahrs = Ahrs(fs, backend="vqf", hard_iron=False)
-                q1 = ahrs.estimate(g[:k], a[:k], m[:k] + b)
+                q1 = ahrs.estimate(g[:k], a[:k], m[:k] + b, offline=False)
                 ahrs._offset = b.copy()  # the true offset, from sample k on
                 q6 = ahrs._backend.update(g[k:k + 1], a[k:k + 1], m[k:k + 1]).quat6d
                 ahrs._backend.set_mag_reference(*_field_after(q6, m[k:k + 1] + b, b))
                 q = np.concatenate([q1, q6, ahrs.estimate(g[k + 1:], a[k + 1:],
-                                                          m[k + 1:] + b)])
+                                                          m[k + 1:] + b, offline=False)])
                 cells.append(f"{orientation_rmse_deg(q, truth, mask)[1]:.2f}")
             print(f"| {Path(path).stem}+[{offset}] | " + " | ".join(cells) + " |", flush=True)
 
@@ -214,7 +214,7 @@ def north_experiment(kinds: list[str], seeds: range) -> None:
             fs, mv = tr.rate_hz, tr.movement
             ahrs = Ahrs(fs)
             off = ahrs.estimate_full(tr.gyr, tr.acc, tr.mag, offline=True)
-            cells = [north(Ahrs(fs).estimate(tr.gyr, tr.acc, tr.mag), tr.quat, mv),
+            cells = [north(Ahrs(fs).estimate(tr.gyr, tr.acc, tr.mag, offline=False), tr.quat, mv),
                      north(off.quat, tr.quat, mv),
                      north(Ahrs(fs, hard_iron=False).estimate(tr.gyr, tr.acc, tr.mag,
                                                               offline=True), tr.quat, mv)]

@@ -4,7 +4,8 @@ Input: BROAD trial 02 from the real-recordings corpus (``$SENSEKIT_CORPUS/imu`` 
 ``../shared/corpus/imu``, read with h5py), 53,240 samples at 286 Hz with motion-capture truth;
 without the corpus or h5py, a synthetic trial of :mod:`sensekit.testing.motion` stands in.
 
-- Batch: :meth:`Ahrs.estimate` on the whole arrays (9-axis and 6-axis) against x-io's Fusion
+- Batch: :meth:`Ahrs.estimate` on the whole arrays (9-axis and 6-axis; a whole recording,
+  non-causal, as ``estimate`` treats its arrays by default) against x-io's Fusion
   (``imufusion``, C, one ``update`` call per sample from Python, as its examples do) and the
   ``ahrs`` package's Madgwick filter (numpy, whole arrays). The goal: at least a third of
   imufusion's updates per second.

@@ -74,6 +74,11 @@ class OrientationEstimate:
 class Ahrs:
     """Orientation from a 6-axis or 9-axis IMU, streaming or in batch.
 
+    Streaming (:meth:`update`, one packet at a time) is causal, for live data. Batch
+    (:meth:`estimate` on whole arrays) treats the arrays as a whole recording and uses every
+    sample for every estimate: VQF's offline filter, and one hard-iron offset fitted to all
+    the turns, so a magnet attached to the sensor is removed from the first sample on.
+
     Args:
         rate_hz: Sample rate of the IMU (packets may change it; see :meth:`update`).
         convention: Earth frame of the output, ``"enu"`` (x east, y north, z up) or ``"ned"``.
@@ -91,7 +96,7 @@ class Ahrs:
         ahrs = Ahrs(rate_hz=100)
         for packet in imu:                    # packets of the "imu" modality
             out = ahrs.update(packet)         # an "orientation" packet, same timestamps
-        q = Ahrs(rate_hz=286).estimate(gyr, acc, mag)   # (N, 4) for whole arrays
+        q = Ahrs(rate_hz=286).estimate(gyr, acc, mag)   # (N, 4): a whole recording
     """
 
     def __init__(self, rate_hz: float, convention: str = "enu", *, backend: str = "auto",
@@ -147,32 +152,36 @@ class Ahrs:
         return self._offline_fit
 
     def estimate(self, gyr_rads: npt.ArrayLike, acc_mps2: npt.ArrayLike,
-                 mag_ut: npt.ArrayLike | None = None, *, offline: bool = False) -> Array:
+                 mag_ut: npt.ArrayLike | None = None, *, offline: bool = True) -> Array:
         """(N, 4) sensor-to-earth quaternions for whole (N, 3) arrays at ``rate_hz``.
 
-        ``offline=True``: the arrays are a whole recording (see :meth:`estimate_full`).
+        The arrays are taken as one whole recording (``offline=True``, non-causal: the best
+        estimate of a recording); ``offline=False`` runs the streaming filter over them and
+        continues its state, for arrays that are chunks of a stream. See
+        :meth:`estimate_full`.
         """
         return self.estimate_full(gyr_rads, acc_mps2, mag_ut, offline=offline).quat
 
     def estimate_full(self, gyr_rads: npt.ArrayLike, acc_mps2: npt.ArrayLike,
-                      mag_ut: npt.ArrayLike | None = None, *, offline: bool = False
+                      mag_ut: npt.ArrayLike | None = None, *, offline: bool = True
                       ) -> OrientationEstimate:
         """Every per-sample output for whole arrays at ``rate_hz``.
 
-        By default this is the streaming filter run over the arrays (causal: each sample's
-        estimate uses only the samples before it) and it continues the state, like
-        :meth:`update`.
-
-        ``offline=True`` treats the arrays as one whole recording and is **non-causal**: each
-        sample's estimate uses the samples after it too, so it is for recordings, never for
-        live streams. The 6-axis orientation is VQF's offline variant (forwards and backwards,
-        with the complementary backend the forward filter); one hard-iron offset is fitted to
+        By default (``offline=True``) the arrays are one whole recording and the estimate is
+        **non-causal**: each sample's estimate uses the samples after it too, so it is for
+        recordings, never for live streams (use :meth:`update`, or ``offline=False``). The
+        6-axis orientation is VQF's offline variant (forwards and backwards, with the
+        complementary backend the forward filter); one hard-iron offset is fitted to
         every turn of the recording at once (:func:`.offline.fit_hard_iron`, on top of
         ``hard_iron_ut``; see :attr:`offline_fit`), so an attached magnet is removed from the
         first sample instead of after the first turns; the heading is smoothed forwards and
         backwards over the undisturbed fields, so a disturbance is bridged from both sides.
         When no single offset explains the recording (a magnet attached part-way), the online
         estimator's offsets are used. The streaming state is neither used nor changed.
+
+        ``offline=False`` runs the streaming filter over the arrays (causal: each sample's
+        estimate uses only the samples before it) and continues its state, like
+        :meth:`update`: the same result as streaming the samples in packets.
         """
         gyr, acc, mag = _inputs(gyr_rads, acc_mps2, mag_ut)
         if offline:

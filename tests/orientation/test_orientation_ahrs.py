@@ -56,7 +56,7 @@ def test_known_rotations_are_recovered(backend: str, kind: str) -> None:
     1.5 degrees (9-axis), over the movement as BROAD scores it."""
     tr = short(kind, 1)
     for mag in (None, tr.mag):
-        q = Ahrs(RATE, backend=backend).estimate(tr.gyr, tr.acc, mag)
+        q = Ahrs(RATE, backend=backend).estimate(tr.gyr, tr.acc, mag, offline=False)
         incl, head = orientation_rmse_deg(q, tr.quat, tr.movement)
         assert incl < 1.2, (kind, incl)
         if mag is not None:
@@ -74,7 +74,7 @@ def test_constant_turn_about_a_known_axis(backend: str) -> None:
     truth = quat.multiply(q0, quat.from_axis_angle(axis, angle))
     acc = quat.rotate_inverse(truth, [0, 0, 9.81])
     mag = quat.rotate_inverse(truth, EARTH_FIELD_UT)
-    q = Ahrs(RATE, backend=backend).estimate(omega, acc, mag)
+    q = Ahrs(RATE, backend=backend).estimate(omega, acc, mag, offline=False)
     assert inclination_errors_deg(q, truth).max() < 1.5
     err = quat.multiply(truth, quat.conj(q))
     assert np.degrees(2 * np.arccos(np.clip(np.abs(err[:, 0]), 0, 1))).max() < 1.5
@@ -86,7 +86,7 @@ def test_a_still_sensor_learns_its_gyroscope_bias(backend: str) -> None:
     samples after the first 2 s are marked ``rest``."""
     bias = np.radians([0.6, -1.1, 0.9])
     gyr, acc, mag = still(20.0, quat.from_axis_angle([1, 1, 0], 0.5), bias=tuple(bias))
-    est = Ahrs(RATE, backend=backend).estimate_full(gyr, acc, mag)
+    est = Ahrs(RATE, backend=backend).estimate_full(gyr, acc, mag, offline=False)
     assert np.degrees(np.abs(est.gyro_bias_rads[-1] - bias)).max() < 0.05
     assert est.rest[int(2.0 * RATE):].all() and not est.rest[:int(1.0 * RATE)].any()
 
@@ -97,7 +97,7 @@ def test_starts_from_the_first_samples_not_identity(backend: str) -> None:
     truth = quat.multiply(quat.from_axis_angle([0, 0, 1], 2.3), quat.from_axis_angle([1, 0, 0],
                                                                                       1.2))
     gyr, acc, mag = still(1.0, truth)
-    q = Ahrs(RATE, backend=backend).estimate(gyr, acc, mag)
+    q = Ahrs(RATE, backend=backend).estimate(gyr, acc, mag, offline=False)
     truth_n = np.broadcast_to(truth, q.shape)
     assert inclination_errors_deg(q[:1], truth_n[:1])[0] < 3.0
     assert abs(_heading_deg(q[0], truth)) < 3.0
@@ -113,7 +113,7 @@ def test_taps_leave_tilt_and_heading_alone(backend: str) -> None:
     """Finger taps (20-60 m/s^2 jolts every 1-3 s): inclination RMSE under 1 degree and never
     above 2.5; heading RMSE under 1 degree; the taps are flagged ``accel_disturbed``."""
     tr = short("tapping", 2)
-    est = Ahrs(RATE, backend=backend).estimate_full(tr.gyr, tr.acc, tr.mag)
+    est = Ahrs(RATE, backend=backend).estimate_full(tr.gyr, tr.acc, tr.mag, offline=False)
     incl = inclination_errors_deg(est.quat[tr.movement], tr.quat[tr.movement])
     head = heading_errors_deg(est.quat[tr.movement], tr.quat[tr.movement])
     assert np.sqrt(np.mean(incl ** 2)) < 1.0 and incl.max() < 2.5
@@ -134,7 +134,7 @@ def test_a_linear_acceleration_burst_does_not_tilt(backend: str) -> None:
     a_earth = np.zeros((len(t), 3))
     a_earth[burst, 0] = 5.0 * np.sin(2 * np.pi * (t[burst] - 4))
     acc = acc + quat.rotate_inverse(q0, a_earth)
-    est = Ahrs(RATE, backend=backend).estimate_full(gyr, acc, mag)
+    est = Ahrs(RATE, backend=backend).estimate_full(gyr, acc, mag, offline=False)
     truth = np.broadcast_to(q0, est.quat.shape)
     assert inclination_errors_deg(est.quat, truth).max() < 1.5
     assert max(abs(_heading_deg(q, q0)) for q in est.quat[int(RATE):]) < 1.0
@@ -151,7 +151,7 @@ def test_a_magnet_step_is_rejected_then_learnt(backend: str) -> None:
     b = np.array([35.0, -30.0, 38.0])
     step = t >= 20.0
     mag = tr.mag + step[:, None] * b
-    est = Ahrs(RATE, backend=backend).estimate_full(tr.gyr, tr.acc, mag)
+    est = Ahrs(RATE, backend=backend).estimate_full(tr.gyr, tr.acc, mag, offline=False)
     mv = tr.movement
     head = np.full(len(t), np.nan)
     head[mv] = heading_errors_deg(est.quat[mv], tr.quat[mv])
@@ -164,7 +164,7 @@ def test_a_magnet_step_is_rejected_then_learnt(backend: str) -> None:
 
 def test_streaming_packets_give_the_batch_result() -> None:
     tr = short("combined", 4)
-    batch = Ahrs(RATE).estimate_full(tr.gyr, tr.acc, tr.mag)
+    batch = Ahrs(RATE).estimate_full(tr.gyr, tr.acc, tr.mag, offline=False)
     ahrs = Ahrs(RATE)
     t_ns = (np.arange(len(tr.gyr)) * 1e9 / RATE).astype(np.int64)
     rng = np.random.default_rng(0)
@@ -220,22 +220,22 @@ def test_state_restores_after_a_restart(backend: str) -> None:
     0.1 uT; the pair history restarts empty)."""
     tr = short("attached_magnet", 6, magnet_ut=40.0)
     uninterrupted = Ahrs(RATE, backend=backend)
-    whole = uninterrupted.estimate(tr.gyr, tr.acc, tr.mag)
+    whole = uninterrupted.estimate(tr.gyr, tr.acc, tr.mag, offline=False)
     half = len(tr.gyr) // 2
     first = Ahrs(RATE, backend=backend)
-    first.estimate(tr.gyr[:half], tr.acc[:half], tr.mag[:half])
+    first.estimate(tr.gyr[:half], tr.acc[:half], tr.mag[:half], offline=False)
     saved = json.loads(json.dumps(first.state()))
     second = Ahrs(RATE, backend=backend)
     second.restore(saved)
-    rest = second.estimate(tr.gyr[half:], tr.acc[half:], tr.mag[half:])
+    rest = second.estimate(tr.gyr[half:], tr.acc[half:], tr.mag[half:], offline=False)
     assert inclination_errors_deg(rest, whole[half:]).max() < 0.01
     np.testing.assert_allclose(second.hard_iron_ut, uninterrupted.hard_iron_ut, atol=0.1)
 
 
 def test_ned_output_is_the_enu_one_turned() -> None:
     tr = short("rotation_slow", 7)
-    enu = Ahrs(RATE).estimate_full(tr.gyr, tr.acc, tr.mag)
-    ned = Ahrs(RATE, convention="ned").estimate_full(tr.gyr, tr.acc, tr.mag)
+    enu = Ahrs(RATE).estimate_full(tr.gyr, tr.acc, tr.mag, offline=False)
+    ned = Ahrs(RATE, convention="ned").estimate_full(tr.gyr, tr.acc, tr.mag, offline=False)
     np.testing.assert_allclose(quat.rotate(ned.quat, [1.0, 0, 0]),
                                quat.rotate(enu.quat, [1.0, 0, 0])[:, [1, 0, 2]] * [1, 1, -1],
                                atol=1e-9)
@@ -245,7 +245,7 @@ def test_ned_output_is_the_enu_one_turned() -> None:
 
 def test_gravity_free_acceleration_is_the_motion() -> None:
     tr = short("translation_fast", 8)
-    est = Ahrs(RATE).estimate_full(tr.gyr, tr.acc, tr.mag)
+    est = Ahrs(RATE).estimate_full(tr.gyr, tr.acc, tr.mag, offline=False)
     dt = 1 / RATE
     true_acc = np.gradient(np.gradient(tr.pos, dt, axis=0), dt, axis=0)
     err = est.linear_accel_mps2[tr.movement] - true_acc[tr.movement]
@@ -260,7 +260,7 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(ConfigError, match="unknown AHRS backend"):
         Ahrs(100.0, backend="kalman")
     with pytest.raises(ConfigError, match=r"acc_mps2 must be \(N, 3\)"):
-        Ahrs(100.0).estimate(np.zeros((5, 3)), np.zeros((4, 3)))
+        Ahrs(100.0).estimate(np.zeros((5, 3)), np.zeros((4, 3)), offline=False)
     packet = Packet("imu", np.arange(3, dtype=np.int64), {"accel_mps2": np.zeros((3, 3))})
     with pytest.raises(ConfigError, match="gyro_rads"):
         Ahrs(100.0).update(packet)

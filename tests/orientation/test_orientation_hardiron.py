@@ -26,13 +26,13 @@ def test_an_attached_magnet_is_learnt(size: float) -> None:
     hard iron and a heading cannot be told apart.)"""
     tr = trial("attached_magnet", 1, magnet_ut=size)
     ahrs = Ahrs(RATE)
-    q = ahrs.estimate(tr.gyr, tr.acc, tr.mag)
+    q = ahrs.estimate(tr.gyr, tr.acc, tr.mag, offline=False)
     assert np.abs(ahrs.hard_iron_ut - tr.hard_iron_ut).max() < 1.0
     late = tr.movement & (np.arange(len(q)) >= 20 * RATE)
     assert orientation_rmse_deg(q, tr.quat, late)[1] < 2.0
     _, head = orientation_rmse_deg(q, tr.quat, tr.movement)
     _, head_without = orientation_rmse_deg(Ahrs(RATE, hard_iron=False).estimate(
-        tr.gyr, tr.acc, tr.mag), tr.quat, tr.movement)
+        tr.gyr, tr.acc, tr.mag, offline=False), tr.quat, tr.movement)
     assert head < head_without
 
 
@@ -45,7 +45,7 @@ def test_no_offset_is_learnt_where_there_is_none(kind: str) -> None:
     for seed in range(2):
         tr = trial(kind, seed)
         ahrs = Ahrs(RATE)
-        est = ahrs.estimate_full(tr.gyr, tr.acc, tr.mag)
+        est = ahrs.estimate_full(tr.gyr, tr.acc, tr.mag, offline=False)
         assert np.abs(est.hard_iron_ut).max() < 2.0, (kind, seed, ahrs.hard_iron_ut)
 
 
@@ -66,7 +66,7 @@ def test_nothing_is_learnt_at_rest() -> None:
 def test_state_round_trip() -> None:
     tr = trial("attached_magnet", 3, magnet_ut=50.0)
     ahrs = Ahrs(RATE)
-    ahrs.estimate(tr.gyr, tr.acc, tr.mag)
+    ahrs.estimate(tr.gyr, tr.acc, tr.mag, offline=False)
     est = HardIronEstimator()
     est.restore(json.loads(json.dumps(ahrs.state()["hard_iron"])))
     np.testing.assert_allclose(est.offset_ut, ahrs.hard_iron_ut)

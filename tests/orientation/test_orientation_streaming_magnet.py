@@ -48,7 +48,7 @@ def test_a_fixed_magnet_is_learnt_away_while_streaming(seed: int, size: float) -
     0.68 degrees: an axis turned little at first was held at its first guess.)"""
     tr = make_trial("attached_magnet", seed, rate_hz=RATE, rest_s=5.0, move_s=40.0,
                     magnet_ut=size)
-    est = Ahrs(RATE).estimate_full(tr.gyr, tr.acc, tr.mag)
+    est = Ahrs(RATE).estimate_full(tr.gyr, tr.acc, tr.mag, offline=False)
     late = _after(tr.movement, int(np.flatnonzero(tr.movement)[0]), 10.0, RATE)
     assert _rms(heading_errors_deg(est.quat[late], tr.quat[late])) < 0.6
     assert np.abs(est.hard_iron_ut[late] - tr.hard_iron_ut).max() < 0.5
@@ -63,7 +63,7 @@ def test_a_magnet_attached_part_way_is_learnt_while_streaming(backend: str, seed
     t = np.arange(len(tr.gyr)) / RATE
     b = np.array([35.0, -30.0, 38.0])
     mag = tr.mag + (t >= 20.0)[:, None] * b
-    est = Ahrs(RATE, backend=backend).estimate_full(tr.gyr, tr.acc, mag)
+    est = Ahrs(RATE, backend=backend).estimate_full(tr.gyr, tr.acc, mag, offline=False)
     late = tr.movement & (t >= 30.0)
     assert np.abs(est.hard_iron_ut[t >= 30.0] - b).max() < 0.5
     assert np.abs(est.hard_iron_ut[t < 20.0]).max() < 0.5  # nothing learnt before it
@@ -84,7 +84,7 @@ def test_broad_trial_02_streaming_with_a_magnet_added(corpus: Path,
         truth = np.asarray(h["opt_quat"], float)
         mask = np.asarray(h["movement"]).astype(bool) & np.all(np.isfinite(truth), axis=1)
         rate = float(h.attrs["sampling_rate"])
-    q = Ahrs(rate).estimate(g, a, m + np.array(offset))
+    q = Ahrs(rate).estimate(g, a, m + np.array(offset), offline=False)
     late = _after(mask, int(np.flatnonzero(mask)[0]), 10.0, rate)
     assert _rms(heading_errors_deg(q[late], truth[late])) < 2.0
 
@@ -97,9 +97,9 @@ def test_a_learnt_offset_carries_to_the_next_run(backend: str) -> None:
     tr = make_trial("attached_magnet", 2, rate_hz=RATE, rest_s=5.0, move_s=40.0,
                     magnet_ut=100.0)
     first = Ahrs(RATE, backend=backend)
-    fresh = first.estimate(tr.gyr, tr.acc, tr.mag)
+    fresh = first.estimate(tr.gyr, tr.acc, tr.mag, offline=False)
     mv = tr.movement
     assert _rms(heading_errors_deg(fresh[mv], tr.quat[mv])) > 5.0
     again = Ahrs(RATE, backend=backend, hard_iron_ut=first.hard_iron_ut)
-    q = again.estimate(tr.gyr, tr.acc, tr.mag)
+    q = again.estimate(tr.gyr, tr.acc, tr.mag, offline=False)
     assert _rms(heading_errors_deg(q[mv], tr.quat[mv])) < 1.0
