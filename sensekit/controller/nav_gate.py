@@ -59,6 +59,11 @@ def gps_modalities(decls: Mapping[str, Modality] | None = None) -> frozenset[str
                      if d.power is not None and d.power.device == GPS_DEVICE)
 
 
+def _native_rate(modality: str) -> float:
+    decl = registered().get(modality)
+    return decl.rates_hz[0] if decl is not None else 1.0
+
+
 def _chain(policy: Policy) -> list[Any]:
     out: list[Any] = []
     seen: Any = policy
@@ -239,7 +244,7 @@ class NavGps(RegisteredPolicy):
         self._rates: dict[str, float] = {}
         self._waking = False  # this plan's GPS wake-up is the gate's
         self.deferred = 0  # windows in which a wake-up the inner policy asked for was deferred
-        self.woken = 0  # wake-ups the gate made because the budget ran out
+        self.woken = 0  # wake-ups the gate made that the inner policy did not ask for
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], ctx: PolicyContext,
@@ -263,6 +268,8 @@ class NavGps(RegisteredPolicy):
         for part in (p for p in head.split(",") if p):
             key, eq, value = part.partition("=")
             try:
+                if eq and key not in ("gps_sigma_m", "max_sleep_s"):
+                    raise ValueError(key)
                 out[key if eq else "gps_sigma_m"] = float(value if eq else key)
             except ValueError:
                 raise ConfigError(f"nav-gps:{arg}: write nav-gps:SIGMA_M[,max_sleep_s=S],"
@@ -321,9 +328,10 @@ class NavGps(RegisteredPolicy):
         return plan
 
     def _with_gps(self, plan: Plan, obs: Observation, why: str) -> Plan:
-        usable = [m for m in self.gps if m in obs.available]
-        rates = {m: self._rates.get(m, 1.0) for m in usable if m in self._rates} or \
-            {m: 1.0 for m in usable[:1]}
+        usable = sorted(m for m in self.gps if m in obs.available)
+        # the rates the inner policy last ran it at, else the first one's native rate
+        rates = {m: self._rates[m] for m in usable if m in self._rates} or \
+            {m: _native_rate(m) for m in usable[:1]}
         self._waking = True
         return Plan(Configuration({**plan.configuration.rates, **rates}), plan.run_network,
                     f"{plan.reason}; {why}", plan.standby)

@@ -163,8 +163,9 @@ def test_nav_gps_is_built_by_name_from_a_spec_and_from_a_rig_config() -> None:
     assert isinstance(wrapped, NavGps) and wrapped.gps_sigma_m == 30.0
     with pytest.raises(ConfigError, match="inner"):
         policy_from_spec("nav-gps:20", ctx)
-    with pytest.raises(ConfigError, match="nav-gps"):
-        policy_from_spec("nav-gps:lots,inner=always-on", ctx)
+    for bad in ("nav-gps:lots,inner=always-on", "nav-gps:sigma=25,inner=always-on"):
+        with pytest.raises(ConfigError, match="nav-gps"):
+            policy_from_spec(bad, ctx)
 
 
 def test_the_location_error_takes_the_filters_position_between_delivered_fixes() -> None:
