@@ -154,6 +154,10 @@ SPECS: Mapping[str, ModalitySpec] = MappingProxyType({
         pos_cov_enu_m2=FieldSpec("float32", (3, 3), "m^2", "position covariance (ENU)"),
         vel_sigma_enu_mps=FieldSpec("float32", (3,), "m/s", "velocity standard deviation"),
         fix_age_s=FieldSpec("float32", (), "s", "time since the last GPS fix used (inf none)"),
+        speed_mps=FieldSpec("float32", (), "m/s", "horizontal speed", optional=True),
+        pos_sigma_m=FieldSpec("float32", (), "m", "horizontal 1-sigma: radius of the circle "
+                              "with the 1-sigma ellipse's area (inf before a fix)",
+                              optional=True),
     ),
 })
 

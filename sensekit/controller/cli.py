@@ -13,7 +13,9 @@ Policies are registered by name (:data:`~sensekit.controller.policies.POLICIES`)
 ``always-on`` (every sensor the recording has, at the rate it holds it), ``adaptive`` (or
 ``adaptive:still_windows=2,sure=0.85,base=accel/gyro``; ``optional=camera`` limits what doubt
 brings back, ``optional=none`` brings nothing back), ``duty-cycle:ON/PERIOD`` (seconds),
-``static:accel@5:accel_low_power+gps@1:power_save`` (an operating point), ``budget:MW``. The
+``static:accel@5:accel_low_power+gps@1:power_save`` (an operating point), ``budget:MW``,
+``nav-gps:25,inner=SPEC`` (SPEC with the GPS kept asleep while the GPS/IMU filter's position
+sigma stays under 25 m; the location error column shows what that costs). The
 network is the shipped ``default`` unless ``--model`` names another. Parts are priced by their
 declared power tables, or a named set (``--tables pi-i2s``) or single parts (``--table
 microphone=ics43434``).
@@ -365,8 +367,11 @@ def _print_report(report: Report, battery_wh: float) -> None:
 
 
 def _print(results: Sequence[PolicyResult], battery_wh: float, notes: bool = True) -> None:
+    # the location error where the recordings have fixes (what sleeping the GPS costs)
+    located = any(math.isfinite(r.location_error_m) for r in results)
     head = (f"{'policy':<44} {'macroF1':>7} {'acc':>6} {'sensor J':>9} {'compute J':>9} "
-            f"{'floor J':>8} {'life h':>7} {'net %':>6} {'delay s':>7}")
+            f"{'floor J':>8} {'life h':>7} {'net %':>6} {'delay s':>7}"
+            + (f" {'loc m':>7}" if located else ""))
     print(head)
     print("-" * len(head))
     for r in results:
@@ -374,7 +379,7 @@ def _print(results: Sequence[PolicyResult], battery_wh: float, notes: bool = Tru
         print(f"{r.policy[:43]:<43}{mark} {r.macro_f1:7.3f} {r.accuracy:6.3f} "
               f"{r.sensor_j:9.3f} {r.compute_j:9.4f} {r.platform_j:8.1f} "
               f"{r.battery_life_h:7.1f} {100 * r.windows_processed:6.1f} "
-              f"{r.detection_delay_s:7.1f}")
+              f"{r.detection_delay_s:7.1f}" + (f" {r.location_error_m:7.1f}" if located else ""))
     if notes and results:
         print(f"* on the static Pareto front of macro-F1 against sensor+compute energy; battery "
               f"{battery_wh:g} Wh; floor = the board idle, reported beside the sensors")

@@ -189,6 +189,14 @@ class Controller:
             self._motion_at = t_ns
             self._log(t_ns, stream, "interrupt", None, "motion", "wake-on-motion")
 
+    def observe(self, packets: Mapping[str, Packet]) -> None:
+        """What each stream delivered in the window just closed, for a policy that watches
+        the data itself (:class:`~sensekit.controller.nav_gate.NavGps` feeds its navigation
+        filter); call it before :meth:`step`."""
+        from .nav_gate import watch_policy
+
+        watch_policy(self.policy, packets)
+
     def step(self, t_ns: int, scores: Mapping[str, float] | None = None, *,
              confidence: float | None = None, prediction: str | None = None,
              redundant: frozenset[str] | None = None) -> Plan:

@@ -15,6 +15,7 @@ energy, projected battery life and the fraction of windows the network processed
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -33,6 +34,7 @@ from .controller import Controller
 from .dual_mode import Hysteresis
 from .energy import default_devices
 from .location import STILL_SCORE, detection_delays, location_error_m
+from .nav_gate import policy_track, policy_watches
 from .parts import Parts, replay_devices
 from .policies import Policy, motion_modality, policy_reads_scores
 from .recording import Recording
@@ -132,7 +134,8 @@ class PolicyResult:
     sensor_j_by_part: dict[str, float] = field(default_factory=dict)
     decisions: int = 0
     notes: list[str] = field(default_factory=list)
-    #: Compute split: ``network`` (inferences) and ``scores`` (the scorers' own compute).
+    #: Compute split: ``network`` (inferences), ``scores`` (the scorers' own compute) and
+    #: ``nav`` (a navigation filter a policy runs, where one does).
     compute_j_by_kind: dict[str, float] = field(default_factory=dict)
     #: Windows in which a stream was asked for more than its recorded rate (delivered as
     #: recorded, never upsampled; priced as asked).
@@ -174,6 +177,9 @@ class Run:
     capped: int = 0
     fixes: list[Packet] = field(default_factory=list)
     moving: list[bool] = field(default_factory=list)
+    #: A navigation filter's position estimates ``(t_ns, lat_deg, lon_deg)``, where the
+    #: policy runs one.
+    track: tuple[Any, Any, Any] | None = None
 
 
 #: The prediction of a window before the network has given any (nothing to carry yet).
@@ -285,6 +291,7 @@ def evaluate_policy(rec: Recording, make_policy: Callable[[], Policy], predictor
     run, r = replay_policy(rec, policy, predictor, supported=supported, window_s=window_s,
                            platform=platform, max_off_s=max_off_s, modalities=modalities,
                            on_window=on_window, photo_trigger=photo_trigger)
+    run.track = policy_track(policy)
     return _result(policy.name, rec, run, r.ledger, r.controller, r.clock.now_ns(), window_s,
                    battery_wh, len(predictor.classes))
 
@@ -310,6 +317,7 @@ def replay_policy(rec: Recording, policy: Policy, predictor: Predictor, *,
     fixes = _position_stream(rec)
     motion = motion_modality(decls)
     hold = holds(r.devices, decls)
+    watches = policy_watches(policy)
     carry: dict[str, Packet] = {}
     plan = r.controller.step(start)
     r.parts.sync(start)
@@ -345,6 +353,10 @@ def replay_policy(rec: Recording, policy: Policy, predictor: Predictor, *,
             scores, _ = timer.score(window, only=motion)
         if fixes in packets:
             run.fixes.append(packets[fixes])
+        if watches:  # a policy that reads the data itself (a navigation filter): charged
+            began = time.perf_counter()
+            r.controller.observe(packets)
+            r.ledger.charge_inference(t1, (time.perf_counter() - began) * busy_w, label="nav")
         # dead reckoning holds still while the IMU says so (or is in standby: no motion)
         run.moving.append(scores.get(motion, 0.0) >= STILL_SCORE)
         r.clock.set_ns(t1)
@@ -428,7 +440,7 @@ def _result(name: str, rec: Recording, run: Run, ledger: EnergyLedger, ctl: Cont
     life = battery_wh * 3600 / (total / duration) / 3600 if total > 0 else math.inf
     fixes = _position_stream(rec)
     located = math.nan if fixes is None else location_error_m(
-        rec.streams[fixes], run.fixes, run.t_ns, run.moving, window_s)
+        rec.streams[fixes], run.fixes, run.t_ns, run.moving, window_s, run.track)
     counts = confusion(y, p, n_classes)
     acc, f1 = accuracy_of(counts), macro_f1_of(counts)
     return PolicyResult(
@@ -436,5 +448,6 @@ def _result(name: str, rec: Recording, run: Run, ledger: EnergyLedger, ctl: Cont
         run.processed / max(len(run.truth), 1),
         float(np.mean(delays)) if delays else math.nan, located, life, duration,
         by_sensor, len(ctl.decisions), list(NOTES),
-        {"network": by_kind.get("fusion", 0.0), "scores": by_kind.get("scores", 0.0)},
+        {"network": by_kind.get("fusion", 0.0), "scores": by_kind.get("scores", 0.0),
+         **({"nav": by_kind["nav"]} if "nav" in by_kind else {})},
         run.capped, len(run.truth), False, counts, list(rec.classes))

@@ -28,12 +28,16 @@ def _metres(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
 
 
 def location_error_m(truth: Packet, delivered: Sequence[Packet], window_t_ns: Sequence[int],
-                     moving: Sequence[bool], window_s: float) -> float:
+                     moving: Sequence[bool], window_s: float,
+                     track: tuple[Any, Any, Any] | None = None) -> float:
     """Mean distance between the recorded fixes and what the policy knew at those times.
 
     Between the fixes the policy received, position is dead-reckoned from the last fix: held
     while the IMU says the device is still (or in standby), advanced along the last course at
-    the last speed while it moves. Only recorded fixes with a position count as truth.
+    the last speed while it moves. A policy that runs a navigation filter knows its position
+    instead: ``track`` is ``(t_ns, lat_deg, lon_deg)`` of the filter's estimates, and at each
+    recorded fix it did not receive, its latest finite estimate (at most 1 s old) stands where
+    it has one. Only recorded fixes with a position count as truth.
     """
     ok = (truth["mode"] >= 2) & np.isfinite(truth["lat_deg"])
     if not ok.any():
@@ -62,8 +66,25 @@ def location_error_m(truth: Packet, delivered: Sequence[Packet], window_t_ns: Se
     lat = f["lat_deg"][idx] + np.degrees(north / EARTH_RADIUS_M)
     lon = f["lon_deg"][idx] + np.degrees(east / (EARTH_RADIUS_M *
                                                  np.cos(np.radians(f["lat_deg"][idx]))))
+    if track is not None:  # between delivered fixes: the filter's estimate
+        between = dt > 0
+        lat[between], lon[between] = _tracked(t_true[known][between], lat[between],
+                                              lon[between], track)
     err = _metres(truth["lat_deg"][ok][known], truth["lon_deg"][ok][known], lat, lon)
     return float(np.mean(err)) if len(err) else math.nan
+
+
+def _tracked(t_ns: Any, lat: Any, lon: Any, track: tuple[Any, Any, Any]) -> tuple[Any, Any]:
+    """``lat``, ``lon`` with the filter's latest estimate (at most 1 s old) where it has one."""
+    tt, tlat, tlon = (np.asarray(a) for a in track)
+    finite = np.isfinite(tlat) & np.isfinite(tlon)
+    tt, tlat, tlon = tt[finite], tlat[finite], tlon[finite]
+    if not len(tt):
+        return lat, lon
+    i = np.searchsorted(tt, t_ns, side="right") - 1
+    use = (i >= 0) & (t_ns - tt[np.maximum(i, 0)] <= 1_000_000_000)
+    return (np.where(use, tlat[np.maximum(i, 0)], lat),
+            np.where(use, tlon[np.maximum(i, 0)], lon))
 
 
 def detection_delays(truth: Sequence[int], pred: Sequence[int], window_s: float) -> list[float]:

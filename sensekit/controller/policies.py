@@ -435,6 +435,7 @@ POLICIES: dict[str, tuple[str, str]] = {
     "adaptive": ("sensekit.controller.adaptive", "Adaptive"),
     "budget": (__name__, "Budgeted"),
     "default": ("sensekit.controller.default_policy", "Default"),
+    "nav-gps": ("sensekit.controller.nav_gate", "NavGps"),
 }
 #: The policy a rig runs when its config names none: a static point chosen on tuning
 #: recordings (:mod:`sensekit.controller.default_policy`), because on real recordings it
@@ -474,7 +475,9 @@ def policy_from_config(table: Mapping[str, Any], full: Configuration,
     ``params`` holds the policy's own settings
     (``configuration`` for static as ``{accel = 50.0, ...}``, ``period_s``/``on_s`` for
     duty-cycle, thresholds for adaptive); ``budget_mw`` sets the budget: for ``budget`` it is
-    the policy, for any other policy it caps it (:class:`BudgetCap`).
+    the policy, for any other policy it caps it (:class:`BudgetCap`); ``gps_sigma_m`` (with
+    ``gps_max_sleep_s``, default 300) keeps the GPS asleep while the navigation filter's
+    position sigma stays under it (:class:`~sensekit.controller.nav_gate.NavGps`).
     """
     ctx = PolicyContext(full, rates, candidates, power_w, utility)
     name = str(table.get("name", DEFAULT_POLICY))
@@ -483,6 +486,11 @@ def policy_from_config(table: Mapping[str, Any], full: Configuration,
     if cls is Budgeted and "budget_mw" in table:
         params["budget_mw"] = table["budget_mw"]
     policy = cls.from_params(params, ctx)
+    if "gps_sigma_m" in table:  # the GPS sleeps while the navigation filter knows enough
+        from .nav_gate import NavGps
+
+        policy = NavGps(policy, float(table["gps_sigma_m"]),
+                        float(table.get("gps_max_sleep_s", 300.0)))
     if "budget_mw" in table and not isinstance(policy, Budgeted):
         return _capped(policy, table["budget_mw"], ctx)
     return policy

@@ -199,4 +199,32 @@ PRESSURE = Modality(
     Score("range", "change", {"half": 0.3}),
     "barometric pressure, hPa")
 
-BUILTIN = (ACCEL, GYRO, AUDIO, SOUND_LEVEL, CAMERA, GPS, GPS_SPEED, LIGHT, MAG, PRESSURE)
+ORIENTATION = Modality(
+    "orientation",
+    # The AHRS's gravity-free acceleration in the earth frame (ENU: east, north, up) at the
+    # IMU rate: vertical bounce and horizontal push apart, whatever way the device is held.
+    # Not a body-frame vector (xyz False): rotating it as training does for inertial axes
+    # would mix up and horizontal.
+    ModalityInput("series", 3, IMU_RATES, sources=(
+        Source("orientation", ("linear_accel_mps2",)),)),
+    # Computed from the IMU (sensekit.orientation.Ahrs): no part of its own; it is priced as
+    # the IMU it comes from (one part with accel and gyro, charged once), its compute apart.
+    TurnDown("switch"), _IMU_POWER,
+    doc="gravity-free acceleration in the earth frame (ENU), m/s^2, from the AHRS")
+
+NAV = Modality(
+    "nav",
+    # The GPS/IMU filter's speed over ground and horizontal position sigma, point-sampled at
+    # 1 Hz from its IMU-rate output; a sigma before any fix (inf) reads as 1 km
+    ModalityInput("lowrate", 2, (1.0,), sources=(Source(
+        "nav", ("speed_mps", "pos_sigma_m"), "samples",
+        {"max_rate_hz": 1.0, "speed_mps": {"nan": 0.0},
+         "pos_sigma_m": {"nan": 1000.0, "max": 1000.0}}),)),
+    # Computed from the IMU and the GPS fixes (sensekit.orientation.GpsImuFilter): between
+    # fixes it runs on the IMU alone, so it is priced as the IMU; the GPS's wake-ups are
+    # charged to the GPS stream that delivers them.
+    TurnDown("switch"), _IMU_POWER,
+    doc="GPS/IMU filter speed (m/s) and horizontal position sigma (m), kept through GPS gaps")
+
+BUILTIN = (ACCEL, GYRO, AUDIO, SOUND_LEVEL, CAMERA, GPS, GPS_SPEED, LIGHT, MAG, PRESSURE,
+           ORIENTATION, NAV)

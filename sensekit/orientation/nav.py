@@ -458,7 +458,17 @@ class GpsImuFilter:
             "vel_enu_mps": vel.astype(np.float32),
             "pos_cov_enu_m2": cov.astype(np.float32),
             "vel_sigma_enu_mps": vel_sigma.astype(np.float32),
-            "fix_age_s": np.asarray(age, np.float32)}, "nav")
+            "fix_age_s": np.asarray(age, np.float32),
+            "speed_mps": np.hypot(vel[:, 0], vel[:, 1]).astype(np.float32),
+            "pos_sigma_m": _sigma_h(cov[:, :2, :2]).astype(np.float32)}, "nav")
+
+
+def _sigma_h(cov: Array) -> Array:
+    """Per sample, ``sqrt(sigma_major * sigma_minor)`` of (N, 2, 2) covariances (inf where
+    unknown), as :attr:`GpsImuFilter.horizontal_sigma_m`."""
+    det = np.linalg.det(np.where(np.isfinite(cov), cov, 0.0))
+    return np.where(np.isfinite(cov).all(axis=(1, 2)), np.sqrt(np.sqrt(np.clip(det, 0, None))),
+                    np.inf)
 
 
 def _row(i: int) -> Array:
