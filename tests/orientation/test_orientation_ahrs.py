@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pytest
+from ahrs_trials import BACKENDS, RATE, short
 
 from sensekit.errors import ConfigError
 from sensekit.orientation import Ahrs
@@ -24,19 +25,6 @@ from sensekit.orientation.metrics import (
 )
 from sensekit.packets import Packet
 from sensekit.testing.motion import EARTH_FIELD_UT, make_trial
-
-try:
-    import vqf  # noqa: F401
-
-    BACKENDS = ["vqf", "complementary"]
-except ImportError:  # pragma: no cover - vqf is in the test extra
-    BACKENDS = ["complementary"]
-
-RATE = 100.0
-
-
-def short(kind: str, seed: int = 0, **kw: float):  # type: ignore[no-untyped-def]
-    return make_trial(kind, seed, rate_hz=RATE, rest_s=5.0, move_s=30.0, **kw)
 
 
 def still(seconds: float, q: np.ndarray, *, bias=(0.0, 0.0, 0.0), seed: int = 0):  # type: ignore[no-untyped-def]

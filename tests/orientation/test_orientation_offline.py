@@ -7,25 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ahrs_trials import BACKENDS, RATE, short
 
 from sensekit.orientation import Ahrs
 from sensekit.orientation import quaternion as quat
 from sensekit.orientation.metrics import heading_errors_deg, orientation_rmse_deg
 from sensekit.orientation.offline import fit_hard_iron
-from sensekit.testing.motion import make_trial
-
-try:
-    import vqf  # noqa: F401
-
-    BACKENDS = ["vqf", "complementary"]
-except ImportError:  # pragma: no cover - vqf is in the test extra
-    BACKENDS = ["complementary"]
-
-RATE = 100.0
-
-
-def short(kind: str, seed: int = 0, **kw: float):  # type: ignore[no-untyped-def]
-    return make_trial(kind, seed, rate_hz=RATE, rest_s=5.0, move_s=30.0, **kw)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -13,19 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ahrs_trials import BACKENDS, RATE
 
 from sensekit.orientation import Ahrs
 from sensekit.orientation.metrics import heading_errors_deg
 from sensekit.testing.motion import make_trial
 
-try:
-    import vqf  # noqa: F401
-
-    BACKENDS = ["vqf", "complementary"]
-except ImportError:  # pragma: no cover - vqf is in the test extra
-    BACKENDS = ["complementary"]
-
-RATE = 100.0
 BROAD02 = "imu/broad_02_undisturbed_slow_rotation_B.hdf5"
 
 
