@@ -75,7 +75,7 @@ class RingReader:
         self._views: list[SlotViews | None] = [None] * ring.slots
         self._bases = [ring._slot_word(slot) for slot in range(ring.slots)]
         self._w, self._slots = ring._w, ring.slots  # read for every packet
-        self.pacer = Pacer(max(1, min(4, ring.slots // 4)))
+        self.pacer = Pacer.for_ring(ring.slots)
 
     def close(self) -> None:
         """Forget the views this reader made, so that the ring can unmap."""
@@ -298,6 +298,12 @@ class Pacer:
         self.batch = batch
         self.interval_s = 0.0  # mean seconds between packets; 0 until two reads found some
         self._last = 0.0
+
+    @classmethod
+    def for_ring(cls, slots: int) -> Pacer:
+        """The pacer for a ring of ``slots``: four packets a wake-up, or fewer in a small
+        ring, so that a sleeping reader is never near being lapped."""
+        return cls(max(1, min(4, slots // 4)))
 
     def found(self, packets: int, now: float) -> None:
         """Tell the pacer that a read at ``now`` (monotonic seconds) found ``packets``."""

@@ -153,7 +153,7 @@ def _ring_read(ring: BareRing, n: int, full: bool, tally: _Tally) -> None:
 
 def _ring_reader(ring: BareRing, full: bool, stop: Any, ready: Any, results: Any) -> None:
     tally, nxt, delay = _Tally(), int(ring.words[0]), 0.0
-    pacer = Pacer(max(1, min(4, ring.slots // 4)))  # as a hub reader's
+    pacer = Pacer.for_ring(ring.slots)  # as a hub reader's
     ready.set()
     while True:
         head = int(ring.words[0])
