@@ -68,7 +68,7 @@ from .driver import Driver, ReaderThread
 from .errors import ConfigError, SensekitError, warn_dropped
 from .hub_shm import SharedRing
 from .packets import Packet
-from .ring_reader import Pacer, RingReader
+from .ring_reader import _AT, _READ, Pacer, RingReader
 
 __all__ = ["Hub", "RingReader", "SharedRing", "SharedSubscriber", "StreamInfo", "Subscriber",
            "connect", "sweep_stale"]
@@ -544,6 +544,15 @@ class SharedSubscriber:
 
     def validate(self, packet: Packet) -> bool:
         """Whether a view from :meth:`poll` was intact until now (False counts it as lost)."""
+        d = packet.__dict__
+        at, good = d.get(_AT), d.pop(_READ, None)
+        # The common case without a call: read by this subscriber's reader, and intact.
+        reader = self._readers.get(packet.stream)
+        if at is not None and at[1][at[2]] == good and reader is not None and \
+                at[0] is reader._token:
+            return True
+        if good is not None:
+            d[_READ] = good  # the reader says why not (or raises for another's packet)
         ok = self._readers[packet.stream].validate(packet)
         if not ok:
             self._report()

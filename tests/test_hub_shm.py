@@ -459,3 +459,41 @@ def test_views_of_one_slot_share_a_read_only_fields_mapping(name: str) -> None:
             view.fields["accel_mps2"] = np.zeros((2, 3), np.float32)  # type: ignore[index]
         assert reader.validate(view)
         del view
+
+
+def test_shared_subscribers_validate_their_own_views_and_count_torn_ones(name: str) -> None:
+    with Hub(shared=name, shared_slots=4) as hub:
+        hub.publish(imu(1))
+        one, two = connect(name, "imu", name="one"), connect(name, "imu", name="two")
+        hub.publish(imu(3, 7))
+        [mine], [theirs] = one.poll(0), two.poll(0)
+        with pytest.raises(ValueError, match="not read here"):
+            one.validate(theirs)  # another subscriber's view: refused, and left to it
+        assert two.validate(theirs) and one.validate(mine)
+        with pytest.raises(ValueError, match="already validated"):
+            one.validate(mine)
+        hub.publish(imu(2, 20))
+        [held] = one.poll(0)
+        [copy] = two.poll(0, copy=True)
+        for i in range(4):  # wraps round: the slot holding them is rewritten
+            hub.publish(imu(5, 1000 + i))
+        with pytest.warns(SampleDropped, match="2 samples .*'one'"):
+            assert not one.validate(held)  # torn while held: its 2 samples are lost
+        assert one.lost == {"imu": 2}
+        assert two.validate(copy) and two.lost == {"imu": 0}  # the copy was checked when made
+        one.close()
+        two.close()
+        del mine, theirs, held
+
+
+def test_a_reader_dropped_without_close_lets_the_ring_unmap(name: str) -> None:
+    with SharedRing.create(name, 4096, 4) as ring:
+        other = SharedRing.attach(name)
+        mapping = other.segment._finalizer.peek()[2][0]  # type: ignore[index]
+        reader = other.reader()
+        ring.write(imu(2))
+        [view] = reader.read()
+        assert reader.validate(view)
+        del view, reader  # no close(): refcounting alone must free its slot views
+        other.close()
+        assert mapping.closed
