@@ -497,3 +497,16 @@ def test_a_reader_dropped_without_close_lets_the_ring_unmap(name: str) -> None:
         del view, reader  # no close(): refcounting alone must free its slot views
         other.close()
         assert mapping.closed
+
+
+@pytest.mark.parametrize("slot_bytes", [1024, 4096 - 64, 8192 - 64, 65536, 921_600 + 1024])
+def test_slots_are_an_odd_number_of_cache_lines_apart(name: str, slot_bytes: int) -> None:
+    """Slots a whole number of pages apart would share cache sets (a slower frame copy)."""
+    with SharedRing.create(name, slot_bytes, 3) as ring:
+        assert ring.stride >= 64 + slot_bytes and ring.stride % 64 == 0
+        assert (ring.stride // 64) % 2 == 1 and ring.stride % 4096
+        with SharedRing.attach(name) as other:  # readers take it as it is
+            reader = other.reader()
+            ring.write(imu(2, 5))
+            [got] = reader.read(copy=True)
+            assert list(got.t_ns) == [5, 6]
