@@ -379,8 +379,9 @@ class SharedRing:
             self._write_split(packet.slice(half, len(packet)))
 
     def _layout(self, packet: Packet) -> _Layout:
-        key = (packet.stream, packet.modality, packet.t_ns.shape,
-               *[(k, v.dtype, v.shape) for k, v in packet.fields.items()])
+        key: tuple[Any, ...] = (packet.stream, packet.modality, packet.t_ns.shape)
+        for name, array in packet.fields.items():  # a loop: cheaper than a comprehension
+            key += (name, array.dtype, array.shape)
         layout = self._layouts.get(key)
         if layout is None:
             if len(self._layouts) > _MAX_LAYOUTS:
