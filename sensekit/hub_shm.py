@@ -98,6 +98,8 @@ def _stride(slot_bytes: int) -> int:
 
 
 ArraySpec = tuple[str, np.dtype[Any], tuple[int, ...], int]
+#: What the producer keeps per slot: layout id, t_ns view and field views.
+SlotArrays = tuple[int, npt.NDArray[Any], list[npt.NDArray[Any]]]
 
 
 class _Layout:
@@ -193,6 +195,7 @@ class SharedRing:
         self.slots = int(self._w[_W_SLOTS])
         self.slot_bytes = int(self._w[_W_SLOT_BYTES])
         self.stride = int(self._w[_W_STRIDE])
+        self._bases = [self._slot_word(slot) for slot in range(self.slots)]  # each slot's seq
         self._lock = threading.Lock()
         self._closed = False
         self._next_alive_check = 0.0
@@ -200,7 +203,8 @@ class SharedRing:
         # producer side: layouts by packet shape, and what each slot is laid out for
         self._layouts: dict[tuple[Any, ...], _Layout] = {}
         self._next_lid = 1
-        self._slot_views: list[tuple[int, list[npt.NDArray[Any]]] | None] = []
+        # per slot: (layout id, t_ns view, field views) of the layout it was last written in
+        self._slot_views: list[SlotArrays | None] = []
         self._head, self._total = int(self._w[_W_HEAD]), int(self._w[_W_TOTAL])
 
     def _check_header(self) -> None:
@@ -391,7 +395,7 @@ class SharedRing:
             self._next_lid += 1
         return layout
 
-    def _lay_out_slot(self, slot: int, layout: _Layout) -> list[npt.NDArray[Any]]:
+    def _lay_out_slot(self, slot: int, layout: _Layout) -> SlotArrays:
         """Write ``layout``'s id and JSON into ``slot`` and make the slot's array views."""
         w, base, data = self._w, self._slot_word(slot), self._data_at(slot)
         w[base + _S_LID] = layout.lid
@@ -399,32 +403,32 @@ class SharedRing:
         w[base + _S_BLOB_LEN] = len(layout.blob)
         at = data + layout.blob_at
         self.segment.buf[at:at + len(layout.blob)] = layout.blob
-        views = [np.frombuffer(self.segment.buf, dt, count, data + off).reshape(shape)
-                 for (_, dt, shape, off), count in zip(layout.arrays, layout.counts,
-                                                       strict=True)]
-        self._slot_views[slot] = (layout.lid, views)
+        t_ns, *fields = [np.frombuffer(self.segment.buf, dt, count, data + off).reshape(shape)
+                         for (_, dt, shape, off), count in zip(layout.arrays, layout.counts,
+                                                               strict=True)]
+        views = self._slot_views[slot] = (layout.lid, t_ns, fields)
         return views
 
     def _write_one(self, packet: Packet, layout: _Layout, meta: bytes) -> None:
         w = self._w
         n = self._head  # the owner's own copies of head and total: no loads from the segment
         slot = n % self.slots
-        base = (HEADER_BYTES + slot * self.stride) >> 3
+        base = self._bases[slot]
         w[base] = 2 * n + 1  # odd: being written; readers holding it see the change
         total = self._total
         count = layout.n
         w[base + _S_BEFORE] = total
         w[base + _S_COUNT] = count
-        cached = self._slot_views[slot]
-        views = cached[1] if cached is not None and cached[0] == layout.lid else \
-            self._lay_out_slot(slot, layout)
+        views = self._slot_views[slot]
+        if views is None or views[0] != layout.lid:
+            views = self._lay_out_slot(slot, layout)
         if meta:
             at = self._data_at(slot) + layout.blob_end
             self.segment.buf[at:at + len(meta)] = meta
         w[base + _S_META] = len(meta)
         # Shapes and dtypes equal the layout's (it is keyed by them): a plain copy, no cast.
-        views[0][...] = packet.t_ns
-        for dst, src in zip(views[1:], packet.fields.values(), strict=True):
+        views[1][...] = packet.t_ns
+        for dst, src in zip(views[2], packet.fields.values(), strict=True):
             dst[...] = src
         w[base] = 2 * n + 2
         self._total = w[_W_TOTAL] = total + count

@@ -81,7 +81,7 @@ class RingReader:
         self._parsed: dict[int, _Layout] = {}
         # per slot: (layout id, layout, t_ns view, field views) of what it held last
         self._views: list[SlotViews | None] = [None] * ring.slots
-        self._bases = [ring._slot_word(slot) for slot in range(ring.slots)]
+        self._bases = ring._bases
         self._offsets = [8 * base for base in self._bases]  # byte offset of each slot header
         self._w, self._buf, self._slots = ring._w, ring.segment.buf, ring.slots  # every packet
         self.pacer = Pacer.for_ring(ring.slots)
