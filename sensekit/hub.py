@@ -23,7 +23,10 @@ after checking their owner, mode and header.
 Where the time goes (profiled on the 2-core x86 machine of ``sensekit/bench/README.md``: CPU
 time per frame from ``getrusage`` of the producer and of 8 reader processes in the ``light``
 workload of ``sensekit bench hub``, in-process ``thread_time`` loops, and ``py-spy`` samples of
-both sides; the ``cpu ...`` cases of the benchmark measure the in-process part on any machine):
+both sides; the ``cpu ...`` cases of the benchmark measure the in-process part on any machine).
+The in-process figures of the current code and the ones they replaced were measured while
+another job shared the machine, alternating old and new code: each is the median over 6
+processes of the best of 7 runs of ``sensekit.bench.hub.frame_costs``.
 
 - **Wake-ups were the largest cost.** A reader's sleep and wake-up costs it 10-20 us of CPU,
   several times a read. Readers that slept 50 us whenever they found nothing woke 0.6-1.0
@@ -34,20 +37,46 @@ both sides; the ``cpu ...`` cases of the benchmark measure the in-process part o
   before. They wake 0.12-0.18 times per frame, and a reader's CPU per frame halved (about 12
   to 6 us). The benchmark's bare ring waits the same way, so the comparison with it measures
   framing and accounting, not waiting.
-- **Publishing:** copying the frame is most of it. py-spy puts 73% of the producer's samples
-  on the copy into the slot (90% for the bare ring). Per 640x480x3 frame, in one process,
-  rotating through 32 slots: 33 us against 23 for the bare ring. The rest is the caller
-  building the :class:`~sensekit.packets.Packet` (3-5 us with a cold cache, now plain
-  attribute checks), the ring's lock, layout lookup and slot header words (about 2 us), and
-  the in-process ring (under 1 us). The owner keeps its own copies of the head and sample
-  count, so a write stores to the segment and never loads from it.
-- **Reading:** 1.3 us a frame against 0.5 for the bare ring (8x8x3 frames, warm), down from
-  1.75 us. A read is a few word loads, one dict copy and a
-  :class:`~sensekit.packets.Packet` around views made once per slot and layout. The fields
-  mapping is shared by every packet read from a slot, and is read-only. ``validate`` compares
-  one word with the value it had when read. Across processes the same work costs 5-6 us a
-  frame, against 2-3 for the bare ring: a cold cache after every wake-up makes each Python
-  operation dearer, and the hub does about twice as many per frame as the bare ring.
+- **Publishing:** copying the frame is most of it. py-spy puts 73% of the producer's samples on
+  the copy into the slot (90% for the bare ring). Per 640x480x3 frame, in one process, rotating
+  through 32 slots after one lap of the ring: 23 us against 19-20 for the
+  bare ring. Slots used to be a whole number of pages apart, which made the copy about 1 us
+  slower (:func:`sensekit.hub_shm._stride`). The rest is Python: the caller's
+  :class:`~sensekit.packets.Packet` (about 1 us, not counted above), and 2.8 us of the hub's
+  own with 8x8x3 frames against 0.6 for the bare ring (3.1 before the layout key was built in a
+  loop and the slot word indices computed once per ring): the in-process ring (0.35 us), the
+  layout lookup (0.3), the slot's header words and array copies (1.1), the locks, the owner
+  check and the calls. The owner keeps its own copies of the head and sample count, so a write
+  stores to the segment and never loads from it.
+- **Reading:** 1.2 us a frame against 0.54 for the bare ring (8x8x3 frames, 16 per poll), down
+  from 1.36; 2.1 against 0.73 with 640x480x3 frames, down from 2.3. Warm, the read loop spends
+  about 0.16 us a packet on the slot's header (one ``struct`` read of its seven words, 54 ns
+  against 82 for five loads from the word view, then the sequence word again) and 0.25 making
+  the :class:`~sensekit.packets.Packet` (a copy of the slot's attribute dict and an object,
+  released later); ``validate`` is a dict pop and one word compared, without a call when the
+  view is intact. Two fixed costs per poll went: ``list[Packet]()`` (a generic alias whose call
+  raises and catches an AttributeError, 0.3 us), and a comprehension with ``min()`` for the
+  first sleep (an idle poll 1.4 -> 0.9 us).
+- **Why a 640x480x3 read costs more than an 8x8x3 one:** not the slot's layout, but the
+  producer's copies evicting the reader's working set (the interpreter's objects and the slot
+  headers). In one process (best of 5 loops, two runs), an 8x8x3 read took 1.49-1.56 us (bare
+  ring 0.65) when the producer also wrote 921,600 bytes elsewhere for every frame, against
+  1.00-1.02 (0.53-0.54) without, and a 640x480x3 read 1.44-1.45 (0.63-0.64). The more Python a
+  read runs, the more a cold cache costs it, and a reader in another process starts cold after
+  every wake-up.
+- **Across processes** (light workload, K=8, 3 runs of 2 s, ``getrusage``; a machine shared
+  with another job, load 0.8-1.7): a reader spends 5.8 us of CPU per frame read (4.9-6.1)
+  against 2.9 (2.7-4.1) for the bare ring, the producer 38 us per frame (34-40) against 28
+  (26-31), and both sides wake 0.14-0.16 times per frame read. Before the changes above, in the
+  same alternation, 6.6 (4.6-6.7) and 41 (35-45): the change is within the spread. With 8
+  readers on 2 cores that is about 85 us of CPU per frame against 51: the readers' Python per
+  frame is most of the gap, then the producer's.
+- **Tried and dropped:** a class per slot whose class attributes are the slot's stream, t_ns
+  and fields views, so that a read makes an object and a one-entry dict (115 ns against 245 to
+  make a packet, micro-benchmark); every attribute read from such a packet then falls through
+  to its class (``p["image"]`` and ``p.t_ns`` 169 ns against 116), which takes back half of the
+  gain for a reader of one field and more for others, and the classes live in reference cycles,
+  so a closed reader's views would only go at a garbage collection.
 - **Accounting** (samples before each packet, the closed flag, the owner's liveness, cached for
   0.2 s) is a few word loads per read. Losses are only warned about when the count changed.
 """
