@@ -335,7 +335,8 @@ class Ahrs:
         # rows of zeros mean "no reading" to the backends; NaN to the offline fit
         valid = np.all(np.isfinite(mag), axis=1) & np.any(mag != 0, axis=1)
         head = offline_heading(out.quat6d, rest, np.where(valid[:, None], mag, np.nan),
-                               self.rate_hz, self._offset, learn=self._hard_iron is not None)
+                               self.rate_hz, self._offset, learn=self._hard_iron is not None,
+                               gyr_rads=gyr)
         self._offline_fit = head.fit
         return self._estimate(head.quat9d, acc, gravity, out.bias_rads, head.hard_iron_ut,
                               rest, head.disturbed & valid)

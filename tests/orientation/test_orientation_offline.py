@@ -169,3 +169,58 @@ def test_whole_arrays_are_estimated_as_a_recording_by_default() -> None:
     assert orientation_rmse_deg(default, tr.quat, tr.movement)[1] < 5.0
     causal = Ahrs(RATE).estimate(tr.gyr, tr.acc, tr.mag, offline=False)
     assert orientation_rmse_deg(causal, tr.quat, tr.movement)[1] > 5.0
+
+
+def test_the_smoother_decays_by_each_samples_own_constant() -> None:
+    """The chunked exponential mean equals the plain recursion, across chunk boundaries."""
+    from sensekit.orientation.offline import _ema
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=5000) + 1j * rng.normal(size=5000)
+    log_keep = -rng.uniform(0.01, 0.3, 5000)  # sums to about -800: several chunks
+    want = np.empty_like(x)
+    acc = 0j
+    for i in range(len(x)):
+        acc = np.exp(log_keep[i]) * acc + x[i]
+        want[i] = acc
+    assert np.allclose(_ema(x, log_keep), want, rtol=1e-9, atol=1e-9)
+
+
+def test_heading_smoothing_follows_turn_rate_and_field_noise() -> None:
+    """Fast turning shortens the heading average (a gyroscope scale error turns the 6-axis
+    heading with every turn); a disturbed field lengthens it."""
+    from sensekit.orientation.backends import whole_6d
+    from sensekit.orientation.offline import adaptive_tau, heading_noise_deg
+
+    def tau_and_noise(kind: str) -> tuple[float, float]:
+        trial = short(kind)
+        out = whole_6d("vqf" if "vqf" in BACKENDS else "complementary", RATE, trial.gyr,
+                       trial.acc)
+        rest = np.asarray(out.rest, bool)
+        tau = adaptive_tau(out.quat6d, trial.mag, RATE, rest, trial.gyr)
+        return (float(np.median(tau[trial.movement])),
+                heading_noise_deg(out.quat6d, trial.mag, RATE, rest))
+
+    slow, fast, office = (tau_and_noise(k) for k in ("rotation_slow", "rotation_fast",
+                                                        "office"))
+    assert fast[0] < 0.8 * slow[0]
+    assert office[1] > 2 * slow[1]
+    assert office[0] > slow[0]
+
+
+@pytest.mark.parametrize("kind", ["rotation_fast", "translation_fast"])
+def test_adaptive_heading_smoothing_beats_one_fixed_constant(kind: str) -> None:
+    trial = short(kind, seed=1)
+    fixed = Ahrs(RATE, backend=BACKENDS[0])
+    fixed_q = fixed.estimate(trial.gyr, trial.acc, trial.mag)
+    from sensekit.orientation import ahrs as ahrs_module
+
+    real = ahrs_module.offline_heading
+    try:
+        ahrs_module.offline_heading = lambda *a, **k: real(*a, **{**k, "tau_s": 15.0})
+        old_q = Ahrs(RATE, backend=BACKENDS[0]).estimate(trial.gyr, trial.acc, trial.mag)
+    finally:
+        ahrs_module.offline_heading = real
+    new = orientation_rmse_deg(fixed_q, trial.quat, trial.movement)[1]
+    old = orientation_rmse_deg(old_q, trial.quat, trial.movement)[1]
+    assert new < 0.9 * old, (new, old)
