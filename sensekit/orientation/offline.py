@@ -8,7 +8,8 @@ When the whole recording is at hand, nothing has to be learnt before it can be u
 - the heading is then the gyroscope-and-accelerometer orientation turned by a heading offset
   smoothed forwards and backwards over the field readings judged undisturbed (see
   :func:`heading_offset`), so a disturbance is bridged from both sides instead of being
-  waited out.
+  waited out; how far the average reaches follows the field's noise and the turn rate
+  (:func:`adaptive_tau`).
 
 The hard-iron relation: a field fixed to the sensor (``b``) adds to the earth's field, which
 turns with the sensor, ``m_k = R_k^T m_E + b``. Between samples ``j`` and ``k`` the turn
