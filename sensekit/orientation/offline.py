@@ -264,12 +264,14 @@ class HeadingOffset:
         disturbed: The field's norm or dip departed from the reference, or its direction
             from the smoothed heading, so it did not count.
         norm_ut: The reference field norm. dip_rad: The reference dip (positive down).
+        measured_rad: The heading offset each sample's field gives by itself (unsmoothed).
     """
 
     delta_rad: Array
     disturbed: BoolArray
     norm_ut: float
     dip_rad: float
+    measured_rad: Array
 
 
 def heading_offset(quat6d: Array, field_ut: Array, rate_hz: float,
@@ -306,7 +308,7 @@ def heading_offset(quat6d: Array, field_ut: Array, rate_hz: float,
         z = _smooth(meas, keep * weight, log_keep)
     if heading_th_rad:
         good = keep
-    return HeadingOffset(np.angle(z), ~good, ref_norm, ref_dip)
+    return HeadingOffset(np.angle(z), ~good, ref_norm, ref_dip, np.angle(meas))
 
 
 def _smooth(z: npt.NDArray[np.complex128], w: Array, log_keep: Array
@@ -368,10 +370,8 @@ def heading_noise_deg(quat6d: Array, field_ut: Array, rate_hz: float, rest: Bool
     """RMS (degrees) of ``block_s`` means of the field's heading about a 4 s smoothed one,
     over blocks that are mostly undisturbed moving samples; 1 degree when there are none."""
     head = heading_offset(quat6d, field_ut, rate_hz, rest, tau_s=4.0)
-    earth = quat.rotate(quat6d, field_ut)
-    with np.errstate(invalid="ignore"):
-        resid = np.angle(np.exp(1j * (np.arctan2(earth[:, 0], earth[:, 1]) - head.delta_rad)))
-    use = ~head.disturbed & ~rest & np.isfinite(resid)
+    resid = np.angle(np.exp(1j * (head.measured_rad - head.delta_rad)))
+    use = ~head.disturbed & ~rest
     size = max(1, int(rate_hz * block_s))
     n = len(resid) // size
     total = np.where(use, resid, 0.0)[:n * size].reshape(n, size).sum(axis=1)
