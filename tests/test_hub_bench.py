@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -62,6 +66,7 @@ def test_cases_pair_the_hub_with_both_peers_and_report_spreads() -> None:
             {"hub": side(800, 0.3), "ring": side(1000, 0.2), "queue": side(20, 30.0)}]
     light, vs_ring = bench._throughput("light", 8, runs)
     assert light.ratios == (30.0, 40.0) and light.ratio == 35.0
+    assert "the bare ring reached 41.7x the Queue" in light.note  # median of 33.3x and 50x
     assert vs_ring.ratios == (0.9, 0.8) and vs_ring.name == "light K=8 vs bare ring"
     median, p99, jitter = bench._latency(8, runs)
     assert median.ratios == (100.0, 100.0) and median.unit == "ms"
@@ -75,3 +80,37 @@ def test_cpu_per_frame_is_measured_for_the_hub_and_the_bare_ring() -> None:
     costs = bench.frame_costs((8, 8, 3), n=64)
     assert set(costs) == {"hub publish", "hub read", "ring publish", "ring read"}
     assert all(0 < seconds < 1 for seconds in costs.values())
+
+
+_HEAP_PROBE = """
+import ctypes, sys
+from sensekit.bench.hub import warm_heap
+
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                               "usmblks", "fsmblks", "uordblks", "fordblks",
+                                               "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+if sys.argv[1] == "warm":
+    assert warm_heap()
+before = libc.mallinfo2().hblkhd
+buf = bytearray(3 << 20)  # 3 MiB: above glibc's default threshold, below the warm one
+print(libc.mallinfo2().hblkhd - before)
+"""
+
+
+_GLIBC = platform.libc_ver()[0] == "glibc" and hasattr(ctypes.CDLL(None), "mallinfo2")
+
+
+@pytest.mark.skipif(not _GLIBC, reason="glibc's allocator (mallinfo2: glibc 2.33 or later)")
+def test_warm_heap_serves_frame_sized_buffers_from_the_heap() -> None:
+    def mapped(mode: str) -> int:
+        # A fresh process: its thresholds are glibc's defaults, whatever this one did.
+        out = subprocess.run([sys.executable, "-c", _HEAP_PROBE, mode], capture_output=True,
+                             text=True, check=True)
+        return int(out.stdout)
+
+    assert mapped("default") >= 3 << 20  # a fresh mmap for the buffer
+    assert mapped("warm") == 0  # from the heap
