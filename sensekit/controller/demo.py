@@ -72,12 +72,16 @@ def stage(streams: Mapping[str, Packet], out_dir: Path) -> str:
     front = {r.policy for r in pareto_front(statics)}
     table = _table(results, {r.policy for r in pareto_front(results + statics)})
     print(table)
+    caveat = (f"The network is the shipped `{DEFAULT}`, trained on real phone recordings "
+              "(still, walking and vehicles; no running or cycling). The demo day is simulated "
+              "and holds running and cycling, so its scores show the pipeline working, not the "
+              "network's accuracy: `fusion/README.md` gives that on real people it never saw, "
+              "and `sensekit evaluate-policy` measures it on your own labelled recordings.")
+    print(caveat)
     return (f"{table}\n\nStatic operating points evaluated: {len(statics)}; their Pareto front "
             f"has {len(front)} points. Energies are modelled from the power tables; rates "
-            f"below the recorded ones are replayed through each part's decimation path. The "
-            f"demo day (seed 0) is one the shipped network was trained on, so its scores show "
-            f"the pipeline working, not accuracy: `sensekit evaluate-policy` on days with new "
-            f"seeds measures that.\n\n![policies]({plot.name})")
+            f"below the recorded ones are replayed through each part's decimation path. "
+            f"{caveat}\n\n![policies]({plot.name})")
 
 
 def demo_points(setup: Setup, rec: Recording) -> list[OperatingPoint]:
