@@ -479,8 +479,8 @@ def run(quick: bool) -> list[Case]:
     """Both workloads at each K, every side in turn per repeat; then latency and PSS.
 
     Calls :func:`warm_heap` first, which holds for the rest of this process (freed heap is
-    kept rather than handed back): ``sensekit bench`` runs each benchmark in a process of its
-    own for that reason among others.
+    kept rather than handed back); ``sensekit bench all`` runs each benchmark in a process of
+    its own, so the others are not affected.
     """
     warm_heap()  # the Queue in its fast mode, whatever this process did before
     seconds, repeats = (0.6, 3) if quick else (2.0, 5)
