@@ -420,9 +420,10 @@ def _throughput(workload: str, k: int, runs: list[dict[str, dict[str, Any]]]) ->
     lost = np.median([r["lost_frac"] for r in hub])
     ring_lost = np.median([r["lost_frac"] for r in ring])
     sent = np.median([r["sent"] for r in hub])
-    # What the floor itself reaches against the Queue: no shared ring's ratio goes far past it.
-    floor = np.median([r["fps"] / q["fps"] for r, q in zip(ring, queue, strict=True)
-                       if q["fps"] > 0] or [np.nan])
+    # What the floor itself reaches against the Queue (the same pairing and median as the
+    # cases): no shared ring's ratio goes far past it.
+    floor = repeated("floor", [r["fps"] for r in ring], "frames/s",
+                     [q["fps"] for q in queue]).ratio or float("nan")
     return [
         repeated(f"{workload} K={k}", fps, "frames/s", [r["fps"] for r in queue],
                  note=f"peer: multiprocessing.Queue (warm heap); hub readers lost {lost:.0%} of "
