@@ -288,7 +288,20 @@ def _completed(client: Any, done: Any) -> Iterator[tuple[Any, Any]]:
         finished = [f for f in batch if f.status == "finished"]
         values = dict(zip(finished, client.gather(finished), strict=True)) if finished else {}
         for future in batch:
-            yield future, values[future] if future in values else future.exception()
+            yield future, values[future] if future in values else _outcome(future)
+
+
+def _outcome(future: Any) -> Any:
+    """The result or the exception of a future that was not finished when its batch came.
+
+    Either it failed, or it had finished on a worker that was lost before its result was
+    fetched and runs again elsewhere; then this waits for the new run's result. (Its
+    ``exception()`` alone would be None there, which is not a result.)
+    """
+    try:
+        return future.result()
+    except Exception as exc:  # the task's own failure (KilledWorker, cancelled) is its result
+        return exc
 
 
 def _result_of(value: Any, src: Source) -> RecordingResult:

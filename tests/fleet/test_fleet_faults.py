@@ -87,3 +87,54 @@ def test_a_recording_that_kills_every_worker_is_failed_and_the_rest_finish(
     assert [r.status for r in result.results] == ["ok", "failed", "ok"]
     assert "KilledWorker" in str(result.results[1].error)
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "rec0.txt", "rec2.txt"]
+
+
+class _Future:
+    """A future as a batch of ``as_completed`` hands it over: its status then, and what it
+    gives when asked afterwards."""
+
+    def __init__(self, status: str, outcome: Any) -> None:
+        self.status, self._outcome = status, outcome
+
+    def result(self) -> Any:
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        return self._outcome
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.gathered: list[Any] = []
+
+    def gather(self, futures: list[_Future]) -> list[Any]:
+        self.gathered.extend(futures)
+        return [f.result() for f in futures]
+
+
+class _Batches:
+    def __init__(self, *batches: list[_Future]) -> None:
+        self._batches = batches
+
+    def batches(self) -> Any:
+        return iter(self._batches)
+
+
+def test_a_result_lost_with_its_worker_and_computed_again_is_that_result_not_a_failure(
+        ) -> None:
+    """A task that finished on a worker killed before its result was fetched is no longer
+    "finished" when its batch is read: Dask runs it again, and its new result is the one
+    reported (it was once reported as a failure with no error but "None")."""
+    from sensekit.fleet.engine import _completed, _result_of
+    from sensekit.fleet.sources import Source
+    from sensekit.fleet.task import RecordingResult
+
+    done = RecordingResult("a.mcap", "a.txt", "ok")
+    again = RecordingResult("b.mcap", "b.txt", "ok", attempts=2)
+    killed = RuntimeError("KilledWorker: b.mcap's task lost its worker 3 times")
+    futures = [_Future("finished", done), _Future("pending", again), _Future("error", killed)]
+    client = _Client()
+    outcomes = list(_completed(client, _Batches(futures[:2], futures[2:])))
+    assert client.gathered == futures[:1]  # only the finished one in one gather
+    assert [value for _, value in outcomes] == [done, again, killed]
+    failed = _result_of(killed, Source("c.mcap", "c.mcap", 10))
+    assert (failed.status, failed.error) == ("failed", f"RuntimeError: {killed}")
