@@ -285,10 +285,21 @@ def _completed(client: Any, done: Any) -> Iterator[tuple[Any, Any]]:
     futures in one gather from this thread. (Letting ``as_completed`` fetch every result on
     its own sent many gathers at once, and under load one of them could stall for good.)"""
     for batch in done.batches():
-        finished = [f for f in batch if f.status == "finished"]
-        values = dict(zip(finished, client.gather(finished), strict=True)) if finished else {}
+        values = _fetch(client, [f for f in batch if f.status == "finished"])
         for future in batch:
             yield future, values[future] if future in values else _outcome(future)
+
+
+def _fetch(client: Any, finished: list[Any]) -> dict[Any, Any]:
+    """The results of futures that were finished, in one gather. Should one have failed
+    meanwhile (lost with its worker, then run again until Dask gave up), the gather raises
+    that failure; then each is asked on its own, so the others keep their results."""
+    if not finished:
+        return {}
+    try:
+        return dict(zip(finished, client.gather(finished), strict=True))
+    except Exception:  # which one failed, and how, is each one's own outcome
+        return {future: _outcome(future) for future in finished}
 
 
 def _outcome(future: Any) -> Any:

@@ -104,10 +104,11 @@ class _Future:
 
 class _Client:
     def __init__(self) -> None:
-        self.gathered: list[Any] = []
+        self.gathered: list[list[_Future]] = []
 
     def gather(self, futures: list[_Future]) -> list[Any]:
-        self.gathered.extend(futures)
+        """All the results, or the first failure among them (as Dask's gather does)."""
+        self.gathered.append(futures)
         return [f.result() for f in futures]
 
 
@@ -134,7 +135,21 @@ def test_a_result_lost_with_its_worker_and_computed_again_is_that_result_not_a_f
     futures = [_Future("finished", done), _Future("pending", again), _Future("error", killed)]
     client = _Client()
     outcomes = list(_completed(client, _Batches(futures[:2], futures[2:])))
-    assert client.gathered == futures[:1]  # only the finished one in one gather
+    assert client.gathered == [futures[:1]]  # only the finished one, in one gather
     assert [value for _, value in outcomes] == [done, again, killed]
     failed = _result_of(killed, Source("c.mcap", "c.mcap", 10))
     assert (failed.status, failed.error) == ("failed", f"RuntimeError: {killed}")
+
+
+def test_one_failure_in_a_batchs_gather_does_not_take_the_others_results() -> None:
+    """A future finished when its batch came can fail before the gather (its worker lost,
+    then Dask gave up on it): the gather raises, and the other results of the batch are
+    still each reported."""
+    from sensekit.fleet.engine import _completed
+    from sensekit.fleet.task import RecordingResult
+
+    done = RecordingResult("a.mcap", "a.txt", "ok")
+    killed = RuntimeError("KilledWorker: b.mcap's task lost its worker 3 times")
+    futures = [_Future("finished", done), _Future("finished", killed)]
+    outcomes = list(_completed(_Client(), _Batches(futures)))
+    assert [value for _, value in outcomes] == [done, killed]
