@@ -303,11 +303,12 @@ def _fetch(client: Any, finished: list[Any]) -> dict[Any, Any]:
 
 
 def _outcome(future: Any) -> Any:
-    """The result or the exception of a future that was not finished when its batch came.
+    """The result or the exception of one future, waited for.
 
-    Either it failed, or it had finished on a worker that was lost before its result was
-    fetched and runs again elsewhere; then this waits for the new run's result. (Its
-    ``exception()`` alone would be None there, which is not a result.)
+    A future of a batch that is not finished either failed, or had finished on a worker
+    that was lost before its result was fetched and runs again elsewhere; then this waits
+    for the new run's result. (Its ``exception()`` alone would be None there, which is not
+    a result.)
     """
     try:
         return future.result()
